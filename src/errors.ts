@@ -1,0 +1,57 @@
+// The error catalogue: every failure the lake reports has a stable code, a process exit code and
+// an HTTP status, and a message that names the setting, file, entry or byte offset concerned.
+// One place (cli/main.ts, later api/) turns these into exit codes and responses.
+
+export const ERRORS = {
+  CONFIG_INVALID: { exit: 2, http: 500 },
+  USAGE: { exit: 2, http: 400 },
+  DATA_DIR_UNWRITABLE: { exit: 3, http: 500 },
+  DATA_DIR_LOCKED: { exit: 3, http: 503 },
+  DB_UNREACHABLE: { exit: 4, http: 503 },
+  DB_AUTH_FAILED: { exit: 4, http: 503 },
+  DB_NOT_FOUND: { exit: 4, http: 503 },
+  DB_UNSAFE_ROLE: { exit: 4, http: 500 },
+  DB_ERROR: { exit: 4, http: 500 },
+  MIGRATION_FAILED: { exit: 5, http: 500 },
+  MIGRATION_CHANGED: { exit: 5, http: 500 },
+  SCHEMA_OUTDATED: { exit: 5, http: 503 },
+  PARSE_ERROR: { exit: 6, http: 422 },
+  UNSUPPORTED_FORMAT: { exit: 6, http: 415 },
+  ARCHIVE_UNSAFE: { exit: 6, http: 422 },
+  ARCHIVE_INVALID: { exit: 6, http: 422 },
+  NOT_FOUND: { exit: 1, http: 404 },
+} as const satisfies Record<string, { exit: number; http: number }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class LakeError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'LakeError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  get exitCode(): number {
+    return ERRORS[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return ERRORS[this.code].http;
+  }
+}
+
+/** A file that cannot be read further: names the file and the byte offset where reading stopped. */
+export class ParseError extends LakeError {
+  readonly path: string;
+  readonly byteOffset: number;
+
+  constructor(path: string, byteOffset: number, problem: string, options: { cause?: unknown } = {}) {
+    super('PARSE_ERROR', `${path}: ${problem} at byte ${byteOffset}`, { ...options, details: { path, byteOffset } });
+    this.path = path;
+    this.byteOffset = byteOffset;
+  }
+}

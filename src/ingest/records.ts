@@ -1,0 +1,115 @@
+// The records that parsers emit and the loader writes. One variant per destination table; every
+// record carries its natural key, from which the loader derives the content hash that makes
+// re-imports add nothing (unique per user).
+
+/** Parts of a record's identity: source-specific ids, timestamps, coordinates, payload. */
+export type NaturalKey = ReadonlyArray<string | number | boolean | null>;
+
+interface RecordBase {
+  /** Source module id, e.g. `google.location.records` (see src/ingest/sources). */
+  source: string;
+  key: NaturalKey;
+}
+
+/** A GPS fix → `timeseries.location_points`. Coordinates in degrees (WGS 84). */
+export interface LocationPointRecord extends RecordBase {
+  type: 'location_point';
+  recordedAt: Date;
+  lat: number;
+  lon: number;
+  accuracyM?: number | null;
+  altitudeM?: number | null;
+  velocityMps?: number | null;
+  headingDeg?: number | null;
+  /** Most likely activity (`WALKING`, `IN_VEHICLE`, ...) and its confidence 0..100. */
+  activity?: string | null;
+  activityConfidence?: number | null;
+  device?: string | null;
+  attributes?: Record<string, unknown>;
+}
+
+/** A timeline entry → `user_data.items`: a search, a page visit, a video watched, a note... */
+export interface ItemRecord extends RecordBase {
+  type: 'item';
+  /** What happened: `search`, `page_visit`, `video_watch`, `note`, `app_install`, ... */
+  kind: string;
+  occurredAt: Date;
+  /** Original UTC offset in minutes where the source states one (null: source gives UTC only). */
+  utcOffsetMinutes?: number | null;
+  title?: string | null;
+  text?: string | null;
+  url?: string | null;
+  /** BCP 47 language tag of title/text when detected. */
+  language?: string | null;
+  lat?: number | null;
+  lon?: number | null;
+  attributes?: Record<string, unknown>;
+}
+
+/** A named place → `user_data.places`; keyed by the provider's place id when there is one. */
+export interface PlaceRecord extends RecordBase {
+  type: 'place';
+  placeId: string;
+  name?: string | null;
+  address?: string | null;
+  lat?: number | null;
+  lon?: number | null;
+  attributes?: Record<string, unknown>;
+}
+
+/** Time spent at a place → `user_data.visits`. */
+export interface VisitRecord extends RecordBase {
+  type: 'visit';
+  placeId?: string | null;
+  startedAt: Date;
+  endedAt: Date;
+  lat?: number | null;
+  lon?: number | null;
+  confidence?: number | null;
+  attributes?: Record<string, unknown>;
+}
+
+/** A numeric sample (steps, heart rate, ms played...) → `timeseries.measurements`. */
+export interface MeasurementRecord extends RecordBase {
+  type: 'measurement';
+  measuredAt: Date;
+  metric: string;
+  value: number;
+  unit: string;
+  attributes?: Record<string, unknown>;
+}
+
+export type LakeRecord = LocationPointRecord | ItemRecord | PlaceRecord | VisitRecord | MeasurementRecord;
+
+/** Why a piece of input was refused; stored in `imports.quarantine`. */
+export type QuarantineCategory =
+  | 'malformed' // not parseable (bad JSON, broken HTML/CSV row, truncated)
+  | 'invalid' // parsed but fails validation (coordinates out of range, no timestamp...)
+  | 'unsupported' // recognised but a variant we do not read
+  | 'encrypted'
+  | 'unsafe' // refused for safety: path traversal, links, bombs
+  | 'too_large';
+
+export interface Rejection {
+  category: QuarantineCategory;
+  reason: string;
+  /** Where in the file: byte offset of the offending value, line number, or both. */
+  byteOffset?: number | null;
+  line?: number | null;
+  /** A bounded excerpt of the offending input (never the whole of a large value). */
+  excerpt?: string | null;
+}
+
+/**
+ * What a parser yields: a record, or a rejection that the runner quarantines while the rest of
+ * the file carries on. `offset` is the byte offset in the file where the value starts.
+ */
+export type ParseEvent =
+  | { kind: 'record'; record: LakeRecord; offset: number }
+  | { kind: 'reject'; rejection: Rejection };
+
+/** Counters of repairs made while normalizing text (invalid UTF-8, NUL characters). */
+export interface RepairCounts {
+  invalidUtf8: number;
+  nulCharacters: number;
+}

@@ -1,0 +1,40 @@
+// The contract every data source implements: recognise a file from its first bytes and its path,
+// then stream its records. One module per source under src/ingest/sources/<provider>/.
+import type { Readable } from 'node:stream';
+import type { ParseEvent, RepairCounts } from './records.js';
+
+export interface Probe {
+  /** Path of the file inside the export (`Takeout/Location History/Records.json`), `/`-separated. */
+  path: string;
+  /** The first bytes of the file (up to 64 KiB; fewer for a short file). */
+  head: Buffer;
+  size: number;
+}
+
+/**
+ * How sure a source is that a file is its own: content shape beats path (Takeout names are
+ * localized), so sources return `content` only when the head's structure matches, `path` when
+ * only the name does.
+ */
+export type Confidence = 'content' | 'path';
+
+export interface ParseContext {
+  /** The file's path inside the export, for messages. */
+  path: string;
+  /** Repairs are counted here as text is normalized. */
+  repairs: RepairCounts;
+}
+
+export interface Source {
+  /** Stable id, stored with every record: `google.location.records`, `google.myactivity.json`... */
+  id: string;
+  /** What the report calls this format. */
+  description: string;
+  detect(probe: Probe): Confidence | null;
+  /**
+   * Streams the file's records in order. Must read the input incrementally (files can be many GB)
+   * and yield rejections for bad values instead of throwing; throws only when the file as a whole
+   * cannot be read further (a `ParseError` naming the byte offset).
+   */
+  parse(input: Readable, context: ParseContext): AsyncIterable<ParseEvent>;
+}
