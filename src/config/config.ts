@@ -1,0 +1,93 @@
+// Configuration, read from the environment and command-line flags once, validated into one typed
+// object. Nothing else in the lake reads process.env.
+import path from 'node:path';
+import { z } from 'zod';
+import { LakeError } from '../errors.js';
+
+/** A PostgreSQL memory size as the server spells it: `16MB`, `512kB`, `2GB`. */
+const memorySize = z.string().regex(/^\d+\s*(kB|MB|GB)$/, 'a size such as 16MB, 512kB or 1GB');
+
+/** Each setting: its environment variable, its default and what it allows (shown in errors). */
+const SETTINGS = {
+  dataDir: { env: 'LAKE_DATA_DIR', schema: z.string().min(1, 'a directory path'), default: './lake-data' },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'a postgres:// or postgresql:// URL')
+      .optional(),
+    default: undefined,
+  },
+  poolMax: { env: 'LAKE_DB_POOL_MAX', schema: z.coerce.number().int().min(1).max(200), default: '10' },
+  workMem: { env: 'LAKE_WORK_MEM', schema: memorySize, default: '16MB' },
+  maintenanceWorkMem: { env: 'LAKE_MAINTENANCE_WORK_MEM', schema: memorySize, default: '512MB' },
+  statementTimeoutMs: { env: 'LAKE_STATEMENT_TIMEOUT_MS', schema: z.coerce.number().int().min(0), default: '0' },
+  partitionMonthsAhead: { env: 'LAKE_PARTITION_MONTHS_AHEAD', schema: z.coerce.number().int().min(0).max(36), default: '3' },
+} as const;
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+
+export interface Config {
+  /** Root of the lake's files; holds the tiers below. */
+  dataDir: string;
+  /** The seed's storage hierarchy, under dataDir. */
+  tiers: {
+    /** Hot: the embedded database (when no DATABASE_URL). */
+    hot: string;
+    /** Warm: import staging, temporary files. */
+    warm: string;
+    /** Cold: archives and backups. */
+    cold: string;
+    /** Content-addressed files kept as they are. */
+    blobs: string;
+  };
+  /** Absent: the embedded PGlite database under tiers.hot. */
+  databaseUrl: string | undefined;
+  poolMax: number;
+  workMem: string;
+  maintenanceWorkMem: string;
+  statementTimeoutMs: number;
+  partitionMonthsAhead: number;
+}
+
+/** Flag values from the command line override the environment. */
+export type ConfigOverrides = Partial<Record<SettingName, string | undefined>>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Settings[SettingName]][]) {
+    const raw = overrides[name] ?? nonEmpty(env[setting.env]) ?? setting.default;
+    const parsed = setting.schema.safeParse(raw);
+    if (!parsed.success) {
+      const allowed = parsed.error.issues[0]?.message ?? 'a valid value';
+      const source = overrides[name] !== undefined ? `--${kebab(name)}` : setting.env;
+      throw new LakeError('CONFIG_INVALID', `${source}=${JSON.stringify(raw)} is not valid: expected ${allowed}`);
+    }
+    values[name] = parsed.data;
+  }
+  const dataDir = path.resolve(values.dataDir as string);
+  return {
+    ...(values as Omit<Config, 'tiers' | 'dataDir'>),
+    dataDir,
+    tiers: {
+      hot: path.join(dataDir, 'hot'),
+      warm: path.join(dataDir, 'warm'),
+      cold: path.join(dataDir, 'cold'),
+      blobs: path.join(dataDir, 'blobs'),
+    },
+  };
+}
+
+/** The environment variables the lake reads, for `--help` and the README. */
+export const ENVIRONMENT = Object.fromEntries(
+  Object.values(SETTINGS).map((s) => [s.env, s.default ?? '(unset)']),
+) as Record<string, string>;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,121 @@
+// Embedded adapter: PGlite (PostgreSQL 17 in WebAssembly) in this process, persisted under the
+// hot tier of the data directory, with the extensions PGlite ships. One connection: transactions
+// are serialized by PGlite itself, and an aborted one is rolled back before the next query.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
+import { fuzzystrmatch } from '@electric-sql/pglite/contrib/fuzzystrmatch';
+import { hstore } from '@electric-sql/pglite/contrib/hstore';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
+import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
+import { vector } from '@electric-sql/pglite/vector';
+import { postgis } from '@electric-sql/pglite-postgis';
+import { LakeError } from '../../errors.js';
+import { enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { detectProfile, type Profile } from '../profile.js';
+import type { SessionSettings } from '../session.js';
+
+const INT8 = 20;
+
+export interface EmbeddedOptions {
+  /** Directory of the database files; `null` keeps it in memory (tests). */
+  directory: string | null;
+  session: SessionSettings;
+}
+
+export async function openEmbedded(options: EmbeddedOptions): Promise<Database> {
+  if (options.directory !== null) await mkdir(options.directory, { recursive: true });
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create(options.directory ?? 'memory://', {
+      extensions: { vector, postgis, pg_trgm, hstore, fuzzystrmatch, pgcrypto, btree_gist, unaccent, uuid_ossp },
+      // Counts and ids as numbers, as the server adapter returns them.
+      parsers: { [INT8]: (value: string) => Number(value) },
+    });
+  } catch (cause) {
+    throw new LakeError('DB_ERROR', `cannot open the embedded database in ${options.directory}: ${message(cause)}`, { cause });
+  }
+  await pg.exec(
+    `SET work_mem = '${options.session.workMem}'; SET maintenance_work_mem = '${options.session.maintenanceWorkMem}';` +
+      `SET statement_timeout = ${options.session.statementTimeoutMs};`,
+  );
+  return new EmbeddedDatabase(pg, options.directory ?? 'memory');
+}
+
+class EmbeddedDatabase implements Database {
+  readonly backend = 'embedded' as const;
+
+  constructor(
+    private readonly pg: PGlite,
+    readonly location: string,
+  ) {}
+
+  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    return toResult<Row>(await this.pg.query<Row>(sql, params as unknown[]));
+  }
+
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.pg.transaction((tx) => work(wrap(tx)));
+  }
+
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.pg.transaction(async (tx) => {
+      const wrapped = wrap(tx);
+      await enterUserContext(wrapped, userId);
+      return work(wrapped);
+    });
+  }
+
+  detectProfile(): Promise<Profile> {
+    return detectProfile(this, 'embedded', {
+      timescaledb: 'not built for PGlite',
+      pg_cron: 'not built for PGlite',
+      pg_partman: 'not built for PGlite',
+      pg_stat_statements: 'not built for PGlite',
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.pg.closed) await this.pg.close();
+  }
+}
+
+function wrap(tx: PGliteTransaction): Transaction {
+  return {
+    async query<Row>(sql: string, params: readonly unknown[] = []) {
+      return toResult<Row>(await tx.query<Row>(sql, params as unknown[]));
+    },
+    async copyFrom(table, columns, data) {
+      const blob = await toBlob(data);
+      const result = await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob });
+      return result.affectedRows ?? 0;
+    },
+    async exec(sql: string) {
+      await tx.exec(sql);
+    },
+  };
+}
+
+function toResult<Row>(result: { rows: Row[]; affectedRows?: number }): QueryResult<Row> {
+  return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
+}
+
+/** PGlite reads COPY data from one Blob: gather the (bounded) batch. */
+async function toBlob(data: CopyData): Promise<Blob> {
+  if (typeof data === 'string' || data instanceof Uint8Array) return new Blob([data]);
+  const parts: (string | Uint8Array)[] = [];
+  for await (const chunk of data) parts.push(chunk);
+  return new Blob(parts);
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Where the embedded database lives inside the hot tier. */
+export function embeddedDirectory(hotTier: string): string {
+  return path.join(hotTier, 'pglite');
+}

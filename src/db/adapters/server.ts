@@ -1,0 +1,158 @@
+// Server adapter: a real PostgreSQL over a connection pool, with streaming COPY FROM STDIN.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
+import { LakeError } from '../../errors.js';
+import { enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { detectProfile, type Profile } from '../profile.js';
+import type { SessionSettings } from '../session.js';
+
+export interface ServerOptions {
+  url: string;
+  poolMax: number;
+  session: SessionSettings;
+}
+
+// Counts and ids as numbers (bigint columns here never exceed 2^53).
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export async function openServer(options: ServerOptions): Promise<Database> {
+  const target = describeUrl(options.url);
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'datapunk-lake',
+    options:
+      `-c work_mem=${options.session.workMem} -c maintenance_work_mem=${options.session.maintenanceWorkMem} ` +
+      `-c statement_timeout=${options.session.statementTimeoutMs}`,
+    types,
+  });
+  // An idle client losing its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', () => {});
+  try {
+    await pool.query('SELECT 1');
+  } catch (cause) {
+    await pool.end().catch(() => {});
+    throw connectionError(cause, target);
+  }
+  return new ServerDatabase(pool, target.display);
+}
+
+class ServerDatabase implements Database {
+  readonly backend = 'server' as const;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly location: string,
+  ) {}
+
+  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    const result = await this.pool.query(sql, params as unknown[]);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+  }
+
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.inTransaction(work);
+  }
+
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.inTransaction(async (tx) => {
+      await enterUserContext(tx, userId);
+      return work(tx);
+    });
+  }
+
+  private async inTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not return it to the pool
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  detectProfile(): Promise<Profile> {
+    return detectProfile(this, 'server');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function wrap(client: pg.PoolClient): Transaction {
+  return {
+    async query<Row>(sql: string, params: readonly unknown[] = []) {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    },
+    async copyFrom(table, columns, data) {
+      const stream = client.query(copyFromStdin(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+      const source = typeof data === 'string' || data instanceof Uint8Array ? Readable.from([data]) : Readable.from(data);
+      await pipeline(source, stream);
+      return stream.rowCount ?? 0;
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  };
+}
+
+interface Target {
+  host: string;
+  port: string;
+  database: string;
+  user: string;
+  /** The URL without its password, safe to print. */
+  display: string;
+}
+
+function describeUrl(url: string): Target {
+  const parsed = new URL(url);
+  const host = parsed.hostname || 'localhost';
+  const port = parsed.port || '5432';
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username);
+  const user = decodeURIComponent(parsed.username);
+  return { host, port, database, user, display: `postgres://${user ? `${user}@` : ''}${host}:${port}/${database}` };
+}
+
+/** One line that says what failed, for each way connecting can fail. */
+function connectionError(cause: unknown, target: Target): LakeError {
+  const error = cause as { code?: string; message?: string };
+  const where = `${target.host}:${target.port}`;
+  switch (error.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EHOSTUNREACH':
+    case 'ETIMEDOUT':
+    case 'EAI_AGAIN':
+    case 'ENETUNREACH':
+      return new LakeError('DB_UNREACHABLE', `DATABASE_URL: cannot reach PostgreSQL at ${where} (${error.code})`, { cause });
+    case '28P01':
+    case '28000':
+      return new LakeError('DB_AUTH_FAILED', `DATABASE_URL: authentication failed for user "${target.user}" at ${where}`, { cause });
+    case '3D000':
+      return new LakeError('DB_NOT_FOUND', `DATABASE_URL: database "${target.database}" does not exist at ${where}`, { cause });
+    default:
+      if (/timeout/i.test(error.message ?? '')) {
+        return new LakeError('DB_UNREACHABLE', `DATABASE_URL: no answer from PostgreSQL at ${where} within 10 s`, { cause });
+      }
+      return new LakeError('DB_ERROR', `DATABASE_URL: cannot connect to ${where}: ${error.message ?? String(cause)}`, { cause });
+  }
+}

@@ -1,0 +1,59 @@
+// The one database interface the lake uses. Two adapters implement it: embedded (PGlite, in this
+// process) and server (a real PostgreSQL over a pool). Everything above this file is written once
+// against it; backend differences live in the adapters and in the capability profile.
+import type { Profile } from './profile.js';
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  /** Rows affected by INSERT/UPDATE/DELETE/COPY; rows returned by SELECT. */
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+/** Data for a bulk load, in PostgreSQL's COPY text format (tab-separated, `\N` for NULL). */
+export type CopyData = Uint8Array | string | AsyncIterable<Uint8Array | string>;
+
+export interface Transaction extends Queryable {
+  /**
+   * Bulk-load rows into `table (columns)` with COPY, inside this transaction: all or nothing with
+   * it. Returns the number of rows loaded. The server streams `COPY ... FROM STDIN`; PGlite reads
+   * the data from `/dev/blob`, so there it is gathered first: keep batches bounded.
+   */
+  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<number>;
+  /** Run a script of several statements (migrations). No parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export type Backend = 'embedded' | 'server';
+
+/** The role every user-facing transaction switches to: owns nothing, bound by RLS. */
+export const APP_ROLE = 'lake_app';
+
+export interface Database extends Queryable {
+  readonly backend: Backend;
+  /** Where the data lives, for humans: the data directory or the server URL without password. */
+  readonly location: string;
+  /**
+   * A transaction on the maintenance connection (the role of DATABASE_URL, or PGlite's superuser):
+   * migrations, partition maintenance. Never for reading or writing a user's data.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * A transaction as the application role with `userId` as the identity (transaction-local, so
+   * safe under a pooler in transaction mode). Row-level security limits it to that user's rows;
+   * with `null`, to no rows at all.
+   */
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Detect what this backend can do (extensions, version). */
+  detectProfile(): Promise<Profile>;
+  close(): Promise<void>;
+}
+
+/** The statements that open a user transaction; shared by both adapters. */
+export async function enterUserContext(tx: Queryable, userId: string | null): Promise<void> {
+  await tx.query(`SET LOCAL ROLE ${APP_ROLE}`);
+  await tx.query(`SELECT set_config('lake.user_id', $1, true)`, [userId ?? '']);
+}

@@ -1,0 +1,138 @@
+// The lake as a whole: configuration, data directory, database, capability profile. Opened with
+// an async factory so that nothing half-built escapes: `await Lake.open(config)`.
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import type { Config } from './config/config.js';
+import { embeddedDirectory, openEmbedded } from './db/adapters/embedded.js';
+import { openServer } from './db/adapters/server.js';
+import { APP_ROLE, type Database } from './db/database.js';
+import { installExtensions } from './db/extensions.js';
+import { migrate, type MigrateResult } from './db/migrate.js';
+import type { Profile } from './db/profile.js';
+import { LakeError } from './errors.js';
+
+export interface OpenOptions {
+  /** Create extensions and apply pending migrations (idempotent). Default true. */
+  migrate?: boolean;
+  /** Keep the embedded database in memory (tests). */
+  inMemory?: boolean;
+}
+
+export class Lake {
+  private constructor(
+    readonly config: Config,
+    readonly db: Database,
+    readonly profile: Profile,
+    readonly migrations: MigrateResult | null,
+    private readonly releaseLock: (() => Promise<void>) | null,
+  ) {}
+
+  static async open(config: Config, options: OpenOptions = {}): Promise<Lake> {
+    await prepareDataDir(config);
+    const session = {
+      workMem: config.workMem,
+      maintenanceWorkMem: config.maintenanceWorkMem,
+      statementTimeoutMs: config.statementTimeoutMs,
+    };
+    let releaseLock: (() => Promise<void>) | null = null;
+    let db: Database;
+    if (config.databaseUrl) {
+      db = await openServer({ url: config.databaseUrl, poolMax: config.poolMax, session });
+    } else {
+      const directory = options.inMemory ? null : embeddedDirectory(config.tiers.hot);
+      if (directory) releaseLock = await lockDataDir(config.tiers.hot);
+      try {
+        db = await openEmbedded({ directory, session });
+      } catch (error) {
+        await releaseLock?.();
+        throw error;
+      }
+    }
+    try {
+      let migrations: MigrateResult | null = null;
+      let profile: Profile;
+      if (options.migrate ?? true) {
+        const notes = await installExtensions(db);
+        profile = withNotes(await db.detectProfile(), notes);
+        migrations = await migrate(db, profile);
+        await assertAppRoleIsSafe(db);
+        await db.query(`SELECT lake.ensure_upcoming_partitions($1)`, [config.partitionMonthsAhead]);
+      } else {
+        profile = await db.detectProfile();
+      }
+      return new Lake(config, db, profile, migrations, releaseLock);
+    } catch (error) {
+      await db.close().catch(() => {});
+      await releaseLock?.();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+    await this.releaseLock?.();
+  }
+}
+
+function withNotes(profile: Profile, notes: Partial<Record<keyof Profile['extensions'], string>>): Profile {
+  for (const [name, note] of Object.entries(notes)) {
+    const status = profile.extensions[name as keyof Profile['extensions']];
+    if (status && !status.installed) status.note = note;
+  }
+  return profile;
+}
+
+/** Create the tiers and prove each is writable, with one clear line when it is not. */
+async function prepareDataDir(config: Config): Promise<void> {
+  for (const dir of Object.values(config.tiers)) {
+    const probe = path.join(dir, `.write-test-${randomUUID()}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(probe, '');
+      await rm(probe);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+      throw new LakeError('DATA_DIR_UNWRITABLE', `data directory ${config.dataDir} is not writable: cannot write in ${dir} (${code})`, {
+        cause,
+      });
+    }
+  }
+}
+
+/** PGlite has one connection: a second process on the same files would corrupt them. */
+async function lockDataDir(hotTier: string): Promise<() => Promise<void>> {
+  try {
+    return await lockfile.lock(hotTier, { stale: 15_000, update: 5_000, retries: 0, realpath: false });
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new LakeError('DATA_DIR_LOCKED', `the embedded database in ${hotTier} is in use by another lake process`, { cause });
+    }
+    throw cause;
+  }
+}
+
+/**
+ * Refuse to run when the application role could see across users: a superuser or BYPASSRLS role
+ * ignores policies, and a table owner is exempt unless RLS is forced (checked by the tests).
+ */
+export async function assertAppRoleIsSafe(db: Database): Promise<void> {
+  const role = await db.query<{ rolsuper: boolean; rolbypassrls: boolean; owned: number }>(
+    `SELECT r.rolsuper, r.rolbypassrls,
+            (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid)::int
+              + (SELECT count(*) FROM pg_namespace n WHERE n.nspowner = r.oid)::int AS owned
+       FROM pg_roles r WHERE r.rolname = $1`,
+    [APP_ROLE],
+  );
+  const row = role.rows[0];
+  if (!row) throw new LakeError('DB_UNSAFE_ROLE', `the application role ${APP_ROLE} does not exist: run lake migrate`);
+  const problems = [
+    row.rolsuper && 'is a superuser',
+    row.rolbypassrls && 'has BYPASSRLS',
+    row.owned > 0 && `owns ${row.owned} database objects`,
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    throw new LakeError('DB_UNSAFE_ROLE', `refusing to run: the application role ${APP_ROLE} ${problems.join(' and ')}, so row-level security would not isolate users`);
+  }
+}
