@@ -10,7 +10,7 @@ import { openServer } from './db/adapters/server.js';
 import { APP_ROLE, type Database } from './db/database.js';
 import { installExtensions } from './db/extensions.js';
 import { migrate, type MigrateResult } from './db/migrate.js';
-import type { Profile } from './db/profile.js';
+import { userContextSettings, type Profile } from './db/profile.js';
 import { LakeError } from './errors.js';
 
 export interface OpenOptions {
@@ -62,6 +62,7 @@ export class Lake {
       } else {
         profile = await db.detectProfile();
       }
+      db.setUserContextSettings(userContextSettings(profile));
       return new Lake(config, db, profile, migrations, releaseLock);
     } catch (error) {
       await db.close().catch(() => {});

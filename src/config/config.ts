@@ -5,24 +5,32 @@ import { z } from 'zod';
 import { LakeError } from '../errors.js';
 
 /** A PostgreSQL memory size as the server spells it: `16MB`, `512kB`, `2GB`. */
-const memorySize = z.string().regex(/^\d+\s*(kB|MB|GB)$/, 'a size such as 16MB, 512kB or 1GB');
+const memorySize = z.string().regex(/^\d+(kB|MB|GB)$/);
 
-/** Each setting: its environment variable, its default and what it allows (shown in errors). */
+/** Each setting: its environment variable, its default, and what it allows (said in errors). */
 const SETTINGS = {
-  dataDir: { env: 'LAKE_DATA_DIR', schema: z.string().min(1, 'a directory path'), default: './lake-data' },
+  dataDir: { env: 'LAKE_DATA_DIR', default: './lake-data', allowed: 'a directory path', schema: z.string().min(1) },
   databaseUrl: {
     env: 'DATABASE_URL',
-    schema: z
-      .string()
-      .regex(/^postgres(ql)?:\/\/.+/, 'a postgres:// or postgresql:// URL')
-      .optional(),
     default: undefined,
+    allowed: 'a postgres:// or postgresql:// URL, or unset for the embedded database',
+    schema: z.string().regex(/^postgres(ql)?:\/\/.+/).optional(),
   },
-  poolMax: { env: 'LAKE_DB_POOL_MAX', schema: z.coerce.number().int().min(1).max(200), default: '10' },
-  workMem: { env: 'LAKE_WORK_MEM', schema: memorySize, default: '16MB' },
-  maintenanceWorkMem: { env: 'LAKE_MAINTENANCE_WORK_MEM', schema: memorySize, default: '512MB' },
-  statementTimeoutMs: { env: 'LAKE_STATEMENT_TIMEOUT_MS', schema: z.coerce.number().int().min(0), default: '0' },
-  partitionMonthsAhead: { env: 'LAKE_PARTITION_MONTHS_AHEAD', schema: z.coerce.number().int().min(0).max(36), default: '3' },
+  poolMax: { env: 'LAKE_DB_POOL_MAX', default: '10', allowed: 'an integer from 1 to 200', schema: z.coerce.number().int().min(1).max(200) },
+  workMem: { env: 'LAKE_WORK_MEM', default: '16MB', allowed: 'a size such as 16MB, 512kB or 1GB', schema: memorySize },
+  maintenanceWorkMem: { env: 'LAKE_MAINTENANCE_WORK_MEM', default: '512MB', allowed: 'a size such as 512MB or 1GB', schema: memorySize },
+  statementTimeoutMs: {
+    env: 'LAKE_STATEMENT_TIMEOUT_MS',
+    default: '0',
+    allowed: 'milliseconds as an integer >= 0 (0: no limit)',
+    schema: z.coerce.number().int().min(0),
+  },
+  partitionMonthsAhead: {
+    env: 'LAKE_PARTITION_MONTHS_AHEAD',
+    default: '3',
+    allowed: 'an integer from 0 to 36',
+    schema: z.coerce.number().int().min(0).max(36),
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -60,9 +68,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     const raw = overrides[name] ?? nonEmpty(env[setting.env]) ?? setting.default;
     const parsed = setting.schema.safeParse(raw);
     if (!parsed.success) {
-      const allowed = parsed.error.issues[0]?.message ?? 'a valid value';
       const source = overrides[name] !== undefined ? `--${kebab(name)}` : setting.env;
-      throw new LakeError('CONFIG_INVALID', `${source}=${JSON.stringify(raw)} is not valid: expected ${allowed}`);
+      throw new LakeError('CONFIG_INVALID', `${source}=${JSON.stringify(raw)} is not valid: expected ${setting.allowed}`);
     }
     values[name] = parsed.data;
   }

@@ -47,13 +47,21 @@ export interface Database extends Queryable {
    * with `null`, to no rows at all.
    */
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Settings applied with SET LOCAL in every user transaction (see userContextSettings). */
+  setUserContextSettings(settings: Readonly<Record<string, string>>): void;
   /** Detect what this backend can do (extensions, version). */
   detectProfile(): Promise<Profile>;
   close(): Promise<void>;
 }
 
 /** The statements that open a user transaction; shared by both adapters. */
-export async function enterUserContext(tx: Queryable, userId: string | null): Promise<void> {
+export async function enterUserContext(
+  tx: Queryable,
+  userId: string | null,
+  settings: Readonly<Record<string, string>> = {},
+): Promise<void> {
   await tx.query(`SET LOCAL ROLE ${APP_ROLE}`);
-  await tx.query(`SELECT set_config('lake.user_id', $1, true)`, [userId ?? '']);
+  const names = ['lake.user_id', ...Object.keys(settings)];
+  const values = [userId ?? '', ...Object.values(settings)];
+  await tx.query(`SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)`, [names, values]);
 }

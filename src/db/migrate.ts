@@ -85,7 +85,7 @@ export async function migrationStatus(db: Database, profile: Profile): Promise<M
     const row = ledger.get(m.version);
     let state: MigrationState;
     if (row?.status === 'applied') state = row.checksum === m.checksum ? 'applied' : 'changed';
-    else if (!hasExtensions(profile, m.requires)) state = 'skipped';
+    else if (row?.status === 'skipped' || !canInstall(profile, m.requires)) state = 'skipped';
     else state = 'pending';
     return { version: m.version, name: m.name, state, reason: state === 'skipped' ? missingReason(profile, m) : null };
   });
@@ -147,6 +147,11 @@ export async function migrate(db: Database, profile: Profile): Promise<MigrateRe
     }
   }
   return result;
+}
+
+/** Whether `lake migrate` could meet these requirements (the extensions are at least available). */
+function canInstall(profile: Profile, needs: readonly string[]): boolean {
+  return needs.every((e) => profile.extensions[e as keyof Profile['extensions']]?.available === true);
 }
 
 function missingReason(profile: Profile, migration: Migration): string {

@@ -101,3 +101,13 @@ export async function detectProfile(db: Queryable, backend: Backend, notes: Part
 export function hasExtensions(profile: Profile, needs: readonly string[]): boolean {
   return needs.every((e) => profile.extensions[e as ExtensionName]?.installed === true);
 }
+
+/**
+ * Settings every user transaction needs on this backend. TimescaleDB before 2.26 fails DELETE and
+ * UPDATE on a hypertable under a row-level-security policy with "variable not found in subplan
+ * target list" (timescaledb#6790, fixed by #9347); turning ChunkAppend off avoids the faulty plan
+ * (chunk exclusion at plan time still works).
+ */
+export function userContextSettings(profile: Profile): Record<string, string> {
+  return profile.extensions.timescaledb.installed ? { 'timescaledb.enable_chunk_append': 'off' } : {};
+}

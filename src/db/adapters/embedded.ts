@@ -47,6 +47,7 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Database> 
 
 class EmbeddedDatabase implements Database {
   readonly backend = 'embedded' as const;
+  private userContext: Readonly<Record<string, string>> = {};
 
   constructor(
     private readonly pg: PGlite,
@@ -64,9 +65,13 @@ class EmbeddedDatabase implements Database {
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.pg.transaction(async (tx) => {
       const wrapped = wrap(tx);
-      await enterUserContext(wrapped, userId);
+      await enterUserContext(wrapped, userId, this.userContext);
       return work(wrapped);
     });
+  }
+
+  setUserContextSettings(settings: Readonly<Record<string, string>>): void {
+    this.userContext = settings;
   }
 
   detectProfile(): Promise<Profile> {

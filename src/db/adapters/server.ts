@@ -45,6 +45,7 @@ export async function openServer(options: ServerOptions): Promise<Database> {
 
 class ServerDatabase implements Database {
   readonly backend = 'server' as const;
+  private userContext: Readonly<Record<string, string>> = {};
 
   constructor(
     private readonly pool: pg.Pool,
@@ -62,7 +63,7 @@ class ServerDatabase implements Database {
 
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.inTransaction(async (tx) => {
-      await enterUserContext(tx, userId);
+      await enterUserContext(tx, userId, this.userContext);
       return work(tx);
     });
   }
@@ -85,6 +86,10 @@ class ServerDatabase implements Database {
     } finally {
       client.release(broken);
     }
+  }
+
+  setUserContextSettings(settings: Readonly<Record<string, string>>): void {
+    this.userContext = settings;
   }
 
   detectProfile(): Promise<Profile> {

@@ -14,6 +14,10 @@ CREATE SCHEMA IF NOT EXISTS vectors;
 CREATE SCHEMA IF NOT EXISTS analytics;
 CREATE SCHEMA IF NOT EXISTS archive;
 CREATE SCHEMA IF NOT EXISTS audit;
+-- TimescaleDB chunks live here. Chunks copy their hypertable's grants but not its policies
+-- (timescaledb#7830), so lake_app gets no USAGE on this schema: it reaches chunks only through
+-- the hypertables, where row-level security applies.
+CREATE SCHEMA IF NOT EXISTS lake_chunks;
 
 -- The application role: owns nothing, cannot log in, is no superuser and cannot bypass RLS.
 -- Every user-facing transaction runs `SET LOCAL ROLE lake_app`. Roles are cluster-wide, so a
@@ -71,7 +75,8 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
     EXECUTE format('CREATE TABLE %s (%s)', qualified, body);
     -- The Apache build of TimescaleDB has fixed-width chunks only (no calendar months): 30 days.
-    EXECUTE format('SELECT create_hypertable(%L, by_range(%L, interval ''30 days''), create_default_indexes => false)',
+    EXECUTE format('SELECT create_hypertable(%L, %L, chunk_time_interval => interval ''30 days'', '
+                   'create_default_indexes => false, associated_schema_name => ''lake_chunks'')',
                    qualified, time_column);
     mode := 'hypertable';
   ELSE

@@ -1,0 +1,74 @@
+// `lake doctor`: what this lake runs on and what it can do.
+import { stat } from 'node:fs/promises';
+import { migrationStatus, type MigrationStatus } from '../db/migrate.js';
+import type { Profile } from '../db/profile.js';
+import type { Lake } from '../lake.js';
+
+export interface DoctorReport {
+  backend: Profile['backend'];
+  database: string;
+  serverVersion: string;
+  extensions: Record<string, { state: 'installed' | 'available' | 'missing'; version: string | null; note?: string }>;
+  features: Record<string, { enabled: boolean; description: string; missing: string[] }>;
+  dataDir: string;
+  tiers: Record<string, { path: string; exists: boolean }>;
+  migrations: MigrationStatus[];
+  healthy: boolean;
+}
+
+export async function doctor(lake: Lake): Promise<DoctorReport> {
+  const { profile } = lake;
+  const migrations = await migrationStatus(lake.db, profile);
+  const tiers: DoctorReport['tiers'] = {};
+  for (const [name, dir] of Object.entries(lake.config.tiers)) {
+    tiers[name] = { path: dir, exists: await stat(dir).then((s) => s.isDirectory(), () => false) };
+  }
+  return {
+    backend: profile.backend,
+    database: lake.db.location,
+    serverVersion: profile.serverVersion,
+    extensions: Object.fromEntries(
+      Object.entries(profile.extensions).map(([name, e]) => [
+        name,
+        {
+          state: e.installed ? 'installed' : e.available ? 'available' : 'missing',
+          version: e.version,
+          ...(e.note ? { note: e.note } : {}),
+        },
+      ]),
+    ),
+    features: Object.fromEntries(
+      Object.entries(profile.features).map(([name, f]) => [name, { enabled: f.enabled, description: f.description, missing: f.missing }]),
+    ),
+    dataDir: lake.config.dataDir,
+    tiers,
+    migrations,
+    healthy: migrations.every((m) => m.state === 'applied' || m.state === 'skipped'),
+  };
+}
+
+export function formatDoctor(report: DoctorReport): string {
+  const lines = [
+    `backend      ${report.backend} (PostgreSQL ${report.serverVersion})`,
+    `database     ${report.database}`,
+    `data dir     ${report.dataDir}`,
+    ...Object.entries(report.tiers).map(([name, t]) => `  ${name.padEnd(10)} ${t.path}${t.exists ? '' : ' (missing)'}`),
+    '',
+    'extensions',
+    ...Object.entries(report.extensions).map(
+      ([name, e]) => `  ${name.padEnd(20)} ${e.state.padEnd(10)} ${e.version ?? ''}${e.note ? `  (${e.note})` : ''}`,
+    ),
+    '',
+    'features',
+    ...Object.entries(report.features).map(
+      ([name, f]) =>
+        `  ${name.padEnd(22)} ${f.enabled ? 'on ' : 'off'}  ${f.description}${f.enabled ? '' : ` — needs ${f.missing.join(', ')}`}`,
+    ),
+    '',
+    'migrations',
+    ...report.migrations.map((m) => `  ${String(m.version).padStart(4, '0')} ${m.name.padEnd(24)} ${m.state}${m.reason ? ` (${m.reason})` : ''}`),
+    '',
+    report.healthy ? 'ok' : 'not ready: run `lake migrate`',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,75 @@
+// The `lake` command line. Configuration is read once here and handed down.
+import { Command, CommanderError, Option } from 'commander';
+import { ENVIRONMENT, loadConfig, type Config } from '../config/config.js';
+import { migrationStatus } from '../db/migrate.js';
+import { Lake } from '../lake.js';
+import { doctor, formatDoctor } from './doctor.js';
+import { printJson, reportFailure } from './output.js';
+
+interface GlobalOptions {
+  dataDir?: string;
+}
+
+const program = new Command('lake')
+  .description('Datapunk Lake: your exported personal data in your own PostgreSQL database')
+  .addOption(new Option('--data-dir <dir>', 'data directory (hot database, warm staging, cold archive, blobs)').env('LAKE_DATA_DIR'))
+  .addHelpText(
+    'after',
+    `\nEnvironment:\n${Object.entries(ENVIRONMENT)
+      .map(([name, fallback]) => `  ${name.padEnd(28)} default: ${fallback}`)
+      .join('\n')}`,
+  )
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+function config(): Config {
+  const { dataDir } = program.opts<GlobalOptions>();
+  return loadConfig(process.env, { dataDir });
+}
+
+program
+  .command('migrate')
+  .description('create the extensions this database has and apply pending migrations')
+  .option('--dry-run', 'print what would be applied, change nothing')
+  .option('--json', 'print the result as JSON')
+  .action(async (options: { dryRun?: boolean; json?: boolean }) => {
+    const lake = await Lake.open(config(), { migrate: !options.dryRun });
+    try {
+      const result = options.dryRun
+        ? { pending: (await migrationStatus(lake.db, lake.profile)).filter((m) => m.state !== 'applied') }
+        : lake.migrations!;
+      if (options.json) return printJson(result);
+      for (const [state, list] of Object.entries(result)) {
+        for (const m of list) console.log(`${state.padEnd(8)} ${String(m.version).padStart(4, '0')} ${m.name}${m.reason ? ` (${m.reason})` : ''}`);
+      }
+      if (Object.values(result).every((list) => list.length === 0)) console.log('up to date');
+    } finally {
+      await lake.close();
+    }
+  });
+
+program
+  .command('doctor')
+  .description('show the backend, its extensions and features, the data directory and migration status')
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { json?: boolean }) => {
+    const lake = await Lake.open(config(), { migrate: false });
+    try {
+      const report = await doctor(lake);
+      if (options.json) printJson(report);
+      else console.log(formatDoctor(report));
+      if (!report.healthy) process.exitCode = 1;
+    } finally {
+      await lake.close();
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    process.exitCode = reportFailure(error);
+  }
+}
