@@ -1,0 +1,232 @@
+// Quality control of one record, per its type, after normalization. Pure: the record passed in is
+// never changed; a record that needs a repair (see below) comes back as a modified copy.
+//
+// Rules (a failed rule rejects the record with category `invalid` and a reason naming the field
+// and the value):
+// - Source and key: `source` a non-empty string, `key` a non-empty array.
+// - Dates (`recordedAt`, `occurredAt`, `startedAt`, `endedAt`, `measuredAt`): a valid Date after
+//   the Unix epoch and no later than one day after now (a day of slack absorbs clock skew and
+//   time-zone mistakes at the source). Exactly 1970-01-01T00:00:00Z is refused too: it is what a
+//   zero or missing timestamp turns into, not a moment anyone recorded. A visit must not end
+//   before it starts.
+// - Coordinates: finite, lat in [-90, 90], lon in [-180, 180], both or neither.
+// - Null island: sources write exactly (0, 0) when the position is unknown (Takeout's
+//   `latitudeE7: 0`, Photos' zeroed geoData), and no real fix is exactly there. So a location
+//   point at exactly (0, 0) is rejected; for the other types, whose coordinates are optional,
+//   exactly (0, 0) is read as "unknown" and both are set to null, keeping the record.
+// - Measures: accuracy, altitude, velocity, heading and confidences, when present, finite
+//   numbers; accuracy and velocity >= 0; heading in [0, 360]; activityConfidence in [0, 100].
+//   A measurement's value finite. `utcOffsetMinutes` an integer in [-14 h, +14 h].
+// - Required strings: item `kind`, place `placeId`, measurement `metric` and `unit`; identifiers
+//   at most IDENTIFIER_MAX_BYTES (truncating an id could merge distinct things, so too long is
+//   rejected). `language`, when present, shaped like a BCP 47 tag.
+// - Free text too long is truncated, not rejected (losing a long note is worse than keeping its
+//   first megabyte): title/name/address at 8 KiB, url at 16 KiB, text at 1 MiB, measured in
+//   UTF-8 bytes and cut on a character boundary. The cut is recorded as
+//   `attributes.truncated = { <field>: <original UTF-8 byte length> }`.
+// Not checked here: the size of `attributes` (walking it would cost as much as normalizing it).
+import type { LakeRecord, Rejection } from '../records.js';
+
+export type ValidationResult = { ok: true; record: LakeRecord } | { ok: false; rejection: Rejection };
+
+export interface ValidationOptions {
+  /** The present, in ms since the epoch; defaults to Date.now(). Tests pin it. */
+  now?: number;
+}
+
+export const TITLE_MAX_BYTES = 8 * 1024;
+export const URL_MAX_BYTES = 16 * 1024;
+export const TEXT_MAX_BYTES = 1024 * 1024;
+export const IDENTIFIER_MAX_BYTES = 1024;
+/** How far past now a timestamp may lie. */
+export const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
+const MAX_UTC_OFFSET_MINUTES = 14 * 60;
+const EXCERPT_CHARS = 120;
+const LANGUAGE_TAG = /^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$/i;
+
+/** Thrown inside this module only, to leave the checks at the first failure. */
+class Invalid {
+  constructor(
+    readonly reason: string,
+    readonly excerpt: string | null,
+  ) {}
+}
+
+export function validateRecord(record: LakeRecord, options: ValidationOptions = {}): ValidationResult {
+  const latest = (options.now ?? Date.now()) + FUTURE_SLACK_MS;
+  try {
+    requireString(record.source, 'source', IDENTIFIER_MAX_BYTES);
+    if (!Array.isArray(record.key) || record.key.length === 0) fail('key must be a non-empty array', record.key);
+    switch (record.type) {
+      case 'location_point': {
+        requireDate(record.recordedAt, 'recordedAt', latest);
+        requireCoordinates(record.lat, record.lon);
+        if (record.lat === 0 && record.lon === 0) fail('lat/lon is (0, 0), the null island that marks an unknown position', '0,0');
+        optionalNumber(record.accuracyM, 'accuracyM', 0, Infinity);
+        optionalNumber(record.altitudeM, 'altitudeM', -Infinity, Infinity);
+        optionalNumber(record.velocityMps, 'velocityMps', 0, Infinity);
+        optionalNumber(record.headingDeg, 'headingDeg', 0, 360);
+        optionalNumber(record.activityConfidence, 'activityConfidence', 0, 100);
+        optionalString(record.activity, 'activity', IDENTIFIER_MAX_BYTES);
+        optionalString(record.device, 'device', IDENTIFIER_MAX_BYTES);
+        return { ok: true, record };
+      }
+      case 'item': {
+        requireString(record.kind, 'kind', IDENTIFIER_MAX_BYTES);
+        requireDate(record.occurredAt, 'occurredAt', latest);
+        if (record.utcOffsetMinutes != null) {
+          const offset = record.utcOffsetMinutes;
+          if (!Number.isInteger(offset) || Math.abs(offset) > MAX_UTC_OFFSET_MINUTES) {
+            fail(`utcOffsetMinutes ${String(offset)} is not a whole number of minutes within ±14 h`, offset);
+          }
+        }
+        if (record.language != null && (typeof record.language !== 'string' || !LANGUAGE_TAG.test(record.language))) {
+          fail(`language ${describe(record.language)} is not a BCP 47 tag`, record.language);
+        }
+        return { ok: true, record: repairText(repairOptionalCoordinates(record), ITEM_TEXT_LIMITS) };
+      }
+      case 'place': {
+        requireString(record.placeId, 'placeId', IDENTIFIER_MAX_BYTES);
+        return { ok: true, record: repairText(repairOptionalCoordinates(record), PLACE_TEXT_LIMITS) };
+      }
+      case 'visit': {
+        requireDate(record.startedAt, 'startedAt', latest);
+        requireDate(record.endedAt, 'endedAt', latest);
+        if (record.endedAt.getTime() < record.startedAt.getTime()) {
+          fail(`endedAt ${record.endedAt.toISOString()} is before startedAt ${record.startedAt.toISOString()}`, null);
+        }
+        optionalString(record.placeId, 'placeId', IDENTIFIER_MAX_BYTES);
+        optionalNumber(record.confidence, 'confidence', -Infinity, Infinity);
+        return { ok: true, record: repairOptionalCoordinates(record) };
+      }
+      case 'measurement': {
+        requireDate(record.measuredAt, 'measuredAt', latest);
+        requireString(record.metric, 'metric', IDENTIFIER_MAX_BYTES);
+        requireString(record.unit, 'unit', IDENTIFIER_MAX_BYTES);
+        if (typeof record.value !== 'number' || !Number.isFinite(record.value)) {
+          fail(`value ${describe(record.value)} is not a finite number`, record.value);
+        }
+        return { ok: true, record };
+      }
+      default: {
+        const unknown: { type?: unknown } = record;
+        fail(`type ${describe(unknown.type)} is not a record type`, unknown.type);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    return { ok: false, rejection: { category: 'invalid', reason: error.reason, excerpt: error.excerpt } };
+  }
+}
+
+function fail(reason: string, value: unknown): never {
+  throw new Invalid(reason, value === null || value === undefined ? null : excerptOf(value));
+}
+
+function requireDate(value: unknown, field: string, latest: number): void {
+  if (!(value instanceof Date)) fail(`${field} ${describe(value)} is not a Date`, value);
+  const time = value.getTime();
+  if (Number.isNaN(time)) fail(`${field} is an invalid Date`, null);
+  if (time <= 0) fail(`${field} ${value.toISOString()} is not after 1970-01-01T00:00:00Z`, value.toISOString());
+  if (time > latest) fail(`${field} ${value.toISOString()} is more than a day in the future`, value.toISOString());
+}
+
+function requireCoordinates(lat: unknown, lon: unknown): void {
+  if (typeof lat !== 'number' || !Number.isFinite(lat) || lat < -90 || lat > 90) {
+    fail(`lat ${describe(lat)} is not a number in [-90, 90]`, lat);
+  }
+  if (typeof lon !== 'number' || !Number.isFinite(lon) || lon < -180 || lon > 180) {
+    fail(`lon ${describe(lon)} is not a number in [-180, 180]`, lon);
+  }
+}
+
+function optionalNumber(value: unknown, field: string, min: number, max: number): void {
+  if (value === null || value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(`${field} ${describe(value)} is not a finite number`, value);
+  if (value < min || value > max) fail(`${field} ${value} is outside [${min}, ${max}]`, value);
+}
+
+function requireString(value: unknown, field: string, maxBytes: number): void {
+  if (typeof value !== 'string' || value.length === 0) fail(`${field} ${describe(value)} must be a non-empty string`, value);
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes) {
+    fail(`${field} is ${Buffer.byteLength(value)} bytes, over the ${maxBytes}-byte limit for identifiers`, value);
+  }
+}
+
+function optionalString(value: unknown, field: string, maxBytes: number): void {
+  if (value === null || value === undefined) return;
+  requireString(value, field, maxBytes);
+}
+
+type WithOptionalCoordinates = { lat?: number | null; lon?: number | null };
+
+function repairOptionalCoordinates<T extends LakeRecord & WithOptionalCoordinates>(record: T): T {
+  const hasLat = record.lat !== null && record.lat !== undefined;
+  const hasLon = record.lon !== null && record.lon !== undefined;
+  if (!hasLat && !hasLon) return record;
+  if (hasLat !== hasLon) fail(`lat ${describe(record.lat)} and lon ${describe(record.lon)}: one is given without the other`, null);
+  requireCoordinates(record.lat, record.lon);
+  if (record.lat === 0 && record.lon === 0) return { ...record, lat: null, lon: null };
+  return record;
+}
+
+type TextLimits = ReadonlyArray<readonly [field: string, maxBytes: number]>;
+const ITEM_TEXT_LIMITS: TextLimits = [
+  ['title', TITLE_MAX_BYTES],
+  ['url', URL_MAX_BYTES],
+  ['text', TEXT_MAX_BYTES],
+];
+const PLACE_TEXT_LIMITS: TextLimits = [
+  ['name', TITLE_MAX_BYTES],
+  ['address', TITLE_MAX_BYTES],
+];
+
+/** Checks the optional free-text fields; returns the record, or a copy with long ones truncated. */
+function repairText<T extends LakeRecord>(record: T, limits: TextLimits): T {
+  const fields = record as unknown as Record<string, unknown>;
+  let copy: Record<string, unknown> | null = null;
+  let truncated: Record<string, number> | null = null;
+  for (const [field, maxBytes] of limits) {
+    const value = fields[field];
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'string') fail(`${field} ${describe(value)} is not a string`, value);
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so most strings skip the byte count.
+    if (value.length * 3 <= maxBytes) continue;
+    const bytes = Buffer.byteLength(value);
+    if (bytes <= maxBytes) continue;
+    copy ??= { ...fields };
+    truncated ??= {};
+    copy[field] = truncateUtf8(value, maxBytes);
+    truncated[field] = bytes;
+  }
+  if (copy === null || truncated === null) return record;
+  const attributes = (fields.attributes ?? {}) as Record<string, unknown>;
+  copy.attributes = { ...attributes, truncated: { ...(attributes.truncated as object | undefined), ...truncated } };
+  return copy as unknown as T;
+}
+
+const encoder = new TextEncoder();
+
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8; never splits a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const buffer = new Uint8Array(maxBytes);
+  const { read } = encoder.encodeInto(text, buffer);
+  return text.slice(0, read);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value.length > EXCERPT_CHARS ? `${value.slice(0, EXCERPT_CHARS)}…` : value);
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
+function excerptOf(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (value instanceof Date || typeof value !== 'object') text = describe(value);
+  else text = JSON.stringify(value) ?? describe(value);
+  return text.length > EXCERPT_CHARS ? text.slice(0, EXCERPT_CHARS) : text;
+}
