@@ -1,0 +1,192 @@
+// Zip archives through yauzl: the central directory is read lazily, one entry at a time (bounded
+// memory for millions of entries), and each entry is inflated only when opened.
+import type { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import { LakeError } from '../../errors.js';
+import type { ReaderContext } from './context.js';
+import { checkArchiveEntryName, displayName } from './entry-names.js';
+import { ChargedExtent, InflationGuard, type Location } from './limits.js';
+import type { EntryOutcome, ExportEntry, Refusal } from './types.js';
+
+/**
+ * Opens the central directory. Names are decoded by us (decodeStrings: false), because yauzl
+ * rejects a bad name by failing the whole archive, and we refuse just that entry.
+ */
+export function openZip(input: string, archive: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(
+      input,
+      { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: true },
+      (error, zip) => {
+        if (error !== null || zip === undefined) {
+          reject(
+            new LakeError('ARCHIVE_INVALID', `${archive}: not a readable zip (truncated, or no central directory): ${error?.message}`, {
+              cause: error,
+              details: { archive },
+            }),
+          );
+          return;
+        }
+        // Errors outside readEntry (closing the file) must not crash the process.
+        zip.on('error', () => {});
+        resolve(zip);
+      },
+    );
+  });
+}
+
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: yauzl.Entry): void => {
+      cleanup();
+      resolve(entry);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+const UNIX_HOST = 3;
+const FILE_TYPE_MASK = 0o170000;
+const SYMLINK_TYPE = 0o120000;
+
+function isSymlink(entry: yauzl.Entry): boolean {
+  return entry.versionMadeBy >> 8 === UNIX_HOST && ((entry.externalFileAttributes >>> 16) & FILE_TYPE_MASK) === SYMLINK_TYPE;
+}
+
+export async function* readZip(zip: yauzl.ZipFile, input: string, archive: string, context: ReaderContext): AsyncGenerator<EntryOutcome> {
+  const { budget, namer } = context;
+  const { maxEntryBytes, maxCompressionRatio, ratioThresholdBytes } = budget.limits;
+  let compressedTotal = 0;
+  let index = 0;
+
+  for (;;) {
+    const entry = await nextEntry(zip).catch((error: Error) => {
+      throw centralDirectoryError(error, archive, index);
+    });
+    if (entry === null) return;
+    index += 1;
+
+    // zbsm.zip-style overlapping entries: real entries cannot hold more compressed data than the file.
+    compressedTotal += entry.compressedSize;
+    if (compressedTotal > zip.fileSize) {
+      throw new LakeError(
+        'ARCHIVE_UNSAFE',
+        `${archive}: entries claim ${compressedTotal} compressed bytes in a ${zip.fileSize}-byte file ` +
+          `(overlapping entries, a zip bomb technique)`,
+        { details: { archive, entryIndex: index } },
+      );
+    }
+
+    const rawName = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, true);
+    const name = checkArchiveEntryName(rawName);
+    const refuse = (category: Refusal['category'], reason: string, path = name.ok ? name.path : displayName(rawName)): EntryOutcome => ({
+      refused: { path, archive, input, category, reason },
+    });
+    if (!name.ok) {
+      yield refuse(name.category, name.reason);
+      continue;
+    }
+    if (name.isDirectory) continue;
+    if (isSymlink(entry)) {
+      yield refuse('unsafe', 'symbolic link entry not supported');
+      continue;
+    }
+    if (entry.isEncrypted()) {
+      yield refuse('encrypted', 'encrypted entry not supported');
+      continue;
+    }
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+      yield refuse('invalid', `unsupported compression method ${entry.compressionMethod} (only stored and deflate are)`);
+      continue;
+    }
+    if (entry.uncompressedSize > maxEntryBytes) {
+      yield refuse('too_large', `declared size ${entry.uncompressedSize} bytes is over the limit of ${maxEntryBytes} (maxEntryBytes)`);
+      continue;
+    }
+    if (entry.uncompressedSize > ratioThresholdBytes && entry.uncompressedSize > maxCompressionRatio * entry.compressedSize) {
+      const ratio = entry.compressedSize > 0 ? Math.round(entry.uncompressedSize / entry.compressedSize) : Infinity;
+      yield refuse('unsafe', `declared compression ratio ${ratio}:1 is over the limit of ${maxCompressionRatio}:1 (maxCompressionRatio)`);
+      continue;
+    }
+
+    const path = namer.claim(name.path);
+    budget.declareBytes(entry.uncompressedSize, { archive, entry: path });
+    yield { entry: new ZipEntry(zip, entry, path, archive, input, context) };
+  }
+}
+
+function centralDirectoryError(error: Error, archive: string, entriesRead: number): LakeError {
+  // yauzl stops at a strongly encrypted entry (PKWARE SES) before its name is readable.
+  const problem = /strong encryption/.test(error.message)
+    ? 'encrypted entry not supported (strong encryption); the rest of the archive cannot be read'
+    : `corrupt central directory: ${error.message}`;
+  return new LakeError('ARCHIVE_INVALID', `${archive}: ${problem} (after entry ${entriesRead})`, {
+    cause: error,
+    details: { archive, entryIndex: entriesRead + 1 },
+  });
+}
+
+class ZipEntry implements ExportEntry {
+  readonly sequential = false;
+  readonly size: number;
+  private readonly extent = new ChargedExtent();
+
+  constructor(
+    private readonly zip: yauzl.ZipFile,
+    private readonly zipEntry: yauzl.Entry,
+    readonly path: string,
+    readonly archive: string,
+    readonly input: string,
+    private readonly context: ReaderContext,
+  ) {
+    this.size = zipEntry.uncompressedSize;
+  }
+
+  async open(): Promise<Readable> {
+    const location: Location = { archive: this.archive, entry: this.path };
+    this.context.lifetime.assertOpen(`${this.archive}: entry "${this.path}"`);
+    const raw = await new Promise<Readable>((resolve, reject) => {
+      this.zip.openReadStream(this.zipEntry, (error, stream) => {
+        if (error !== null || stream === undefined) reject(this.entryError(error ?? new Error('no stream')));
+        else resolve(stream);
+      });
+    });
+    const guard = new InflationGuard({
+      budget: this.context.budget,
+      location: () => location,
+      compressedBytes: () => this.zipEntry.compressedSize,
+      extent: this.extent,
+    });
+    raw.on('error', (error: Error) => guard.destroy(this.entryError(error)));
+    // Closing the guard early (consumer done, or a limit tripped) stops yauzl reading and inflating.
+    guard.on('close', () => raw.destroy());
+    raw.pipe(guard);
+    return guard;
+  }
+
+  /** yauzl's own message (size mismatch, bad local header, zlib error) with archive, entry and offset. */
+  private entryError(error: Error): LakeError {
+    if (error instanceof LakeError) return error;
+    const offset = this.zipEntry.relativeOffsetOfLocalHeader;
+    return new LakeError('ARCHIVE_INVALID', `${this.archive}: entry "${this.path}": ${error.message} (local header at byte ${offset})`, {
+      cause: error,
+      details: { archive: this.archive, entry: this.path, byteOffset: offset },
+    });
+  }
+}
