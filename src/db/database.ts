@@ -18,9 +18,11 @@ export type CopyData = Uint8Array | string | AsyncIterable<Uint8Array | string>;
 
 export interface Transaction extends Queryable {
   /**
-   * Bulk-load rows into `table (columns)` with COPY, inside this transaction: all or nothing with
-   * it. Returns the number of rows loaded. The server streams `COPY ... FROM STDIN`; PGlite reads
-   * the data from `/dev/blob`, so there it is gathered first: keep batches bounded.
+   * Bulk-load rows into the temporary table `table (columns)` with COPY, inside this transaction:
+   * all or nothing with it. Returns the number of rows loaded. Only `pg_temp.` tables: user tables
+   * are filled from them with bulkInsert (bulk.ts), under row-level security. The server streams
+   * `COPY ... FROM STDIN`; PGlite reads the data from `/dev/blob`, so there it is gathered first:
+   * keep batches bounded.
    */
   copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<number>;
   /** Run a script of several statements (migrations). No parameters. */
@@ -52,6 +54,13 @@ export interface Database extends Queryable {
   /** Detect what this backend can do (extensions, version). */
   detectProfile(): Promise<Profile>;
   close(): Promise<void>;
+}
+
+/** copyFrom writes only into temporary staging tables, never around row-level security. */
+export function assertStagingTable(table: string): void {
+  if (!/^pg_temp\.[a-z_][a-z0-9_]*$/.test(table)) {
+    throw new Error(`copyFrom loads temporary staging tables only (pg_temp.*), not ${table}: use bulkInsert`);
+  }
 }
 
 /** The statements that open a user transaction; shared by both adapters. */

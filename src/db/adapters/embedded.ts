@@ -14,7 +14,7 @@ import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
 import { vector } from '@electric-sql/pglite/vector';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { LakeError } from '../../errors.js';
-import { enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertStagingTable, enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -94,9 +94,19 @@ function wrap(tx: PGliteTransaction): Transaction {
       return toResult<Row>(await tx.query<Row>(sql, params as unknown[]));
     },
     async copyFrom(table, columns, data) {
+      assertStagingTable(table);
       const blob = await toBlob(data);
-      const result = await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob });
-      return result.affectedRows ?? 0;
+      // PGlite reads COPY data from the virtual file /dev/blob, which only the superuser may read:
+      // step out of the application role for this statement alone (the target is a temporary
+      // staging table, never a user table) and step back in.
+      const { role } = (await tx.query<{ role: string }>(`SELECT current_user AS role`)).rows[0]!;
+      await tx.query(`SET LOCAL ROLE NONE`);
+      try {
+        const result = await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob });
+        return result.affectedRows ?? 0;
+      } finally {
+        await tx.query(`SET LOCAL ROLE ${role}`);
+      }
     },
     async exec(sql: string) {
       await tx.exec(sql);

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import { LakeError } from '../../errors.js';
-import { enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertStagingTable, enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -108,6 +108,7 @@ function wrap(client: pg.PoolClient): Transaction {
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async copyFrom(table, columns, data) {
+      assertStagingTable(table);
       const stream = client.query(copyFromStdin(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
       const source = typeof data === 'string' || data instanceof Uint8Array ? Readable.from([data]) : Readable.from(data);
       await pipeline(source, stream);

@@ -1,0 +1,157 @@
+// The database interface both adapters implement: bulk loads inside transactions, atomicity,
+// the capability profile, and one-line errors for a database that cannot be reached.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { loadConfig } from '../src/config/config.js';
+import { bulkInsert } from '../src/db/bulk.js';
+import { LakeError } from '../src/errors.js';
+import { Lake } from '../src/lake.js';
+import { BACKEND, createUser, openTestLake, SERVER_URL, type TestLake } from './support/lake.js';
+
+let t: TestLake;
+let user: string;
+before(async () => {
+  t = await openTestLake();
+  user = await createUser(t.lake, 'loader');
+});
+after(() => t.dispose());
+
+const COLUMNS = ['user_id', 'recorded_at', 'content_hash', 'lat', 'lon', 'source'];
+
+function copyRows(count: number, offset = 0): string {
+  let text = '';
+  for (let i = offset; i < offset + count; i++) {
+    const at = new Date(Date.UTC(2024, 2, 1) + i * 60_000).toISOString();
+    text += `${user}\t${at}\t\\\\x${i.toString(16).padStart(8, '0')}\t${(i % 90) - 45}\t${(i % 360) - 180}\tcopy-test\n`;
+  }
+  return text;
+}
+
+async function countCopied(): Promise<number> {
+  const r = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_points WHERE source = 'copy-test'`),
+  );
+  return r.rows[0]!.n;
+}
+
+const load = (data: Parameters<typeof bulkInsert>[3], as = user) =>
+  t.lake.db.asUser(as, (tx) => bulkInsert(tx, 'timeseries.location_points', COLUMNS, data));
+
+test('bulkInsert loads COPY text, from a string or a stream of chunks, inside a user transaction', async () => {
+  assert.deepEqual(await load(copyRows(1000)), { received: 1000, inserted: 1000, duplicates: 0 });
+  async function* chunks() {
+    const text = copyRows(500, 1000);
+    for (let i = 0; i < text.length; i += 4096) yield Buffer.from(text.slice(i, i + 4096));
+  }
+  assert.deepEqual(await load(chunks()), { received: 500, inserted: 500, duplicates: 0 });
+  assert.equal(await countCopied(), 1500);
+});
+
+test('loading the same rows again inserts nothing and counts them as duplicates', async () => {
+  assert.deepEqual(await load(copyRows(300, 200)), { received: 300, inserted: 0, duplicates: 300 });
+  assert.deepEqual(await load(copyRows(20, 1490)), { received: 20, inserted: 10, duplicates: 10 });
+  assert.equal(await countCopied(), 1510);
+});
+
+test('copyFrom refuses to write anywhere but a temporary staging table', async () => {
+  await assert.rejects(
+    t.lake.db.asUser(user, (tx) => tx.copyFrom('timeseries.location_points', COLUMNS, copyRows(1))),
+    /temporary staging tables only/,
+  );
+});
+
+test('a failing transaction leaves none of its COPY rows visible, and the connection works afterwards', async () => {
+  const before = await countCopied();
+  await assert.rejects(
+    t.lake.db.asUser(user, async (tx) => {
+      await bulkInsert(tx, 'timeseries.location_points', COLUMNS, copyRows(200, 5000));
+      await tx.query('SELECT 1/0');
+    }),
+    /division by zero/,
+  );
+  assert.equal(await countCopied(), before);
+});
+
+test("a loaded row for another user is refused by row-level security, and the batch with it", async () => {
+  const other = await createUser(t.lake, 'other');
+  const before = await countCopied();
+  const forged = copyRows(10, 9000) + copyRows(1, 9100).replace(user, other);
+  await assert.rejects(load(forged), /row-level security/);
+  assert.equal(await countCopied(), before);
+});
+
+test('with PostGIS the geography is derived from lat/lon', { skip: false }, async (ctx) => {
+  if (!t.lake.profile.features.geo.enabled) return ctx.skip('no PostGIS on this backend');
+  const r = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ meters: number }>(
+      `SELECT round(ST_Distance(geog, ST_SetSRID(ST_MakePoint(lon, lat + 1), 4326)::geography))::int AS meters
+         FROM timeseries.location_points WHERE source = 'copy-test' LIMIT 1`,
+    ),
+  );
+  assert.ok(Math.abs(r.rows[0]!.meters - 111_000) < 1_500, `one degree of latitude is about 111 km, got ${r.rows[0]!.meters}`);
+});
+
+test('the profile reports the extensions this backend has', () => {
+  const { extensions, features } = t.lake.profile;
+  for (const name of ['postgis', 'vector', 'pg_trgm', 'hstore', 'fuzzystrmatch', 'pgcrypto', 'btree_gist', 'unaccent', 'uuid-ossp'] as const) {
+    assert.equal(extensions[name].installed, true, name);
+  }
+  assert.equal(features.geo.enabled, true);
+  assert.equal(features.vector_search.enabled, true);
+  if (BACKEND === 'server') {
+    for (const name of ['timescaledb', 'pg_partman', 'pg_stat_statements'] as const) assert.equal(extensions[name].installed, true, name);
+    assert.equal(features.hypertables.enabled, true);
+    assert.ok(t.lake.profile.serverVersionNum >= 170000);
+  } else {
+    assert.equal(extensions.timescaledb.installed, false);
+    assert.equal(features.hypertables.enabled, false);
+  }
+});
+
+test('vector similarity search runs on the embeddings table', async () => {
+  const nearest = await t.lake.db.asUser(user, async (tx) => {
+    for (const [key, v] of [['a', [1, 0, 0]], ['b', [0, 1, 0]], ['c', [0.9, 0.1, 0]]] as const) {
+      await tx.query(
+        `INSERT INTO vectors.embeddings (user_id, kind, model, model_version, dimensions, source_table, source_key, embedding)
+         VALUES ($1, 'text', 'm', '1', 3, 'user_data.items', $2, $3)`,
+        [user, key, JSON.stringify(v)],
+      );
+    }
+    return tx.query<{ source_key: string }>(
+      `SELECT source_key FROM vectors.embeddings ORDER BY embedding <=> '[1,0.05,0]' LIMIT 2`,
+    );
+  });
+  assert.deepEqual(nearest.rows.map((r) => r.source_key), ['a', 'c']);
+});
+
+async function openFails(databaseUrl: string): Promise<LakeError> {
+  const config = loadConfig({ LAKE_DATA_DIR: t.config.dataDir, DATABASE_URL: databaseUrl });
+  try {
+    const lake = await Lake.open(config);
+    await lake.close();
+  } catch (error) {
+    assert.ok(error instanceof LakeError, String(error));
+    return error;
+  }
+  assert.fail('opening should have failed');
+}
+
+test('an unreachable server is one clear error', async () => {
+  const error = await openFails('postgres://lake:x@127.0.0.1:1/lake');
+  assert.equal(error.code, 'DB_UNREACHABLE');
+  assert.match(error.message, /cannot reach PostgreSQL at 127\.0\.0\.1:1/);
+});
+
+test('a wrong password and a missing database are each named', { skip: !SERVER_URL && 'needs a real server to refuse the login' }, async () => {
+  const wrongPassword = new URL(SERVER_URL!);
+  wrongPassword.password = 'not-the-password';
+  const auth = await openFails(wrongPassword.toString());
+  assert.equal(auth.code, 'DB_AUTH_FAILED');
+  assert.match(auth.message, /authentication failed for user "lake"/);
+
+  const missing = new URL(SERVER_URL!);
+  missing.pathname = '/no_such_lake';
+  const notFound = await openFails(missing.toString());
+  assert.equal(notFound.code, 'DB_NOT_FOUND');
+  assert.match(notFound.message, /database "no_such_lake" does not exist/);
+});
