@@ -1,0 +1,33 @@
+// Parses a Records.json with the streaming scanner and the `google.location.records` source, with
+// no database involved, and prints throughput and peak memory.
+//
+//   node --import tsx bench/gen-records.ts --mb 200 --out /tmp/records-200.json
+//   node --import tsx bench/parse-records.ts /tmp/records-200.json
+import { createReadStream, statSync } from 'node:fs';
+import { locationRecordsSource } from '../src/ingest/sources/google/location-records.js';
+import type { RepairCounts } from '../src/ingest/records.js';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: parse-records.ts <Records.json>');
+  process.exit(2);
+}
+const bytes = statSync(file).size;
+const repairs: RepairCounts = { invalidUtf8: 0, nulCharacters: 0 };
+let points = 0;
+let rejected = 0;
+const started = performance.now();
+for await (const event of locationRecordsSource.parse(createReadStream(file), { path: file, repairs })) {
+  if (event.kind === 'record') points++;
+  else rejected++;
+}
+const seconds = (performance.now() - started) / 1000;
+const peakRssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
+console.log(
+  [
+    `${file}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s`,
+    `${(bytes / 1e6 / seconds).toFixed(1)} MB/s`,
+    `${points} points (${Math.round(points / seconds)} points/s), ${rejected} rejected`,
+    `peak RSS ${peakRssMb.toFixed(0)} MB`,
+  ].join('\n'),
+);
