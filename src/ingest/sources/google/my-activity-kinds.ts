@@ -1,0 +1,110 @@
+// What a My Activity entry was, from its product header ("Search", "YouTube", "Maps"...) and the
+// verb phrase that opens its title ("Searched for", "Watched"...). Shared by the HTML parser and
+// meant for the JSON one too, so that both formats of the same export give the same `kind`s:
+// the JSON title "Searched for cats" goes through splitActivityTitle, then activityKind.
+//
+//   verb phrase (US English)        header                        kind
+//   Searched for / Searched         YouTube                       video_search
+//                                   Maps                          map_search
+//                                   Image Search                  image_search
+//                                   Google Play Store             app_search
+//                                   Shopping                      product_search
+//                                   any other                     search
+//   Visited                         any                           page_visit
+//   Viewed area around / Explored   any                           map_view
+//   Viewed                          Maps                          map_view
+//                                   any other                     page_view
+//   Directions to                   any                           map_directions
+//   Watched                         any                           video_watch
+//   Listened to                     any                           audio_listen
+//   Read                            any                           article_read
+//   Used                            any                           app_use
+//   Installed                       any                           app_install
+//   Played                          any                           game_play
+//   Said                            any                           voice_command
+//   Liked / Disliked                any                           like / dislike
+//   Subscribed to                   any                           subscribe
+//   Shared                          any                           share
+//   Purchased                       any                           purchase
+//   anything else                   any                           activity  (verb kept in attributes.action)
+//
+// Phrases are English only: My Activity titles in other languages get `activity`, and since the
+// HTML format's dates are English-only too, that mostly concerns the JSON format.
+
+/** Known verb phrases, longest first so that "Searched for" wins over "Searched". */
+export const ACTION_PHRASES: readonly string[] = [
+  'Viewed area around',
+  'Subscribed to',
+  'Directions to',
+  'Searched for',
+  'Listened to',
+  'Purchased',
+  'Installed',
+  'Disliked',
+  'Explored',
+  'Searched',
+  'Visited',
+  'Watched',
+  'Played',
+  'Shared',
+  'Viewed',
+  'Liked',
+  'Used',
+  'Said',
+  'Read',
+];
+
+const KIND_BY_ACTION: Readonly<Record<string, string>> = {
+  Visited: 'page_visit',
+  'Viewed area around': 'map_view',
+  Explored: 'map_view',
+  'Directions to': 'map_directions',
+  Watched: 'video_watch',
+  'Listened to': 'audio_listen',
+  Read: 'article_read',
+  Used: 'app_use',
+  Installed: 'app_install',
+  Played: 'game_play',
+  Said: 'voice_command',
+  Liked: 'like',
+  Disliked: 'dislike',
+  'Subscribed to': 'subscribe',
+  Shared: 'share',
+  Purchased: 'purchase',
+};
+
+const SEARCH_KIND_BY_HEADER: Readonly<Record<string, string>> = {
+  YouTube: 'video_search',
+  'YouTube Music': 'video_search',
+  Maps: 'map_search',
+  'Google Maps': 'map_search',
+  'Image Search': 'image_search',
+  'Google Play Store': 'app_search',
+  Shopping: 'product_search',
+};
+
+/** The item kind for an entry; `action` null or unknown gives `activity`. */
+export function activityKind(header: string, action: string | null): string {
+  if (action === null) return 'activity';
+  if (action === 'Searched for' || action === 'Searched') return SEARCH_KIND_BY_HEADER[header] ?? 'search';
+  if (action === 'Viewed') return header === 'Maps' || header === 'Google Maps' ? 'map_view' : 'page_view';
+  return KIND_BY_ACTION[action] ?? 'activity';
+}
+
+/**
+ * Splits a title such as "Searched for cats" into its verb phrase and the rest ("cats"). The
+ * phrase must be followed by a space (any Unicode space) or end the title. No known phrase:
+ * action null and the whole title as the object.
+ */
+export function splitActivityTitle(title: string): { action: string | null; object: string } {
+  for (const phrase of ACTION_PHRASES) {
+    if (!title.startsWith(phrase)) continue;
+    const rest = title.slice(phrase.length);
+    if (rest.length === 0) return { action: phrase, object: '' };
+    if (/^\s/.test(rest)) return { action: phrase, object: rest.trim() };
+  }
+  return { action: null, object: title.trim() };
+}
+
+/** YouTube's wording for a watched or liked item that no longer exists. */
+export const REMOVED_OBJECT = /^an? (?:video|post|short|playlist|channel|story)(?: that)? (?:has been|was) removed$/i;

@@ -1,0 +1,580 @@
+// YouTube's CSV files in Google Takeout ("YouTube and YouTube Music/"), recognised by their header
+// row (names trimmed, BOM removed, compared case-insensitively, so "Comment create timestamp"
+// and "Comment Create Timestamp" are one column; columns are found by name, in any order):
+//
+//   file                      header names (required ones in capitals here)      records
+//   subscriptions.csv         CHANNEL ID, CHANNEL URL, CHANNEL TITLE              item `subscription`
+//   comments.csv              COMMENT ID, COMMENT CREATE TIMESTAMP, COMMENT TEXT,  item `comment`
+//                             Channel ID, Video ID, Post ID, Parent Comment ID,
+//                             Top-level Comment ID, Price
+//   playlists.csv             PLAYLIST ID, PLAYLIST CREATE TIMESTAMP, Playlist      item `playlist`
+//                             Title (Original) or Playlist Title, ...Update
+//                             Timestamp, ...Visibility, ...Video Order, ...
+//   <name>-videos.csv         VIDEO ID, PLAYLIST VIDEO CREATION TIMESTAMP         item `playlist_item`
+//   <name>.csv (before 2022)  PLAYLIST ID, ..., TIME CREATED, ..., TITLE; one     item `playlist`, then
+//                             row; a blank line; VIDEO ID, TIME ADDED; rows       `playlist_item`s
+//
+// Comment text: newer exports write JSON segments, `{"text":"Hi "},{"text":"@x","mention":{…}}`
+// (comma-separated objects), or before mid-2024 `{"takeoutSegments":[{"text":"…"}]}`; the
+// segments' texts are joined. Text that is not such JSON is kept as written (older exports).
+//
+// Subscriptions carry no date, but an item needs one: occurredAt is the export time when the
+// runner passes it (`exportedAt`, e.g. the Takeout zip entry's modification time), else the
+// start of this import, and attributes.occurredAt says which ('export' or 'import'). Their key is
+// the channel id alone, so importing again adds nothing whatever the date.
+//
+// Timestamps: ISO 8601 with an offset (takeout-dates.ts). Takeout writes them in UTC, so
+// utcOffsetMinutes is null unless a non-zero offset is written.
+//
+// Rejections carry the line where the row starts (1-based; a quoted field may span lines) and
+// its byte offset: `malformed` for a row the CSV parser refuses (bad quoting) or with more or
+// fewer fields than the header, `invalid` for a missing id or unreadable timestamp, and
+// `unsupported` for a header this source does not know (then nothing else is read: the rows
+// would mean nothing). Not read: live chats, channel.csv, video metadata, music library CSVs.
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { parse as createCsvParser, type CsvError } from 'csv-parse';
+import { ParseError } from '../../../errors.js';
+import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../records.js';
+import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
+import { parseIsoTimestamp } from './takeout-dates.js';
+
+export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
+
+/** The runner may say when the export was made; subscriptions use it as their date. */
+export interface ExportTimeParseContext extends ParseContext {
+  exportedAt?: Date | null;
+}
+
+/** A row larger than this is refused by the CSV parser (a runaway quoted field). */
+export const MAX_ROW_BYTES = 8 * 1024 * 1024;
+const EXCERPT_CHARS = 200;
+
+const PATH_NAMES = /(?:^|\/)(?:subscriptions|comments|playlists|[^/]+-videos)\.csv$/i;
+
+type TableKind = 'subscriptions' | 'comments' | 'playlists' | 'playlistVideos' | 'legacyPlaylist';
+
+/** `" Comment create timestamp\uFEFF"` → `"comment create timestamp"`. */
+export function standardizeHeaderName(name: string): string {
+  return name.replace(/\ufeff/g, '').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+function tableKindOf(names: ReadonlySet<string>): TableKind | null {
+  if (names.has('channel id') && names.has('channel url') && names.has('channel title')) return 'subscriptions';
+  if (names.has('comment id') && names.has('comment text')) return 'comments';
+  if (names.has('playlist id') && names.has('time created')) return 'legacyPlaylist';
+  if (names.has('playlist id') && names.has('playlist create timestamp')) return 'playlists';
+  if (names.has('video id') && (names.has('playlist video creation timestamp') || names.has('time added'))) return 'playlistVideos';
+  return null;
+}
+
+export const youtubeCsvSource: Source = {
+  id: YOUTUBE_CSV_SOURCE_ID,
+  description: 'Google Takeout YouTube CSV files: subscriptions, comments, playlists and their videos',
+  detect(probe: Probe): Confidence | null {
+    const text = probe.head.toString('utf8');
+    const end = text.search(/\r?\n/);
+    const firstLine = end === -1 ? text : text.slice(0, end);
+    const names = new Set(firstLine.split(',').map((name) => standardizeHeaderName(name.replace(/^\s*"|"\s*$/g, ''))));
+    if (tableKindOf(names) !== null) return 'content';
+    return PATH_NAMES.test(probe.path) && /youtube/i.test(probe.path) ? 'path' : null;
+  },
+  parse: parseYouTubeCsv,
+};
+
+/** Where a row starts. */
+interface RowPosition {
+  line: number;
+  offset: number;
+}
+
+type ParsedRow = { fields: string[]; endByte: number } | { error: CsvError; atByte: number };
+
+export async function* parseYouTubeCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
+  const exportedAt = (context as ExportTimeParseContext).exportedAt ?? null;
+  const subscriptionDate = exportedAt ?? new Date();
+  const rows: ParsedRow[] = [];
+  let parserError: unknown = null;
+  const parser = createCsvParser({
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    // A stray quote inside a field ("bad"x, ba"d) is kept as text: strict quoting would drop the
+    // row and, resynchronizing on the next quote, the good rows after it too.
+    relax_quotes: true,
+    max_record_size: MAX_ROW_BYTES,
+    // Rows are collected here, in file order, interleaved with the parser's refusals; nothing is
+    // pushed to the stream side, so writing never waits on a reader.
+    on_record: (fields: string[], info) => {
+      rows.push({ fields, endByte: info.bytes });
+      return null;
+    },
+    on_skip: (error: CsvError | undefined) => {
+      if (error) rows.push({ error, atByte: typeof error.bytes === 'number' ? error.bytes : 0 });
+      return undefined;
+    },
+  });
+  parser.on('error', (error: unknown) => {
+    parserError = error;
+  });
+  parser.resume();
+
+  const window = new ByteWindow();
+  const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
+  let bytesRead = 0;
+  const chunks = input[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = await chunks.next();
+    } catch (error) {
+      throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+    }
+    if (next.done) break;
+    const chunk = toBuffer(next.value);
+    window.append(chunk);
+    await new Promise<void>((resolve) => parser.write(chunk, () => resolve()));
+    bytesRead += chunk.length;
+    if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
+    yield* table.readAll(rows.splice(0), window);
+    if (table.stopped) return;
+  }
+  parser.end();
+  await finished(parser).catch((error: unknown) => {
+    parserError ??= error;
+  });
+  if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
+  yield* table.readAll(rows.splice(0), window);
+  if (!table.sawHeader) {
+    yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
+  }
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError(`expected bytes from the input stream, got ${typeof chunk}`);
+}
+
+/**
+ * The bytes between the last position asked about and the end of what was read, for line
+ * numbers and row offsets: the CSV parser reports where rows end, not where they start (and
+ * miscounts lines when a quoted field holds a CRLF). Positions asked for never go backwards, so
+ * bytes before the cursor are dropped; what is kept is at most the row being read.
+ */
+class ByteWindow {
+  private chunks: Buffer[] = [];
+  /** File offset of chunks[0][0], and of the end of the last chunk. */
+  private base = 0;
+  private end = 0;
+  private cursor = 0;
+  private newlinesBeforeCursor = 0;
+
+  append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.end += chunk.length;
+  }
+
+  /** 1-based line of the byte at `offset` (offset >= every offset asked before). */
+  lineAt(offset: number): number {
+    this.advanceTo(offset);
+    return this.newlinesBeforeCursor + 1;
+  }
+
+  /** The first byte at or after `offset` that is not a line break (a refused row's start). */
+  nextContent(offset: number): RowPosition {
+    let position = Math.max(offset, this.cursor);
+    let chunkStart = this.base;
+    for (const chunk of this.chunks) {
+      const chunkEnd = chunkStart + chunk.length;
+      while (position < chunkEnd) {
+        const byte = chunk[position - chunkStart] as number;
+        if (byte !== 0x0a && byte !== 0x0d) return { offset: position, line: this.lineAt(position) };
+        position++;
+      }
+      chunkStart = chunkEnd;
+    }
+    return { offset: position, line: this.lineAt(position) };
+  }
+
+  /**
+   * Where the row that ends at `endByte` (its line break included) starts: the row holds
+   * `innerNewlines` line breaks inside quoted fields, so it starts after the line break that
+   * many breaks before its own. Never before the cursor.
+   */
+  rowStart(endByte: number, innerNewlines: number): RowPosition {
+    let breaksToFind = innerNewlines + 1;
+    let inRowBreak = true;
+    let offset = this.cursor;
+    let chunkStart = this.end;
+    scan: for (let c = this.chunks.length - 1; c >= 0; c--) {
+      const chunk = this.chunks[c] as Buffer;
+      chunkStart -= chunk.length;
+      for (let i = Math.min(chunk.length, endByte - chunkStart) - 1; i >= 0; i--) {
+        if (chunkStart + i < this.cursor) break scan;
+        const byte = chunk[i] as number;
+        if (inRowBreak) {
+          if (byte === 0x0a || byte === 0x0d) continue;
+          inRowBreak = false;
+        }
+        if (byte === 0x0a && --breaksToFind === 0) {
+          offset = chunkStart + i + 1;
+          break scan;
+        }
+      }
+    }
+    return { offset, line: this.lineAt(offset) };
+  }
+
+  private advanceTo(offset: number): void {
+    while (this.cursor < offset && this.chunks.length > 0) {
+      const chunk = this.chunks[0] as Buffer;
+      const chunkEnd = this.base + chunk.length;
+      const stop = Math.min(offset, chunkEnd);
+      const until = stop - this.base;
+      for (let at = chunk.indexOf(0x0a, this.cursor - this.base); at !== -1 && at < until; at = chunk.indexOf(0x0a, at + 1)) {
+        this.newlinesBeforeCursor++;
+      }
+      this.cursor = stop;
+      if (stop === chunkEnd) {
+        this.chunks.shift();
+        this.base = chunkEnd;
+      }
+    }
+  }
+}
+
+function countNewlines(fields: readonly string[]): number {
+  let count = 0;
+  for (const field of fields) {
+    for (let at = field.indexOf('\n'); at !== -1; at = field.indexOf('\n', at + 1)) count++;
+  }
+  return count;
+}
+
+/** Column positions by standardized name. */
+class Columns {
+  private readonly index = new Map<string, number>();
+  readonly count: number;
+
+  constructor(names: readonly string[]) {
+    names.forEach((name, i) => {
+      if (!this.index.has(name)) this.index.set(name, i);
+    });
+    this.count = names.length;
+  }
+
+  get(fields: readonly string[], ...names: string[]): string {
+    for (const name of names) {
+      const i = this.index.get(name);
+      if (i !== undefined) {
+        const value = (fields[i] ?? '').trim();
+        if (value !== '') return value;
+      }
+    }
+    return '';
+  }
+}
+
+class RowRejection {
+  constructor(
+    readonly category: QuarantineCategory,
+    readonly reason: string,
+  ) {}
+}
+
+/** Turns parsed rows into events, switching on the header it first meets. */
+class TableReader {
+  sawHeader = false;
+  /** Set when the header is unknown: nothing more is read. */
+  stopped = false;
+  private kind: TableKind | null = null;
+  private columns: Columns | null = null;
+  private legacyPhase: 'metadata' | 'videoHeader' | 'videos' = 'metadata';
+  private legacyPlaylist: { id: string; title: string } | null = null;
+  private readonly playlistName: string;
+
+  constructor(
+    private readonly path: string,
+    private readonly subscriptionDate: Date,
+    private readonly dateIsExportTime: boolean,
+  ) {
+    const fileName = path.slice(path.lastIndexOf('/') + 1);
+    this.playlistName = fileName.replace(/\.csv$/i, '').replace(/-videos$/i, '');
+  }
+
+  *readAll(rows: ParsedRow[], window: ByteWindow): Iterable<ParseEvent> {
+    for (const row of rows) {
+      if (this.stopped) return;
+      if ('error' in row) {
+        // The parser's own "at line N" miscounts CRLF inside quotes; the window's count is used.
+        const message = row.error.message.replace(/ at line \d+/, '');
+        yield reject('malformed', `CSV row could not be read: ${message}`, window.nextContent(row.atByte), null);
+        continue;
+      }
+      const position = window.rowStart(row.endByte, countNewlines(row.fields));
+      yield* this.read(row.fields, position);
+    }
+  }
+
+  private *read(fields: string[], position: RowPosition): Iterable<ParseEvent> {
+    if (!this.sawHeader) {
+      this.sawHeader = true;
+      this.useHeader(fields);
+      if (this.kind === null) {
+        this.stopped = true;
+        yield reject('unsupported', `header ${JSON.stringify(fields.join(','))} is not a YouTube CSV this source reads`, position, fields.join(','));
+      }
+      return;
+    }
+    try {
+      const record = this.recordOf(fields);
+      if (record !== null) yield { kind: 'record', record, offset: position.offset };
+    } catch (error) {
+      if (!(error instanceof RowRejection)) throw error;
+      yield reject(error.category, error.reason, position, fields.join(','));
+    }
+  }
+
+  private useHeader(fields: readonly string[]): void {
+    const names = fields.map(standardizeHeaderName);
+    this.kind = tableKindOf(new Set(names));
+    this.columns = new Columns(names);
+  }
+
+  /** A record for the row, or null for a row that only carries structure (legacy headers). */
+  private recordOf(fields: string[]): ItemRecord | null {
+    const columns = this.columns as Columns;
+    if (this.kind === 'legacyPlaylist' && this.legacyPhase !== 'metadata') return this.legacyVideoRow(fields);
+    checkFieldCount(fields, columns.count);
+    switch (this.kind) {
+      case 'subscriptions':
+        return this.subscription(fields, columns);
+      case 'comments':
+        return this.comment(fields, columns);
+      case 'playlists':
+        return this.playlist(fields, columns);
+      case 'playlistVideos':
+        return this.playlistItem(fields, columns, this.playlistName, null);
+      case 'legacyPlaylist':
+        this.legacyPhase = 'videoHeader';
+        return this.legacyPlaylistRow(fields, columns);
+      default:
+        return null;
+    }
+  }
+
+  private subscription(fields: string[], columns: Columns): ItemRecord {
+    const channelId = required(columns.get(fields, 'channel id'), 'Channel Id');
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-subscription', channelId],
+      kind: 'subscription',
+      occurredAt: this.subscriptionDate,
+      utcOffsetMinutes: null,
+      title: columns.get(fields, 'channel title') || null,
+      url: columns.get(fields, 'channel url') || `https://www.youtube.com/channel/${channelId}`,
+      attributes: { channelId, occurredAt: this.dateIsExportTime ? 'export' : 'import' },
+    };
+  }
+
+  private comment(fields: string[], columns: Columns): ItemRecord {
+    const commentId = required(columns.get(fields, 'comment id'), 'Comment ID');
+    const created = timestamp(columns.get(fields, 'comment create timestamp'), 'Comment Create Timestamp');
+    const videoId = columns.get(fields, 'video id');
+    const postId = columns.get(fields, 'post id');
+    const { text, mentionedChannelIds } = commentText(columns.get(fields, 'comment text'));
+    const attributes: Record<string, unknown> = { commentId };
+    const optional: Array<[string, string]> = [
+      ['channelId', columns.get(fields, 'channel id')],
+      ['videoId', videoId],
+      ['postId', postId],
+      ['parentCommentId', columns.get(fields, 'parent comment id')],
+      ['topLevelCommentId', columns.get(fields, 'top-level comment id', 'top level comment id')],
+      ['price', columns.get(fields, 'price')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
+    let url: string | null = null;
+    if (videoId !== '') url = `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}&lc=${encodeURIComponent(commentId)}`;
+    else if (postId !== '') url = `https://www.youtube.com/post/${encodeURIComponent(postId)}`;
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-comment', commentId],
+      kind: 'comment',
+      occurredAt: created.date,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      text: text === '' ? null : text,
+      url,
+      attributes,
+    };
+  }
+
+  private playlist(fields: string[], columns: Columns): ItemRecord {
+    const playlistId = required(columns.get(fields, 'playlist id'), 'Playlist ID');
+    const created = timestamp(columns.get(fields, 'playlist create timestamp'), 'Playlist Create Timestamp');
+    const attributes: Record<string, unknown> = { playlistId };
+    const updated = columns.get(fields, 'playlist update timestamp');
+    if (updated !== '') attributes.updatedAt = timestamp(updated, 'Playlist Update Timestamp').date.toISOString();
+    const optional: Array<[string, string]> = [
+      ['visibility', columns.get(fields, 'playlist visibility')],
+      ['videoOrder', columns.get(fields, 'playlist video order')],
+      ['titleLanguage', columns.get(fields, 'playlist title (original) language', 'playlist title language')],
+      ['description', columns.get(fields, 'playlist description (original)', 'playlist description')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    const addToTop = columns.get(fields, 'add new videos to top', 'add new videos to top of playlist').toLowerCase();
+    if (addToTop === 'true' || addToTop === 'false') attributes.addNewVideosToTop = addToTop === 'true';
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-playlist', playlistId],
+      kind: 'playlist',
+      occurredAt: created.date,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      title: columns.get(fields, 'playlist title (original)', 'playlist title') || null,
+      url: `https://www.youtube.com/playlist?list=${encodeURIComponent(playlistId)}`,
+      attributes,
+    };
+  }
+
+  private playlistItem(fields: string[], columns: Columns, playlistName: string, playlistId: string | null): ItemRecord {
+    const videoId = required(columns.get(fields, 'video id'), 'Video ID');
+    const added = timestamp(columns.get(fields, 'playlist video creation timestamp', 'time added'), 'Playlist Video Creation Timestamp');
+    const attributes: Record<string, unknown> = { videoId, playlistName };
+    if (playlistId !== null) attributes.playlistId = playlistId;
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-playlist-item', playlistId ?? playlistName, videoId, added.date.getTime()],
+      kind: 'playlist_item',
+      occurredAt: added.date,
+      utcOffsetMinutes: added.utcOffsetMinutes,
+      title: playlistName,
+      url: `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`,
+      attributes,
+    };
+  }
+
+  /** The one metadata row of a pre-2022 playlist file. */
+  private legacyPlaylistRow(fields: string[], columns: Columns): ItemRecord {
+    const playlistId = required(columns.get(fields, 'playlist id'), 'Playlist Id');
+    const title = columns.get(fields, 'title') || this.playlistName;
+    this.legacyPlaylist = { id: playlistId, title };
+    const created = timestamp(columns.get(fields, 'time created'), 'Time Created');
+    const attributes: Record<string, unknown> = { playlistId };
+    const optional: Array<[string, string]> = [
+      ['channelId', columns.get(fields, 'channel id')],
+      ['visibility', columns.get(fields, 'visibility')],
+      ['description', columns.get(fields, 'description')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    const updated = columns.get(fields, 'time updated');
+    if (updated !== '') attributes.updatedAt = timestamp(updated, 'Time Updated').date.toISOString();
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-playlist', playlistId],
+      kind: 'playlist',
+      occurredAt: created.date,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      title,
+      url: `https://www.youtube.com/playlist?list=${encodeURIComponent(playlistId)}`,
+      attributes,
+    };
+  }
+
+  /** Rows after the metadata row of a pre-2022 playlist file: the video header, then videos. */
+  private legacyVideoRow(fields: string[]): ItemRecord | null {
+    if (this.legacyPhase === 'videoHeader') {
+      const names = fields.map(standardizeHeaderName);
+      if (!names.includes('video id')) {
+        throw new RowRejection('malformed', `expected the "Video Id,Time Added" header after the playlist row, got ${JSON.stringify(fields.join(','))}`);
+      }
+      this.columns = new Columns(names);
+      this.legacyPhase = 'videos';
+      return null;
+    }
+    const columns = this.columns as Columns;
+    checkFieldCount(fields, columns.count);
+    const playlist = this.legacyPlaylist ?? { id: null, title: this.playlistName };
+    return this.playlistItem(fields, columns, playlist.title, playlist.id);
+  }
+}
+
+function reject(category: QuarantineCategory, reason: string, position: RowPosition, excerpt: string | null): ParseEvent {
+  return {
+    kind: 'reject',
+    rejection: {
+      category,
+      reason: `line ${position.line}: ${reason}`,
+      line: position.line,
+      byteOffset: position.offset,
+      excerpt: excerpt === null ? null : excerpt.slice(0, EXCERPT_CHARS),
+    },
+  };
+}
+
+function checkFieldCount(fields: readonly string[], expected: number): void {
+  if (fields.length === expected) return;
+  // Trailing empty fields (a trailing comma) carry nothing; anything else is a broken row.
+  if (fields.length > expected && fields.slice(expected).every((field) => field.trim() === '')) return;
+  throw new RowRejection('malformed', `row has ${fields.length} fields, the header has ${expected}`);
+}
+
+function required(value: string, column: string): string {
+  if (value === '') throw new RowRejection('invalid', `${column} is empty`);
+  return value;
+}
+
+function timestamp(value: string, column: string): { date: Date; utcOffsetMinutes: number | null } {
+  if (value === '') throw new RowRejection('invalid', `${column} is empty`);
+  const parsed = parseIsoTimestamp(value);
+  if (!parsed.ok) throw new RowRejection('invalid', `${column}: ${parsed.reason}`);
+  return { date: parsed.date, utcOffsetMinutes: parsed.utcOffsetMinutes === 0 ? null : parsed.utcOffsetMinutes };
+}
+
+/** `a,b` as the JSON array `[a,b]`; retried with raw control characters escaped; null if not JSON. */
+function parseJsonList(text: string): unknown {
+  try {
+    return JSON.parse(`[${text}]`);
+  } catch {
+    // Raw line breaks inside the strings (hand-edited files) are not JSON; escaped, they are.
+  }
+  try {
+    return JSON.parse(`[${text.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}]`);
+  } catch {
+    return null; // plain text that happens to start with a brace
+  }
+}
+
+/** The text of a comment cell: joined JSON segments, or the cell as written (see the module comment). */
+export function commentText(cell: string): { text: string; mentionedChannelIds: string[] } {
+  const trimmed = cell.trim();
+  if (trimmed.startsWith('{')) {
+    const parsed = parseJsonList(trimmed);
+    if (Array.isArray(parsed)) {
+      const only: unknown = parsed.length === 1 ? parsed[0] : null;
+      const segments: unknown[] =
+        only !== null && typeof only === 'object' && Array.isArray((only as { takeoutSegments?: unknown }).takeoutSegments)
+          ? ((only as { takeoutSegments: unknown[] }).takeoutSegments)
+          : parsed;
+      if (segments.every((segment) => segment !== null && typeof segment === 'object')) {
+        let text = '';
+        const mentionedChannelIds: string[] = [];
+        for (const segment of segments as Array<{ text?: unknown; mention?: { externalChannelId?: unknown } }>) {
+          if (typeof segment.text === 'string') text += segment.text;
+          const channel = segment.mention?.externalChannelId;
+          if (typeof channel === 'string') mentionedChannelIds.push(channel);
+        }
+        return { text, mentionedChannelIds };
+      }
+    }
+  }
+  return { text: cell, mentionedChannelIds: [] };
+}
