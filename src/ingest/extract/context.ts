@@ -1,4 +1,5 @@
 // What every input reader shares for one call of readExport.
+import type { Readable } from 'node:stream';
 import type { EntryNamer } from './entry-names.js';
 import type { ExtractBudget } from './limits.js';
 
@@ -9,9 +10,20 @@ import type { ExtractBudget } from './limits.js';
 export class ExportLifetime {
   private closed = false;
   private readonly closers: Array<() => void> = [];
+  private readonly liveStreams = new Set<Readable>();
 
   onClose(closer: () => void): void {
     this.closers.push(closer);
+  }
+
+  /**
+   * Streams handed out by open() are destroyed when the iteration ends if their reader abandoned
+   * them, so an unread stream cannot hold a file descriptor (and a zip's) past the import.
+   */
+  track<T extends Readable>(stream: T): T {
+    this.liveStreams.add(stream);
+    stream.once('close', () => this.liveStreams.delete(stream));
+    return stream;
   }
 
   assertOpen(what: string): void {
@@ -21,6 +33,8 @@ export class ExportLifetime {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const stream of this.liveStreams) stream.destroy();
+    this.liveStreams.clear();
     for (const closer of this.closers.splice(0)) closer();
   }
 }

@@ -104,6 +104,6 @@ class FileEntry implements ExportEntry {
       });
     }
     const handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
-    return handle.createReadStream();
+    return this.context.lifetime.track(handle.createReadStream());
   }
 }

@@ -177,7 +177,7 @@ class ZipEntry implements ExportEntry {
     // Closing the guard early (consumer done, or a limit tripped) stops yauzl reading and inflating.
     guard.on('close', () => raw.destroy());
     raw.pipe(guard);
-    return guard;
+    return this.context.lifetime.track(guard);
   }
 
   /** yauzl's own message (size mismatch, bad local header, zlib error) with archive, entry and offset. */
