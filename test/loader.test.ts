@@ -1,0 +1,97 @@
+// The load stage: records of every type into their tables, deduplicated by content hash, with the
+// checkpoint committed atomically with its batch.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { loadBatch } from '../src/ingest/load/loader.js';
+import type { LakeRecord } from '../src/ingest/records.js';
+import { createUser, openTestLake, type TestLake } from './support/lake.js';
+
+let t: TestLake;
+let user: string;
+const FILE = '00000000-0000-4000-8000-00000000f11e';
+
+before(async () => {
+  t = await openTestLake();
+  user = await createUser(t.lake, 'importer');
+  await t.lake.db.asUser(user, async (tx) => {
+    await tx.query(`INSERT INTO imports.jobs (user_id, job_id) VALUES ($1, $2)`, [user, FILE]);
+    await tx.query(`INSERT INTO imports.files (user_id, file_id, job_id, path) VALUES ($1, $2, $2, 'Takeout/x.json')`, [user, FILE]);
+  });
+});
+after(() => t.dispose());
+
+const TRICKY = 'tab\there, line\nbreak, back\\slash, crlf\r\n, ünïcödé 🌍';
+
+function sampleRecords(): LakeRecord[] {
+  return [
+    { type: 'location_point', source: 'test.points', key: [1], recordedAt: new Date('2019-05-01T10:00:00Z'), lat: 48.85, lon: 2.35,
+      accuracyM: 12, activity: 'WALKING', activityConfidence: 80, device: 'phone', attributes: { platform: 'ANDROID' } },
+    { type: 'location_point', source: 'test.points', key: [2], recordedAt: new Date('2019-06-01T10:00:00Z'), lat: -33.9, lon: 151.2 },
+    { type: 'item', source: 'test.activity', key: ['q1'], kind: 'search', occurredAt: new Date('2019-05-02T08:00:00Z'),
+      utcOffsetMinutes: 120, title: TRICKY, url: 'https://example.org/?q=a&b', attributes: { products: ['Search'] } },
+    { type: 'place', source: 'test.semantic', key: ['p1'], placeId: 'p1', name: 'Café de Flore', address: '172 Bd Saint-Germain\nParis', lat: 48.854, lon: 2.332 },
+    { type: 'visit', source: 'test.semantic', key: ['p1', 1], placeId: 'p1', startedAt: new Date('2019-05-02T09:00:00Z'),
+      endedAt: new Date('2019-05-02T10:30:00Z'), lat: 48.854, lon: 2.332, confidence: 0.9 },
+    { type: 'measurement', source: 'test.fit', key: ['steps', '2019-05-02'], measuredAt: new Date('2019-05-02T00:00:00Z'), metric: 'steps', value: 9876, unit: 'count' },
+  ];
+}
+
+test('a batch of every record type lands in its tables, text and JSON intact', async () => {
+  const counts = await loadBatch(t.lake.db, user, sampleRecords(), { fileId: FILE, recordsDone: 6, byteOffset: 1234 });
+  assert.deepEqual(counts, { received: 6, inserted: 6, duplicates: 0 });
+  const item = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ title: string; url: string; utc_offset_minutes: number; attributes: unknown; import_file_id: string }>(
+      `SELECT title, url, utc_offset_minutes, attributes, import_file_id FROM user_data.items`,
+    ),
+  );
+  assert.deepEqual(item.rows, [{ title: TRICKY, url: 'https://example.org/?q=a&b', utc_offset_minutes: 120, attributes: { products: ['Search'] }, import_file_id: FILE }]);
+  const place = await t.lake.db.asUser(user, (tx) => tx.query<{ name: string; address: string }>(`SELECT name, address FROM user_data.places`));
+  assert.deepEqual(place.rows, [{ name: 'Café de Flore', address: '172 Bd Saint-Germain\nParis' }]);
+  const points = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number; walking: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE activity = 'WALKING')::int AS walking FROM timeseries.location_points`),
+  );
+  assert.deepEqual(points.rows[0], { n: 2, walking: 1 });
+  const checkpoint = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ records_done: number; byte_offset: number }>(`SELECT records_done, byte_offset FROM imports.checkpoints WHERE file_id = $1`, [FILE]),
+  );
+  assert.deepEqual(checkpoint.rows, [{ records_done: 6, byte_offset: 1234 }]);
+});
+
+test('loading the same records again adds nothing and counts every one as a duplicate', async () => {
+  const counts = await loadBatch(t.lake.db, user, sampleRecords(), { fileId: FILE, recordsDone: 6, byteOffset: 1234 });
+  assert.deepEqual(counts, { received: 6, inserted: 0, duplicates: 6 });
+  const total = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM user_data.items) + (SELECT count(*) FROM timeseries.location_points)
+             + (SELECT count(*) FROM user_data.visits) + (SELECT count(*) FROM timeseries.measurements))::int AS n`,
+    ),
+  );
+  assert.equal(total.rows[0]!.n, 5);
+});
+
+test('a batch with a bad row commits nothing, not even its checkpoint', async () => {
+  const bad: LakeRecord[] = [
+    { type: 'location_point', source: 'test.points', key: [10], recordedAt: new Date('2020-01-01T00:00:00Z'), lat: 10, lon: 10 },
+    { type: 'location_point', source: 'test.points', key: [11], recordedAt: new Date('2020-01-01T00:01:00Z'), lat: 100, lon: 10 },
+  ];
+  await assert.rejects(loadBatch(t.lake.db, user, bad, { fileId: FILE, recordsDone: 8, byteOffset: 9999 }), /check constraint/);
+  const after = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ points: number; done: number }>(
+      `SELECT (SELECT count(*) FROM timeseries.location_points)::int AS points,
+              (SELECT records_done FROM imports.checkpoints WHERE file_id = $1)::int AS done`,
+      [FILE],
+    ),
+  );
+  assert.deepEqual(after.rows[0], { points: 2, done: 6 });
+});
+
+test('the months of a batch get their partitions before the rows arrive', async (ctx) => {
+  if (t.lake.profile.features.hypertables.enabled) return ctx.skip('TimescaleDB makes its chunks itself');
+  const parts = await t.lake.db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'timeseries.location_points'::regclass AND c.relname LIKE '%2019%' ORDER BY 1`,
+  );
+  assert.deepEqual(parts.rows.map((r) => r.name), ['location_points_p2019_05', 'location_points_p2019_06']);
+  const parked = await t.lake.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_points_default`);
+  assert.equal(parked.rows[0]!.n, 0);
+});
