@@ -296,6 +296,8 @@ class TableReader {
   private legacyPhase: 'metadata' | 'videoHeader' | 'videos' = 'metadata';
   private legacyPlaylist: { id: string; title: string } | null = null;
   private readonly playlistName: string;
+  /** End of the last row the CSV parser read; null after a refused row, whose end is unknown. */
+  private previousRowEnd: number | null = 0;
 
   constructor(
     private readonly path: string,
@@ -310,12 +312,16 @@ class TableReader {
     for (const row of rows) {
       if (this.stopped) return;
       if ('error' in row) {
-        // The parser's own "at line N" miscounts CRLF inside quotes; the window's count is used.
+        // A refused row starts after the previous row; the parser reports where it gave up,
+        // which is further on. Its own "at line N" miscounts CRLF inside quotes, so it is cut.
+        const position = window.nextContent(this.previousRowEnd ?? row.atByte);
+        this.previousRowEnd = null;
         const message = row.error.message.replace(/ at line \d+/, '');
-        yield reject('malformed', `CSV row could not be read: ${message}`, window.nextContent(row.atByte), null);
+        yield reject('malformed', `CSV row could not be read: ${message}`, position, null);
         continue;
       }
       const position = window.rowStart(row.endByte, countNewlines(row.fields));
+      this.previousRowEnd = row.endByte;
       yield* this.read(row.fields, position);
     }
   }
@@ -521,9 +527,8 @@ function reject(category: QuarantineCategory, reason: string, position: RowPosit
 }
 
 function checkFieldCount(fields: readonly string[], expected: number): void {
+  // Even an extra empty field is refused: an unquoted comma in the text shifts every column after it.
   if (fields.length === expected) return;
-  // Trailing empty fields (a trailing comma) carry nothing; anything else is a broken row.
-  if (fields.length > expected && fields.slice(expected).every((field) => field.trim() === '')) return;
   throw new RowRejection('malformed', `row has ${fields.length} fields, the header has ${expected}`);
 }
 
