@@ -1,0 +1,274 @@
+// The transformation stage (text normalization, language tags) and record validation.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ItemRecord, LakeRecord, LocationPointRecord, RepairCounts } from '../src/ingest/records.js';
+import { detectLanguage, tagLanguage } from '../src/ingest/transform/language.js';
+import { MAX_ATTRIBUTE_DEPTH, normalizeRecord, normalizeText } from '../src/ingest/transform/normalize.js';
+import { TEXT_MAX_BYTES, TITLE_MAX_BYTES, truncateUtf8, validateRecord, type ValidationResult } from '../src/ingest/validate/validate.js';
+
+const NOW = Date.parse('2026-06-01T12:00:00.000Z');
+const DAY = 24 * 60 * 60 * 1000;
+
+function repairs(): RepairCounts {
+  return { invalidUtf8: 0, nulCharacters: 0 };
+}
+
+function item(fields: Partial<ItemRecord> = {}): ItemRecord {
+  return { type: 'item', source: 'test.source', key: ['k', 1], kind: 'note', occurredAt: new Date('2024-05-01T10:00:00Z'), ...fields };
+}
+
+function point(fields: Partial<LocationPointRecord> = {}): LocationPointRecord {
+  return { type: 'location_point', source: 'test.source', key: ['p', 1], recordedAt: new Date('2024-05-01T10:00:00Z'), lat: 52.52, lon: 13.405, ...fields };
+}
+
+function validate(record: unknown): ValidationResult {
+  return validateRecord(record as LakeRecord, { now: NOW });
+}
+
+function rejectionReason(record: unknown): string {
+  const result = validate(record);
+  assert.ok(!result.ok, 'expected a rejection');
+  assert.equal(result.rejection.category, 'invalid');
+  return result.rejection.reason;
+}
+
+function accepted(record: unknown): LakeRecord {
+  const result = validate(record);
+  assert.ok(result.ok, result.ok ? '' : result.rejection.reason);
+  return result.record;
+}
+
+describe('normalizeText', () => {
+  test('clean text is returned as the same string', () => {
+    const counts = repairs();
+    for (const text of ['', 'plain ASCII', 'Crème brûlée, Ærø, Łódź', 'ɐ ʃ ˈ']) assert.equal(normalizeText(text, counts), text);
+    assert.deepEqual(counts, repairs());
+  });
+
+  test('NFC: decomposed accents compose, already composed text is unchanged', () => {
+    assert.equal(normalizeText('Cafe\u0301', null), 'Caf\u00e9');
+    assert.equal(normalizeText('\u1100\u1161', null), '\uac00');
+    assert.equal(normalizeText('日本語 🚀', null), '日本語 🚀');
+  });
+
+  test('NUL removed and counted; lone surrogates replaced and counted; pairs kept', () => {
+    const counts = repairs();
+    assert.equal(normalizeText('a\u0000b\u0000', counts), 'ab');
+    assert.equal(normalizeText('x\ud800y', counts), 'x\ufffdy');
+    assert.equal(normalizeText('\udc00', counts), '\ufffd');
+    assert.equal(normalizeText('end\ud83d', counts), 'end\ufffd');
+    assert.equal(normalizeText('pair \ud83d\ude00 ok', counts), 'pair \ud83d\ude00 ok');
+    assert.equal(normalizeText('\ud83d\u0000\ude00', counts), '\ufffd\ufffd');
+    assert.equal(normalizeText('e\u0301\u0000', counts), '\u00e9');
+    assert.deepEqual(counts, { invalidUtf8: 5, nulCharacters: 4 });
+  });
+});
+
+describe('normalizeRecord', () => {
+  test('top-level strings, key strings and nested attributes (keys too), in place', () => {
+    const counts = repairs();
+    const date = new Date('2024-01-01T00:00:00Z');
+    const record = item({
+      key: ['Cafe\u0301\u0000', 7, null],
+      title: 'Cafe\u0301 \u0000menu',
+      text: 'bad \ud800 half',
+      url: 'https://example.org/\u0000',
+      attributes: { tags: ['ok', 'n\u0000ul', { 'ke\u0000y': 'Cafe\u0301' }], when: date, count: 3 },
+    });
+    const originalKey = record.key;
+    const result = normalizeRecord(record, counts);
+    assert.equal(result, record);
+    assert.equal(record.title, 'Caf\u00e9 menu');
+    assert.equal(record.text, 'bad \ufffd half');
+    assert.equal(record.url, 'https://example.org/');
+    assert.deepEqual(record.key, ['Caf\u00e9', 7, null]);
+    assert.notEqual(record.key, originalKey, 'the key array is replaced, not written through');
+    assert.deepEqual(record.attributes, { tags: ['ok', 'nul', { key: 'Caf\u00e9' }], when: date, count: 3 });
+    assert.equal(record.attributes?.when, date);
+    // Key repairs repeat the fields' and are not counted: title 1, url 1, attributes 2 NULs.
+    assert.deepEqual(counts, { invalidUtf8: 1, nulCharacters: 4 });
+  });
+
+  test('a clean record is left exactly as it was', () => {
+    const record = item({ title: 'hello', attributes: { a: [1, 'b', { c: 'd' }] } });
+    const snapshot = structuredClone(record);
+    const key = record.key;
+    normalizeRecord(record, repairs());
+    assert.deepEqual(record, snapshot);
+    assert.equal(record.key, key);
+  });
+
+  test('attributes nested deeper than the limit are replaced by null', () => {
+    const leaf = { deepest: 'x\u0000' };
+    let nested: Record<string, unknown> = leaf;
+    for (let depth = 0; depth < MAX_ATTRIBUTE_DEPTH + 5; depth++) nested = { child: nested };
+    const record = item({ attributes: nested });
+    normalizeRecord(record, repairs());
+    let cursor: unknown = record.attributes;
+    let levels = 0;
+    while (cursor !== null && typeof cursor === 'object') {
+      cursor = (cursor as { child?: unknown }).child;
+      levels++;
+    }
+    assert.equal(cursor, null);
+    assert.equal(levels, MAX_ATTRIBUTE_DEPTH);
+  });
+
+  test('other record types: places and measurements', () => {
+    const counts = repairs();
+    const place = normalizeRecord({ type: 'place', source: 's', key: ['p'], placeId: 'id\u0000', name: 'Zu\u0308rich', address: 'ok' }, counts);
+    assert.equal(place.placeId, 'id');
+    assert.equal(place.name, 'Z\u00fcrich');
+    const measurement = normalizeRecord({ type: 'measurement', source: 's', key: ['m'], measuredAt: new Date(), metric: 'steps', value: 5, unit: 'count' }, counts);
+    assert.equal(measurement.value, 5);
+    assert.deepEqual(counts, { invalidUtf8: 0, nulCharacters: 1 });
+  });
+});
+
+describe('language', () => {
+  test('detects several languages from enough text', () => {
+    const samples: Array<[string, string]> = [
+      ['en', 'How to fix a flat bicycle tire at home without any tools'],
+      ['fr', 'Comment réparer un pneu de vélo crevé à la maison sans outils'],
+      ['de', 'Wie repariert man einen platten Fahrradreifen zu Hause ohne Werkzeug'],
+      ['es', 'Cómo reparar una rueda de bicicleta pinchada en casa sin herramientas'],
+      ['ru', 'Как починить проколотую шину велосипеда дома без инструментов'],
+      ['ja', '自転車のパンクを自宅で修理する方法'],
+    ];
+    for (const [language, text] of samples) assert.equal(detectLanguage(text), language, text);
+  });
+
+  test('null when the text is too short or only a URL', () => {
+    assert.equal(detectLanguage('iPhone 15 Pro Max'), null);
+    assert.equal(detectLanguage('Visited Google'), null);
+    assert.equal(detectLanguage('https://www.example.org/some/long/path/with/many/words/in/it'), null);
+    assert.equal(detectLanguage('12345 67890 12345 67890 !!!'), null);
+  });
+
+  test('URLs are ignored around real text', () => {
+    assert.equal(detectLanguage('https://www.adobe.com/creativecloud.html Wie repariert man einen platten Fahrradreifen'), 'de');
+  });
+
+  test('tagLanguage: items only, an existing tag is kept, title and text both count', () => {
+    const fromText = item({ title: 'Notiz', text: 'Morgen früh fahren wir mit dem Zug nach Hamburg zu meiner Schwester' });
+    tagLanguage(fromText);
+    assert.equal(fromText.language, 'de');
+    const kept = item({ title: 'How to fix a flat bicycle tire at home without tools', language: 'fr' });
+    tagLanguage(kept);
+    assert.equal(kept.language, 'fr');
+    const short = item({ title: 'cats' });
+    tagLanguage(short);
+    assert.equal(short.language, undefined);
+    const place = { type: 'place' as const, source: 's', key: ['p'], placeId: 'x', name: 'How to fix a flat bicycle tire at home without tools' };
+    tagLanguage(place);
+    assert.equal('language' in place, false);
+  });
+});
+
+describe('validateRecord', () => {
+  test('a valid record of each type passes unchanged (same object)', () => {
+    const records: LakeRecord[] = [
+      point({ accuracyM: 12, altitudeM: -30, velocityMps: 0, headingDeg: 360, activity: 'WALKING', activityConfidence: 100 }),
+      item({ title: 'x', url: 'https://example.org', language: 'pt-BR', utcOffsetMinutes: -570, lat: -33.9, lon: 151.2 }),
+      { type: 'place', source: 's', key: ['p'], placeId: 'ChIJ', name: 'Home', lat: 90, lon: -180 },
+      { type: 'visit', source: 's', key: ['v'], startedAt: new Date('2024-01-01T10:00Z'), endedAt: new Date('2024-01-01T10:00Z'), confidence: 0.5 },
+      { type: 'measurement', source: 's', key: ['m'], measuredAt: new Date('2024-01-01T10:00Z'), metric: 'steps', value: 0, unit: 'count' },
+    ];
+    for (const record of records) assert.equal(accepted(record), record);
+  });
+
+  test('dates: after the epoch, at most a day ahead, real Dates', () => {
+    assert.match(rejectionReason(point({ recordedAt: new Date(0) })), /^recordedAt 1970-01-01T00:00:00\.000Z is not after/);
+    assert.match(rejectionReason(point({ recordedAt: new Date(-1000) })), /recordedAt 1969-12-31T23:59:59\.000Z/);
+    accepted(point({ recordedAt: new Date(1) }));
+    accepted(point({ recordedAt: new Date(NOW + DAY) }));
+    assert.match(rejectionReason(point({ recordedAt: new Date(NOW + DAY + 1) })), /recordedAt 2026-06-02T12:00:00\.001Z is more than a day in the future/);
+    assert.match(rejectionReason(item({ occurredAt: new Date(Number.NaN) })), /occurredAt is an invalid Date/);
+    assert.match(rejectionReason(item({ occurredAt: '2024-01-01' as unknown as Date })), /occurredAt "2024-01-01" is not a Date/);
+    assert.match(
+      rejectionReason({ type: 'visit', source: 's', key: ['v'], startedAt: new Date('2024-01-02T00:00Z'), endedAt: new Date('2024-01-01T00:00Z') }),
+      /endedAt 2024-01-01T00:00:00\.000Z is before startedAt 2024-01-02T00:00:00\.000Z/,
+    );
+  });
+
+  test('coordinates: ranges, both or neither, finite', () => {
+    assert.match(rejectionReason(point({ lat: 90.0001 })), /^lat 90\.0001 is not a number in \[-90, 90\]$/);
+    assert.match(rejectionReason(point({ lon: -180.5 })), /^lon -180\.5 is not a number in \[-180, 180\]$/);
+    assert.match(rejectionReason(point({ lat: Number.NaN })), /^lat NaN/);
+    assert.match(rejectionReason(item({ lat: 10, lon: null })), /one is given without the other/);
+    accepted(point({ lat: -90, lon: 180 }));
+  });
+
+  test('null island: refused for a location point, cleared (in a copy) for optional coordinates', () => {
+    const result = validate(point({ lat: 0, lon: 0 }));
+    assert.ok(!result.ok);
+    assert.match(result.rejection.reason, /null island/);
+    assert.equal(result.rejection.excerpt, '0,0');
+    accepted(point({ lat: 0, lon: 10 }));
+
+    const original = item({ lat: 0, lon: 0 });
+    const repaired = accepted(original) as ItemRecord;
+    assert.notEqual(repaired, original);
+    assert.equal(repaired.lat, null);
+    assert.equal(repaired.lon, null);
+    assert.equal(original.lat, 0, 'the input is not changed');
+  });
+
+  test('measures: finite, within their ranges', () => {
+    assert.match(rejectionReason(point({ accuracyM: -1 })), /^accuracyM -1 is outside \[0, Infinity\]$/);
+    assert.match(rejectionReason(point({ altitudeM: Number.POSITIVE_INFINITY })), /^altitudeM Infinity is not a finite number$/);
+    assert.match(rejectionReason(point({ velocityMps: '3' as unknown as number })), /^velocityMps "3" is not a finite number$/);
+    assert.match(rejectionReason(point({ headingDeg: 361 })), /^headingDeg 361 is outside \[0, 360\]$/);
+    assert.match(rejectionReason(point({ activityConfidence: 101 })), /activityConfidence 101/);
+    assert.match(
+      rejectionReason({ type: 'measurement', source: 's', key: ['m'], measuredAt: new Date('2024-01-01'), metric: 'hr', value: Number.NaN, unit: 'bpm' }),
+      /^value NaN is not a finite number$/,
+    );
+    assert.match(rejectionReason(item({ utcOffsetMinutes: 15 * 60 })), /utcOffsetMinutes 900/);
+    assert.match(rejectionReason(item({ utcOffsetMinutes: 30.5 })), /utcOffsetMinutes 30\.5/);
+  });
+
+  test('required fields and identifiers', () => {
+    assert.match(rejectionReason(item({ kind: '' })), /^kind "" must be a non-empty string$/);
+    assert.match(rejectionReason(item({ source: undefined as unknown as string })), /^source missing must be a non-empty string$/);
+    assert.match(rejectionReason(item({ key: [] })), /^key must be a non-empty array$/);
+    assert.match(rejectionReason({ type: 'place', source: 's', key: ['p'], placeId: null }), /^placeId null must be a non-empty string$/);
+    assert.match(rejectionReason({ type: 'measurement', source: 's', key: ['m'], measuredAt: new Date('2024-01-01'), metric: 'steps', value: 1 }), /^unit missing/);
+    assert.match(rejectionReason(item({ kind: 'k'.repeat(2000) })), /^kind is 2000 bytes, over the 1024-byte limit/);
+    assert.match(rejectionReason(item({ language: 'english!' })), /^language "english!" is not a BCP 47 tag$/);
+    assert.match(rejectionReason({ ...item(), type: 'song' }), /^type "song" is not a record type$/);
+    assert.match(rejectionReason(item({ title: 42 as unknown as string })), /^title 42 is not a string$/);
+  });
+
+  test('long free text is truncated on a character boundary and flagged', () => {
+    const title = 'é'.repeat(5000); // 10,000 bytes
+    const original = item({ title, text: 'short', attributes: { keep: true } });
+    const repaired = accepted(original) as ItemRecord;
+    assert.notEqual(repaired, original);
+    assert.equal(repaired.title, 'é'.repeat(TITLE_MAX_BYTES / 2));
+    assert.equal(repaired.text, 'short');
+    assert.deepEqual(repaired.attributes, { keep: true, truncated: { title: 10_000 } });
+    assert.equal(original.title, title);
+    assert.deepEqual(original.attributes, { keep: true });
+
+    const text = 'a'.repeat(TEXT_MAX_BYTES + 10);
+    const long = accepted(item({ text })) as ItemRecord;
+    assert.equal(long.text?.length, TEXT_MAX_BYTES);
+    assert.deepEqual(long.attributes, { truncated: { text: TEXT_MAX_BYTES + 10 } });
+
+    const atLimit = item({ title: 'a'.repeat(TITLE_MAX_BYTES) });
+    assert.equal(accepted(atLimit), atLimit);
+  });
+
+  test('truncateUtf8 never splits a character', () => {
+    assert.equal(truncateUtf8('ab🚀', 5), 'ab');
+    assert.equal(truncateUtf8('ab🚀', 6), 'ab🚀');
+    assert.equal(truncateUtf8('日本', 4), '日');
+  });
+
+  test('the default clock is now', () => {
+    const future = item({ occurredAt: new Date(Date.now() + 2 * DAY) });
+    assert.equal(validateRecord(future).ok, false);
+    assert.equal(validateRecord(item({ occurredAt: new Date() })).ok, true);
+  });
+});
