@@ -197,6 +197,13 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The listed members of an object that are present, or null when none is. */
+export function pickPresent(holder: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | null {
+  let picked: Record<string, unknown> | null = null;
+  for (const key of keys) if (holder[key] !== undefined) (picked ??= {})[key] = holder[key];
+  return picked;
+}
+
 export function arrayOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }

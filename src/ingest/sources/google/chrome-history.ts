@@ -1,0 +1,73 @@
+// Chrome browsing history from Google Takeout: `Chrome/BrowserHistory.json` (2017-2022) and its
+// successor `Chrome/History.json` (localized, e.g. `Historique.json`), both
+//   {"Browser History": [ {page_transition, page_transition_qualifier?, title, url, client_id,
+//                          time_usec, favicon_url?, ptoken?} ]}
+//
+// Each visit becomes an ItemRecord of kind `page_visit`: occurredAt from time_usec (epoch
+// microseconds; the exact value stays in attributes.timeUsec and in the key), title, url;
+// attributes pageTransition, pageTransitionQualifier, clientId, faviconUrl and any other member.
+// Key: ['chrome', time_usec, url, client_id] — one visit per device per microsecond per URL.
+// Other top-level members of the file (if any) are not read.
+import { baseName, describeJsonHead } from '../../parse/json-head.js';
+import type { ParseEvent } from '../../records.js';
+import type { Confidence, Probe, Source } from '../../source.js';
+import { emit, foldName, parseJsonSource, rejectValue } from './json-source.js';
+import { dateFromEpochMicros, isObject, stringOf } from './takeout-values.js';
+
+export const CHROME_HISTORY_SOURCE_ID = 'google.chrome.history';
+
+const FILE_NAMES = new Set(['BrowserHistory.json', 'History.json', 'Historique.json', 'Verlauf.json', 'Historial.json', 'Cronologia.json', 'Geschiedenis.json'].map(foldName));
+const RENAMED: Readonly<Record<string, string>> = {
+  page_transition: 'pageTransition',
+  page_transition_qualifier: 'pageTransitionQualifier',
+  client_id: 'clientId',
+  favicon_url: 'faviconUrl',
+  time_usec: 'timeUsec',
+};
+
+function detect(probe: Probe): Confidence | null {
+  const shape = describeJsonHead(probe.head);
+  if (shape.root === 'object' && shape.arrays.has('Browser History')) return 'content';
+  // `History.json` is a common name: only under a Chrome folder.
+  const inChromeFolder = /(^|\/)Chrome\//i.test(probe.path);
+  return inChromeFolder && FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
+}
+
+function itemFromVisit(value: unknown, offset: number): ParseEvent {
+  if (!isObject(value)) return rejectValue('invalid', 'a "Browser History" element that is not an object', offset, value);
+  const occurredAt = dateFromEpochMicros(value.time_usec);
+  if (!occurredAt) return rejectValue('invalid', `browser history entry without a readable time_usec (${JSON.stringify(value.time_usec) ?? 'missing'})`, offset, value);
+  const attributes: Record<string, unknown> = {};
+  for (const key in value) {
+    if (key === 'title' || key === 'url') continue;
+    attributes[RENAMED[key] ?? key] = value[key];
+  }
+  const url = stringOf(value.url);
+  return emit(
+    {
+      type: 'item',
+      source: CHROME_HISTORY_SOURCE_ID,
+      key: ['chrome', value.time_usec as number | string, url, stringOf(value.client_id)],
+      kind: 'page_visit',
+      occurredAt,
+      utcOffsetMinutes: null,
+      title: stringOf(value.title),
+      url,
+      attributes,
+    },
+    offset,
+  );
+}
+
+export const chromeHistorySource: Source = {
+  id: CHROME_HISTORY_SOURCE_ID,
+  description: 'Chrome browsing history from Google Takeout (BrowserHistory.json / History.json)',
+  detect,
+  parse(input, context) {
+    return parseJsonSource(input, context, {
+      targets: [{ path: ['Browser History'] }],
+      expected: 'a "Browser History" array',
+      onElement: (value, at, out) => out.push(itemFromVisit(value, at.offset)),
+    });
+  },
+};

@@ -1,0 +1,33 @@
+// The Google Takeout JSON sources, for the detection registry. (The HTML My Activity source lives
+// beside them in my-activity-html.ts and is registered on its own.)
+import type { Source } from '../../source.js';
+import { chromeHistorySource } from './chrome-history.js';
+import { keepSource } from './keep.js';
+import { locationRecordsSource } from './location-records.js';
+import { myActivityJsonSource } from './my-activity-json.js';
+import { playStoreSource } from './play-store.js';
+import { semanticLocationHistorySource } from './semantic-location-history.js';
+import { timelineOnDeviceSource } from './timeline-ondevice.js';
+import { youtubePlaylistItemSource } from './youtube-playlistitem.js';
+
+export const googleJsonSources: readonly Source[] = [
+  locationRecordsSource,
+  semanticLocationHistorySource,
+  timelineOnDeviceSource,
+  myActivityJsonSource,
+  youtubePlaylistItemSource,
+  chromeHistorySource,
+  playStoreSource,
+  keepSource,
+];
+
+export {
+  chromeHistorySource,
+  keepSource,
+  locationRecordsSource,
+  myActivityJsonSource,
+  playStoreSource,
+  semanticLocationHistorySource,
+  timelineOnDeviceSource,
+  youtubePlaylistItemSource,
+};
