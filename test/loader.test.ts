@@ -20,6 +20,8 @@ before(async () => {
 });
 after(() => t.dispose());
 
+const target = () => ({ userId: user, jobId: FILE, fileId: FILE });
+
 const TRICKY = 'tab\there, line\nbreak, back\\slash, crlf\r\n, ünïcödé 🌍';
 
 function sampleRecords(): LakeRecord[] {
@@ -37,7 +39,7 @@ function sampleRecords(): LakeRecord[] {
 }
 
 test('a batch of every record type lands in its tables, text and JSON intact', async () => {
-  const counts = await loadBatch(t.lake.db, user, sampleRecords(), { fileId: FILE, recordsDone: 6, byteOffset: 1234 });
+  const counts = await loadBatch(t.lake.db, target(), { records: sampleRecords(), checkpoint: { recordsDone: 6, byteOffset: 1234 } });
   assert.deepEqual(counts, { received: 6, inserted: 6, duplicates: 0 });
   const item = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ title: string; url: string; utc_offset_minutes: number; attributes: unknown; import_file_id: string }>(
@@ -57,8 +59,24 @@ test('a batch of every record type lands in its tables, text and JSON intact', a
   assert.deepEqual(checkpoint.rows, [{ records_done: 6, byte_offset: 1234 }]);
 });
 
+test('quarantined input is written with the batch that passed over it', async () => {
+  const counts = await loadBatch(t.lake.db, target(), {
+    records: [],
+    quarantine: [{ entry: 'Takeout/x.json', category: 'invalid', reason: 'lat 91 out of range', byteOffset: 77, excerpt: '{"latitudeE7":910000000}' }],
+    checkpoint: { recordsDone: 7, byteOffset: 2000 },
+  });
+  assert.deepEqual(counts, { received: 0, inserted: 0, duplicates: 0 });
+  const rows = await t.lake.db.asUser(user, (tx) =>
+    tx.query(`SELECT entry, category, reason, byte_offset, line, excerpt FROM imports.quarantine`),
+  );
+  assert.deepEqual(rows.rows, [
+    { entry: 'Takeout/x.json', category: 'invalid', reason: 'lat 91 out of range', byte_offset: 77, line: null, excerpt: '{"latitudeE7":910000000}' },
+  ]);
+  await loadBatch(t.lake.db, target(), { records: [], checkpoint: { recordsDone: 6, byteOffset: 1234 } });
+});
+
 test('loading the same records again adds nothing and counts every one as a duplicate', async () => {
-  const counts = await loadBatch(t.lake.db, user, sampleRecords(), { fileId: FILE, recordsDone: 6, byteOffset: 1234 });
+  const counts = await loadBatch(t.lake.db, target(), { records: sampleRecords(), checkpoint: { recordsDone: 6, byteOffset: 1234 } });
   assert.deepEqual(counts, { received: 6, inserted: 0, duplicates: 6 });
   const total = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ n: number }>(
@@ -74,7 +92,7 @@ test('a batch with a bad row commits nothing, not even its checkpoint', async ()
     { type: 'location_point', source: 'test.points', key: [10], recordedAt: new Date('2020-01-01T00:00:00Z'), lat: 10, lon: 10 },
     { type: 'location_point', source: 'test.points', key: [11], recordedAt: new Date('2020-01-01T00:01:00Z'), lat: 100, lon: 10 },
   ];
-  await assert.rejects(loadBatch(t.lake.db, user, bad, { fileId: FILE, recordsDone: 8, byteOffset: 9999 }), /check constraint/);
+  await assert.rejects(loadBatch(t.lake.db, target(), { records: bad, checkpoint: { recordsDone: 8, byteOffset: 9999 } }), /check constraint/);
   const after = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ points: number; done: number }>(
       `SELECT (SELECT count(*) FROM timeseries.location_points)::int AS points,

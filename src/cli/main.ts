@@ -2,9 +2,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ENVIRONMENT, loadConfig, type Config } from '../config/config.js';
 import { migrationStatus } from '../db/migrate.js';
+import { LakeError } from '../errors.js';
+import { ensureUser } from '../ingest/receive/ledger.js';
+import { formatReport } from '../ingest/report.js';
+import { runImport } from '../ingest/runner.js';
 import { Lake } from '../lake.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { printJson, reportFailure } from './output.js';
+import { ProgressReporter } from './progress.js';
 
 interface GlobalOptions {
   dataDir?: string;
@@ -59,6 +64,41 @@ program
       if (options.json) printJson(report);
       else console.log(formatDoctor(report));
       if (!report.healthy) process.exitCode = 1;
+    } finally {
+      await lake.close();
+    }
+  });
+
+program
+  .command('import')
+  .description('import exports (Takeout .zip parts, .tgz, folders or files) into the lake; re-run to resume')
+  .argument('<path...>', 'archives, folders or files; give all parts of a split Takeout together')
+  .option('--user <name>', 'whose data this is (created on first use)', 'me')
+  .option('--batch-size <n>', 'records per load transaction', '5000')
+  .option('--json', 'print the report as JSON on stdout')
+  .action(async (paths: string[], options: { user: string; batchSize: string; json?: boolean }) => {
+    const batchSize = Number(options.batchSize);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1_000_000) {
+      throw new LakeError('USAGE', `--batch-size ${options.batchSize} is not valid: expected an integer from 1 to 1000000`);
+    }
+    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(options.user)) {
+      throw new LakeError('USAGE', `--user ${options.user} is not valid: expected lower-case letters, digits, '.', '_' or '-' (up to 63)`);
+    }
+    const lake = await Lake.open(config());
+    try {
+      const userId = await ensureUser(lake.db, options.user);
+      const progress = new ProgressReporter();
+      const report = await runImport(lake.db, {
+        userId,
+        inputs: paths,
+        batchSize,
+        onProgress: (p) => progress.update(p),
+      });
+      progress.done();
+      if (options.json) printJson(report);
+      else console.log(formatReport(report));
+      if (report.error) process.exitCode = new LakeError(report.error.code as never, report.error.message).exitCode;
+      else if (report.status !== 'done') process.exitCode = 1;
     } finally {
       await lake.close();
     }

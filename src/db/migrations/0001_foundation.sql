@@ -300,11 +300,19 @@ CREATE TABLE imports.files (
   mime_from_name text,
   detected_format text,
   scan_status text NOT NULL DEFAULT 'not_scanned' CHECK (scan_status IN ('not_scanned', 'clean', 'infected', 'error')),
+  -- loading: in progress (resumable from its checkpoint); done; partial: ended early (truncated),
+  -- what was complete is kept; empty: readable but no records; skipped: no parser recognised it;
+  -- refused: unsafe or encrypted archive entry; failed: could not be read at all.
   status text NOT NULL DEFAULT 'pending'
-    CHECK (status IN ('pending', 'loading', 'done', 'partial', 'failed', 'skipped', 'refused')),
+    CHECK (status IN ('pending', 'loading', 'done', 'partial', 'empty', 'failed', 'skipped', 'refused')),
+  -- SHA-256 of the first 64 KiB: with path and size, how a re-run finds the file to resume.
+  head_sha256 bytea,
+  note text,
   records_loaded bigint NOT NULL DEFAULT 0,
   duplicates bigint NOT NULL DEFAULT 0,
   quarantined bigint NOT NULL DEFAULT 0,
+  -- Repairs made while normalizing text: invalid UTF-8, NUL characters.
+  repairs jsonb NOT NULL DEFAULT '{}',
   started_at timestamptz,
   finished_at timestamptz,
   PRIMARY KEY (user_id, file_id),
@@ -312,6 +320,7 @@ CREATE TABLE imports.files (
 );
 CREATE INDEX files_user_job_idx ON imports.files (user_id, job_id);
 CREATE INDEX files_user_sha256_idx ON imports.files (user_id, sha256);
+CREATE INDEX files_user_resume_idx ON imports.files (user_id, path, size_bytes) WHERE status = 'loading';
 SELECT lake.isolate_by_user('imports.files', 'SELECT, INSERT, UPDATE, DELETE');
 
 -- Committed in the same transaction as the batch it describes: a killed import resumes here.

@@ -1,0 +1,104 @@
+// Loading that survives the database: transient failures (connection lost, serialization, the
+// server restarting) are retried with exponential backoff; a batch the database refuses for its
+// data is split in halves until the refused records are alone, and those are quarantined with
+// the database's reason while the rest loads. A full disk stops the import with a clear error.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Database } from '../../db/database.js';
+import { LakeError } from '../../errors.js';
+import type { LakeRecord, QuarantineCategory } from '../records.js';
+import { loadBatch, type Batch, type LoadCounts, type LoadTarget, type QuarantineEntry } from './loader.js';
+
+export interface ResilientBatch extends Batch {
+  /** Byte offset of each record in its file, for quarantine entries. */
+  offsets?: readonly number[];
+}
+
+export interface ResilientCounts extends LoadCounts {
+  quarantinedByDatabase: Partial<Record<QuarantineCategory, number>>;
+}
+
+const MAX_RETRIES = 6;
+const FIRST_BACKOFF_MS = 100;
+
+export async function loadResilient(db: Database, target: LoadTarget, batch: ResilientBatch): Promise<ResilientCounts> {
+  const counts = await withRetries(() => loadOrSplit(db, target, batch));
+  return counts;
+}
+
+async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBatch): Promise<ResilientCounts> {
+  try {
+    return { ...(await withRetries(() => loadBatch(db, target, batch))), quarantinedByDatabase: {} };
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    const { records } = batch;
+    if (records.length === 0) throw error;
+    if (records.length === 1) {
+      const refused: QuarantineEntry = {
+        entry: batch.quarantine?.[0]?.entry ?? String(records[0]!.source),
+        category: 'invalid',
+        reason: `refused by the database: ${(error as Error).message}`,
+        byteOffset: batch.offsets?.[0] ?? null,
+        excerpt: excerpt(records[0]!),
+      };
+      const counts = await withRetries(() =>
+        loadBatch(db, target, { records: [], quarantine: [...(batch.quarantine ?? []), refused], checkpoint: batch.checkpoint }),
+      );
+      return { ...counts, quarantinedByDatabase: { invalid: 1 } };
+    }
+    // The first half commits without the checkpoint, the second with it: a kill in between
+    // resumes before the first half, whose rows then count as duplicates.
+    const middle = Math.ceil(records.length / 2);
+    const first = await loadOrSplit(db, target, { records: records.slice(0, middle), offsets: batch.offsets?.slice(0, middle) });
+    const second = await loadOrSplit(db, target, {
+      records: records.slice(middle),
+      offsets: batch.offsets?.slice(middle),
+      quarantine: batch.quarantine,
+      checkpoint: batch.checkpoint,
+    });
+    return {
+      received: first.received + second.received,
+      inserted: first.inserted + second.inserted,
+      duplicates: first.duplicates + second.duplicates,
+      quarantinedByDatabase: { invalid: (first.quarantinedByDatabase.invalid ?? 0) + (second.quarantinedByDatabase.invalid ?? 0) || undefined },
+    };
+  }
+}
+
+async function withRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (isDiskFull(error)) {
+        throw new LakeError('DB_ERROR', `the database disk is full (${(error as Error).message}); free space and run the same import again to resume`, { cause: error });
+      }
+      if (!isTransient(error) || attempt >= MAX_RETRIES) throw error;
+      await sleep(FIRST_BACKOFF_MS * 2 ** attempt);
+    }
+  }
+}
+
+function sqlState(error: unknown): string {
+  return String((error as { code?: unknown })?.code ?? '');
+}
+
+/** Class 22 (data exception) and 23 (integrity constraint): the rows, not the database, are at fault. */
+function isDataError(error: unknown): boolean {
+  return /^2[23]/.test(sqlState(error));
+}
+
+function isDiskFull(error: unknown): boolean {
+  return sqlState(error) === '53100';
+}
+
+/** Connection failures, serialization/deadlock, server shutting down or starting up, too many connections. */
+function isTransient(error: unknown): boolean {
+  const code = sqlState(error);
+  return /^08/.test(code) || ['40001', '40P01', '53300', '57P01', '57P02', '57P03'].includes(code) ||
+    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code);
+}
+
+function excerpt(record: LakeRecord): string {
+  const text = JSON.stringify(record);
+  return text.length > 240 ? `${text.slice(0, 240)}…` : text;
+}

@@ -1,0 +1,75 @@
+// What an import reports: one line per file of the export (recognised or not, nothing silently
+// dropped), then totals.
+import type { QuarantineCategory, RepairCounts } from './records.js';
+
+export type FileStatus = 'done' | 'partial' | 'empty' | 'skipped' | 'refused' | 'failed';
+
+export interface FileReport {
+  /** Path inside the export. */
+  path: string;
+  archive: string | null;
+  /** Source id that parsed it, or null when none recognised it. */
+  format: string | null;
+  status: FileStatus;
+  mimeType: string | null;
+  records: number;
+  duplicates: number;
+  quarantined: Partial<Record<QuarantineCategory, number>>;
+  /** Records skipped because a previous, interrupted run had already committed them. */
+  resumedFrom: number;
+  bytes: number;
+  seconds: number;
+  repairs: RepairCounts;
+  sha256: string | null;
+  note: string | null;
+}
+
+export interface ImportReport {
+  jobId: string;
+  status: 'done' | 'partial' | 'failed';
+  /** Set when the import stopped early (unreadable archive, database failure). */
+  error: { code: string; message: string } | null;
+  files: FileReport[];
+  totals: { files: number; records: number; duplicates: number; quarantined: number; bytes: number; seconds: number };
+}
+
+export function quarantinedCount(file: FileReport): number {
+  return Object.values(file.quarantined).reduce((a, b) => a + (b ?? 0), 0);
+}
+
+export function formatReport(report: ImportReport): string {
+  const rows = report.files.map((f) => {
+    const q = quarantinedCount(f);
+    const categories = Object.entries(f.quarantined)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    return [
+      `${f.status.padEnd(8)} ${f.path}${f.archive ? `  (${f.archive})` : ''}`,
+      `         ${f.format ?? 'unrecognised'}${f.mimeType ? `, ${f.mimeType}` : ''}: ${f.records} loaded, ${f.duplicates} duplicates, ` +
+        `${q} quarantined${q ? ` (${categories})` : ''}${f.resumedFrom ? `, resumed after ${f.resumedFrom}` : ''}, ` +
+        `${formatBytes(f.bytes)} in ${f.seconds.toFixed(1)} s` +
+        (f.repairs.invalidUtf8 || f.repairs.nulCharacters ? `, repaired ${f.repairs.invalidUtf8} invalid UTF-8 and ${f.repairs.nulCharacters} NUL` : ''),
+      ...(f.note ? [`         ${f.note}`] : []),
+    ].join('\n');
+  });
+  const t = report.totals;
+  return [
+    ...rows,
+    '',
+    `${report.status}: ${t.files} files, ${t.records} records loaded, ${t.duplicates} duplicates, ${t.quarantined} quarantined, ` +
+      `${formatBytes(t.bytes)} in ${t.seconds.toFixed(1)} s (job ${report.jobId})`,
+    ...(report.error ? [`error: ${report.error.message} [${report.error.code}]`] : []),
+  ].join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}

@@ -1,0 +1,278 @@
+// The import pipeline, file by file through the seed's stages:
+//   receipt      job and file rows, SHA-256 and size while streaming, MIME type from content vs name
+//   preprocess   archives read as streams with limits (extract/), format detected by content first
+//   transform    the source's streaming parser, then text normalization and language tags
+//   quality      each record validated; refused input quarantined with file and offset
+//   load         batches into their tables with the file's checkpoint in the same transaction
+// A re-run of the same command resumes an interrupted file after its last committed batch, and
+// the content-hash keys make everything else a counted duplicate.
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Database } from '../db/database.js';
+import { LakeError, ParseError } from '../errors.js';
+import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
+import { loadResilient } from './load/resilient.js';
+import type { QuarantineEntry } from './load/loader.js';
+import type { LakeRecord, QuarantineCategory, RepairCounts } from './records.js';
+import { createFile, createJob, finishFile, finishJob, takeOverInterruptedFile } from './receive/ledger.js';
+import { drain, peekHead } from './receive/peek.js';
+import type { FileReport, FileStatus, ImportReport } from './report.js';
+import { detectSource, SOURCES } from './sources/index.js';
+import type { Source } from './source.js';
+import { tagLanguage } from './transform/language.js';
+import { normalizeRecord } from './transform/normalize.js';
+import { validateRecord } from './validate/validate.js';
+
+const HEAD_BYTES = 64 * 1024;
+
+export interface ImportProgress {
+  /** The file being read, its bytes read so far and its declared size. */
+  path: string;
+  fileBytes: number;
+  fileSize: number | null;
+  /** Across the whole import. */
+  records: number;
+  bytes: number;
+  filesDone: number;
+}
+
+export interface ImportOptions {
+  userId: string;
+  inputs: readonly string[];
+  /** Records (and quarantined values) per load transaction. */
+  batchSize: number;
+  limits?: Partial<ExtractLimits>;
+  sources?: readonly Source[];
+  onProgress?: (progress: ImportProgress) => void;
+  /** Called with each file's report as it finishes. */
+  onFile?: (file: FileReport) => void;
+}
+
+export async function runImport(db: Database, options: ImportOptions): Promise<ImportReport> {
+  const started = performance.now();
+  const { userId } = options;
+  const jobId = await createJob(db, userId, options.inputs, { batchSize: options.batchSize });
+  const files: FileReport[] = [];
+  const progress: ImportProgress = { path: '', fileBytes: 0, fileSize: null, records: 0, bytes: 0, filesDone: 0 };
+  let error: ImportReport['error'] = null;
+  const finished = (file: FileReport): void => {
+    files.push(file);
+    progress.filesDone++;
+    progress.bytes += file.bytes;
+    options.onFile?.(file);
+  };
+  try {
+    for await (const outcome of readExport(options.inputs, { limits: options.limits })) {
+      if ('refused' in outcome) finished(await recordRefusal(db, userId, jobId, outcome.refused));
+      else finished(await importEntry(db, options, jobId, outcome.entry, progress));
+    }
+  } catch (cause) {
+    if (!(cause instanceof LakeError)) throw cause;
+    error = { code: cause.code, message: cause.message };
+    if (cause instanceof EntryFailure) finished(cause.report);
+  }
+  const totals = {
+    files: files.length,
+    records: files.reduce((n, f) => n + f.records, 0),
+    duplicates: files.reduce((n, f) => n + f.duplicates, 0),
+    quarantined: files.reduce((n, f) => n + Object.values(f.quarantined).reduce((a, b) => a + (b ?? 0), 0), 0),
+    bytes: files.reduce((n, f) => n + f.bytes, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
+  const clean = files.every((f) => f.status === 'done' || f.status === 'skipped');
+  const status = error ? 'failed' : clean ? 'done' : 'partial';
+  await finishJob(db, userId, jobId, status, totals, error?.message ?? null);
+  return { jobId, status, error, files, totals };
+}
+
+async function recordRefusal(db: Database, userId: string, jobId: string, refusal: Refusal): Promise<FileReport> {
+  const fileId = await createFile(db, userId, jobId, {
+    path: refusal.path,
+    archive: refusal.archive,
+    size: null,
+    headSha256: null,
+    mimeType: null,
+    mimeFromName: null,
+    format: null,
+    status: 'refused',
+    note: refusal.reason,
+  });
+  await loadResilient(db, { userId, jobId, fileId }, {
+    records: [],
+    quarantine: [{ entry: refusal.path, category: refusal.category, reason: refusal.reason }],
+  });
+  const report = emptyReport(refusal.path, refusal.archive, 'refused', refusal.reason);
+  report.quarantined[refusal.category] = 1;
+  return report;
+}
+
+function emptyReport(path: string, archive: string | null, status: FileStatus, note: string | null): FileReport {
+  return {
+    path,
+    archive,
+    format: null,
+    status,
+    mimeType: null,
+    records: 0,
+    duplicates: 0,
+    quarantined: {},
+    resumedFrom: 0,
+    bytes: 0,
+    seconds: 0,
+    repairs: { invalidUtf8: 0, nulCharacters: 0 },
+    sha256: null,
+    note,
+  };
+}
+
+/** An entry that could not be read to its end (a broken or unsafe archive): ends the import. */
+class EntryFailure extends LakeError {
+  constructor(
+    cause: LakeError,
+    readonly report: FileReport,
+  ) {
+    super(cause.code, cause.message, { cause });
+  }
+}
+
+async function importEntry(db: Database, options: ImportOptions, jobId: string, entry: ExportEntry, progress: ImportProgress): Promise<FileReport> {
+  const started = performance.now();
+  const { userId } = options;
+  const report = emptyReport(entry.path, entry.archive, 'done', null);
+  const raw = await entry.open();
+  const checksum = new ChecksumStream();
+  raw.on('error', (e) => checksum.destroy(e));
+  raw.pipe(checksum);
+  const { head, rest } = await peekHead(checksum, HEAD_BYTES);
+  const sniff = sniffMimeType(head, entry.path);
+  report.mimeType = sniff.detected;
+  const source = head.length > 0 ? detectSource({ path: entry.path, head, size: entry.size ?? head.length }, options.sources ?? SOURCES) : null;
+  report.format = source?.id ?? null;
+  const fileRow = {
+    path: entry.path,
+    archive: entry.archive,
+    size: entry.size,
+    headSha256: createHash('sha256').update(head).digest(),
+    mimeType: sniff.detected,
+    mimeFromName: sniff.expected,
+    format: report.format,
+  };
+
+  let fileId: string;
+  if (!source) {
+    report.status = head.length === 0 ? 'empty' : 'skipped';
+    report.note = head.length === 0 ? 'empty file' : unrecognised(sniff);
+    fileId = await createFile(db, userId, jobId, { ...fileRow, status: 'loading' });
+    await drain(rest);
+  } else {
+    const resumed = await takeOverInterruptedFile(db, userId, jobId, { path: entry.path, size: entry.size, headSha256: fileRow.headSha256 });
+    fileId = resumed?.fileId ?? (await createFile(db, userId, jobId, { ...fileRow, status: 'loading' }));
+    report.resumedFrom = resumed?.recordsDone ?? 0;
+    try {
+      await parseAndLoad(db, options, { userId, jobId, fileId }, source, rest, report, (handled) => {
+        progress.path = entry.path;
+        progress.fileBytes = checksum.bytes;
+        progress.fileSize = entry.size;
+        progress.records += handled;
+        options.onProgress?.(progress);
+      });
+    } catch (cause) {
+      if (!(cause instanceof LakeError) || !cause.code.startsWith('ARCHIVE_')) throw cause;
+      // The archive broke under this entry: what was committed stays, the file stays resumable.
+      report.status = 'failed';
+      report.note = cause.message;
+      report.bytes = checksum.bytes;
+      report.seconds = (performance.now() - started) / 1000;
+      await finishFile(db, userId, fileId, { status: 'failed', sha256: null, bytes: checksum.bytes, repairs: report.repairs, note: cause.message });
+      throw new EntryFailure(cause, report);
+    }
+  }
+  // A parser may stop before the end; read the rest so the checksum covers the whole file.
+  await drain(rest).catch(() => {});
+  const sum = await checksum.digest().catch(() => null);
+  report.sha256 = sum?.sha256 ?? null;
+  report.bytes = sum?.bytes ?? checksum.bytes;
+  report.seconds = (performance.now() - started) / 1000;
+  await finishFile(db, userId, fileId, { status: report.status, sha256: report.sha256, bytes: report.bytes, repairs: report.repairs, note: report.note });
+  return report;
+}
+
+function unrecognised(sniff: ReturnType<typeof sniffMimeType>): string {
+  if (sniff.verdict === 'mismatch') return `not imported: the content is ${sniff.detected} but the name says ${sniff.expected}`;
+  return `not imported: no parser recognises this ${sniff.detected ?? 'content'}`;
+}
+
+interface PendingBatch {
+  records: LakeRecord[];
+  offsets: number[];
+  quarantine: QuarantineEntry[];
+}
+
+async function parseAndLoad(
+  db: Database,
+  options: ImportOptions,
+  target: { userId: string; jobId: string; fileId: string },
+  source: Source,
+  input: Readable,
+  report: FileReport,
+  onBatch: (recordsHandled: number) => void,
+): Promise<void> {
+  const repairs: RepairCounts = report.repairs;
+  const path = report.path;
+  let batch: PendingBatch = { records: [], offsets: [], quarantine: [] };
+  let events = 0;
+  let lastOffset = 0;
+  const quarantine = (category: QuarantineCategory, reason: string, where: { byteOffset?: number | null; line?: number | null; excerpt?: string | null }) => {
+    batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
+    report.quarantined[category] = (report.quarantined[category] ?? 0) + 1;
+  };
+  const flush = async (): Promise<void> => {
+    const current = batch;
+    batch = { records: [], offsets: [], quarantine: [] };
+    const counts = await loadResilient(db, target, {
+      records: current.records,
+      offsets: current.offsets,
+      quarantine: current.quarantine,
+      checkpoint: { recordsDone: events, byteOffset: lastOffset },
+    });
+    report.records += counts.inserted;
+    report.duplicates += counts.duplicates;
+    for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
+      report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
+    }
+    onBatch(counts.inserted + counts.duplicates);
+  };
+
+  try {
+    for await (const event of source.parse(input, { path, repairs })) {
+      events++;
+      if (events <= report.resumedFrom) continue;
+      if (event.kind === 'reject') {
+        quarantine(event.rejection.category, event.rejection.reason, event.rejection);
+      } else {
+        lastOffset = event.offset;
+        const record = normalizeRecord(event.record, repairs);
+        tagLanguage(record);
+        const checked = validateRecord(record);
+        if (checked.ok) {
+          batch.records.push(checked.record);
+          batch.offsets.push(event.offset);
+        } else {
+          quarantine(checked.rejection.category, checked.rejection.reason, { ...checked.rejection, byteOffset: event.offset });
+        }
+      }
+      if (batch.records.length + batch.quarantine.length >= options.batchSize) await flush();
+    }
+  } catch (cause) {
+    if (!(cause instanceof ParseError)) throw cause;
+    // A file that ends early keeps what was complete; the rest is quarantined with where it broke.
+    quarantine('malformed', cause.message, { byteOffset: cause.byteOffset });
+    report.status = 'partial';
+    report.note = cause.message;
+  }
+  await flush();
+  if (report.status === 'done' && events === 0) {
+    report.status = 'empty';
+    report.note = `recognised as ${source.id} but holds no records`;
+  }
+}

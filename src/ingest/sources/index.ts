@@ -1,0 +1,17 @@
+// Every source the importer knows, and detection: content shape first, path second (Takeout's
+// names are localized, so a file is recognised by what it holds before what it is called).
+import type { Probe, Source } from '../source.js';
+import { googleHtmlCsvSources } from './google/html-csv-index.js';
+import { googleJsonSources } from './google/index.js';
+
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources];
+
+export function detectSource(probe: Probe, sources: readonly Source[] = SOURCES): Source | null {
+  let byPath: Source | null = null;
+  for (const source of sources) {
+    const confidence = source.detect(probe);
+    if (confidence === 'content') return source;
+    if (confidence === 'path') byPath ??= source;
+  }
+  return byPath;
+}
