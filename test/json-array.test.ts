@@ -186,17 +186,23 @@ describe('jsonArrayElements', () => {
   });
 
   it('scans several targets in one pass and captures a whole value in value mode', async () => {
-    const text = '{"segments": [{"s": 1}], "signals": [{"p": 1}, {"p": 2}], "profile": {"places": [1]}}';
-    const { events } = await scan(text, [{ path: ['segments'] }, { path: ['signals'] }, { path: ['profile'], mode: 'value' }], 3);
-    assert.deepEqual(
-      elementsOf(events).map((event) => [event.target, event.index, event.value]),
-      [
-        [0, 0, { s: 1 }],
-        [1, 0, { p: 1 }],
-        [1, 1, { p: 2 }],
-        [2, 0, { places: [1] }],
-      ],
-    );
+    // Several arrays in one chunk: elements of different arrays must never be parsed as one batch.
+    const text = '{"segments": [{"s": 1}, {"s": 2}], "signals": [{"p": 1}, {"p": 2}], "profile": {"places": [1]}, "signals": [{"p": 3}]}';
+    for (const size of [3, 1 << 16]) {
+      const { events } = await scan(text, [{ path: ['segments'] }, { path: ['signals'] }, { path: ['profile'], mode: 'value' }], size);
+      assert.deepEqual(
+        elementsOf(events).map((event) => [event.target, event.index, event.value, event.offset]),
+        [
+          [0, 0, { s: 1 }, text.indexOf('{"s": 1}')],
+          [0, 1, { s: 2 }, text.indexOf('{"s": 2}')],
+          [1, 0, { p: 1 }, text.indexOf('{"p": 1}')],
+          [1, 1, { p: 2 }, text.indexOf('{"p": 2}')],
+          [2, 0, { places: [1] }, text.indexOf('{"places"')],
+          [1, 0, { p: 3 }, text.indexOf('{"p": 3}')],
+        ],
+        `chunk size ${size}`,
+      );
+    }
   });
 
   it('replaces invalid UTF-8 and counts it per element, without counting a genuine U+FFFD', async () => {

@@ -584,7 +584,9 @@ export class JsonArrayScanner {
       return;
     }
     if (this.capturePieces.length === 0 && this.valueReturn === Return.Element) {
-      // Wholly inside this chunk: defer, to parse it together with its neighbours.
+      // Wholly inside this chunk: defer, to parse it together with its neighbours. A run holds
+      // only consecutive elements of one array (only `,` and whitespace between them).
+      if (this.runLength > 0 && (this.runTarget !== target || this.runFirstIndex + this.runLength !== index)) this.flushRun(events);
       if (this.runLength === 0) {
         this.runChunk = chunk;
         this.runBase = this.base;

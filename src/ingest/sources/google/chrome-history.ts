@@ -66,7 +66,7 @@ export const chromeHistorySource: Source = {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: ['Browser History'] }],
-      expected: 'a "Browser History" array',
+      expected: '"Browser History" array',
       onElement: (value, at, out) => out.push(itemFromVisit(value, at.offset)),
     });
   },

@@ -24,7 +24,7 @@ export interface ElementPosition {
 
 export interface JsonSourceOptions {
   targets: readonly SourceTarget[];
-  /** What the source looks for, for the "nothing found" message: `a "locations" array`. */
+  /** What the source looks for, for the "no … found" message: `"locations" array`. */
   expected: string;
   maxElementBytes?: number;
   /** Turns one element into events, pushed onto `out` (an array, not a generator: this is the hot path). */

@@ -160,7 +160,7 @@ export const locationRecordsSource: Source = {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: ['locations'] }],
-      expected: 'a "locations" array',
+      expected: '"locations" array',
       onElement: (value, at, out) => out.push(locationPointFromRecord(value, at.offset)),
     });
   },

@@ -222,7 +222,7 @@ export const semanticLocationHistorySource: Source = {
     const reader = new SemanticFileReader();
     return parseJsonSource(input, context, {
       targets: [{ path: ['timelineObjects'] }],
-      expected: 'a "timelineObjects" array',
+      expected: '"timelineObjects" array',
       onElement: (value, at, out) => reader.onElement(value, at.offset, out),
     });
   },
