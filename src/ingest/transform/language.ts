@@ -13,8 +13,10 @@
 //
 // Cost per record: nothing for non-item records, items that already carry a language, or items
 // whose title+text has fewer than MIN_LETTER_WEIGHT letters (most search queries); otherwise one
-// detection on at most MAX_SAMPLE_CHARS characters: about 4-25 µs, so a few µs per record on
-// average for typical activity data (bench/normalize.ts prints the figure).
+// detection on at most MAX_SAMPLE_CHARS characters, about 4 µs for 20 characters and 10-15 µs for
+// a 60-250 character title or paragraph, or one map lookup when the same text was seen recently
+// (watch histories and searches repeat a lot; RECENT_TEXTS bounds what is remembered).
+// bench/normalize.ts measures it on distinct texts (no cache help), the worst case.
 import { eld } from 'eld/extrasmall';
 import type { LakeRecord } from '../records.js';
 
@@ -26,7 +28,11 @@ import type { LakeRecord } from '../records.js';
 export const MIN_LETTER_WEIGHT = 16;
 
 /** Detection reads at most this much of title+text: enough for a stable answer, bounded cost. */
-export const MAX_SAMPLE_CHARS = 512;
+export const MAX_SAMPLE_CHARS = 256;
+
+/** How many recent texts and their answers are remembered (the map is emptied when full). */
+export const RECENT_TEXTS = 10_000;
+const recent = new Map<string, string | null>();
 
 const URL_PATTERN = /\b(?:https?:\/\/|www\.)\S+/gi;
 
@@ -36,9 +42,13 @@ export function detectLanguage(text: string): string | null {
   // URLs are letters in no language and pull the guess toward whatever their n-grams resemble.
   if (sample.includes('://') || sample.includes('www.')) sample = sample.replace(URL_PATTERN, ' ');
   if (letterWeight(sample) < MIN_LETTER_WEIGHT) return null;
+  const remembered = recent.get(sample);
+  if (remembered !== undefined) return remembered;
   const result = eld.detect(sample);
-  if (result.language === '' || !result.isReliable()) return null;
-  return result.language;
+  const language = result.language === '' || !result.isReliable() ? null : result.language;
+  if (recent.size >= RECENT_TEXTS) recent.clear();
+  recent.set(sample, language);
+  return language;
 }
 
 /** Sets `language` on an item record that has none and enough text; other records are untouched. */

@@ -387,6 +387,7 @@ function addCaptionValue(caption: Caption, label: string, line: TextLine): void 
 
 /** Raw Latin-1 text (UTF-8 bytes, one per character) to clean text; counts invalid UTF-8. */
 function decodeText(raw: string, repairs: RepairCounts | null): string {
+  if (raw === '') return raw;
   let text = raw;
   if (NON_ASCII.test(raw)) {
     text = Buffer.from(raw, 'latin1').toString('utf8');
