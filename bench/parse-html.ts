@@ -79,7 +79,7 @@ async function generate(file: string, targetBytes: number): Promise<number> {
   const write = async (text: string): Promise<void> => {
     if (!out.write(text)) await once(out, 'drain');
   };
-  await write('<html><head><title>My Activity History</title><style type="text/css">body { padding: 5px; }</style></head><body><div class="mdl-grid">\n');
+  await write('<html><head><title>My Activity History</title><style type="text/css">.outer-cell { margin: 4px; }</style></head><body><div class="mdl-grid">\n');
   let written = 0;
   let entries = 0;
   let buffer = '';
