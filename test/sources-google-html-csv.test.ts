@@ -475,11 +475,31 @@ describe('google.youtube.csv', () => {
     );
   });
 
-  test('an unknown header is one unsupported rejection and nothing else', async () => {
+  test('an unknown header is one unsupported rejection and nothing else; the input is released', async () => {
     const result = await run(youtubeCsvSource, readCsv('channel.csv'), 'channel.csv');
     assert.equal(result.events.length, 1);
     assert.deepEqual(result.rejections.map((rejection) => [rejection.category, rejection.line]), [['unsupported', 1]]);
     assert.match(result.rejections[0]?.reason ?? '', /Channel Title \(Original\)/);
+
+    const input = Readable.from(chunksOf(Buffer.concat([readCsv('channel.csv'), Buffer.alloc(200_000, 'x\n')]), 1024));
+    for await (const event of youtubeCsvSource.parse(input, { path: 'channel.csv', repairs: { invalidUtf8: 0, nulCharacters: 0 } })) {
+      assert.equal(event.kind, 'reject');
+    }
+    assert.equal(input.destroyed, true);
+  });
+
+  test('a read failure becomes a ParseError naming the byte offset reached', async () => {
+    const input = new Readable({ read() {} });
+    input.push(readCsv('comments-2023.csv').subarray(0, 200));
+    setImmediate(() => input.destroy(new Error('disk went away')));
+    await assert.rejects(
+      async () => {
+        for await (const _event of youtubeCsvSource.parse(input, { path: 'comments.csv', repairs: { invalidUtf8: 0, nulCharacters: 0 } })) {
+          // drain
+        }
+      },
+      (error: unknown) => error instanceof ParseError && error.byteOffset === 200 && /comments\.csv/.test(error.message),
+    );
   });
 
   test('an empty file is malformed', async () => {

@@ -83,18 +83,23 @@ export async function* parseMyActivityHtml(input: Readable, context: ParseContex
   reader.parser = parser;
   let bytesRead = 0;
   const chunks = input[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<unknown>;
-    try {
-      next = await chunks.next();
-    } catch (error) {
-      throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+  try {
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+      }
+      if (next.done) break;
+      const chunk = toBuffer(next.value);
+      parser.write(chunk.toString('latin1'));
+      bytesRead += chunk.length;
+      if (reader.events.length > 0) yield* reader.takeEvents();
     }
-    if (next.done) break;
-    const chunk = toBuffer(next.value);
-    parser.write(chunk.toString('latin1'));
-    bytesRead += chunk.length;
-    if (reader.events.length > 0) yield* reader.takeEvents();
+  } finally {
+    // Stopped early (by the consumer or an error): release the input as a for-await loop would.
+    await chunks.return?.();
   }
   parser.end();
   yield* reader.takeEvents();

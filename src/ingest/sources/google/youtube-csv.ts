@@ -124,28 +124,34 @@ export async function* parseYouTubeCsv(input: Readable, context: ParseContext): 
   const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
   let bytesRead = 0;
   const chunks = input[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<unknown>;
-    try {
-      next = await chunks.next();
-    } catch (error) {
-      throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+  try {
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+      }
+      if (next.done) break;
+      const chunk = toBuffer(next.value);
+      window.append(chunk);
+      await new Promise<void>((resolve) => parser.write(chunk, () => resolve()));
+      bytesRead += chunk.length;
+      if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
+      yield* table.readAll(rows.splice(0), window);
+      if (table.stopped) return;
     }
-    if (next.done) break;
-    const chunk = toBuffer(next.value);
-    window.append(chunk);
-    await new Promise<void>((resolve) => parser.write(chunk, () => resolve()));
-    bytesRead += chunk.length;
+    parser.end();
+    await finished(parser).catch((error: unknown) => {
+      parserError ??= error;
+    });
     if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
     yield* table.readAll(rows.splice(0), window);
-    if (table.stopped) return;
+  } finally {
+    // Stopped early (unknown header, the consumer, an error): release the input and the parser.
+    await chunks.return?.();
+    parser.destroy();
   }
-  parser.end();
-  await finished(parser).catch((error: unknown) => {
-    parserError ??= error;
-  });
-  if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
-  yield* table.readAll(rows.splice(0), window);
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
   }
