@@ -27,8 +27,9 @@
 // utcOffsetMinutes is null unless a non-zero offset is written.
 //
 // Rejections carry the line where the row starts (1-based; a quoted field may span lines) and
-// its byte offset: `malformed` for a row the CSV parser refuses (bad quoting) or with more or
-// fewer fields than the header, `invalid` for a missing id or unreadable timestamp, and
+// its byte offset: `malformed` for a row the CSV parser refuses (a quote never closed; a stray
+// quote inside a field is kept as text) or with another number of fields than the header (an
+// unquoted comma shifts the columns after it), `invalid` for a missing id or unreadable timestamp, and
 // `unsupported` for a header this source does not know (then nothing else is read: the rows
 // would mean nothing). Not read: live chats, channel.csv, video metadata, music library CSVs.
 import type { Readable } from 'node:stream';
