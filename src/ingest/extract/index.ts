@@ -44,6 +44,7 @@
 //
 // Also here: sniffMimeType (content vs name), ChecksumStream (SHA-256 while streaming), readHead.
 import path from 'node:path';
+import type { ZipFile } from 'yauzl';
 import { LakeError } from '../../errors.js';
 import { ExportLifetime, type ReaderContext } from './context.js';
 import { EntryNamer } from './entry-names.js';
@@ -54,7 +55,6 @@ import { assertCompleteSplits } from './split-parts.js';
 import { readTar } from './tar.js';
 import { DEFAULT_LIMITS, type EntryOutcome, type ExtractLimits, type ReadExportOptions } from './types.js';
 import { openZip, readZip } from './zip.js';
-import type { ZipFile } from 'yauzl';
 
 export { ChecksumStream, type Checksum } from './checksum.js';
 export { readHead } from './read-head.js';

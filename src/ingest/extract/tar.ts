@@ -69,7 +69,7 @@ export async function* readTar(input: string, archive: string, gzipped: boolean,
   const toArchiveError = (error: Error): Error => {
     if (error instanceof LakeError || 'syscall' in error) return error;
     const where = current.entry === null ? '' : ` in entry "${current.entry}" (header at byte ${currentHeaderOffset} of the tar stream)`;
-    const isZlib = 'errno' in error || (typeof (error as NodeJS.ErrnoException).code === 'string' && /^Z_/.test(String((error as NodeJS.ErrnoException).code)));
+    const isZlib = String((error as NodeJS.ErrnoException).code ?? '').startsWith('Z_');
     const problem = isZlib
       ? `gzip data truncated or corrupt (${error.message}) after ${guard.bytesInflated} inflated bytes`
       : /Unexpected end of data/.test(error.message)
