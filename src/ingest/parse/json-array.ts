@@ -10,6 +10,11 @@
 //
 // Outside the target arrays the scanner follows only the objects on the way to a target (to read
 // their keys); any other value is skipped by depth counting, not parsed.
+//
+// Consecutive elements that lie wholly inside one chunk are parsed with a single JSON.parse of
+// `[` + their bytes + `]` (see flushRun), which removes most of the per-element call overhead;
+// the generic paths (an element spanning chunks, a malformed element) parse one element at a time.
+// The byte offsets reported are file offsets, a UTF-8 BOM included.
 import { isUtf8 } from 'node:buffer';
 import { ParseError } from '../../errors.js';
 
@@ -57,7 +62,12 @@ export type JsonScanEvent =
       rootKeys: string[];
     };
 
-export const DEFAULT_MAX_ELEMENT_BYTES = 256 * 1024 * 1024;
+/**
+ * Larger elements are refused rather than decoded: the biggest real Takeout elements (a Semantic
+ * Location History segment with a long raw path) are a few MB, and decoding a 64 MiB element
+ * already holds its bytes, its string and its parsed value at once.
+ */
+export const DEFAULT_MAX_ELEMENT_BYTES = 64 * 1024 * 1024;
 const ROOT_KEYS_KEPT = 20;
 const EXCERPT_BYTES = 160;
 
@@ -73,7 +83,8 @@ const SPACE = 0x20;
 const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
-const REPLACEMENT = 0xfffd;
+/** U+FFFD as UTF-8 (EF BF BD): a replacement character that was already in the input. */
+const REPLACEMENT_UTF8 = Buffer.from('\ufffd', 'utf8');
 
 /** Bytes that matter outside strings when skipping a value: quote, braces, brackets. */
 const OUTSIDE_STRING_SIGNIFICANT = new Uint8Array(256);
@@ -110,7 +121,6 @@ export function decodeUtf8Counting(bytes: Uint8Array): { text: string; invalidUt
   for (let i = buffer.indexOf(REPLACEMENT_UTF8); i !== -1; i = buffer.indexOf(REPLACEMENT_UTF8, i + 3)) genuine++;
   return { text, invalidUtf8: replaced - genuine };
 }
-const REPLACEMENT_UTF8 = Buffer.from(String.fromCharCode(REPLACEMENT), 'utf8');
 
 // Scanner modes. Outer modes walk the objects on the way to a target; capture/skip modes consume
 // one whole value by depth counting.
