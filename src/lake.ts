@@ -5,8 +5,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Config } from './config/config.js';
-import { embeddedDirectory, openEmbedded } from './db/adapters/embedded.js';
-import { openServer } from './db/adapters/server.js';
 import { APP_ROLE, type Database } from './db/database.js';
 import { installExtensions } from './db/extensions.js';
 import { migrate, type MigrateResult } from './db/migrate.js';
@@ -38,9 +36,12 @@ export class Lake {
     };
     let releaseLock: (() => Promise<void>) | null = null;
     let db: Database;
+    // Each adapter is imported only when used: PGlite and PostGIS weigh tens of MB in memory.
     if (config.databaseUrl) {
+      const { openServer } = await import('./db/adapters/server.js');
       db = await openServer({ url: config.databaseUrl, poolMax: config.poolMax, session });
     } else {
+      const { embeddedDirectory, openEmbedded } = await import('./db/adapters/embedded.js');
       const directory = options.inMemory ? null : embeddedDirectory(config.tiers.hot);
       if (directory) releaseLock = await lockDataDir(config.tiers.hot);
       try {

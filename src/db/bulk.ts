@@ -12,17 +12,18 @@ export interface BulkInsertResult {
   duplicates: number;
 }
 
-let stagingCounter = 0;
-
 export async function bulkInsert(
   tx: Transaction,
   table: string,
   columns: readonly string[],
   data: CopyData,
 ): Promise<BulkInsertResult> {
-  const staging = `pg_temp.lake_staging_${++stagingCounter}`;
+  // One name per destination table: the statements repeat verbatim, so the server plans and counts
+  // them as one (pg_stat_statements), and the table is dropped at the end of the statement block.
+  const name = `lake_staging_${table.replace(/\W/g, '_')}`;
+  const staging = `pg_temp.${name}`;
   const list = columns.join(', ');
-  await tx.query(`CREATE TEMP TABLE ${staging.slice('pg_temp.'.length)} ON COMMIT DROP AS SELECT ${list} FROM ${table} WITH NO DATA`);
+  await tx.query(`CREATE TEMP TABLE ${name} ON COMMIT DROP AS SELECT ${list} FROM ${table} WITH NO DATA`);
   const received = await tx.copyFrom(staging, columns, data);
   const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`);
   await tx.query(`DROP TABLE ${staging}`);

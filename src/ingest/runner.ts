@@ -226,21 +226,23 @@ async function parseAndLoad(
     batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
     report.quarantined[category] = (report.quarantined[category] ?? 0) + 1;
   };
+  // One batch loads while the next is parsed (the database works on the other core); batches
+  // still commit in order, each with the checkpoint that follows it.
+  let inFlight: Promise<void> | null = null;
   const flush = async (): Promise<void> => {
     const current = batch;
     batch = { records: [], offsets: [], quarantine: [] };
-    const counts = await loadResilient(db, target, {
-      records: current.records,
-      offsets: current.offsets,
-      quarantine: current.quarantine,
-      checkpoint: { recordsDone: events, byteOffset: lastOffset },
+    const checkpoint = { recordsDone: events, byteOffset: lastOffset };
+    if (inFlight) await inFlight;
+    inFlight = loadResilient(db, target, { ...current, checkpoint }).then((counts) => {
+      report.records += counts.inserted;
+      report.duplicates += counts.duplicates;
+      for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
+        report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
+      }
+      onBatch(counts.inserted + counts.duplicates);
     });
-    report.records += counts.inserted;
-    report.duplicates += counts.duplicates;
-    for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
-      report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
-    }
-    onBatch(counts.inserted + counts.duplicates);
+    inFlight.catch(() => {}); // awaited (and rethrown) at the next flush or at the end
   };
 
   try {
@@ -271,6 +273,7 @@ async function parseAndLoad(
     report.note = cause.message;
   }
   await flush();
+  await inFlight;
   if (report.status === 'done' && events === 0) {
     report.status = 'empty';
     report.note = `recognised as ${source.id} but holds no records`;

@@ -1,8 +1,8 @@
 // Where each record type goes: its table, its columns, and how a record becomes a row. The
 // content hash comes from the record's natural key, so the same record always gets the same hash.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { LakeRecord } from '../records.js';
-import type { CopyValue } from './copy-text.js';
+import { HexBytes, type CopyValue } from './copy-text.js';
 
 export interface Destination<R extends LakeRecord = LakeRecord> {
   table: string;
@@ -14,8 +14,9 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
   time(record: R): Date | null;
 }
 
-export function contentHash(record: LakeRecord): Buffer {
-  return createHash('sha256').update(JSON.stringify([record.type, record.source, ...record.key])).digest();
+/** SHA-256 of the record's type, source and natural key. */
+export function contentHash(record: LakeRecord): HexBytes {
+  return new HexBytes(hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'hex'));
 }
 
 const empty = (attributes: Record<string, unknown> | undefined) =>
