@@ -231,6 +231,18 @@ describe('google.location.records', () => {
     }
   });
 
+  it('closes the input stream when the consumer stops early', async () => {
+    const stream = createReadStream(fixture('location-records/Records.json'), { highWaterMark: 64 });
+    const repairs: RepairCounts = { invalidUtf8: 0, nulCharacters: 0 };
+    let seen = 0;
+    for await (const event of locationRecordsSource.parse(stream, { path: 'Records.json', repairs })) {
+      if (event.kind === 'record') seen++;
+      break;
+    }
+    assert.equal(seen, 1);
+    assert.equal(stream.destroyed, true);
+  });
+
   it('gives nothing and no error for an empty "locations" array', async () => {
     const { events, error } = await parse(locationRecordsSource, fixture('location-records/records-empty.json'));
     assert.equal(error, null);
