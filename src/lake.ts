@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import type { Config } from './config/config.js';
 import { APP_ROLE, type Database } from './db/database.js';
 import { installExtensions } from './db/extensions.js';
@@ -42,8 +41,9 @@ export class Lake {
       db = await openServer({ url: config.databaseUrl, poolMax: config.poolMax, session });
     } else {
       const { embeddedDirectory, openEmbedded } = await import('./db/adapters/embedded.js');
+      const { lockDirectory } = await import('./db/adapters/directory-lock.js');
       const directory = options.inMemory ? null : embeddedDirectory(config.tiers.hot);
-      if (directory) releaseLock = await lockDataDir(config.tiers.hot);
+      if (directory) releaseLock = await lockDirectory(config.tiers.hot);
       try {
         db = await openEmbedded({ directory, session });
       } catch (error) {
@@ -100,18 +100,6 @@ async function prepareDataDir(config: Config): Promise<void> {
         cause,
       });
     }
-  }
-}
-
-/** PGlite has one connection: a second process on the same files would corrupt them. */
-async function lockDataDir(hotTier: string): Promise<() => Promise<void>> {
-  try {
-    return await lockfile.lock(hotTier, { stale: 15_000, update: 5_000, retries: 0, realpath: false });
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new LakeError('DATA_DIR_LOCKED', `the embedded database in ${hotTier} is in use by another lake process`, { cause });
-    }
-    throw cause;
   }
 }
 

@@ -112,7 +112,7 @@ test('two processes cannot open one embedded data directory', { skip: SERVER_URL
   try {
     const out = await lake(['doctor'], env);
     assert.equal(out.code, 3);
-    assert.match(out.stderr, /in use by another lake process \[DATA_DIR_LOCKED\]/);
+    assert.match(out.stderr, /in use by another lake process \(pid \d+\) \[DATA_DIR_LOCKED\]/);
   } finally {
     await holder.close();
   }

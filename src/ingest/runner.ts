@@ -253,10 +253,9 @@ async function parseAndLoad(
         quarantine(event.rejection.category, event.rejection.reason, event.rejection);
       } else {
         lastOffset = event.offset;
-        const record = normalizeRecord(event.record, repairs);
-        tagLanguage(record);
-        const checked = validateRecord(record);
+        const checked = validateRecord(normalizeRecord(event.record, repairs));
         if (checked.ok) {
+          tagLanguage(checked.record); // after validation: on the text as stored, and only for kept records
           batch.records.push(checked.record);
           batch.offsets.push(event.offset);
         } else {
