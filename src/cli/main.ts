@@ -87,7 +87,7 @@ program
     const lake = await Lake.open(config());
     try {
       const userId = await ensureUser(lake.db, options.user);
-      const progress = new ProgressReporter();
+      const progress = new ProgressReporter(options.json ? 'json' : process.stderr.isTTY ? 'tty' : 'log');
       const report = await runImport(lake.db, {
         userId,
         inputs: paths,

@@ -1,25 +1,32 @@
 // Progress of a long import on stderr: a bar rewritten in place on a terminal, a plain line every
-// few seconds otherwise (logs, CI). Hand-written: it is one line of text, not worth a dependency.
+// few seconds otherwise (logs, CI), or with --json one JSON object per line for scripts.
+// Hand-written: it is one line of text, not worth a dependency.
 import { formatBytes } from '../ingest/report.js';
 import type { ImportProgress } from '../ingest/runner.js';
 
-const TTY_INTERVAL_MS = 100;
-const LOG_INTERVAL_MS = 5000;
+export type ProgressMode = 'tty' | 'log' | 'json';
+
+const INTERVAL_MS: Record<ProgressMode, number> = { tty: 100, log: 5000, json: 1000 };
 
 export class ProgressReporter {
   private readonly started = performance.now();
-  private lastDraw = 0;
   private drawn = false;
 
+  private lastDraw = -Infinity;
+
   constructor(
+    private readonly mode: ProgressMode,
     private readonly stream: NodeJS.WriteStream = process.stderr,
-    private readonly tty = stream.isTTY === true,
   ) {}
 
   update(progress: ImportProgress): void {
     const now = performance.now();
-    if (now - this.lastDraw < (this.tty ? TTY_INTERVAL_MS : LOG_INTERVAL_MS)) return;
+    if (now - this.lastDraw < INTERVAL_MS[this.mode]) return;
     this.lastDraw = now;
+    if (this.mode === 'json') {
+      this.stream.write(`${JSON.stringify({ event: 'progress', ...progress, seconds: +((now - this.started) / 1000).toFixed(3) })}\n`);
+      return;
+    }
     const seconds = (now - this.started) / 1000;
     const bytes = progress.bytes + progress.fileBytes;
     const rate = `${Math.round(progress.records / seconds).toLocaleString('en-US')} records/s, ${formatBytes(bytes / seconds)}/s`;
@@ -27,7 +34,7 @@ export class ProgressReporter {
     const fileRate = progress.fileBytes / seconds;
     const eta = fraction !== null && fileRate > 0 ? ` ETA ${clock((progress.fileSize! - progress.fileBytes) / fileRate)}` : '';
     const records = `${progress.records.toLocaleString('en-US')} records`;
-    if (this.tty) {
+    if (this.mode === 'tty') {
       const bar = fraction === null ? '' : `[${'#'.repeat(Math.round(fraction * 20)).padEnd(20, '.')}] ${Math.round(fraction * 100)}% `;
       const line = `${bar}${formatBytes(progress.fileBytes)} of ${progress.path} · ${records} · ${rate}${eta}`;
       this.stream.write(`\r\x1b[K${line.slice(0, (this.stream.columns || 120) - 1)}`);

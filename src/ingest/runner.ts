@@ -146,7 +146,8 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
   const { head, rest } = await peekHead(checksum, HEAD_BYTES);
   const sniff = sniffMimeType(head, entry.path);
   report.mimeType = sniff.detected;
-  const source = head.length > 0 ? detectSource({ path: entry.path, head, size: entry.size ?? head.length }, options.sources ?? SOURCES) : null;
+  const probe = { path: entry.path, head, size: entry.size ?? head.length };
+  const source = head.length > 0 ? detectSource(probe, options.sources ?? SOURCES, sniff.verdict !== 'mismatch') : null;
   report.format = source?.id ?? null;
   const fileRow = {
     path: entry.path,

@@ -6,12 +6,16 @@ import { googleJsonSources } from './google/index.js';
 
 export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources];
 
-export function detectSource(probe: Probe, sources: readonly Source[] = SOURCES): Source | null {
+/**
+ * The source for a file. A match on the name alone is accepted only when `trustName` (the runner
+ * passes false when the content is of another type than the name says: a PNG named .json).
+ */
+export function detectSource(probe: Probe, sources: readonly Source[] = SOURCES, trustName = true): Source | null {
   let byPath: Source | null = null;
   for (const source of sources) {
     const confidence = source.detect(probe);
     if (confidence === 'content') return source;
-    if (confidence === 'path') byPath ??= source;
+    if (confidence === 'path' && trustName) byPath ??= source;
   }
   return byPath;
 }

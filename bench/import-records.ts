@@ -1,0 +1,84 @@
+// Import throughput and memory for a synthetic Records.json, through the real pipeline
+// (extract → detect → parse → normalize → validate → load), into PGlite or a PostgreSQL server.
+//
+//   node --import tsx bench/import-records.ts --mb 200 [--backend embedded|server] [--batch-size 5000] [--file F]
+//
+// With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
+// fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
+// which holds the whole lake (and, embedded, the PGlite WebAssembly heap).
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig } from '../src/config/config.js';
+import { ensureUser } from '../src/ingest/receive/ledger.js';
+import { runImport } from '../src/ingest/runner.js';
+import { Lake } from '../src/lake.js';
+
+const { values: args } = parseArgs({
+  options: {
+    mb: { type: 'string', default: '200' },
+    backend: { type: 'string', default: 'embedded' },
+    'batch-size': { type: 'string', default: '5000' },
+    file: { type: 'string' },
+  },
+});
+const here = path.dirname(new URL(import.meta.url).pathname);
+const file = args.file ?? path.join(os.tmpdir(), `lake-bench-records-${args.mb}mb.json`);
+if (!existsSync(file)) {
+  console.error(`generating ${file} (${args.mb} MB)...`);
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'gen-records.ts'), '--mb', args.mb!, '--out', file], { stdio: 'inherit' });
+}
+const bytes = statSync(file).size;
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lake-bench-'));
+let databaseUrl: string | undefined;
+let dropDatabase = async () => {};
+if (args.backend === 'server') {
+  const base = process.env.LAKE_TEST_DATABASE_URL || execFileSync('bash', [path.join(here, '../scripts/postgres-server.sh'), 'url']).toString().trim();
+  const name = `lake_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  databaseUrl = url.toString();
+  dropDatabase = async () => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+  };
+}
+
+const lake = await Lake.open(loadConfig({ LAKE_DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }));
+try {
+  const userId = await ensureUser(lake.db, 'bench');
+  const started = performance.now();
+  const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']) });
+  const seconds = (performance.now() - started) / 1000;
+  const points = report.totals.records;
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(
+    JSON.stringify({
+      backend: lake.db.backend,
+      hypertables: lake.profile.features.hypertables.enabled,
+      fileMB: +(bytes / 1e6).toFixed(1),
+      points,
+      quarantined: report.totals.quarantined,
+      seconds: +seconds.toFixed(2),
+      mbPerSecond: +(bytes / 1e6 / seconds).toFixed(1),
+      pointsPerSecond: Math.round(points / seconds),
+      peakRssMB: Math.round(rssMb),
+      batchSize: Number(args['batch-size']),
+    }),
+  );
+} finally {
+  await lake.close();
+  await dropDatabase();
+  await rm(dataDir, { recursive: true, force: true });
+}
