@@ -110,7 +110,7 @@ async function prepareDataDir(config: Config): Promise<void> {
 export async function assertAppRoleIsSafe(db: Database): Promise<void> {
   const role = await db.query<{ rolsuper: boolean; rolbypassrls: boolean; owned: number }>(
     `SELECT r.rolsuper, r.rolbypassrls,
-            (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid)::int
+            (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relpersistence <> 't')::int
               + (SELECT count(*) FROM pg_namespace n WHERE n.nspowner = r.oid)::int AS owned
        FROM pg_roles r WHERE r.rolname = $1`,
     [APP_ROLE],

@@ -70,10 +70,11 @@ test('SIGKILL mid-file, then the same command again: the rows of an uninterrupte
   const file = report.files[0]!;
   assert.equal(file.status, 'done');
   assert.ok(file.resumedFrom >= 500 && file.resumedFrom < POINTS, `resumed after ${file.resumedFrom} records`);
-  // Only the batch in flight at the kill can be re-read; it was either committed (its rows come
-  // back as duplicates) or rolled back with its checkpoint (they load now).
+  // Only the batches loading at the kill (two at most on a server, one on PGlite) and the one
+  // whose checkpoint lags behind them are re-read; their rows were either committed (they come
+  // back as duplicates) or rolled back with their checkpoint (they load now).
   assert.equal(file.resumedFrom + file.records + file.duplicates, POINTS);
-  assert.ok(file.duplicates <= 1000, `at most two batches re-read, got ${file.duplicates}`);
+  assert.ok(file.duplicates <= 1500, `at most three batches re-read, got ${file.duplicates}`);
 
   const whole = await lakeImport('whole');
   assert.equal(whole.code, 0);

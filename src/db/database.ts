@@ -38,6 +38,8 @@ export interface Database extends Queryable {
   readonly backend: Backend;
   /** Where the data lives, for humans: the data directory or the server URL without password. */
   readonly location: string;
+  /** How many transactions can make progress at once (PGlite: 1; a server: its pool size). */
+  readonly concurrentTransactions: number;
   /**
    * A transaction on the maintenance connection (the role of DATABASE_URL, or PGlite's superuser):
    * migrations, partition maintenance. Never for reading or writing a user's data.
@@ -69,8 +71,8 @@ export async function enterUserContext(
   userId: string | null,
   settings: Readonly<Record<string, string>> = {},
 ): Promise<void> {
-  await tx.query(`SET LOCAL ROLE ${APP_ROLE}`);
-  const names = ['lake.user_id', ...Object.keys(settings)];
-  const values = [userId ?? '', ...Object.values(settings)];
+  // set_config('role', ..., true) is SET LOCAL ROLE: one round trip for role, identity and settings.
+  const names = ['role', 'lake.user_id', ...Object.keys(settings)];
+  const values = [APP_ROLE, userId ?? '', ...Object.values(settings)];
   await tx.query(`SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)`, [names, values]);
 }

@@ -7,12 +7,13 @@
 // A re-run of the same command resumes an interrupted file after its last committed batch, and
 // the content-hash keys make everything else a counted duplicate.
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
 import { LakeError, ParseError } from '../errors.js';
 import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
 import { loadResilient } from './load/resilient.js';
-import type { QuarantineEntry } from './load/loader.js';
+import { prepareBatch, type Checkpoint, type QuarantineEntry } from './load/loader.js';
 import type { LakeRecord, QuarantineCategory, RepairCounts } from './records.js';
 import { createFile, createJob, finishFile, finishJob, takeOverInterruptedFile } from './receive/ledger.js';
 import { drain, peekHead } from './receive/peek.js';
@@ -227,15 +228,27 @@ async function parseAndLoad(
     batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
     report.quarantined[category] = (report.quarantined[category] ?? 0) + 1;
   };
-  // One batch loads while the next is parsed (the database works on the other core); batches
-  // still commit in order, each with the checkpoint that follows it.
-  let inFlight: Promise<void> | null = null;
+  // Up to `window` batches load at once on their own connections while the next is parsed and
+  // turned into COPY text (PGlite has one connection: there the window is 1). A batch's
+  // checkpoint never claims more than is certainly committed: its own end when nothing loads
+  // before it, otherwise the end of the last batch awaited. A kill thus re-reads at most `window`
+  // batches, whose rows come back as duplicates.
+  const window = Math.max(1, Math.min(db.concurrentTransactions, availableParallelism()));
+  const loading: { done: Promise<void>; end: Checkpoint }[] = [];
+  let committed: Checkpoint | null = null;
+  const settleOldest = async (): Promise<void> => {
+    const oldest = loading.shift()!;
+    await oldest.done;
+    committed = oldest.end;
+  };
   const flush = async (): Promise<void> => {
     const current = batch;
     batch = { records: [], offsets: [], quarantine: [] };
-    const checkpoint = { recordsDone: events, byteOffset: lastOffset };
-    if (inFlight) await inFlight;
-    inFlight = loadResilient(db, target, { ...current, checkpoint }).then((counts) => {
+    const end: Checkpoint = { recordsDone: events, byteOffset: lastOffset };
+    while (loading.length >= window) await settleOldest();
+    const checkpoint = loading.length === 0 ? end : committed;
+    const prepared = prepareBatch(target, { ...current, checkpoint });
+    const done = loadResilient(db, target, { ...current, checkpoint, prepared }).then((counts) => {
       report.records += counts.inserted;
       report.duplicates += counts.duplicates;
       for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
@@ -243,7 +256,11 @@ async function parseAndLoad(
       }
       onBatch(counts.inserted + counts.duplicates);
     });
-    inFlight.catch(() => {}); // awaited (and rethrown) at the next flush or at the end
+    done.catch(() => {}); // awaited (and rethrown) by settleOldest
+    loading.push({ done, end });
+  };
+  const settleAll = async (): Promise<void> => {
+    while (loading.length > 0) await settleOldest();
   };
 
   try {
@@ -273,7 +290,7 @@ async function parseAndLoad(
     report.note = cause.message;
   }
   await flush();
-  await inFlight;
+  await settleAll();
   if (report.status === 'done' && events === 0) {
     report.status = 'empty';
     report.note = `recognised as ${source.id} but holds no records`;

@@ -47,6 +47,7 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Database> 
 
 class EmbeddedDatabase implements Database {
   readonly backend = 'embedded' as const;
+  readonly concurrentTransactions = 1;
   private userContext: Readonly<Record<string, string>> = {};
 
   constructor(

@@ -40,7 +40,7 @@ export async function openServer(options: ServerOptions): Promise<Database> {
     await pool.end().catch(() => {});
     throw connectionError(cause, target);
   }
-  return new ServerDatabase(pool, target.display);
+  return new ServerDatabase(pool, target.display, options.poolMax);
 }
 
 class ServerDatabase implements Database {
@@ -50,6 +50,7 @@ class ServerDatabase implements Database {
   constructor(
     private readonly pool: pg.Pool,
     readonly location: string,
+    readonly concurrentTransactions: number,
   ) {}
 
   async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {

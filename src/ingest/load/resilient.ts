@@ -6,11 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../db/database.js';
 import { LakeError } from '../../errors.js';
 import type { LakeRecord, QuarantineCategory } from '../records.js';
-import { loadBatch, type Batch, type LoadCounts, type LoadTarget, type QuarantineEntry } from './loader.js';
+import { loadBatch, loadPrepared, type Batch, type LoadCounts, type LoadTarget, type PreparedBatch, type QuarantineEntry } from './loader.js';
 
 export interface ResilientBatch extends Batch {
   /** Byte offset of each record in its file, for quarantine entries. */
   offsets?: readonly number[];
+  /** The batch already turned into COPY text (prepareBatch), for the first attempt. */
+  prepared?: PreparedBatch;
 }
 
 export interface ResilientCounts extends LoadCounts {
@@ -20,14 +22,15 @@ export interface ResilientCounts extends LoadCounts {
 const MAX_RETRIES = 6;
 const FIRST_BACKOFF_MS = 100;
 
-export async function loadResilient(db: Database, target: LoadTarget, batch: ResilientBatch): Promise<ResilientCounts> {
-  const counts = await withRetries(() => loadOrSplit(db, target, batch));
-  return counts;
+export function loadResilient(db: Database, target: LoadTarget, batch: ResilientBatch): Promise<ResilientCounts> {
+  return withRetries(() => loadOrSplit(db, target, batch));
 }
 
 async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBatch): Promise<ResilientCounts> {
   try {
-    return { ...(await withRetries(() => loadBatch(db, target, batch))), quarantinedByDatabase: {} };
+    const prepared = batch.prepared;
+    const load = () => (prepared ? loadPrepared(db, target, prepared) : loadBatch(db, target, batch));
+    return { ...(await withRetries(load)), quarantinedByDatabase: {} };
   } catch (error) {
     if (!isDataError(error)) throw error;
     const { records } = batch;
