@@ -17,6 +17,11 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 'search', 'test', 'secret search', 52.5, 13.4)`,
     params: (u, n) => [u, Buffer.from([n])],
   },
+  'user_data.messages': {
+    sql: `INSERT INTO user_data.messages (user_id, sent_at, content_hash, message_id, subject, source)
+          VALUES ($1, '2024-03-10T12:00:00Z', $2, 'm@example.org', 'secret mail', 'test')`,
+    params: (u, n) => [u, Buffer.from([n])],
+  },
   'user_data.places': { sql: `INSERT INTO user_data.places (user_id, place_id, source, name) VALUES ($1, 'place-1', 'test', 'Home')`, params: (u) => [u] },
   'user_data.visits': {
     sql: `INSERT INTO user_data.visits (user_id, started_at, content_hash, ended_at, place_id, source)

@@ -103,6 +103,30 @@ test('a batch with a bad row commits nothing, not even its checkpoint', async ()
   assert.deepEqual(after.rows[0], { points: 2, done: 6 });
 });
 
+test('a message keeps its address lists, labels and attachments exactly', async () => {
+  const message: LakeRecord = {
+    type: 'message', source: 'test.mbox', key: ['<a@b>'], messageId: 'a@b', threadId: '1723', inReplyTo: null,
+    sentAt: new Date('2022-02-02T12:00:00Z'), from: '"Doe, Jane" <jane@example.org>',
+    to: ['"Quote \\ Back" <q@example.org>', 'plain@example.org'], cc: [], subject: 'Re: {braces}, "quotes"\tand tabs',
+    body: 'line one\nline two', labels: ['Inbox', 'Important', 'Trips, 2022'],
+    attachments: [{ filename: 'plan.pdf', contentType: 'application/pdf', size: 1234, sha256: 'ab'.repeat(32) }],
+  };
+  const counts = await loadBatch(t.lake.db, target(), { records: [message] });
+  assert.deepEqual(counts, { received: 1, inserted: 1, duplicates: 0 });
+  const row = await t.lake.db.asUser(user, (tx) =>
+    tx.query(`SELECT from_address, to_addresses, cc_addresses, subject, body, labels, attachments FROM user_data.messages`),
+  );
+  assert.deepEqual(row.rows, [{
+    from_address: '"Doe, Jane" <jane@example.org>',
+    to_addresses: ['"Quote \\ Back" <q@example.org>', 'plain@example.org'],
+    cc_addresses: [],
+    subject: 'Re: {braces}, "quotes"\tand tabs',
+    body: 'line one\nline two',
+    labels: ['Inbox', 'Important', 'Trips, 2022'],
+    attachments: [{ filename: 'plan.pdf', contentType: 'application/pdf', size: 1234, sha256: 'ab'.repeat(32) }],
+  }]);
+});
+
 test('the months of a batch get their partitions before the rows arrive', async (ctx) => {
   if (t.lake.profile.features.hypertables.enabled) return ctx.skip('TimescaleDB makes its chunks itself');
   const parts = await t.lake.db.query<{ name: string }>(

@@ -17,7 +17,7 @@ after(() => t.dispose());
 test('a fresh database gets every migration whose extensions it has; the rest are recorded as skipped', async () => {
   const result = t.lake.migrations!;
   const applied = result.applied.map((m) => m.name);
-  assert.deepEqual(applied.slice(0, 4), ['foundation', 'geography', 'fuzzy_search', 'embeddings']);
+  assert.deepEqual(applied, ['foundation', 'geography', 'fuzzy_search', 'embeddings', 'messages']);
   // pg_cron exists only in the server's `lake` database (cron.database_name), never in a test database or PGlite.
   assert.deepEqual(
     result.skipped.map((m) => [m.name, m.reason]),
@@ -61,6 +61,6 @@ test(`time tables are ${BACKEND === 'server' ? 'TimescaleDB hypertables' : 'nati
   const expected = t.lake.profile.features.hypertables.enabled ? 'hypertable' : 'native';
   assert.deepEqual(
     tables.rows,
-    ['timeseries.location_points', 'timeseries.measurements', 'user_data.items'].map((table_name) => ({ table_name, partitioning: expected })),
+    ['timeseries.location_points', 'timeseries.measurements', 'user_data.items', 'user_data.messages'].map((table_name) => ({ table_name, partitioning: expected })),
   );
 });

@@ -79,7 +79,27 @@ export interface MeasurementRecord extends RecordBase {
   attributes?: Record<string, unknown>;
 }
 
-export type LakeRecord = LocationPointRecord | ItemRecord | PlaceRecord | VisitRecord | MeasurementRecord;
+/** An email → `user_data.messages` (issue 4; not loaded yet). Bodies are plain text (HTML converted). */
+export interface MessageRecord extends RecordBase {
+  type: 'message';
+  /** RFC 5322 Message-ID without angle brackets, or null when the message has none. */
+  messageId: string | null;
+  /** Gmail thread id (X-GM-THRID) when present. */
+  threadId: string | null;
+  sentAt: Date;
+  from: string | null;
+  to: string[];
+  cc: string[];
+  subject: string | null;
+  /** Plain-text body (HTML converted to text), bounded in size. */
+  body: string | null;
+  labels: string[];
+  inReplyTo: string | null;
+  attachments: { filename: string | null; contentType: string; size: number; sha256: string }[];
+  attributes?: Record<string, unknown>;
+}
+
+export type LakeRecord = LocationPointRecord | ItemRecord | PlaceRecord | VisitRecord | MeasurementRecord | MessageRecord;
 
 /** Why a piece of input was refused; stored in `imports.quarantine`. */
 export type QuarantineCategory =

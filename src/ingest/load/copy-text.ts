@@ -22,8 +22,14 @@ export function time(value: Date | null | undefined): string {
   return value == null || Number.isNaN(value.getTime()) ? NULL : value.toISOString();
 }
 
+/** A text[] in array-literal syntax: every element quoted, `"` and `\` backslash-escaped. */
+export function textArray(values: readonly string[] | null | undefined): string {
+  if (values == null) return NULL;
+  return text(`{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`);
+}
+
 /** A JSON object, or NULL when absent (`emptyAsNull`: also when it has no keys). */
-export function json(value: Record<string, unknown> | null | undefined, emptyAsNull = false): string {
+export function json(value: Record<string, unknown> | readonly unknown[] | null | undefined, emptyAsNull = false): string {
   if (value == null) return NULL;
   if (emptyAsNull) {
     let empty = true;

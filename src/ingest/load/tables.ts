@@ -2,7 +2,7 @@
 // content hash comes from the record's natural key, so the same record always gets the same hash.
 import { hash } from 'node:crypto';
 import type { LakeRecord } from '../records.js';
-import { hex, json, num, text, time } from './copy-text.js';
+import { hex, json, num, text, textArray, time } from './copy-text.js';
 
 export interface Destination<R extends LakeRecord = LakeRecord> {
   table: string;
@@ -72,5 +72,16 @@ export const DESTINATIONS: DestinationMap = {
       `${user}\t${time(r.measuredAt)}\t${hex(contentHash(r))}\t${text(r.metric)}\t${num(r.value)}\t${text(r.unit)}\t` +
       `${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
     time: (r) => r.measuredAt,
+  },
+  message: {
+    table: 'user_data.messages',
+    timeColumn: 'sent_at',
+    columns: ['user_id', 'sent_at', 'content_hash', 'message_id', 'thread_id', 'in_reply_to', 'from_address', 'to_addresses',
+      'cc_addresses', 'subject', 'body', 'labels', 'attachments', 'source', 'attributes', 'import_file_id'],
+    line: (r, user, file) =>
+      `${user}\t${time(r.sentAt)}\t${hex(contentHash(r))}\t${text(r.messageId)}\t${text(r.threadId)}\t${text(r.inReplyTo)}\t` +
+      `${text(r.from)}\t${textArray(r.to)}\t${textArray(r.cc)}\t${text(r.subject)}\t${text(r.body)}\t${textArray(r.labels)}\t` +
+      `${json(r.attachments)}\t${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
+    time: (r) => r.sentAt,
   },
 };
