@@ -92,6 +92,7 @@ program
         userId,
         inputs: paths,
         batchSize,
+        clamavAddress: lake.config.clamavAddress,
         onProgress: (p) => progress.update(p),
       });
       progress.done();

@@ -25,6 +25,12 @@ const SETTINGS = {
     allowed: 'milliseconds as an integer >= 0 (0: no limit)',
     schema: z.coerce.number().int().min(0),
   },
+  clamavAddress: {
+    env: 'LAKE_CLAMAV_ADDRESS',
+    default: undefined,
+    allowed: 'unix:/path/to/clamd.sock or tcp://host:port of a ClamAV daemon, or unset for no scanning',
+    schema: z.string().regex(/^(unix:\/.+|tcp:\/\/[^:/\s]+(:\d+)?\/?)$/).optional(),
+  },
   partitionMonthsAhead: {
     env: 'LAKE_PARTITION_MONTHS_AHEAD',
     default: '3',
@@ -56,6 +62,8 @@ export interface Config {
   workMem: string;
   maintenanceWorkMem: string;
   statementTimeoutMs: number;
+  /** clamd to scan imported files with; unset: files are recorded as not scanned. */
+  clamavAddress: string | undefined;
   partitionMonthsAhead: number;
 }
 

@@ -15,7 +15,9 @@ import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type Extra
 import { loadResilient } from './load/resilient.js';
 import { prepareBatch, type Checkpoint, type QuarantineEntry } from './load/loader.js';
 import type { LakeRecord, QuarantineCategory, RepairCounts } from './records.js';
-import { createFile, createJob, finishFile, finishJob, takeOverInterruptedFile } from './receive/ledger.js';
+import { createFile, createJob, finishFile, finishJob, removeFileRows, takeOverInterruptedFile } from './receive/ledger.js';
+import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
+import { LOADED_TABLES } from './load/tables.js';
 import { drain, peekHead } from './receive/peek.js';
 import type { FileReport, FileStatus, ImportReport } from './report.js';
 import { detectSource, SOURCES } from './sources/index.js';
@@ -44,6 +46,8 @@ export interface ImportOptions {
   batchSize: number;
   limits?: Partial<ExtractLimits>;
   sources?: readonly Source[];
+  /** clamd to scan every file with while it streams (config.clamavAddress). */
+  clamavAddress?: string;
   onProgress?: (progress: ImportProgress) => void;
   /** Called with each file's report as it finishes. */
   onFile?: (file: FileReport) => void;
@@ -144,6 +148,8 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
   const checksum = new ChecksumStream();
   raw.on('error', (e) => checksum.destroy(e));
   raw.pipe(checksum);
+  const scanner = options.clamavAddress ? new ClamdStream(options.clamavAddress) : null;
+  if (scanner) raw.pipe(scanner);
   const { head, rest } = await peekHead(checksum, HEAD_BYTES);
   const sniff = sniffMimeType(head, entry.path);
   report.mimeType = sniff.detected;
@@ -194,9 +200,44 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
   const sum = await checksum.digest().catch(() => null);
   report.sha256 = sum?.sha256 ?? null;
   report.bytes = sum?.bytes ?? checksum.bytes;
+  const scanStatus = scanner ? await applyScanVerdict(db, userId, jobId, fileId, await scanner.verdict, report) : 'not_scanned';
   report.seconds = (performance.now() - started) / 1000;
-  await finishFile(db, userId, fileId, { status: report.status, sha256: report.sha256, bytes: report.bytes, repairs: report.repairs, note: report.note });
+  await finishFile(db, userId, fileId, {
+    status: report.status,
+    sha256: report.sha256,
+    bytes: report.bytes,
+    repairs: report.repairs,
+    note: report.note,
+    scanStatus,
+  });
   return report;
+}
+
+/**
+ * An infected file is refused after the fact: its rows are removed and it is quarantined. A scan
+ * that failed leaves the data and says so in the file's note and scan status.
+ */
+async function applyScanVerdict(
+  db: Database,
+  userId: string,
+  jobId: string,
+  fileId: string,
+  verdict: ScanVerdict,
+  report: FileReport,
+): Promise<'clean' | 'infected' | 'error'> {
+  if (verdict.status === 'clean') return 'clean';
+  if (verdict.status === 'error') {
+    report.note = [report.note, `not verified by the malware scanner: ${verdict.reason}`].filter(Boolean).join('; ');
+    return 'error';
+  }
+  const reason = `malware found by ClamAV: ${verdict.signature}`;
+  await removeFileRows(db, userId, fileId, LOADED_TABLES);
+  await loadResilient(db, { userId, jobId, fileId }, { records: [], quarantine: [{ entry: report.path, category: 'unsafe', reason }] });
+  report.status = 'refused';
+  report.note = reason;
+  report.records = 0;
+  report.quarantined.unsafe = (report.quarantined.unsafe ?? 0) + 1;
+  return 'infected';
 }
 
 function unrecognised(sniff: ReturnType<typeof sniffMimeType>): string {

@@ -85,3 +85,8 @@ export const DESTINATIONS: DestinationMap = {
     time: (r) => r.sentAt,
   },
 };
+
+/** The tables whose rows name the import file they came from. */
+export const LOADED_TABLES: readonly string[] = Object.values(DESTINATIONS)
+  .filter((d) => d.columns.includes('import_file_id'))
+  .map((d) => d.table);

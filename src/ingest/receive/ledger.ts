@@ -86,15 +86,40 @@ export async function finishFile(
   db: Database,
   userId: string,
   fileId: string,
-  outcome: { status: FileStatus; sha256: string | null; bytes: number; repairs: RepairCounts; note: string | null },
+  outcome: {
+    status: FileStatus;
+    sha256: string | null;
+    bytes: number;
+    repairs: RepairCounts;
+    note: string | null;
+    scanStatus?: 'not_scanned' | 'clean' | 'infected' | 'error';
+  },
 ): Promise<void> {
   await db.asUser(userId, (tx) =>
     tx.query(
-      `UPDATE imports.files SET status = $3, sha256 = $4, size_bytes = $5, repairs = $6, note = $7, finished_at = now()
+      `UPDATE imports.files SET status = $3, sha256 = $4, size_bytes = $5, repairs = $6, note = $7, scan_status = $8, finished_at = now()
         WHERE user_id = $1 AND file_id = $2`,
-      [userId, fileId, outcome.status, outcome.sha256 ? Buffer.from(outcome.sha256, 'hex') : null, outcome.bytes, outcome.repairs, outcome.note],
+      [
+        userId,
+        fileId,
+        outcome.status,
+        outcome.sha256 ? Buffer.from(outcome.sha256, 'hex') : null,
+        outcome.bytes,
+        outcome.repairs,
+        outcome.note,
+        outcome.scanStatus ?? 'not_scanned',
+      ],
     ),
   );
+}
+
+/** Remove what a file loaded (its rows name it as their import file): for a file found infected. */
+export async function removeFileRows(db: Database, userId: string, fileId: string, tables: readonly string[]): Promise<number> {
+  return db.asUser(userId, async (tx) => {
+    let removed = 0;
+    for (const table of tables) removed += (await tx.query(`DELETE FROM ${table} WHERE import_file_id = $1`, [fileId])).rowCount;
+    return removed;
+  });
 }
 
 /** Find a user by name, creating it on first use (an administrative act, on the maintenance connection). */
