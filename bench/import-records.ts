@@ -5,13 +5,15 @@
 //
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
-// which holds the whole lake (and, embedded, the PGlite WebAssembly heap).
+// which holds the whole lake (and, embedded, the PGlite WebAssembly heap). Run it with the heap
+// bound the `lake` command uses (bin/lake.js): node --max-old-space-size=192 --import tsx ...
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import pg from 'pg';
 import { loadConfig } from '../src/config/config.js';
 import { ensureUser } from '../src/ingest/receive/ledger.js';
@@ -74,6 +76,7 @@ try {
       mbPerSecond: +(bytes / 1e6 / seconds).toFixed(1),
       pointsPerSecond: Math.round(points / seconds),
       peakRssMB: Math.round(rssMb),
+      heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1e6),
       batchSize: Number(args['batch-size']),
     }),
   );

@@ -64,10 +64,11 @@ export type JsonScanEvent =
 
 /**
  * Larger elements are refused rather than decoded: the biggest real Takeout elements (a Semantic
- * Location History segment with a long raw path) are a few MB, and decoding a 64 MiB element
- * already holds its bytes, its string and its parsed value at once.
+ * Location History segment with a long raw path) are a few MB, and decoding an element holds its
+ * bytes, its string and its parsed value at once, several times its size, inside the `lake`
+ * command's bounded heap (bin/lake.js).
  */
-export const DEFAULT_MAX_ELEMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
 const ROOT_KEYS_KEPT = 20;
 const EXCERPT_BYTES = 160;
 
