@@ -22,6 +22,11 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 'm@example.org', 'secret mail', 'test')`,
     params: (u, n) => [u, Buffer.from([n])],
   },
+  'user_data.blob_refs': {
+    sql: `INSERT INTO user_data.blob_refs (user_id, sha256, size_bytes, mime_type, original_name, source)
+          VALUES ($1, $2, 1024, 'application/pdf', 'secret.pdf', 'test')`,
+    params: (u, n) => [u, Buffer.alloc(32, n)],
+  },
   'user_data.places': { sql: `INSERT INTO user_data.places (user_id, place_id, source, name) VALUES ($1, 'place-1', 'test', 'Home')`, params: (u) => [u] },
   'user_data.visits': {
     sql: `INSERT INTO user_data.visits (user_id, started_at, content_hash, ended_at, place_id, source)
