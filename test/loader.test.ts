@@ -137,3 +137,36 @@ test('the months of a batch get their partitions before the rows arrive', async 
   const parked = await t.lake.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_points_default`);
   assert.equal(parked.rows[0]!.n, 0);
 });
+
+test('a batch the database refuses is split until the refused record is alone; it is quarantined and the rest loads', async () => {
+  const { loadResilient } = await import('../src/ingest/load/resilient.js');
+  const points: LakeRecord[] = Array.from({ length: 9 }, (_, i) => ({
+    type: 'location_point' as const, source: 'test.split', key: [i], recordedAt: new Date(Date.UTC(2021, 0, 1, 0, i)),
+    lat: i === 6 ? 123 : 10 + i, lon: 20,
+  }));
+  const counts = await loadResilient(t.lake.db, target(), {
+    records: points,
+    offsets: points.map((_, i) => 1000 + i * 50),
+    entry: 'Takeout/split.json',
+    checkpoint: { recordsDone: 9, byteOffset: 1400 },
+  });
+  assert.equal(counts.inserted, 8);
+  assert.deepEqual(counts.quarantinedByDatabase, { invalid: 1 });
+  const rows = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_points WHERE source = 'test.split'`),
+  );
+  assert.equal(rows.rows[0]!.n, 8);
+  const refused = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ entry: string; byte_offset: number; reason: string }>(
+      `SELECT entry, byte_offset, reason FROM imports.quarantine WHERE reason LIKE 'refused by the database%'`,
+    ),
+  );
+  assert.equal(refused.rows.length, 1);
+  assert.equal(refused.rows[0]!.entry, 'Takeout/split.json');
+  assert.equal(refused.rows[0]!.byte_offset, 1300);
+  assert.match(refused.rows[0]!.reason, /check constraint/);
+  const checkpoint = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ records_done: number }>(`SELECT records_done FROM imports.checkpoints WHERE file_id = $1`, [FILE]),
+  );
+  assert.equal(checkpoint.rows[0]!.records_done, 9);
+});

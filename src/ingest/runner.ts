@@ -289,7 +289,7 @@ async function parseAndLoad(
     while (loading.length >= window) await settleOldest();
     const checkpoint = loading.length === 0 ? end : committed;
     const prepared = prepareBatch(target, { ...current, checkpoint });
-    const done = loadResilient(db, target, { ...current, checkpoint, prepared }).then((counts) => {
+    const done = loadResilient(db, target, { ...current, checkpoint, prepared, entry: path }).then((counts) => {
       report.records += counts.inserted;
       report.duplicates += counts.duplicates;
       for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {

@@ -13,6 +13,8 @@ export interface ResilientBatch extends Batch {
   offsets?: readonly number[];
   /** The batch already turned into COPY text (prepareBatch), for the first attempt. */
   prepared?: PreparedBatch;
+  /** The file's path inside the export, for quarantine entries of records the database refuses. */
+  entry?: string;
 }
 
 export interface ResilientCounts extends LoadCounts {
@@ -37,7 +39,7 @@ async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBat
     if (records.length === 0) throw error;
     if (records.length === 1) {
       const refused: QuarantineEntry = {
-        entry: batch.quarantine?.[0]?.entry ?? String(records[0]!.source),
+        entry: batch.entry ?? records[0]!.source,
         category: 'invalid',
         reason: `refused by the database: ${(error as Error).message}`,
         byteOffset: batch.offsets?.[0] ?? null,
@@ -51,8 +53,9 @@ async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBat
     // The first half commits without the checkpoint, the second with it: a kill in between
     // resumes before the first half, whose rows then count as duplicates.
     const middle = Math.ceil(records.length / 2);
-    const first = await loadOrSplit(db, target, { records: records.slice(0, middle), offsets: batch.offsets?.slice(0, middle) });
+    const first = await loadOrSplit(db, target, { records: records.slice(0, middle), offsets: batch.offsets?.slice(0, middle), entry: batch.entry });
     const second = await loadOrSplit(db, target, {
+      entry: batch.entry,
       records: records.slice(middle),
       offsets: batch.offsets?.slice(middle),
       quarantine: batch.quarantine,
