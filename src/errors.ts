@@ -20,6 +20,8 @@ export const ERRORS = {
   ARCHIVE_UNSAFE: { exit: 6, http: 422 },
   ARCHIVE_INVALID: { exit: 6, http: 422 },
   NOT_FOUND: { exit: 1, http: 404 },
+  BLOB_NOT_FOUND: { exit: 1, http: 404 },
+  BLOB_CORRUPT: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { runImport } from '../src/ingest/runner.js';
 import type { ImportReport } from '../src/ingest/report.js';
 import { buildZip, TAR_END, tarFile, writeYazl } from './support/archives.js';
-import { createUser, openTestLake, type TestLake } from './support/lake.js';
+import { createUser, openTestLake, SERVER_URL, type TestLake } from './support/lake.js';
 
 let t: TestLake;
 let dir: string;
@@ -330,3 +330,32 @@ async function writeFileIn(file: string, content: string | Buffer): Promise<void
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, content);
 }
+
+describe('database faults', () => {
+  test('connections killed mid-import (pg_terminate_backend) are retried; the totals are exact', { skip: !SERVER_URL && 'PGlite runs inside this process: there is no connection to cut' }, async () => {
+    const user = await createUser(t.lake, 'faults');
+    const input = path.join(dir, 'faults', 'Records.json');
+    await writeFileIn(input, recordsJson(20_000, 100_000));
+    let killed = 0;
+    const killer = setInterval(() => {
+      void t.lake.db
+        .query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'datapunk-lake' AND pid <> pg_backend_pid()
+              AND state = 'active' AND query NOT LIKE '%pg_terminate_backend%'`,
+        )
+        .then((r) => (killed += r.rows[0]?.n ?? 0), () => {});
+    }, 40);
+    let report: ImportReport;
+    try {
+      report = await importAs(user, [input], 500);
+    } finally {
+      clearInterval(killer);
+    }
+    assert.ok(killed > 0, 'no connection was terminated during the import');
+    assert.equal(report.status, 'done', JSON.stringify(report.error));
+    assert.equal(await countRows(user, 'timeseries.location_points'), 20_000);
+    const f = file(report, 'Records.json');
+    assert.equal(f.records + f.duplicates, 20_000);
+  });
+});

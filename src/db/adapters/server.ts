@@ -71,6 +71,10 @@ class ServerDatabase implements Database {
 
   private async inTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection that dies while checked out (server restart, pg_terminate_backend) emits
+    // 'error' on the client; the failing query reports it, so it must not crash the process.
+    const onError = (): void => {};
+    client.on('error', onError);
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -85,6 +89,7 @@ class ServerDatabase implements Database {
       }
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -2,9 +2,8 @@
 // server restarting) are retried with exponential backoff; a batch the database refuses for its
 // data is split in halves until the refused records are alone, and those are quarantined with
 // the database's reason while the rest loads. A full disk stops the import with a clear error.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../db/database.js';
-import { LakeError } from '../../errors.js';
+import { retryTransient as withRetries, isDataError } from '../../db/retry.js';
 import type { LakeRecord, QuarantineCategory } from '../records.js';
 import { loadBatch, loadPrepared, type Batch, type LoadCounts, type LoadTarget, type PreparedBatch, type QuarantineEntry } from './loader.js';
 
@@ -20,9 +19,6 @@ export interface ResilientBatch extends Batch {
 export interface ResilientCounts extends LoadCounts {
   quarantinedByDatabase: Partial<Record<QuarantineCategory, number>>;
 }
-
-const MAX_RETRIES = 6;
-const FIRST_BACKOFF_MS = 100;
 
 export function loadResilient(db: Database, target: LoadTarget, batch: ResilientBatch): Promise<ResilientCounts> {
   return withRetries(() => loadOrSplit(db, target, batch));
@@ -68,40 +64,6 @@ async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBat
       quarantinedByDatabase: { invalid: (first.quarantinedByDatabase.invalid ?? 0) + (second.quarantinedByDatabase.invalid ?? 0) || undefined },
     };
   }
-}
-
-async function withRetries<T>(work: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (isDiskFull(error)) {
-        throw new LakeError('DB_ERROR', `the database disk is full (${(error as Error).message}); free space and run the same import again to resume`, { cause: error });
-      }
-      if (!isTransient(error) || attempt >= MAX_RETRIES) throw error;
-      await sleep(FIRST_BACKOFF_MS * 2 ** attempt);
-    }
-  }
-}
-
-function sqlState(error: unknown): string {
-  return String((error as { code?: unknown })?.code ?? '');
-}
-
-/** Class 22 (data exception) and 23 (integrity constraint): the rows, not the database, are at fault. */
-function isDataError(error: unknown): boolean {
-  return /^2[23]/.test(sqlState(error));
-}
-
-function isDiskFull(error: unknown): boolean {
-  return sqlState(error) === '53100';
-}
-
-/** Connection failures, serialization/deadlock, server shutting down or starting up, too many connections. */
-function isTransient(error: unknown): boolean {
-  const code = sqlState(error);
-  return /^08/.test(code) || ['40001', '40P01', '53300', '57P01', '57P02', '57P03'].includes(code) ||
-    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code);
 }
 
 function excerpt(record: LakeRecord): string {

@@ -1,11 +1,12 @@
 // The import ledger in the `imports` schema: jobs, and one file row per entry of the export,
 // all written as the importing user (row-level security applies to the ledger too).
-import type { Database } from '../../db/database.js';
+import type { Database, Transaction } from '../../db/database.js';
+import { retryTransient } from '../../db/retry.js';
 import type { RepairCounts } from '../records.js';
 import type { FileStatus } from '../report.js';
 
 export async function createJob(db: Database, userId: string, inputs: readonly string[], options: Record<string, unknown>): Promise<string> {
-  const r = await db.asUser(userId, (tx) =>
+  const r = await asUser(db, userId, (tx) =>
     tx.query<{ job_id: string }>(
       `INSERT INTO imports.jobs (user_id, status, inputs, options, started_at) VALUES ($1, 'running', $2, $3, now()) RETURNING job_id`,
       [userId, JSON.stringify(inputs), options],
@@ -22,7 +23,7 @@ export async function finishJob(
   totals: Record<string, unknown>,
   error: string | null,
 ): Promise<void> {
-  await db.asUser(userId, (tx) =>
+  await asUser(db, userId, (tx) =>
     tx.query(`UPDATE imports.jobs SET status = $3, totals = $4, error = $5, finished_at = now() WHERE user_id = $1 AND job_id = $2`, [
       userId,
       jobId,
@@ -46,7 +47,7 @@ export interface NewFile {
 }
 
 export async function createFile(db: Database, userId: string, jobId: string, file: NewFile): Promise<string> {
-  const r = await db.asUser(userId, (tx) =>
+  const r = await asUser(db, userId, (tx) =>
     tx.query<{ file_id: string }>(
       `INSERT INTO imports.files (user_id, job_id, path, archive, size_bytes, head_sha256, mime_type, mime_from_name,
                                   detected_format, status, note, started_at)
@@ -67,7 +68,7 @@ export async function takeOverInterruptedFile(
   jobId: string,
   probe: { path: string; size: number | null; headSha256: Buffer },
 ): Promise<{ fileId: string; recordsDone: number } | null> {
-  return db.asUser(userId, async (tx) => {
+  return asUser(db, userId, async (tx) => {
     const found = await tx.query<{ file_id: string; records_done: number | null }>(
       `SELECT f.file_id, c.records_done FROM imports.files f
          LEFT JOIN imports.checkpoints c ON c.user_id = f.user_id AND c.file_id = f.file_id
@@ -95,7 +96,7 @@ export async function finishFile(
     scanStatus?: 'not_scanned' | 'clean' | 'infected' | 'error';
   },
 ): Promise<void> {
-  await db.asUser(userId, (tx) =>
+  await asUser(db, userId, (tx) =>
     tx.query(
       `UPDATE imports.files SET status = $3, sha256 = $4, size_bytes = $5, repairs = $6, note = $7, scan_status = $8, finished_at = now()
         WHERE user_id = $1 AND file_id = $2`,
@@ -115,7 +116,7 @@ export async function finishFile(
 
 /** Remove what a file loaded (its rows name it as their import file): for a file found infected. */
 export async function removeFileRows(db: Database, userId: string, fileId: string, tables: readonly string[]): Promise<number> {
-  return db.asUser(userId, async (tx) => {
+  return asUser(db, userId, async (tx) => {
     let removed = 0;
     for (const table of tables) removed += (await tx.query(`DELETE FROM ${table} WHERE import_file_id = $1`, [fileId])).rowCount;
     return removed;
@@ -130,4 +131,9 @@ export async function ensureUser(db: Database, name: string): Promise<string> {
     [name],
   );
   return r.rows[0]!.user_id;
+}
+
+/** Ledger writes are small whole transactions: retried when the connection fails under them. */
+function asUser<T>(db: Database, userId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  return retryTransient(() => db.asUser(userId, work));
 }

@@ -3,8 +3,9 @@
 import type { Probe, Source } from '../source.js';
 import { googleHtmlCsvSources } from './google/html-csv-index.js';
 import { googleJsonSources } from './google/index.js';
+import { gmailMboxSource } from './google/gmail-mbox.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources];
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource];
 
 /**
  * The source for a file. A match on the name alone is accepted only when `trustName` (the runner

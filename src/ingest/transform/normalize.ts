@@ -6,9 +6,10 @@
 // - Everything is NFC-normalized so the same text always compares, indexes and hashes the same.
 //
 // Covered: every top-level string field of a record (title, text, url, name, address, kind...),
-// the strings of the natural key (cleaned but not counted: they repeat the fields' values), and
-// `attributes` recursively, keys included, down to MAX_ATTRIBUTE_DEPTH levels. Deeper values are
-// replaced by null: no real export nests that far, and an unbounded walk of hostile input could
+// the strings of the natural key (cleaned but not counted: they repeat the fields' values), and,
+// recursively with keys included down to MAX_ATTRIBUTE_DEPTH levels, `attributes` and every other
+// top-level array (a message's to, cc, labels and attachments). Deeper values are replaced by
+// null: no real export nests that far, and an unbounded walk of hostile input could
 // overflow the stack. Dates, numbers and non-plain objects are left alone.
 //
 // Records are changed in place: the pipeline owns what a parser yields. Strings are replaced only
@@ -73,6 +74,8 @@ export function normalizeRecord<T extends LakeRecord>(record: T, repairs: Repair
       const key = normalizeKey(value as NaturalKey);
       if (key !== value) fields[name] = key;
     } else if (name === 'attributes' && value !== null && typeof value === 'object') {
+      normalizeNested(value, 1, repairs);
+    } else if (Array.isArray(value)) {
       normalizeNested(value, 1, repairs);
     }
   }

@@ -4,11 +4,11 @@
 // Rules (a failed rule rejects the record with category `invalid` and a reason naming the field
 // and the value):
 // - Source and key: `source` a non-empty string, `key` a non-empty array.
-// - Dates (`recordedAt`, `occurredAt`, `startedAt`, `endedAt`, `measuredAt`): a valid Date after
-//   the Unix epoch and no later than one day after now (a day of slack absorbs clock skew and
-//   time-zone mistakes at the source). Exactly 1970-01-01T00:00:00Z is refused too: it is what a
-//   zero or missing timestamp turns into, not a moment anyone recorded. A visit must not end
-//   before it starts.
+// - Dates (`recordedAt`, `occurredAt`, `startedAt`, `endedAt`, `measuredAt`, `sentAt`): a valid
+//   Date after the Unix epoch and no later than one day after now (a day of slack absorbs clock
+//   skew and time-zone mistakes at the source). Exactly 1970-01-01T00:00:00Z is refused too: it
+//   is what a zero or missing timestamp turns into, not a moment anyone recorded. A visit must not
+//   end before it starts.
 // - Coordinates: finite, lat in [-90, 90], lon in [-180, 180], both or neither.
 // - Null island: sources write exactly (0, 0) when the position is unknown (Takeout's
 //   `latitudeE7: 0`, Photos' zeroed geoData), and no real fix is exactly there. So a location
@@ -18,14 +18,19 @@
 //   numbers; accuracy and velocity >= 0; heading in [0, 360]; activityConfidence in [0, 100].
 //   A measurement's value finite. `utcOffsetMinutes` an integer in [-14 h, +14 h].
 // - Required strings: item `kind`, place `placeId`, measurement `metric` and `unit`; identifiers
-//   at most IDENTIFIER_MAX_BYTES (truncating an id could merge distinct things, so too long is
-//   rejected). `language`, when present, shaped like a BCP 47 tag.
+//   (those, and a message's `messageId`, `threadId`, `inReplyTo`) at most IDENTIFIER_MAX_BYTES
+//   (truncating an id could merge distinct things, so too long is rejected). `language`, when
+//   present, shaped like a BCP 47 tag.
 // - Free text too long is truncated, not rejected (losing a long note is worse than keeping its
-//   first megabyte): title/name/address at 8 KiB, url at 16 KiB, text at 1 MiB, measured in
-//   UTF-8 bytes and cut on a character boundary. The cut is recorded as
+//   first megabyte): title/name/address/subject/from at 8 KiB, url at 16 KiB, text/body at 1 MiB,
+//   measured in UTF-8 bytes and cut on a character boundary. The cut is recorded as
 //   `attributes.truncated = { <field>: <original UTF-8 byte length> }`.
+// - A message's lists: `to`, `cc` and `labels` arrays of strings, each string cut at 8 KiB like a
+//   title (recorded as `to[3]`); `attachments` an array of { filename: string | null,
+//   contentType: string, size: a whole number >= 0, sha256: 64 lower-case hex digits }, filename
+//   and contentType cut at 8 KiB (recorded as `attachments[0].filename`).
 // Not checked here: the size of `attributes` (walking it would cost as much as normalizing it).
-import type { LakeRecord, Rejection } from '../records.js';
+import type { LakeRecord, MessageRecord, Rejection } from '../records.js';
 
 export type ValidationResult = { ok: true; record: LakeRecord } | { ok: false; rejection: Rejection };
 
@@ -43,6 +48,7 @@ export const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
 const MAX_UTC_OFFSET_MINUTES = 14 * 60;
 const EXCERPT_CHARS = 120;
 const LANGUAGE_TAG = /^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$/i;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Thrown inside this module only, to leave the checks at the first failure. */
 class Invalid {
@@ -107,6 +113,13 @@ export function validateRecord(record: LakeRecord, options: ValidationOptions = 
           fail(`value ${describe(record.value)} is not a finite number`, record.value);
         }
         return { ok: true, record };
+      }
+      case 'message': {
+        requireDate(record.sentAt, 'sentAt', latest);
+        optionalString(record.messageId, 'messageId', IDENTIFIER_MAX_BYTES);
+        optionalString(record.threadId, 'threadId', IDENTIFIER_MAX_BYTES);
+        optionalString(record.inReplyTo, 'inReplyTo', IDENTIFIER_MAX_BYTES);
+        return { ok: true, record: repairMessageLists(repairText(record, MESSAGE_TEXT_LIMITS)) };
       }
       default: {
         const unknown: { type?: unknown } = record;
@@ -180,6 +193,12 @@ const PLACE_TEXT_LIMITS: TextLimits = [
   ['name', TITLE_MAX_BYTES],
   ['address', TITLE_MAX_BYTES],
 ];
+const MESSAGE_TEXT_LIMITS: TextLimits = [
+  ['from', TITLE_MAX_BYTES],
+  ['subject', TITLE_MAX_BYTES],
+  ['body', TEXT_MAX_BYTES],
+];
+const MESSAGE_LISTS = ['to', 'cc', 'labels'] as const;
 
 /** Checks the optional free-text fields; returns the record, or a copy with long ones truncated. */
 function repairText<T extends LakeRecord>(record: T, limits: TextLimits): T {
@@ -190,19 +209,76 @@ function repairText<T extends LakeRecord>(record: T, limits: TextLimits): T {
     const value = fields[field];
     if (value === null || value === undefined) continue;
     if (typeof value !== 'string') fail(`${field} ${describe(value)} is not a string`, value);
-    // A UTF-16 unit is at most 3 UTF-8 bytes, so most strings skip the byte count.
-    if (value.length * 3 <= maxBytes) continue;
-    const bytes = Buffer.byteLength(value);
-    if (bytes <= maxBytes) continue;
+    const bytes = overLimitBytes(value, maxBytes);
+    if (bytes === null) continue;
     copy ??= { ...fields };
     truncated ??= {};
     copy[field] = truncateUtf8(value, maxBytes);
     truncated[field] = bytes;
   }
   if (copy === null || truncated === null) return record;
-  const attributes = (fields.attributes ?? {}) as Record<string, unknown>;
+  return withTruncated(copy, truncated) as unknown as T;
+}
+
+/** The UTF-8 length of `value` when it is over `maxBytes`, else null. */
+function overLimitBytes(value: string, maxBytes: number): number | null {
+  // A UTF-16 unit is at most 3 UTF-8 bytes, so most strings skip the byte count.
+  if (value.length * 3 <= maxBytes) return null;
+  const bytes = Buffer.byteLength(value);
+  return bytes > maxBytes ? bytes : null;
+}
+
+/** `copy` with the cuts added to its `attributes.truncated`. */
+function withTruncated(copy: Record<string, unknown>, truncated: Record<string, number>): Record<string, unknown> {
+  const attributes = (copy.attributes ?? {}) as Record<string, unknown>;
   copy.attributes = { ...attributes, truncated: { ...(attributes.truncated as object | undefined), ...truncated } };
-  return copy as unknown as T;
+  return copy;
+}
+
+/** Checks a message's to/cc/labels and attachments; returns it, or a copy with long strings cut. */
+function repairMessageLists(record: MessageRecord): MessageRecord {
+  let copy: Record<string, unknown> | null = null;
+  const truncated: Record<string, number> = {};
+  const cut = (value: string, path: string): string => {
+    const bytes = overLimitBytes(value, TITLE_MAX_BYTES);
+    if (bytes === null) return value;
+    truncated[path] = bytes;
+    return truncateUtf8(value, TITLE_MAX_BYTES);
+  };
+  for (const field of MESSAGE_LISTS) {
+    const list: unknown = record[field];
+    if (!Array.isArray(list)) fail(`${field} ${describe(list)} is not an array of strings`, list);
+    let repaired: string[] | null = null;
+    for (let i = 0; i < list.length; i++) {
+      const item: unknown = list[i];
+      if (typeof item !== 'string') fail(`${field}[${i}] ${describe(item)} is not a string`, item);
+      const kept = cut(item, `${field}[${i}]`);
+      if (kept !== item) (repaired ??= [...(list as string[])])[i] = kept;
+    }
+    if (repaired) (copy ??= { ...record })[field] = repaired;
+  }
+  const attachments: unknown = record.attachments;
+  if (!Array.isArray(attachments)) fail(`attachments ${describe(attachments)} is not an array`, attachments);
+  let repairedAttachments: MessageRecord['attachments'] | null = null;
+  for (let i = 0; i < attachments.length; i++) {
+    const attachment: unknown = attachments[i];
+    const at = `attachments[${i}]`;
+    if (attachment === null || typeof attachment !== 'object' || Array.isArray(attachment)) fail(`${at} ${describe(attachment)} is not an object`, attachment);
+    const { filename, contentType, size, sha256 } = attachment as Record<string, unknown>;
+    if (filename !== null && typeof filename !== 'string') fail(`${at}.filename ${describe(filename)} is not a string or null`, filename);
+    if (typeof contentType !== 'string') fail(`${at}.contentType ${describe(contentType)} is not a string`, contentType);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail(`${at}.size ${describe(size)} is not a whole number >= 0`, size);
+    if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) fail(`${at}.sha256 ${describe(sha256)} is not 64 lower-case hex digits`, sha256);
+    const keptFilename = filename === null ? null : cut(filename, `${at}.filename`);
+    const keptContentType = cut(contentType, `${at}.contentType`);
+    if (keptFilename !== filename || keptContentType !== contentType) {
+      repairedAttachments ??= [...(attachments as MessageRecord['attachments'])];
+      repairedAttachments[i] = { ...(attachment as MessageRecord['attachments'][number]), filename: keptFilename, contentType: keptContentType };
+    }
+  }
+  if (repairedAttachments) (copy ??= { ...record }).attachments = repairedAttachments;
+  if (copy === null) return record;
+  return withTruncated(copy, truncated) as unknown as MessageRecord;
 }
 
 const encoder = new TextEncoder();
