@@ -51,6 +51,10 @@ const ACTIVITY_TYPES = ['STILL', 'ON_FOOT', 'WALKING', 'IN_VEHICLE', 'ON_BICYCLE
 let latE7 = 535_511_000;
 let lngE7 = 99_937_000;
 let timeMs = Date.UTC(2013, 2, 1, 5, 17, 39, 849);
+// About one point a minute, as a phone logs, but never past 2025: a big file packs its points
+// closer so that every timestamp stays in the past (the importer refuses future ones).
+const BYTES_PER_POINT = 230;
+const meanStepMs = Math.min(60_000, (Date.UTC(2025, 0, 1) - timeMs) / (targetBytes / BYTES_PER_POINT));
 
 function member(indent: string, key: string, value: string | number, last = false): string {
   return `${indent}"${key}"${colon}${typeof value === 'string' ? JSON.stringify(value) : value}${last ? '' : ','}\n`;
@@ -74,7 +78,7 @@ function activityBlock(indent: string, atMs: number, iso: boolean): string {
 function point(progress: number): string {
   latE7 += Math.round((random() - 0.5) * 2000);
   lngE7 += Math.round((random() - 0.5) * 3000);
-  timeMs += 1000 + Math.floor(random() * 119_000);
+  timeMs += Math.floor(meanStepMs * (0.02 + random() * 1.96));
   // The first 40% of the file is the old era (timestampMs only), the rest the newer schema.
   const modernEra = progress > 0.4;
   const indent = '    ';
