@@ -49,7 +49,7 @@ import { Parser, type Handler } from 'htmlparser2';
 import { ParseError } from '../../../errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
-import { ACTION_PHRASES, REMOVED_OBJECT, activityKind, splitActivityTitle } from './my-activity-kinds.js';
+import { ACTION_PHRASES, REMOVED_OBJECT, activityKind, coordinatesInUrl, splitActivityTitle, unwrapGoogleRedirect } from './my-activity-kinds.js';
 import { parseActivityDate } from './takeout-dates.js';
 
 export const MY_ACTIVITY_HTML_SOURCE_ID = 'google.myactivity.html';
@@ -64,7 +64,6 @@ const NON_ASCII = /[\x80-\xff]/;
 const UTF8_REPLACEMENT_AS_LATIN1 = '\xef\xbf\xbd';
 const WHITESPACE_RUN = /\s+/g;
 const KNOWN_ACTIONS = new Set(ACTION_PHRASES);
-const COORDINATES_IN_URL = /(?:[?&](?:q|query|center|ll)=|\/@)(-?\d{1,2}(?:\.\d+)?)(?:,|%2C)(-?\d{1,3}(?:\.\d+)?)/i;
 
 export const myActivityHtmlSource: Source = {
   id: MY_ACTIVITY_HTML_SOURCE_ID,
@@ -317,7 +316,7 @@ function buildEvent(entry: EntryDraft, repairs: RepairCounts): ParseEvent {
   if (caption.locations.length > 0) attributes.locations = caption.locations;
   if (caption.details.length > 0) attributes.details = caption.details;
   if (caption.others !== null) attributes.captions = caption.others;
-  const coordinates = caption.locations.map((location) => coordinatesOf(location.url)).find((found) => found !== null) ?? null;
+  const coordinates = caption.locations.map((location) => coordinatesInUrl(location.url)).find((found) => found !== null) ?? null;
 
   const occurredAt = parsedDate.date;
   const record: ItemRecord = {
@@ -416,21 +415,3 @@ function countOf(text: string, needle: string): number {
   return count;
 }
 
-function unwrapGoogleRedirect(url: string): string | null {
-  if (!/^https?:\/\/www\.google\.[a-z.]+\/url\?/.test(url)) return null;
-  try {
-    const target = new URL(url).searchParams.get('q');
-    return target !== null && /^https?:\/\//i.test(target) ? target : null;
-  } catch {
-    return null;
-  }
-}
-
-function coordinatesOf(url: string | null): { lat: number; lon: number } | null {
-  if (url === null) return null;
-  const match = COORDINATES_IN_URL.exec(url);
-  if (!match) return null;
-  const lat = Number(match[1]);
-  const lon = Number(match[2]);
-  return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : null;
-}

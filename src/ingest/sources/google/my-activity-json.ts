@@ -25,7 +25,7 @@ import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ItemRecord, ParseEvent } from '../../records.js';
 import type { Confidence, Probe, Source } from '../../source.js';
 import { emit, foldName, parseJsonSource, rejectValue } from './json-source.js';
-import { activityKind, REMOVED_OBJECT, splitActivityTitle } from './my-activity-kinds.js';
+import { activityKind, coordinatesInUrl, REMOVED_OBJECT, splitActivityTitle, unwrapGoogleRedirect } from './my-activity-kinds.js';
 import { arrayOf, isObject, parseIsoInstant, stringOf, type LatLon } from './takeout-values.js';
 
 export const MY_ACTIVITY_JSON_SOURCE_ID = 'google.myactivity.json';
@@ -101,28 +101,12 @@ export function itemFromActivity(value: unknown, offset: number): ParseEvent {
   return emit(record, offset);
 }
 
-/** `https://www.google.com/url?q=<target>&…` → the target (Search's "Visited" entries). */
-function unwrapGoogleRedirect(url: string): string | null {
-  if (!/^https?:\/\/www\.google\.[a-z.]+\/url\?/.test(url)) return null;
-  try {
-    const target = new URL(url).searchParams.get('q');
-    return target !== null && /^https?:\/\//i.test(target) ? target : null;
-  } catch {
-    return null;
-  }
-}
 
 function youTubeVideoId(url: string): string | null {
   const match = /^https?:\/\/(?:www\.|m\.|music\.)?youtube\.com\/watch\?(?:.*&)?v=([\w-]{6,})/.exec(url) ?? /^https?:\/\/youtu\.be\/([\w-]{6,})/.exec(url);
   return match?.[1] ?? null;
 }
 
-/** Coordinates in a Maps URL: `center=lat,lng`, `q=lat,lng` or `@lat,lng`. */
-function coordinatesInUrl(url: string | null): LatLon | null {
-  if (url === null) return null;
-  const match = /(?:[?&](?:center|q)=|@)(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)/.exec(url);
-  return match ? { lat: Number(match[1]), lon: Number(match[2]) } : null;
-}
 
 export const myActivityJsonSource: Source = {
   id: MY_ACTIVITY_JSON_SOURCE_ID,

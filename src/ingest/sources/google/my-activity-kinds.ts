@@ -108,3 +108,26 @@ export function splitActivityTitle(title: string): { action: string | null; obje
 
 /** YouTube's wording for a watched or liked item that no longer exists. */
 export const REMOVED_OBJECT = /^an? (?:video|post|short|playlist|channel|story)(?: that)? (?:has been|was) removed$/i;
+
+/** `https://www.google.com/url?q=<target>&…` → the target (Search's "Visited" entries). */
+export function unwrapGoogleRedirect(url: string): string | null {
+  if (!/^https?:\/\/www\.google\.[a-z.]+\/url\?/.test(url)) return null;
+  try {
+    const target = new URL(url).searchParams.get('q');
+    return target !== null && /^https?:\/\//i.test(target) ? target : null;
+  } catch {
+    return null;
+  }
+}
+
+const COORDINATES_IN_URL = /(?:[?&](?:q|query|center|ll)=|\/?@)(-?\d{1,2}(?:\.\d+)?)(?:,|%2C)(-?\d{1,3}(?:\.\d+)?)/i;
+
+/** Coordinates in a Maps URL (`center=`, `q=`, `query=`, `ll=` or `@lat,lng`), when in range. */
+export function coordinatesInUrl(url: string | null): { lat: number; lon: number } | null {
+  if (url === null) return null;
+  const match = COORDINATES_IN_URL.exec(url);
+  if (!match) return null;
+  const lat = Number(match[1]);
+  const lon = Number(match[2]);
+  return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : null;
+}
