@@ -8,6 +8,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
+import { makeRandom } from './support/random.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,17 +30,6 @@ if (!Number.isFinite(targetBytes) || targetBytes <= 0) {
 // Jackson (older exports) writes `"key" : value`; newer exports `"key": value`.
 const colon = args.style === 'jackson' ? ' : ' : ': ';
 
-/** mulberry32: small, fast, deterministic. */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = makeRandom(Number(args.seed));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 

@@ -13,6 +13,7 @@ import type { ItemRecord, RepairCounts } from '../src/ingest/records.js';
 import { tagLanguage } from '../src/ingest/transform/language.js';
 import { normalizeRecord } from '../src/ingest/transform/normalize.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
+import { makeRandom } from './support/random.js';
 
 const { values: args } = parseArgs({
   options: { records: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '7' } },
@@ -20,16 +21,6 @@ const { values: args } = parseArgs({
 const total = Number(args.records);
 const BATCH = 50_000;
 
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Words per language: titles are random word sequences, so almost every text is distinct and the
 // language cache never helps (the worst case).

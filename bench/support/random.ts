@@ -1,0 +1,13 @@
+// A seeded random generator for the benchmark data generators: the same seed gives the same bytes.
+
+/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
+export function makeRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
