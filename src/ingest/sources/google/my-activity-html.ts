@@ -51,6 +51,7 @@ import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../../reco
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { ACTION_PHRASES, REMOVED_OBJECT, activityKind, coordinatesInUrl, splitActivityTitle, unwrapGoogleRedirect } from './my-activity-kinds.js';
 import { parseActivityDate } from './takeout-dates.js';
+import { byteChunks } from '../../parse/byte-chunks.js';
 
 export const MY_ACTIVITY_HTML_SOURCE_ID = 'google.myactivity.html';
 
@@ -81,37 +82,16 @@ export async function* parseMyActivityHtml(input: Readable, context: ParseContex
   const parser = new Parser(reader, { decodeEntities: false, lowerCaseTags: true, lowerCaseAttributeNames: true });
   reader.parser = parser;
   let bytesRead = 0;
-  const chunks = input[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      let next: IteratorResult<unknown>;
-      try {
-        next = await chunks.next();
-      } catch (error) {
-        throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
-      }
-      if (next.done) break;
-      const chunk = toBuffer(next.value);
-      parser.write(chunk.toString('latin1'));
-      bytesRead += chunk.length;
-      if (reader.events.length > 0) yield* reader.takeEvents();
-    }
-  } finally {
-    // Stopped early (by the consumer or an error): release the input as a for-await loop would.
-    await chunks.return?.();
+  for await (const chunk of byteChunks(input, context.path)) {
+    parser.write(chunk.toString('latin1'));
+    bytesRead += chunk.length;
+    if (reader.events.length > 0) yield* reader.takeEvents();
   }
   parser.end();
   yield* reader.takeEvents();
   if (reader.entriesSeen === 0) {
     yield { kind: 'reject', rejection: { category: 'unsupported', reason: `no My Activity entries (div.outer-cell) in ${bytesRead} bytes`, byteOffset: 0 } };
   }
-}
-
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`expected bytes from the input stream, got ${typeof chunk}`);
 }
 
 /** A <br>-separated line of a cell, as raw Latin-1 text (see the module comment). */

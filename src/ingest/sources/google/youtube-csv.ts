@@ -39,6 +39,7 @@ import { ParseError } from '../../../errors.js';
 import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { parseIsoTimestamp } from './takeout-dates.js';
+import { byteChunks } from '../../parse/byte-chunks.js';
 
 export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
 
@@ -124,17 +125,8 @@ export async function* parseYouTubeCsv(input: Readable, context: ParseContext): 
   const window = new ByteWindow();
   const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
   let bytesRead = 0;
-  const chunks = input[Symbol.asyncIterator]();
   try {
-    for (;;) {
-      let next: IteratorResult<unknown>;
-      try {
-        next = await chunks.next();
-      } catch (error) {
-        throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
-      }
-      if (next.done) break;
-      const chunk = toBuffer(next.value);
+    for await (const chunk of byteChunks(input, context.path)) {
       window.append(chunk);
       await new Promise<void>((resolve) => parser.write(chunk, () => resolve()));
       bytesRead += chunk.length;
@@ -149,20 +141,12 @@ export async function* parseYouTubeCsv(input: Readable, context: ParseContext): 
     if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
     yield* table.readAll(rows.splice(0), window);
   } finally {
-    // Stopped early (unknown header, the consumer, an error): release the input and the parser.
-    await chunks.return?.();
+    // Stopped early (unknown header, the consumer, an error): byteChunks releases the input.
     parser.destroy();
   }
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
   }
-}
-
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`expected bytes from the input stream, got ${typeof chunk}`);
 }
 
 /**
