@@ -1,17 +1,17 @@
 // How each tier lays a blob out on disk. Hot: the bytes as they are. Warm (LZ4) and cold (zstd):
-// the content cut into 1 MiB pieces, each compressed as one standard frame, so compression and
-// decompression stream with bounded memory although both bindings work on whole buffers.
+// the content cut into 1 MiB pieces, each compressed as one standard frame (frame-codecs.ts), so
+// compression and decompression stream with bounded memory although the codecs work on buffers.
 //
 // A compressed blob file is a sequence of frames that the `lz4` and `zstd` command-line tools
 // decode as they are (both skip "skippable frames", magic 0x184D2A50-0x184D2A5F):
 //   skippable 0x184D2A5B, 16 bytes: "DPLB", format version (u32 LE), content size (u64 LE)
-//   then per piece: skippable 0x184D2A5F, 4 bytes: length of the next frame (u32 LE); the frame
-// The header makes `stat` cheap (no decompression); the length before each frame lets the reader
-// cut frames without parsing the LZ4 or zstd block structure.
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
-import { compressFrame as lz4CompressFrame, decompressFrame as lz4DecompressFrame } from 'lz4-napi';
+//   then per piece: skippable 0x184D2A5F, 8 bytes: frame length, content length (u32 LE each);
+//   then the frame
+// The header makes `stat` cheap (no decompression); the lengths before each frame let the reader
+// cut frames without parsing LZ4 or zstd, and bound what a damaged frame can make a decoder do.
 import type { FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
+import { FRAME_CODECS, type FrameCodec } from './frame-codecs.js';
 
 export const BLOB_TIERS = ['hot', 'warm', 'cold'] as const;
 export type BlobTier = (typeof BLOB_TIERS)[number];
@@ -22,8 +22,6 @@ export function isBlobTier(value: string): value is BlobTier {
 
 /** Content per compressed frame: large enough for a good ratio, small enough to hold two in memory. */
 export const PIECE_BYTES = 1 << 20;
-/** zstd's default level: about as fast as LZ4 to decompress, much smaller than it. */
-const ZSTD_LEVEL = 3;
 
 const SKIPPABLE_HEADER_BYTES = 8;
 const HEADER_MAGIC = 0x184d2a5b;
@@ -33,19 +31,10 @@ const FORMAT_VERSION = 1;
 const HEADER_PAYLOAD_BYTES = 16;
 /** Bytes before the first frame of a compressed blob. */
 export const HEADER_BYTES = SKIPPABLE_HEADER_BYTES + HEADER_PAYLOAD_BYTES;
-const FRAME_PREFIX_BYTES = SKIPPABLE_HEADER_BYTES + 4;
+const FRAME_PREFIX_PAYLOAD_BYTES = 8;
+const FRAME_PREFIX_BYTES = SKIPPABLE_HEADER_BYTES + FRAME_PREFIX_PAYLOAD_BYTES;
 /** No frame of ours is longer: incompressible input grows by a few bytes per block only. */
 const MAX_FRAME_BYTES = PIECE_BYTES + (64 << 10);
-
-interface FrameCodec {
-  compress(piece: Buffer): Promise<Buffer>;
-  decompress(frame: Buffer): Promise<Buffer>;
-}
-
-const FRAME_CODECS: Record<Exclude<BlobTier, 'hot'>, FrameCodec> = {
-  warm: { compress: (piece) => lz4CompressFrame(piece), decompress: (frame) => lz4DecompressFrame(frame) },
-  cold: { compress: (piece) => zstdCompress(piece, ZSTD_LEVEL), decompress: (frame) => zstdDecompress(frame) },
-};
 
 /** The file does not have the layout of its tier: truncated, overwritten, or not ours. */
 export class BlobFormatError extends Error {
@@ -131,8 +120,9 @@ export class TierEncoder {
       const frame = await codec.compress(piece);
       const prefix = Buffer.alloc(FRAME_PREFIX_BYTES);
       prefix.writeUInt32LE(FRAME_LENGTH_MAGIC, 0);
-      prefix.writeUInt32LE(4, 4);
+      prefix.writeUInt32LE(FRAME_PREFIX_PAYLOAD_BYTES, 4);
       prefix.writeUInt32LE(frame.length, 8);
+      prefix.writeUInt32LE(piece.length, 12);
       await this.writeAll(prefix);
       await this.writeAll(frame);
     })();
@@ -161,7 +151,7 @@ export class FrameDecoder extends Transform {
   private readonly queued: Buffer[] = [];
   private queuedBytes = 0;
   private headerRead = false;
-  private nextFrameBytes: number | null = null;
+  private nextFrame: { frameBytes: number; contentBytes: number } | null = null;
   private offset = 0;
   /** The content size from the header, once read. */
   contentBytes: number | null = null;
@@ -182,7 +172,7 @@ export class FrameDecoder extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (!this.headerRead) return callback(this.describe(`the file ends after ${this.offset + this.queuedBytes} bytes, inside its header`));
-    if (this.queuedBytes > 0 || this.nextFrameBytes !== null) {
+    if (this.queuedBytes > 0 || this.nextFrame !== null) {
       return callback(this.describe(`the file ends inside the frame at byte ${this.offset} (${this.queuedBytes} bytes left over)`));
     }
     callback();
@@ -199,23 +189,31 @@ export class FrameDecoder extends Transform {
         }
         this.headerRead = true;
       }
-      if (this.nextFrameBytes === null) {
+      if (this.nextFrame === null) {
         if (this.queuedBytes < FRAME_PREFIX_BYTES) return;
         const at = this.offset;
         const prefix = this.takeBytes(FRAME_PREFIX_BYTES);
-        const length = prefix.readUInt32LE(8);
-        if (prefix.readUInt32LE(0) !== FRAME_LENGTH_MAGIC || prefix.readUInt32LE(4) !== 4 || length < 4 || length > MAX_FRAME_BYTES) {
-          throw this.describe(`no frame length at byte ${at}`);
+        const frameBytes = prefix.readUInt32LE(8);
+        const contentBytes = prefix.readUInt32LE(12);
+        if (
+          prefix.readUInt32LE(0) !== FRAME_LENGTH_MAGIC ||
+          prefix.readUInt32LE(4) !== FRAME_PREFIX_PAYLOAD_BYTES ||
+          frameBytes < 4 ||
+          frameBytes > MAX_FRAME_BYTES ||
+          contentBytes > PIECE_BYTES
+        ) {
+          throw this.describe(`no frame lengths at byte ${at}`);
         }
-        this.nextFrameBytes = length;
+        this.nextFrame = { frameBytes, contentBytes };
       }
-      if (this.queuedBytes < this.nextFrameBytes) return;
+      if (this.queuedBytes < this.nextFrame.frameBytes) return;
       const at = this.offset;
-      const frame = this.takeBytes(this.nextFrameBytes);
-      this.nextFrameBytes = null;
-      let content: Buffer;
+      const { frameBytes, contentBytes } = this.nextFrame;
+      const frame = this.takeBytes(frameBytes);
+      this.nextFrame = null;
+      let content: Uint8Array;
       try {
-        content = await this.codec.decompress(frame);
+        content = await this.codec.decompress(frame, contentBytes);
       } catch (cause) {
         throw this.describe(`the frame at byte ${at} does not decompress (${cause instanceof Error ? cause.message : String(cause)})`, cause);
       }
