@@ -1,7 +1,7 @@
 // The transformation stage (text normalization, language tags) and record validation.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ItemRecord, LakeRecord, LocationPointRecord, RepairCounts } from '../src/ingest/records.js';
+import type { ItemRecord, LakeRecord, LocationPointRecord, MessageRecord, RepairCounts } from '../src/ingest/records.js';
 import { detectLanguage, tagLanguage } from '../src/ingest/transform/language.js';
 import { MAX_ATTRIBUTE_DEPTH, normalizeRecord, normalizeText } from '../src/ingest/transform/normalize.js';
 import { TEXT_MAX_BYTES, TITLE_MAX_BYTES, truncateUtf8, validateRecord, type ValidationResult } from '../src/ingest/validate/validate.js';
@@ -19,6 +19,28 @@ function item(fields: Partial<ItemRecord> = {}): ItemRecord {
 
 function point(fields: Partial<LocationPointRecord> = {}): LocationPointRecord {
   return { type: 'location_point', source: 'test.source', key: ['p', 1], recordedAt: new Date('2024-05-01T10:00:00Z'), lat: 52.52, lon: 13.405, ...fields };
+}
+
+const SHA = 'a'.repeat(64);
+
+function message(fields: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    type: 'message',
+    source: 'test.source',
+    key: ['m@example.org'],
+    messageId: 'm@example.org',
+    threadId: '1545668983435175434',
+    sentAt: new Date('2024-05-01T10:00:00Z'),
+    from: 'Alice <alice@example.org>',
+    to: ['Bob <bob@example.org>'],
+    cc: [],
+    subject: 'Hello',
+    body: 'Body',
+    labels: ['Inbox'],
+    inReplyTo: null,
+    attachments: [{ filename: 'a.pdf', contentType: 'application/pdf', size: 10, sha256: SHA }],
+    ...fields,
+  };
 }
 
 function validate(record: unknown): ValidationResult {
@@ -112,6 +134,27 @@ describe('normalizeRecord', () => {
     }
     assert.equal(cursor, null);
     assert.equal(levels, MAX_ATTRIBUTE_DEPTH);
+  });
+
+  test('messages: the strings of to, cc, labels and attachments too', () => {
+    const counts = repairs();
+    const record = normalizeRecord(
+      message({
+        subject: 'Cafe\u0301\u0000',
+        to: ['Zoe\u0308 <z@example.org>', 'ok@example.org'],
+        cc: ['x\u0000@example.org'],
+        labels: ['E\u0301te\u0301', 'bad \ud800'],
+        attachments: [{ filename: 'Cafe\u0301.txt\u0000', contentType: 'text/plain', size: 3, sha256: SHA }],
+      }),
+      counts,
+    );
+    assert.equal(record.subject, 'Caf\u00e9');
+    assert.deepEqual(record.to, ['Zo\u00eb <z@example.org>', 'ok@example.org']);
+    assert.deepEqual(record.cc, ['x@example.org']);
+    assert.deepEqual(record.labels, ['\u00c9t\u00e9', 'bad \ufffd']);
+    assert.deepEqual(record.attachments, [{ filename: 'Caf\u00e9.txt', contentType: 'text/plain', size: 3, sha256: SHA }]);
+    assert.equal(record.sentAt.toISOString(), '2024-05-01T10:00:00.000Z');
+    assert.deepEqual(counts, { invalidUtf8: 1, nulCharacters: 3 });
   });
 
   test('other record types: places and measurements', () => {
@@ -258,6 +301,73 @@ describe('validateRecord', () => {
 
     const atLimit = item({ title: 'a'.repeat(TITLE_MAX_BYTES) });
     assert.equal(accepted(atLimit), atLimit);
+  });
+
+  test('message: a valid one passes unchanged; sentAt required and in range; identifiers bounded', () => {
+    const valid = message();
+    assert.equal(accepted(valid), valid);
+    const bare = message({ messageId: null, threadId: null, from: null, subject: null, body: null, to: [], labels: [], attachments: [] });
+    assert.equal(accepted(bare), bare);
+    assert.match(rejectionReason(message({ sentAt: undefined as unknown as Date })), /^sentAt missing is not a Date$/);
+    assert.match(rejectionReason(message({ sentAt: new Date(0) })), /^sentAt 1970-01-01T00:00:00\.000Z is not after/);
+    assert.match(rejectionReason(message({ sentAt: new Date(NOW + 2 * DAY) })), /^sentAt .* is more than a day in the future$/);
+    assert.match(rejectionReason(message({ messageId: 'x'.repeat(2000) })), /^messageId is 2000 bytes, over the 1024-byte limit/);
+    assert.match(rejectionReason(message({ inReplyTo: '' })), /^inReplyTo "" must be a non-empty string$/);
+    assert.match(rejectionReason(message({ threadId: 7 as unknown as string })), /^threadId 7 must be a non-empty string$/);
+  });
+
+  test('message: long subject, from and body cut like titles and text; long list entries and names too', () => {
+    const subject = 'é'.repeat(5000); // 10,000 bytes
+    const original = message({
+      subject,
+      from: 'f'.repeat(TITLE_MAX_BYTES + 1),
+      body: 'b'.repeat(TEXT_MAX_BYTES + 5),
+      to: ['ok@example.org', 't'.repeat(TITLE_MAX_BYTES + 2)],
+      labels: ['l'.repeat(TITLE_MAX_BYTES + 3)],
+      attachments: [
+        { filename: null, contentType: 'text/plain', size: 0, sha256: SHA },
+        { filename: 'n'.repeat(TITLE_MAX_BYTES + 4), contentType: 'application/pdf', size: 1, sha256: SHA },
+      ],
+      attributes: { keep: true },
+    });
+    const repaired = accepted(original) as MessageRecord;
+    assert.notEqual(repaired, original);
+    assert.equal(repaired.subject, 'é'.repeat(TITLE_MAX_BYTES / 2));
+    assert.equal(repaired.from?.length, TITLE_MAX_BYTES);
+    assert.equal(repaired.body?.length, TEXT_MAX_BYTES);
+    assert.deepEqual(repaired.to, ['ok@example.org', 't'.repeat(TITLE_MAX_BYTES)]);
+    assert.deepEqual(repaired.labels, ['l'.repeat(TITLE_MAX_BYTES)]);
+    assert.equal(repaired.attachments[0], original.attachments[0]);
+    assert.deepEqual(repaired.attachments[1], { filename: 'n'.repeat(TITLE_MAX_BYTES), contentType: 'application/pdf', size: 1, sha256: SHA });
+    assert.deepEqual(repaired.attributes, {
+      keep: true,
+      truncated: {
+        subject: 10_000,
+        from: TITLE_MAX_BYTES + 1,
+        body: TEXT_MAX_BYTES + 5,
+        'to[1]': TITLE_MAX_BYTES + 2,
+        'labels[0]': TITLE_MAX_BYTES + 3,
+        'attachments[1].filename': TITLE_MAX_BYTES + 4,
+      },
+    });
+    assert.equal(original.subject, subject, 'the input is not changed');
+    assert.equal(original.to[1]?.length, TITLE_MAX_BYTES + 2);
+    assert.deepEqual(original.attributes, { keep: true });
+  });
+
+  test('message: lists and attachments of the wrong shape are refused', () => {
+    assert.match(rejectionReason(message({ to: 'bob@example.org' as unknown as string[] })), /^to "bob@example\.org" is not an array of strings$/);
+    assert.match(rejectionReason(message({ cc: ['a', 3 as unknown as string] })), /^cc\[1\] 3 is not a string$/);
+    assert.match(rejectionReason(message({ labels: undefined as unknown as string[] })), /^labels missing is not an array of strings$/);
+    assert.match(rejectionReason(message({ attachments: null as unknown as MessageRecord['attachments'] })), /^attachments null is not an array$/);
+    const attachment = { filename: 'a', contentType: 'text/plain', size: 1, sha256: SHA };
+    const bad = (fields: Record<string, unknown>) => message({ attachments: [{ ...attachment, ...fields } as MessageRecord['attachments'][number]] });
+    assert.match(rejectionReason(bad({ sha256: 'ABC' })), /^attachments\[0\]\.sha256 "ABC" is not 64 lower-case hex digits$/);
+    assert.match(rejectionReason(bad({ size: -1 })), /^attachments\[0\]\.size -1 is not a whole number >= 0$/);
+    assert.match(rejectionReason(bad({ size: 1.5 })), /^attachments\[0\]\.size 1\.5/);
+    assert.match(rejectionReason(bad({ contentType: null })), /^attachments\[0\]\.contentType null is not a string$/);
+    assert.match(rejectionReason(bad({ filename: 5 })), /^attachments\[0\]\.filename 5 is not a string or null$/);
+    assert.match(rejectionReason(message({ attachments: ['x' as unknown as MessageRecord['attachments'][number]] })), /^attachments\[0\] "x" is not an object$/);
   });
 
   test('truncateUtf8 never splits a character', () => {

@@ -24,6 +24,7 @@
 // could still become a separator (it starts like `From ` after an empty line) or a lone `\r`
 // (which may be the first half of an empty CRLF line), never more than MAX_SEPARATOR_LINE_BYTES.
 // Feeding the same bytes in any chunk sizes gives the same events.
+import { toBuffer } from './byte-chunks.js';
 
 /** Default cap on one message; Gmail's own limit is 25 MB of attachments, about 34 MB encoded. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -304,13 +305,6 @@ export async function* splitMbox(input: AsyncIterable<unknown>, options: MboxSpl
     for (const event of events) yield event;
   }
   for (const event of splitter.end()) yield event;
-}
-
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`expected bytes from the input stream, got ${typeof chunk}`);
 }
 
 function startsWith(buf: Buffer, at: number, prefix: Buffer): boolean {

@@ -94,28 +94,33 @@ export async function* parseGmailMbox(input: Readable, context: ParseContext, op
   // Reported once a message follows: a file with no message at all gets one rejection, below.
   let preamble: MboxPreamble | null = null;
   const events = splitMbox(countBytes(input, (n) => (bytesRead += n)), { maxMessageBytes });
-  for (;;) {
-    let next: IteratorResult<MboxEvent>;
-    try {
-      next = await events.next();
-    } catch (error) {
-      // Archive errors stay as they are (the runner handles them); any other read error ends the file here.
-      if (error instanceof LakeError) throw error;
-      throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+  try {
+    for (;;) {
+      let next: IteratorResult<MboxEvent>;
+      try {
+        next = await events.next();
+      } catch (error) {
+        // Archive errors stay as they are (the runner handles them); any other read error ends the file here.
+        if (error instanceof LakeError) throw error;
+        throw new ParseError(context.path, bytesRead, 'the file could not be read further', { cause: error });
+      }
+      if (next.done) break;
+      const event = next.value;
+      if (event.kind === 'preamble') {
+        preamble = event;
+        continue;
+      }
+      if (preamble !== null) {
+        yield reject('malformed', `${preamble.size} bytes before the first "From " separator line belong to no message`, preamble);
+        preamble = null;
+      }
+      messages++;
+      if (event.kind === 'too_large') yield reject('too_large', `message of ${event.size} bytes, over the ${maxMessageBytes}-byte limit`, event);
+      else yield await messageEvent(event, options);
     }
-    if (next.done) break;
-    const event = next.value;
-    if (event.kind === 'preamble') {
-      preamble = event;
-      continue;
-    }
-    if (preamble !== null) {
-      yield reject('malformed', `${preamble.size} bytes before the first "From " separator line belong to no message`, preamble);
-      preamble = null;
-    }
-    messages++;
-    if (event.kind === 'too_large') yield reject('too_large', `message of ${event.size} bytes, over the ${maxMessageBytes}-byte limit`, event);
-    else yield await messageEvent(event, options);
+  } finally {
+    // Stopped early (by the consumer or an error): release the input as a for-await loop would.
+    await events.return(undefined);
   }
   if (messages === 0) {
     yield reject('unsupported', `no mbox "From " separator line in ${bytesRead} bytes`, { offset: 0, line: 1 });
