@@ -14,9 +14,10 @@ import { promisify } from 'node:util';
 import { LakeError } from '../src/errors.js';
 import { addRef, collectUnreferenced, listRefs, removeRef } from '../src/store/blob-refs.js';
 import { BLOB_TIERS, BlobStore, type BlobTier } from '../src/store/blob-store.js';
-import { createUser, openTestLake, type TestLake } from './support/lake.js';
+import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const CHILD = new URL('./support/blob-store-child.ts', import.meta.url).pathname;
+const BLOBS_CLI = new URL('./support/blobs-cli.ts', import.meta.url).pathname;
 const MIB = 1 << 20;
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -367,5 +368,90 @@ describe('references and garbage collection (database)', () => {
     assert.ok(!(await collectUnreferenced(t.lake.db, gcStore)).deleted.some((d) => d.sha256 === hash));
     await t.lake.db.query(`DELETE FROM user_data.users WHERE user_id = $1`, [carol]);
     assert.ok((await collectUnreferenced(t.lake.db, gcStore)).deleted.some((d) => d.sha256 === hash));
+  });
+});
+
+describe('lake blobs (command line)', () => {
+  let dataDir: string;
+  let database: Awaited<ReturnType<typeof createServerDatabase>>;
+  let cliStore: BlobStore;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'lake-blobs-cli-'));
+    database = await createServerDatabase();
+    cliStore = new BlobStore(path.join(dataDir, 'blobs'));
+  });
+  after(async () => {
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function lakeBlobs(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL'));
+    const env = { ...inherited, LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) };
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', BLOBS_CLI, 'blobs', ...args], { env, timeout: 120_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  test('stats, move one blob, move every blob older than N days', async () => {
+    const old = await cliStore.put(randomBytes(100_000));
+    const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000);
+    await utimes(cliStore.pathFor(old.sha256, 'hot'), tenDaysAgo, tenDaysAgo);
+    const fresh = await cliStore.put(compressible);
+
+    const stats = await lakeBlobs('stats', '--json');
+    assert.equal(stats.code, 0, stats.stderr);
+    const summary = JSON.parse(stats.stdout) as { tiers: Record<BlobTier, { blobs: number; bytes: number }>; total: { blobs: number; bytes: number } };
+    assert.deepEqual(summary.tiers.hot, { blobs: 2, bytes: old.size + fresh.size, storedBytes: old.size + fresh.size });
+    assert.equal(summary.total.blobs, 2);
+
+    const bulk = await lakeBlobs('move', '--all-older-than', '5', '--tier', 'cold', '--json');
+    assert.equal(bulk.code, 0, bulk.stderr);
+    assert.equal((JSON.parse(bulk.stdout) as { moved: number }).moved, 1);
+    assert.equal((await cliStore.stat(old.sha256))?.tier, 'cold');
+    assert.equal((await cliStore.stat(fresh.sha256))?.tier, 'hot');
+
+    const one = await lakeBlobs('move', fresh.sha256, '--tier', 'warm');
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, new RegExp(`^${fresh.sha256} warm `));
+    const text = await lakeBlobs('stats');
+    assert.match(text.stdout, /^hot\s+0\s/m);
+    assert.match(text.stdout, /^warm\s+1\s/m);
+    assert.match(text.stdout, /^cold\s+1\s/m);
+  });
+
+  test('usage errors exit 2 with one line naming the problem; a missing blob exits 1', async () => {
+    const badTier = await lakeBlobs('move', 'ab'.repeat(32), '--tier', 'frozen');
+    assert.equal(badTier.code, 2);
+    assert.match(badTier.stderr, /frozen/);
+    const neither = await lakeBlobs('move', '--tier', 'cold');
+    assert.equal(neither.code, 2);
+    assert.match(neither.stderr, /give either a SHA-256 or --all-older-than DAYS \[USAGE\]/);
+    const both = await lakeBlobs('move', 'ab'.repeat(32), '--all-older-than', '3', '--tier', 'cold');
+    assert.equal(both.code, 2);
+    const badHash = await lakeBlobs('move', 'not-a-hash', '--tier', 'cold');
+    assert.equal(badHash.code, 2);
+    assert.match(badHash.stderr, /is not a SHA-256/);
+    const badDays = await lakeBlobs('move', '--all-older-than', 'soon', '--tier', 'cold');
+    assert.equal(badDays.code, 2);
+    const missing = await lakeBlobs('move', 'cd'.repeat(32), '--tier', 'cold');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\[BLOB_NOT_FOUND\]\n$/);
+  });
+
+  test('gc deletes what nobody references, past the grace period', async () => {
+    const orphan = await cliStore.put(Buffer.from('nobody has this'), { tier: 'warm' });
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000);
+    await utimes(cliStore.pathFor(orphan.sha256, 'warm'), threeDaysAgo, threeDaysAgo);
+    const gc = await lakeBlobs('gc', '--grace-hours', '48', '--json');
+    assert.equal(gc.code, 0, gc.stderr);
+    const result = JSON.parse(gc.stdout) as { deleted: { sha256: string }[]; recent: number };
+    assert.ok(result.deleted.some((d) => d.sha256 === orphan.sha256));
+    assert.equal(await cliStore.has(orphan.sha256), false);
   });
 });
