@@ -150,7 +150,7 @@ describe('mbox splitter', () => {
     assert.ok(body.includes('\nFrom the archive: this line was quoted by the writer.\n'));
     assert.ok(body.includes('\n>From here, two levels of quoting.\n'));
     assert.ok(!body.includes('>>From'));
-    assert.ok(body.includes('\nFrom here the body goes on without a blank line before it.\n'));
+    assert.ok(body.includes('\nFrom here@example.org Sat Sep 17 10:00:00 2022 wrote this:\n'));
     assert.ok(body.includes('\n\nFrom now on, a paragraph that starts with "From " after a blank line.\nBye\n'));
     assert.ok(body.endsWith('Bye\n'));
   });
@@ -184,7 +184,7 @@ describe('mbox splitter', () => {
     );
     assert.equal(messages[0]?.separator, 'From 1545668983435190001@xxx Mon Jan 09 10:00:00 +0000 2023');
     const first = messages[0]!.raw.toString();
-    assert.ok(first.endsWith('\r\n\r\nLine one.\r\nFrom a quoted line.\r\nFrom a body line without a blank line before it.\r\n'));
+    assert.ok(first.endsWith('\r\n\r\nLine one.\r\nFrom a quoted line.\r\nFrom ab@b.org Sat Sep 17 10:00:00 2022 no blank.\r\n'));
     assert.ok(messages[1]!.raw.toString().endsWith('\r\n\r\nSecond.\r\n'));
   });
 
@@ -311,7 +311,7 @@ describe('Gmail mbox source: takeout.mbox', () => {
     assert.equal(
       record.body,
       'Hello,\n\nFrom the archive: this line was quoted by the writer.\n>From here, two levels of quoting.\n' +
-        'From here the body goes on without a blank line before it.\n\n' +
+        'From here@example.org Sat Sep 17 10:00:00 2022 wrote this:\n\n' +
         'From now on, a paragraph that starts with "From " after a blank line.\nBye\n',
     );
   });
@@ -407,7 +407,7 @@ describe('Gmail mbox source: shapes and failures', () => {
     const [first, second] = crlf.records;
     assert.equal(first?.subject, 'CRLF ✓');
     assert.equal(first?.from, 'Zoë <zoe@example.org>');
-    assert.equal(first?.body, 'Line one.\nFrom a quoted line.\nFrom a body line without a blank line before it.\n');
+    assert.equal(first?.body, 'Line one.\nFrom a quoted line.\nFrom ab@b.org Sat Sep 17 10:00:00 2022 no blank.\n');
     assert.equal(first?.sentAt.toISOString(), '2023-01-09T10:00:00.000Z');
     assert.equal(second?.inReplyTo, 'crlf-1@example.org');
     assert.deepEqual(second?.to, ['Zoë <zoe@example.org>']);
