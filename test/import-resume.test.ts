@@ -45,9 +45,9 @@ interface Run {
 }
 
 /** Run `lake import`; with `killAfter`, SIGKILL it once a progress event reports that many records. */
-function lakeImport(user: string, killAfter?: number): Promise<Run> {
+function lakeImport(user: string, killAfter?: number, file = records, nodeFlags: string[] = []): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAKE, 'import', records, '--user', user, '--batch-size', '500', '--json'], { env });
+    const child = spawn(process.execPath, [...nodeFlags, LAKE, 'import', file, '--user', user, '--batch-size', '500', '--json'], { env });
     let stdout = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     createInterface({ input: child.stderr }).on('line', (line) => {
@@ -97,4 +97,26 @@ test('SIGKILL mid-file, then the same command again: the rows of an uninterrupte
   } finally {
     await lake.close();
   }
+});
+
+test('the import keeps within a 128 MB heap (PGlite itself takes about 70 MB of it)', async () => {
+  const big = path.join(dir, 'big', 'Records.json');
+  const { mkdir, open } = await import('node:fs/promises');
+  await mkdir(path.dirname(big));
+  const handle = await open(big, 'w');
+  await handle.write('{"locations":[');
+  const total = 200_000; // about 25 MB
+  for (let start = 0; start < total; start += 10_000) {
+    const chunk = Array.from({ length: 10_000 }, (_, k) => {
+      const i = start + k;
+      return `${i === 0 ? '' : ','}{"timestampMs":"${Date.UTC(2015, 0, 1) + i * 20_000}","latitudeE7":${480000000 + (i % 9000) * 50},"longitudeE7":${20000000 + (i % 7000) * 50},"accuracy":${i % 50},"source":"GPS","deviceTag":123456}`;
+    });
+    await handle.write(chunk.join('\n'));
+  }
+  await handle.write(']}');
+  await handle.close();
+  const run = await lakeImport('bounded', undefined, big, ['--max-old-space-size=128']);
+  assert.equal(run.code, 0, run.stdout.slice(0, 500));
+  const report = JSON.parse(run.stdout) as { files: { records: number; status: string }[] };
+  assert.deepEqual([report.files[0]!.status, report.files[0]!.records], ['done', total]);
 });
