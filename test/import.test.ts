@@ -173,6 +173,13 @@ describe('bad input', () => {
       ]),
     );
     assert.deepEqual(q.rows, [{ entry: 'Records.json', category: 'malformed', byte_offset: elementStart }]);
+    // The same file again: no new rows, and the same problem is not recorded twice.
+    const again = await importAs(user, [input], 25);
+    assert.deepEqual([file(again, 'Records.json').records, file(again, 'Records.json').duplicates], [0, 80]);
+    const all = await t.lake.db.asUser(user, (tx) =>
+      tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM imports.quarantine WHERE entry = 'Records.json' AND category = 'malformed'`),
+    );
+    assert.equal(all.rows[0]!.n, 1);
   });
 
   test('a truncated zip is refused naming the file, and nothing from it is loaded', async () => {

@@ -54,7 +54,7 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
     params: (u, n) => [u, uuid(n, 1)],
   },
   'imports.quarantine': {
-    sql: `INSERT INTO imports.quarantine (user_id, job_id, entry, category, reason) VALUES ($1, $2, 'x.json', 'malformed', 'bad')`,
+    sql: `INSERT INTO imports.quarantine (user_id, job_id, entry, category, reason, dedup_key) VALUES ($1, $2, 'x.json', 'malformed', 'bad', '\\x01')`,
     params: (u, n) => [u, uuid(n, 1)],
   },
   'vectors.embeddings': {

@@ -363,8 +363,12 @@ CREATE TABLE imports.quarantine (
   byte_offset bigint,
   line integer,
   excerpt text,
+  -- SHA-256 of (entry, offset, line, category, reason): the same problem found again (a re-run,
+  -- a batch re-read after a kill) is recorded once.
+  dedup_key bytea NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (user_id, quarantine_id)
+  PRIMARY KEY (user_id, quarantine_id),
+  UNIQUE (user_id, dedup_key)
 );
 CREATE INDEX quarantine_user_job_idx ON imports.quarantine (user_id, job_id);
 SELECT lake.isolate_by_user('imports.quarantine', 'SELECT, INSERT, DELETE');

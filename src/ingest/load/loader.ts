@@ -1,6 +1,7 @@
 // The load stage: one batch of validated records into their tables, with the file's checkpoint in
 // the same transaction. A killed import therefore resumes exactly after the last committed batch:
 // nothing lost, nothing doubled (and re-sent rows are absorbed by the content-hash keys anyway).
+import { hash } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import { bulkInsert } from '../../db/bulk.js';
 import type { LakeRecord, Rejection } from '../records.js';
@@ -83,8 +84,9 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
     if (quarantine.length > 0) {
       if (!target.jobId) throw new Error('quarantined input needs an import job');
       await tx.query(
-        `INSERT INTO imports.quarantine (user_id, job_id, file_id, entry, category, reason, byte_offset, line, excerpt)
-         SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::int[], $9::text[])`,
+        `INSERT INTO imports.quarantine (user_id, job_id, file_id, entry, category, reason, byte_offset, line, excerpt, dedup_key)
+         SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::int[], $9::text[], $10::bytea[])
+         ON CONFLICT (user_id, dedup_key) DO NOTHING`,
         [
           userId,
           target.jobId,
@@ -95,6 +97,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
           quarantine.map((q) => q.byteOffset ?? null),
           quarantine.map((q) => q.line ?? null),
           quarantine.map((q) => q.excerpt ?? null),
+          quarantine.map((q) => hash('sha256', JSON.stringify([q.entry, q.byteOffset ?? null, q.line ?? null, q.category, q.reason]), 'buffer')),
         ],
       );
     }
