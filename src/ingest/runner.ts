@@ -19,7 +19,7 @@ import { createFile, createJob, finishFile, finishJob, removeFileRows, takeOverI
 import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
 import { LOADED_TABLES } from './load/tables.js';
 import { drain, peekHead } from './receive/peek.js';
-import type { FileReport, FileStatus, ImportReport } from './report.js';
+import { quarantinedCount, type FileReport, type FileStatus, type ImportReport } from './report.js';
 import { detectSource, SOURCES } from './sources/index.js';
 import type { Source } from './source.js';
 import { tagLanguage } from './transform/language.js';
@@ -49,8 +49,6 @@ export interface ImportOptions {
   /** clamd to scan every file with while it streams (config.clamavAddress). */
   clamavAddress?: string;
   onProgress?: (progress: ImportProgress) => void;
-  /** Called with each file's report as it finishes. */
-  onFile?: (file: FileReport) => void;
 }
 
 export async function runImport(db: Database, options: ImportOptions): Promise<ImportReport> {
@@ -64,7 +62,6 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
     files.push(file);
     progress.filesDone++;
     progress.bytes += file.bytes;
-    options.onFile?.(file);
   };
   try {
     for await (const outcome of readExport(options.inputs, { limits: options.limits })) {
@@ -80,7 +77,7 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
     files: files.length,
     records: files.reduce((n, f) => n + f.records, 0),
     duplicates: files.reduce((n, f) => n + f.duplicates, 0),
-    quarantined: files.reduce((n, f) => n + Object.values(f.quarantined).reduce((a, b) => a + (b ?? 0), 0), 0),
+    quarantined: files.reduce((n, f) => n + quarantinedCount(f), 0),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     seconds: (performance.now() - started) / 1000,
   };
