@@ -23,12 +23,13 @@ import {
   firstId,
   gmailMboxSource,
   isKnownCharset,
+  MAX_HTML_CHARS,
   parseLabels,
   parseMailDate,
   type AttachmentMeta,
 } from '../src/ingest/sources/google/gmail-mbox.js';
 import { normalizeRecord } from '../src/ingest/transform/normalize.js';
-import { validateRecord } from '../src/ingest/validate/validate.js';
+import { TEXT_MAX_BYTES, validateRecord } from '../src/ingest/validate/validate.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const FIXTURES = new URL('./fixtures/mbox/', import.meta.url);
@@ -289,7 +290,7 @@ describe('Gmail mbox source: takeout.mbox', () => {
         { category: 'malformed', byteOffset: 3768, line: 127 },
       ],
     );
-    assert.equal(run.rejections[0]?.reason, 'Date header "sometime last week" unreadable, and the separator line has no valid date');
+    assert.equal(run.rejections[0]?.reason, 'Date header "sometime last week" unreadable or out of range, and the separator line has no valid date');
     assert.equal(run.rejections[1]?.reason, 'message does not start with a header field');
     assert.equal(run.rejections[1]?.excerpt, 'this is not a header');
   });
@@ -455,6 +456,28 @@ describe('Gmail mbox source: shapes and failures', () => {
       excerpt: null,
     });
     assert.equal(run.offsets.at(-1), 12432);
+  });
+
+  test('a Date header in the future falls back to the separator date and is kept', async () => {
+    const bytes = Buffer.from('From a@b Fri Sep 16 12:34:56 +0000 2022\nDate: Tue, 1 Jan 2999 00:00:00 +0000\nSubject: x\n\nbody\n');
+    const run = await parse(bytes);
+    assert.equal(run.records[0]?.sentAt.toISOString(), '2022-09-16T12:34:56.000Z');
+    assert.deepEqual(run.records[0]?.attributes, { dateSource: 'separator', dateHeader: 'Tue, 1 Jan 2999 00:00:00 +0000' });
+  });
+
+  test('bodies over the cap are cut on a character boundary; HTML over MAX_HTML_CHARS is cut before conversion', async () => {
+    const paragraph = `<p>${'é'.repeat(1000)}</p>`;
+    const html = paragraph.repeat(Math.ceil(MAX_HTML_CHARS / paragraph.length) + 10);
+    const headers = 'Date: Fri, 16 Sep 2022 12:34:56 +0000\nContent-Type: text/html; charset=utf-8\n';
+    const bytes = Buffer.from(`From a@b Fri Sep 16 12:34:56 +0000 2022\n${headers}\n${html}\n`);
+    const record = (await parse(bytes)).records[0]!;
+    assert.equal(Buffer.byteLength(record.body ?? ''), TEXT_MAX_BYTES);
+    assert.ok(record.body?.startsWith(`${'é'.repeat(1000)}\n\n${'é'.repeat(1000)}`));
+    assert.deepEqual(Object.keys(record.attributes ?? {}), ['bodyFromHtml', 'truncated']);
+    const truncated = record.attributes?.truncated as { html: number; body: number };
+    // The parsed HTML part ends with the line break before the closing empty line.
+    assert.equal(truncated.html, Buffer.byteLength(`${html}\n`));
+    assert.ok(truncated.body > TEXT_MAX_BYTES && truncated.body < truncated.html, String(truncated.body));
   });
 
   test('a message the MIME parser refuses is malformed, and the next one carries on', async () => {

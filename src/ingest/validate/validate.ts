@@ -263,7 +263,9 @@ function repairMessageLists(record: MessageRecord): MessageRecord {
   for (let i = 0; i < attachments.length; i++) {
     const attachment: unknown = attachments[i];
     const at = `attachments[${i}]`;
-    if (attachment === null || typeof attachment !== 'object' || Array.isArray(attachment)) fail(`${at} ${describe(attachment)} is not an object`, attachment);
+    if (attachment === null || typeof attachment !== 'object' || Array.isArray(attachment)) {
+      fail(`${at} ${describe(attachment)} is not an object`, attachment);
+    }
     const { filename, contentType, size, sha256 } = attachment as Record<string, unknown>;
     if (filename !== null && typeof filename !== 'string') fail(`${at}.filename ${describe(filename)} is not a string or null`, filename);
     if (typeof contentType !== 'string') fail(`${at}.contentType ${describe(contentType)} is not a string`, contentType);

@@ -18,8 +18,9 @@
 //               or outside (1970, now + 1 day], the separator line's date (Gmail's own, in UTC),
 //               with attributes.dateSource = 'separator' and the header kept in dateHeader
 //   body        the text/plain parts, or the HTML converted to text (html-to-text; link targets
-//               and images dropped, the words kept); CRLF made LF; at most TEXT_MAX_BYTES, the
-//               cut recorded in attributes.truncated.body as the original UTF-8 byte length
+//               and images dropped, the words kept; HTML past MAX_HTML_CHARS is cut first,
+//               recorded in attributes.truncated.html); CRLF made LF; at most TEXT_MAX_BYTES,
+//               the cut recorded in attributes.truncated.body as the original UTF-8 byte length
 //   attachments filename, contentType, size and SHA-256 of the decoded content; the bytes go to
 //               the `onAttachment` hook when one is given and are not kept otherwise
 //   key         [messageId], or [SHA-256 of the raw message] when it has none
@@ -41,7 +42,15 @@ import type { Readable } from 'node:stream';
 import { compile } from 'html-to-text';
 import PostalMime, { decodeWords, type Address, type Email } from 'postal-mime';
 import { LakeError, ParseError } from '../../../errors.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, isSeparatorLine, separatorDate, splitMbox, type MboxEvent, type MboxMessage, type MboxPreamble } from '../../parse/mbox.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  isSeparatorLine,
+  separatorDate,
+  splitMbox,
+  type MboxEvent,
+  type MboxMessage,
+  type MboxPreamble,
+} from '../../parse/mbox.js';
 import type { MessageRecord, ParseEvent, Rejection } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { FUTURE_SLACK_MS, TEXT_MAX_BYTES, truncateUtf8 } from '../../validate/validate.js';
@@ -129,16 +138,15 @@ export async function* parseGmailMbox(input: Readable, context: ParseContext, op
 
 async function* countBytes(input: AsyncIterable<unknown>, count: (n: number) => void): AsyncGenerator<unknown> {
   for await (const chunk of input) {
-    if (chunk instanceof Uint8Array || typeof chunk === 'string') count(chunk.length);
+    if (chunk instanceof Uint8Array) count(chunk.length);
+    else if (typeof chunk === 'string') count(Buffer.byteLength(chunk));
     yield chunk;
   }
 }
 
 function reject(category: Rejection['category'], reason: string, where: { offset: number; line: number }, excerpt: string | null = null): ParseEvent {
-  return {
-    kind: 'reject',
-    rejection: { category, reason, byteOffset: where.offset, line: where.line, excerpt: excerpt === null ? null : excerpt.slice(0, EXCERPT_CHARS) },
-  };
+  const shortExcerpt = excerpt === null ? null : excerpt.slice(0, EXCERPT_CHARS);
+  return { kind: 'reject', rejection: { category, reason, byteOffset: where.offset, line: where.line, excerpt: shortExcerpt } };
 }
 
 async function messageEvent(message: MboxMessage, options: GmailMboxOptions): Promise<ParseEvent> {
@@ -167,28 +175,15 @@ async function messageEvent(message: MboxMessage, options: GmailMboxOptions): Pr
   if (sentAt === null) {
     sentAt = separatorDate(message.separator);
     if (sentAt === null) {
-      const header = dateHeader === null ? 'no Date header' : `Date header ${JSON.stringify(dateHeader.slice(0, EXCERPT_CHARS))} unreadable`;
+      const header =
+        dateHeader === null ? 'no Date header' : `Date header ${JSON.stringify(dateHeader.slice(0, EXCERPT_CHARS))} unreadable or out of range`;
       return reject('invalid', `${header}, and the separator line has no valid date`, message, message.separator);
     }
     attributes.dateSource = 'separator';
     if (dateHeader !== null) attributes.dateHeader = dateHeader;
   }
 
-  let body: string | null = email.text ?? null;
-  if (body === null && email.html !== undefined) {
-    body = htmlToText(email.html.length > MAX_HTML_CHARS ? email.html.slice(0, MAX_HTML_CHARS) : email.html);
-    attributes.bodyFromHtml = true;
-  }
-  if (body !== null) {
-    if (body.includes('\r')) body = body.replace(/\r\n?/g, '\n');
-    if (body.length * 3 > TEXT_MAX_BYTES) {
-      const bytes = Buffer.byteLength(body);
-      if (bytes > TEXT_MAX_BYTES) {
-        body = truncateUtf8(body, TEXT_MAX_BYTES);
-        attributes.truncated = { body: bytes };
-      }
-    }
-  }
+  const body = bodyText(email, attributes);
 
   const attachments: AttachmentMeta[] = [];
   for (const attachment of email.attachments) {
@@ -226,6 +221,34 @@ async function messageEvent(message: MboxMessage, options: GmailMboxOptions): Pr
   };
   if (Object.keys(attributes).length > 0) record.attributes = attributes;
   return { kind: 'record', record, offset: message.offset };
+}
+
+/** The plain-text body (see the module comment); records what it did in `attributes`. */
+function bodyText(email: Email, attributes: Record<string, unknown>): string | null {
+  const truncated: Record<string, number> = {};
+  let body: string | null = email.text ?? null;
+  if (body === null && email.html !== undefined) {
+    let html = email.html;
+    if (html.length > MAX_HTML_CHARS) {
+      truncated.html = Buffer.byteLength(html);
+      html = html.slice(0, MAX_HTML_CHARS);
+    }
+    body = htmlToText(html);
+    attributes.bodyFromHtml = true;
+  }
+  if (body !== null) {
+    if (body.includes('\r')) body = body.replace(/\r\n?/g, '\n');
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so most bodies skip the byte count.
+    if (body.length * 3 > TEXT_MAX_BYTES) {
+      const bytes = Buffer.byteLength(body);
+      if (bytes > TEXT_MAX_BYTES) {
+        body = truncateUtf8(body, TEXT_MAX_BYTES);
+        truncated.body = bytes;
+      }
+    }
+  }
+  if (Object.keys(truncated).length > 0) attributes.truncated = truncated;
+  return body;
 }
 
 function headerValue(email: Email, key: string): string | null {
@@ -295,7 +318,10 @@ export function parseLabels(value: string): string[] {
 const MAIL_DATE =
   /^\s*(?:[A-Za-z]{2,9}\s*,?\s*)?(\d{1,2})\s*[-\s]\s*([A-Za-z]{3,9})\.?\s*[-\s]\s*(\d{2,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(.*)$/;
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const ZONE_NAMES: Readonly<Record<string, number>> = { UT: 0, UTC: 0, GMT: 0, Z: 0, EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420 };
+/** Zone names RFC 5322 §4.3 allows, in minutes east of UTC (military letters other than Z are not trusted). */
+const ZONE_NAMES: Readonly<Record<string, number>> = {
+  UT: 0, UTC: 0, GMT: 0, Z: 0, EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420,
+};
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
 /**
@@ -425,7 +451,8 @@ function inspectMime(raw: Buffer, contentType: string | null, headers: Email['he
       if (lineEnd === -1 || lineEnd >= (bounds[i + 1] as number)) continue;
       const partEnd = bounds[i + 1] as number;
       const headerEnd = endOfHeader(raw, lineEnd + 1, partEnd);
-      const headerText = raw.toString('latin1', lineEnd + 1, Math.min(headerEnd === -1 ? partEnd : headerEnd, lineEnd + 1 + MAX_PART_HEADER_BYTES));
+      const headerTextEnd = Math.min(headerEnd === -1 ? partEnd : headerEnd, lineEnd + 1 + MAX_PART_HEADER_BYTES);
+      const headerText = raw.toString('latin1', lineEnd + 1, headerTextEnd);
       const partType = partHeader(headerText, 'content-type');
       collectCharsets(partType ?? '', inspection.charsets);
       collectCharsets(partHeader(headerText, 'content-disposition') ?? '', inspection.charsets);
