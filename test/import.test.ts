@@ -208,6 +208,18 @@ describe('bad input', () => {
     assert.equal(file(report, 'Records.json').records, 5);
   });
 
+  test('a gzip bomb inside a .tgz stops the import while the entry streams, naming the archive', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const html = Buffer.concat([Buffer.from('<html><body><div class="outer-cell">'), Buffer.alloc(30 * 1024 * 1024, 0x20)]);
+    const tgz = path.join(dir, 'bomb.tgz');
+    await writeFile(tgz, gzipSync(Buffer.concat([tarFile({ name: 'Takeout/My Activity/Search/MyActivity.html' }, html), TAR_END]), { level: 9 }));
+    const report = await importAs(user, [tgz]);
+    assert.equal(report.status, 'failed');
+    assert.equal(report.error?.code, 'ARCHIVE_UNSAFE');
+    assert.match(report.error?.message ?? '', /bomb\.tgz/);
+    assert.equal(file(report, 'MyActivity.html').status, 'failed');
+  });
+
   test('an entry named ../../x and an encrypted entry are refused with their names; the rest imports', async () => {
     const zip = path.join(dir, 'evil.zip');
     await writeFile(

@@ -1,7 +1,8 @@
 // Reading a source's input as Buffers, the same way for every parser: a failure to read becomes a
-// ParseError naming the byte where reading stopped, and stopping early (the consumer, an error in
-// the loop) releases the input.
-import { ParseError } from '../../errors.js';
+// ParseError naming the byte where reading stopped (archive errors stay as they are: the runner
+// stops the import on them), and stopping early (the consumer, an error in the loop) releases
+// the input.
+import { LakeError, ParseError } from '../../errors.js';
 
 export async function* byteChunks(input: AsyncIterable<unknown>, path: string): AsyncGenerator<Buffer> {
   const chunks = input[Symbol.asyncIterator]();
@@ -12,6 +13,7 @@ export async function* byteChunks(input: AsyncIterable<unknown>, path: string): 
       try {
         next = await chunks.next();
       } catch (error) {
+        if (error instanceof LakeError) throw error;
         throw new ParseError(path, bytesRead, 'the file could not be read further', { cause: error });
       }
       if (next.done) return;
