@@ -10,6 +10,7 @@
 // of 4-200 KiB; messages average about 45 KB, so 500 MB is about 11,000 messages.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { makeRandom } from './support/random.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,18 +27,7 @@ if (!values.out) {
 const targetBytes = Number(values.mb) * 1e6;
 const eol = values.crlf ? '\r\n' : '\n';
 
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = generator(Number(values.seed));
+const random = makeRandom(Number(values.seed));
 const between = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
