@@ -229,6 +229,23 @@ describe('corruption is found when reading', () => {
     await assert.rejects(isolated.stat(hash), isLakeError('BLOB_CORRUPT', /no blob header/));
     await assert.rejects(readAll(isolated, hash), isLakeError('BLOB_CORRUPT', /no blob header/));
   });
+
+  test('a damaged copy is still listed and counted, so one bad file stops neither stats nor the collector', async () => {
+    const isolated = new BlobStore(path.join(root, 'listing'));
+    const good = await isolated.put(randomBytes(1000), { tier: 'cold' });
+    const bad = await isolated.put(randomBytes(2000), { tier: 'cold' });
+    await flipByte(isolated.pathFor(bad.sha256, 'cold'), 0);
+    const listed = [];
+    for await (const blob of isolated.list()) listed.push(blob);
+    assert.deepEqual(
+      listed.map((b) => [b.sha256, b.size, b.damaged === undefined ? 'readable' : 'damaged']).sort(),
+      [[good.sha256, 1000, 'readable'], [bad.sha256, null, 'damaged']].sort(),
+    );
+    const summary = await isolated.summarize();
+    assert.equal(summary.damaged, 1);
+    assert.deepEqual(summary.tiers.cold.blobs, 2);
+    assert.equal(summary.tiers.cold.bytes, 1000);
+  });
 });
 
 describe('in a process of its own', () => {
@@ -349,6 +366,17 @@ describe('references and garbage collection (database)', () => {
     const last = await collectUnreferenced(t.lake.db, gcStore);
     assert.deepEqual(last.deleted.map((d) => d.sha256), [sharedOld]);
     assert.equal(await gcStore.has(sharedOld), false);
+  });
+
+  test('a damaged blob that nobody references is collected like any other', async () => {
+    const hash = await storedDaysAgo(Buffer.from('damaged and unreferenced'), 10, 'cold');
+    const file = gcStore.pathFor(hash, 'cold');
+    const when = (await stat(file)).mtime;
+    await flipByte(file, 0);
+    await utimes(file, when, when);
+    const result = await collectUnreferenced(t.lake.db, gcStore);
+    assert.ok(result.deleted.some((d) => d.sha256 === hash));
+    assert.equal(await gcStore.has(hash), false);
   });
 
   test('putting old, unreferenced content again protects it from the collector until it is referenced', async () => {

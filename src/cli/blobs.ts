@@ -132,6 +132,7 @@ function formatSummary(summary: StoreSummary): string {
     `${'tier'.padEnd(6)} ${'blobs'.padStart(9)} ${'content'.padStart(11)} ${'on disk'.padStart(11)} ${'ratio'.padStart(7)}`,
     ...BLOB_TIERS.map((tier) => row(tier, summary.tiers[tier])),
     row('total', summary.total),
+    ...(summary.damaged > 0 ? [`damaged: ${summary.damaged} blobs whose header cannot be read (content size unknown)`] : []),
     ...(summary.temporary.files > 0 ? [`temporary files: ${summary.temporary.files} (${formatBytes(summary.temporary.bytes)}), removed by \`lake blobs gc\` once stale`] : []),
   ].join('\n');
 }

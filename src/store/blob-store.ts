@@ -39,6 +39,9 @@ export interface BlobStat {
   storedAt: Date;
 }
 
+/** A copy as list() finds it: a compressed copy whose header cannot be read has no known size. */
+export type ListedBlob = (BlobStat & { damaged?: undefined }) | (Omit<BlobStat, 'size'> & { size: null; damaged: string });
+
 export interface TierSummary {
   blobs: number;
   bytes: number;
@@ -48,6 +51,8 @@ export interface TierSummary {
 export interface StoreSummary {
   tiers: Record<BlobTier, TierSummary>;
   total: TierSummary;
+  /** Copies whose header cannot be read (counted in blobs and storedBytes, not in bytes). */
+  damaged: number;
   /** Files in tmp/: puts in progress, or left by a crash (removed by the garbage collector). */
   temporary: { files: number; bytes: number };
 }
@@ -177,20 +182,27 @@ export class BlobStore {
 
   /**
    * Every stored copy, tier by tier (a blob in two tiers, after racing moves, is listed twice).
-   * Reads one directory at a time.
+   * Reads one directory at a time. A damaged copy is listed too, so one bad file stops neither
+   * `stats` nor the collector.
    */
-  async *list(): AsyncGenerator<BlobStat> {
+  async *list(): AsyncGenerator<ListedBlob> {
     for (const tier of BLOB_TIERS) {
       const tierDir = path.join(this.root, tier);
       for (const first of await listDirectory(tierDir)) {
         for (const second of await listDirectory(path.join(tierDir, first))) {
           for (const name of await listDirectory(path.join(tierDir, first, second))) {
             if (!SHA256_HEX.test(name) || name.slice(0, 2) !== first || name.slice(2, 4) !== second) continue;
+            let listed: ListedBlob;
             try {
-              yield await this.statCopy(name, tier);
+              listed = await this.statCopy(name, tier);
             } catch (error) {
-              if (!isMissing(error)) throw error; // removed while listing
+              if (isMissing(error)) continue; // removed while listing
+              if (!(error instanceof LakeError && error.code === 'BLOB_CORRUPT')) throw error;
+              const stats = await stat(this.pathFor(name, tier)).catch(ignoreMissingAs(null));
+              if (!stats) continue;
+              listed = { sha256: name, tier, size: null, storedSize: stats.size, storedAt: stats.mtime, damaged: error.message };
             }
+            yield listed;
           }
         }
       }
@@ -202,12 +214,14 @@ export class BlobStore {
     const summary: StoreSummary = {
       tiers: { hot: empty(), warm: empty(), cold: empty() },
       total: empty(),
+      damaged: 0,
       temporary: { files: 0, bytes: 0 },
     };
     for await (const blob of this.list()) {
+      if (blob.damaged) summary.damaged += 1;
       for (const counts of [summary.tiers[blob.tier], summary.total]) {
         counts.blobs += 1;
-        counts.bytes += blob.size;
+        counts.bytes += blob.size ?? 0;
         counts.storedBytes += blob.storedSize;
       }
     }
