@@ -72,7 +72,7 @@ export class TierEncoder {
   private piece: Buffer | null = null;
   private pieceFill = 0;
   private position = 0;
-  /** The previous piece's compress-and-write: it runs while the next piece is being filled. */
+  /** The previous piece's frame being written: the write runs while the next piece fills. */
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -114,7 +114,7 @@ export class TierEncoder {
     const piece = this.piece!.subarray(0, this.pieceFill);
     this.piece = null;
     this.pieceFill = 0;
-    // At most one piece compresses while the next one fills: two pieces in memory, never more.
+    // At most one frame is being written while the next piece fills: two pieces in memory, never more.
     await this.inFlight;
     const next = (async () => {
       const frame = await codec.compress(piece);
