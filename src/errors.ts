@@ -22,6 +22,14 @@ export const ERRORS = {
   NOT_FOUND: { exit: 1, http: 404 },
   BLOB_NOT_FOUND: { exit: 1, http: 404 },
   BLOB_CORRUPT: { exit: 1, http: 500 },
+  // The HTTP API (src/api/): a request refused for what it is, or a failure nobody catalogued.
+  INVALID_REQUEST: { exit: 2, http: 400 },
+  UNAUTHORIZED: { exit: 2, http: 401 },
+  ALREADY_EXISTS: { exit: 6, http: 409 },
+  PAYLOAD_TOO_LARGE: { exit: 6, http: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { exit: 6, http: 415 },
+  NOT_READY: { exit: 1, http: 503 },
+  INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

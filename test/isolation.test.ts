@@ -27,6 +27,10 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, $2, 1024, 'application/pdf', 'secret.pdf', 'test')`,
     params: (u, n) => [u, Buffer.alloc(32, n)],
   },
+  'user_data.api_keys': {
+    sql: `INSERT INTO user_data.api_keys (user_id, prefix, secret_hash, name) VALUES ($1, $2, $3, 'secret key')`,
+    params: (u, n) => [u, String(n).padStart(12, '0'), Buffer.alloc(32, n)],
+  },
   'user_data.places': { sql: `INSERT INTO user_data.places (user_id, place_id, source, name) VALUES ($1, 'place-1', 'test', 'Home')`, params: (u) => [u] },
   'user_data.visits': {
     sql: `INSERT INTO user_data.visits (user_id, started_at, content_hash, ended_at, place_id, source)

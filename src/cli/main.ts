@@ -1,12 +1,13 @@
 // The `lake` command line. Configuration is read once here and handed down.
 import { Command, CommanderError, Option } from 'commander';
-import { ENVIRONMENT, loadConfig, type Config } from '../config/config.js';
+import { ENVIRONMENT, loadConfig, type Config, type ConfigOverrides } from '../config/config.js';
 import { migrationStatus } from '../db/migrate.js';
 import { LakeError } from '../errors.js';
 import { ensureUser } from '../ingest/receive/ledger.js';
 import { formatReport } from '../ingest/report.js';
 import { runImport } from '../ingest/runner.js';
 import { Lake } from '../lake.js';
+import { registerApiCommands } from './api.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { printJson, reportFailure } from './output.js';
 import { ProgressReporter } from './progress.js';
@@ -27,9 +28,9 @@ const program = new Command('lake')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 
-function config(): Config {
+function config(overrides: ConfigOverrides = {}): Config {
   const { dataDir } = program.opts<GlobalOptions>();
-  return loadConfig(process.env, { dataDir });
+  return loadConfig(process.env, { dataDir, ...overrides });
 }
 
 program
@@ -104,6 +105,8 @@ program
       await lake.close();
     }
   });
+
+registerApiCommands(program, config);
 
 try {
   await program.parseAsync(process.argv);

@@ -37,6 +37,26 @@ const SETTINGS = {
     allowed: 'an integer from 0 to 36',
     schema: z.coerce.number().int().min(0).max(36),
   },
+  apiHost: {
+    env: 'LAKE_API_HOST',
+    flag: '--host',
+    default: '127.0.0.1',
+    allowed: 'a host name or IP address to listen on (0.0.0.0 or :: for every interface)',
+    schema: z.string().regex(/^[^\s/]+$/),
+  },
+  apiPort: {
+    env: 'LAKE_API_PORT',
+    flag: '--port',
+    default: '8484',
+    allowed: 'a TCP port from 0 to 65535 (0: any free port)',
+    schema: z.coerce.number().int().min(0).max(65535),
+  },
+  apiShutdownTimeoutMs: {
+    env: 'LAKE_API_SHUTDOWN_TIMEOUT_MS',
+    default: '30000',
+    allowed: 'milliseconds as an integer from 0 to 3600000',
+    schema: z.coerce.number().int().min(0).max(3_600_000),
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -65,6 +85,11 @@ export interface Config {
   /** clamd to scan imported files with; unset: files are recorded as not scanned. */
   clamavAddress: string | undefined;
   partitionMonthsAhead: number;
+  /** Where `lake serve` listens. */
+  apiHost: string;
+  apiPort: number;
+  /** How long `lake serve` lets running requests finish after SIGINT/SIGTERM before it cuts them. */
+  apiShutdownTimeoutMs: number;
 }
 
 /** Flag values from the command line override the environment. */
@@ -76,7 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     const raw = overrides[name] ?? nonEmpty(env[setting.env]) ?? setting.default;
     const parsed = setting.schema.safeParse(raw);
     if (!parsed.success) {
-      const source = overrides[name] !== undefined ? `--${kebab(name)}` : setting.env;
+      const source = overrides[name] !== undefined ? ('flag' in setting ? setting.flag : `--${kebab(name)}`) : setting.env;
       throw new LakeError('CONFIG_INVALID', `${source}=${JSON.stringify(raw)} is not valid: expected ${setting.allowed}`);
     }
     values[name] = parsed.data;

@@ -1,0 +1,105 @@
+// The access log: one audit.events row per authenticated request (who, which route, status,
+// when), written as that user. Requests only queue their entry; a flush every second (or every
+// BATCH_SIZE entries) writes them with one transaction per user, and it also records when each key
+// was last used. At most the last second of entries is lost if the process is killed; a clean
+// shutdown flushes. Requests refused with 401 have no user to file them under: they are counted
+// in the metrics instead.
+import type { Database } from '../db/database.js';
+
+export interface AccessEntry {
+  userId: string;
+  keyId: string;
+  at: Date;
+  method: string;
+  /** The route pattern (`/v1/items/:id`), so entries group by what was done. */
+  route: string;
+  /** The requested path with its query string, shortened to MAX_PATH. */
+  path: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+}
+
+export interface AccessLogOptions {
+  flushIntervalMs?: number;
+  /** Called when entries could not be written (they are dropped, not retried forever). */
+  onDropped?: (count: number, error: unknown) => void;
+}
+
+const BATCH_SIZE = 500;
+/** Entries kept while the database is unreachable; older ones are dropped beyond this. */
+const MAX_PENDING = 20_000;
+const MAX_PATH = 2048;
+
+export class AccessLog {
+  private pending: AccessEntry[] = [];
+  private writing: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: AccessLogOptions = {},
+  ) {
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  record(entry: AccessEntry): void {
+    this.pending.push({ ...entry, path: entry.path.slice(0, MAX_PATH) });
+    if (this.pending.length > MAX_PENDING) this.options.onDropped?.(this.pending.splice(0, this.pending.length - MAX_PENDING).length, null);
+    if (this.pending.length >= BATCH_SIZE) void this.flush();
+  }
+
+  /** Write everything queued so far; resolves when it is in the database (or dropped). */
+  flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    // Flushes run one after the other so entries of one user keep their order.
+    this.writing = this.writing.then(() => (batch.length > 0 ? this.write(batch) : undefined));
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  private async write(batch: AccessEntry[]): Promise<void> {
+    const byUser = new Map<string, AccessEntry[]>();
+    for (const entry of batch) {
+      const list = byUser.get(entry.userId);
+      if (list) list.push(entry);
+      else byUser.set(entry.userId, [entry]);
+    }
+    for (const [userId, entries] of byUser) {
+      try {
+        await this.db.asUser(userId, async (tx) => {
+          await tx.query(
+            `INSERT INTO audit.events (user_id, occurred_at, actor, action, object_type, object_id, details)
+             SELECT $1, at, 'api_key:' || key_id, 'api.request', 'route', route, details
+               FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS e(at, key_id, route, details)`,
+            [
+              userId,
+              entries.map((e) => e.at),
+              entries.map((e) => e.keyId),
+              entries.map((e) => `${e.method} ${e.route}`),
+              entries.map((e) =>
+                JSON.stringify({ method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, key_id: e.keyId, request_id: e.requestId }),
+              ),
+            ],
+          );
+          const lastUse = new Map<string, Date>();
+          for (const e of entries) if ((lastUse.get(e.keyId)?.getTime() ?? -Infinity) < e.at.getTime()) lastUse.set(e.keyId, e.at);
+          await tx.query(
+            `UPDATE user_data.api_keys k SET last_used_at = u.at
+               FROM unnest($1::uuid[], $2::timestamptz[]) AS u(key_id, at)
+              WHERE k.key_id = u.key_id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`,
+            [[...lastUse.keys()], [...lastUse.values()]],
+          );
+        });
+      } catch (error) {
+        this.options.onDropped?.(entries.length, error);
+      }
+    }
+  }
+}

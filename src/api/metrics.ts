@@ -1,0 +1,192 @@
+// Prometheus metrics of one API server, in a registry of its own (two servers in one process, as
+// in the tests, do not share counters). Request figures are recorded as requests end; database
+// and storage figures are read when /metrics is scraped, database ones at most once a second and
+// directory sizes at most every STORAGE_TTL_MS (walking a large blob store is not free).
+import { lstat, opendir } from 'node:fs/promises';
+import path from 'node:path';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Transaction } from '../db/database.js';
+import type { Lake } from '../lake.js';
+
+const STORAGE_TTL_MS = 10_000;
+const DATABASE_TTL_MS = 1_000;
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+interface DatabaseStats {
+  up: boolean;
+  blocksHit: number;
+  blocksRead: number;
+  sizeBytes: number;
+  /** Server only: this lake's connections by state (pg_stat_activity). */
+  connections: Map<string, number>;
+}
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  private readonly requestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly transactionWait: Histogram;
+  private readonly transactionsInFlight: Gauge;
+  private readonly accessLogDropped: Counter;
+  private databaseStats: { at: number; stats: Promise<DatabaseStats> } | null = null;
+  private storage: { at: number; sizes: Promise<Record<string, number>> } | null = null;
+
+  constructor(private readonly lake: Lake) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'lake_' });
+    this.requestDuration = new Histogram({
+      name: 'lake_http_request_duration_seconds',
+      help: 'HTTP request latency by route pattern and status',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.transactionWait = new Histogram({
+      name: 'lake_db_transaction_wait_seconds',
+      help: 'time from asking for a user transaction to its first statement (pool wait, BEGIN, identity)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.transactionsInFlight = new Gauge({ name: 'lake_db_transactions_in_flight', help: 'user transactions open or waiting for a connection', registers });
+    this.accessLogDropped = new Counter({ name: 'lake_access_log_dropped_total', help: 'access log entries that could not be written', registers });
+    new Gauge({
+      name: 'lake_db_pool_size',
+      help: 'transactions the database can run at once (the server pool size; 1 for the embedded database)',
+      registers,
+      collect() {
+        this.set(lake.db.concurrentTransactions);
+      },
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'lake_db_up',
+      help: '1 when the database answered the last scrape',
+      registers,
+      async collect() {
+        this.set((await metrics.readDatabaseStats()).up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'lake_db_cache_hit_ratio',
+      help: 'share of block reads served from shared buffers (pg_stat_database, since the statistics were reset)',
+      registers,
+      async collect() {
+        const { blocksHit, blocksRead } = await metrics.readDatabaseStats();
+        this.reset();
+        if (blocksHit + blocksRead > 0) this.set(blocksHit / (blocksHit + blocksRead));
+      },
+    });
+    new Gauge({
+      name: 'lake_db_size_bytes',
+      help: 'size of the lake database (pg_database_size)',
+      registers,
+      async collect() {
+        this.set((await metrics.readDatabaseStats()).sizeBytes);
+      },
+    });
+    new Gauge({
+      name: 'lake_db_connections',
+      help: "the server's connections of this lake by state (pg_stat_activity; absent on the embedded database)",
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [state, count] of (await metrics.readDatabaseStats()).connections) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: 'lake_storage_bytes',
+      help: 'disk space used per data directory tier (hot: embedded database, warm: staging, cold: archives, blobs)',
+      labelNames: ['tier'],
+      registers,
+      async collect() {
+        for (const [tier, bytes] of Object.entries(await metrics.readStorage())) this.set({ tier }, bytes);
+      },
+    });
+  }
+
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.requestDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  accessLogEntriesDropped(count: number): void {
+    this.accessLogDropped.inc(count);
+  }
+
+  /** Run a user transaction, timing how long it waited to start and counting it while open. */
+  async timeTransaction<T>(open: (work: (tx: Transaction) => Promise<T>) => Promise<T>, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const asked = performance.now();
+    this.transactionsInFlight.inc();
+    try {
+      return await open((tx) => {
+        this.transactionWait.observe((performance.now() - asked) / 1000);
+        return work(tx);
+      });
+    } finally {
+      this.transactionsInFlight.dec();
+    }
+  }
+
+  private readDatabaseStats(): Promise<DatabaseStats> {
+    if (!this.databaseStats || performance.now() - this.databaseStats.at > DATABASE_TTL_MS) {
+      this.databaseStats = { at: performance.now(), stats: queryDatabaseStats(this.lake) };
+    }
+    return this.databaseStats.stats;
+  }
+
+  private readStorage(): Promise<Record<string, number>> {
+    if (!this.storage || performance.now() - this.storage.at > STORAGE_TTL_MS) {
+      const tiers = Object.entries(this.lake.config.tiers);
+      this.storage = {
+        at: performance.now(),
+        sizes: Promise.all(tiers.map(async ([tier, dir]) => [tier, await directorySize(dir)] as const)).then(Object.fromEntries),
+      };
+    }
+    return this.storage.sizes;
+  }
+}
+
+/** Statistics about the database, not user data: read on the maintenance connection. */
+async function queryDatabaseStats(lake: Lake): Promise<DatabaseStats> {
+  try {
+    const stats = await lake.db.query<{ blks_hit: number; blks_read: number; size: number }>(
+      `SELECT blks_hit, blks_read, pg_database_size(datname) AS size FROM pg_stat_database WHERE datname = current_database()`,
+    );
+    const connections = new Map<string, number>();
+    if (lake.db.backend === 'server') {
+      // The server adapter names its pool's connections 'datapunk-lake' (application_name).
+      const rows = await lake.db.query<{ state: string; n: number }>(
+        `SELECT coalesce(state, 'unknown') AS state, count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'datapunk-lake' GROUP BY 1`,
+      );
+      for (const row of rows.rows) connections.set(row.state, row.n);
+    }
+    const row = stats.rows[0];
+    return { up: true, blocksHit: row?.blks_hit ?? 0, blocksRead: row?.blks_read ?? 0, sizeBytes: row?.size ?? 0, connections };
+  } catch {
+    return { up: false, blocksHit: 0, blocksRead: 0, sizeBytes: 0, connections: new Map() };
+  }
+}
+
+/** Bytes allocated on disk under a directory (like du), 0 when it does not exist. */
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await opendir(dir);
+  } catch {
+    return 0;
+  }
+  for await (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await directorySize(full);
+    else {
+      try {
+        const stat = await lstat(full);
+        total += stat.blocks * 512;
+      } catch {
+        // removed while walking (a temporary file): nothing to count
+      }
+    }
+  }
+  return total;
+}

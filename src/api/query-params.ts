@@ -1,0 +1,99 @@
+// Query parameters shared by the /v1 routes: their JSON Schemas (checked by Fastify before a
+// handler runs, and listed in the OpenAPI document) and the parsing that a schema cannot express
+// (real calendar dates, ordered ranges). Every refusal is INVALID_REQUEST naming the parameter.
+import { Type, type TSchema } from 'typebox';
+import { LakeError } from '../errors.js';
+
+const INSTANT_PATTERN = '^(\\d{4})-(\\d{2})-(\\d{2})(?:T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2}))?$';
+
+export const InstantParam = (description: string) =>
+  Type.String({
+    pattern: INSTANT_PATTERN,
+    description: `${description}: an ISO 8601 date (UTC midnight) or date-time with Z or an offset`,
+    examples: ['2024-03-10', '2024-03-10T12:00:00Z'],
+  });
+
+export const TimeRangeParams = {
+  from: Type.Optional(InstantParam('start of the time range, inclusive')),
+  to: Type.Optional(InstantParam('end of the time range, exclusive')),
+};
+
+/** A list given as repeated parameters (`kinds=a&kinds=b`), comma-separated (`kinds=a,b`), or both. */
+export const ListParam = (description: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100, description: `${description} (repeat the parameter or separate with commas)` });
+
+export const CursorParam = Type.String({ minLength: 1, maxLength: 512, description: 'next_cursor of the previous page' });
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ErrorBody = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { description: 'an error: a stable code and a message' },
+);
+
+export function parseInstant(name: string, value: string): Date {
+  const match = new RegExp(INSTANT_PATTERN).exec(value);
+  if (!match) throw invalid(name, `${JSON.stringify(value)} is not an ISO 8601 date or date-time`);
+  const [, year, month, day, hour = '0', minute = '0', second = '0'] = match;
+  const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  // Date parsing rolls 2024-02-30 over to March 1st: compare the calendar parts it was given.
+  const real =
+    !Number.isNaN(date.getTime()) &&
+    calendar.getUTCMonth() === Number(month) - 1 &&
+    calendar.getUTCDate() === Number(day) &&
+    Number(hour) < 24 &&
+    Number(minute) < 60 &&
+    Number(second) < 60;
+  if (!real) throw invalid(name, `${JSON.stringify(value)} is not a real date or date-time`);
+  return date;
+}
+
+export interface TimeRange {
+  from: Date | null;
+  to: Date | null;
+}
+
+export function parseTimeRange(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
+  const from = query.from === undefined ? null : parseInstant('from', query.from);
+  const to = query.to === undefined ? null : parseInstant('to', query.to);
+  if (from && to && from.getTime() >= to.getTime()) throw invalid('to', 'must be later than from');
+  return { from, to };
+}
+
+/** The values of a list parameter, split at commas, or null when it was not given. */
+export function parseList(values: readonly string[] | undefined): string[] | null {
+  if (values === undefined) return null;
+  const items = values.flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
+  return items.length > 0 ? [...new Set(items)] : null;
+}
+
+export interface BoundingBox {
+  minLon: number;
+  minLat: number;
+  maxLon: number;
+  maxLat: number;
+}
+
+const NUMBER = '-?\\d{1,3}(?:\\.\\d+)?';
+export const BBOX_PATTERN = `^${NUMBER},${NUMBER},${NUMBER},${NUMBER}$`;
+export const NEAR_PATTERN = `^${NUMBER},${NUMBER}$`;
+
+/** minLon,minLat,maxLon,maxLat in degrees; minLon > maxLon crosses the antimeridian. */
+export function parseBbox(text: string): BoundingBox {
+  const [minLon, minLat, maxLon, maxLat] = text.split(',').map(Number) as [number, number, number, number];
+  if (![minLon, maxLon].every((lon) => lon >= -180 && lon <= 180)) throw invalid('bbox', 'longitudes must be within -180..180');
+  if (![minLat, maxLat].every((lat) => lat >= -90 && lat <= 90)) throw invalid('bbox', 'latitudes must be within -90..90');
+  if (minLat > maxLat) throw invalid('bbox', 'minLat must not exceed maxLat (order: minLon,minLat,maxLon,maxLat)');
+  return { minLon, minLat, maxLon, maxLat };
+}
+
+export function parseNear(text: string): { lat: number; lon: number } {
+  const [lat, lon] = text.split(',').map(Number) as [number, number];
+  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) throw invalid('near', 'expected lat,lon within -90..90 and -180..180');
+  return { lat, lon };
+}
+
+export function invalid(name: string, problem: string): LakeError {
+  return new LakeError('INVALID_REQUEST', `querystring/${name} ${problem}`);
+}

@@ -1,0 +1,85 @@
+// GET /v1/items/:id: one timeline item with its provenance, the imports.files row it was loaded
+// from (which import job, which file of which archive, its checksum and format). Another user's
+// item is simply not there under row-level security: the same 404 as an id that never existed.
+import { Type } from 'typebox';
+import { LakeError } from '../../errors.js';
+import type { ApiApp, ApiContext } from '../context.js';
+import { ErrorBody, Nullable } from '../query-params.js';
+import { ITEM_COLUMNS, TimelineItem, toTimelineItem, type ItemRow } from './timeline.js';
+
+const ImportFile = Type.Object({
+  file_id: Type.String({ format: 'uuid' }),
+  job_id: Type.String({ format: 'uuid' }),
+  path: Type.String({ description: 'the file inside its export' }),
+  archive: Nullable(Type.String({ description: 'the archive it was read from' })),
+  sha256: Nullable(Type.String()),
+  size_bytes: Nullable(Type.Integer()),
+  mime_type: Nullable(Type.String()),
+  detected_format: Nullable(Type.String()),
+  status: Type.String(),
+  started_at: Nullable(Type.String({ format: 'date-time' })),
+  finished_at: Nullable(Type.String({ format: 'date-time' })),
+});
+
+const ItemWithProvenance = Type.Object({
+  item: TimelineItem,
+  provenance: Type.Object({ file: Nullable(ImportFile) }, { description: 'where the item came from; file is null for items not loaded from a file' }),
+});
+
+interface FileRow {
+  file_id: string;
+  job_id: string;
+  path: string;
+  archive: string | null;
+  sha256: string | null;
+  size_bytes: number | null;
+  mime_type: string | null;
+  detected_format: string | null;
+  status: string;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export function itemRoutes(app: ApiApp, context: ApiContext): void {
+  app.get(
+    '/items/:id',
+    {
+      schema: {
+        summary: 'one timeline item and the import file it came from',
+        tags: ['data'],
+        security: [{ apiKey: [] }],
+        params: Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'item_id' }) }),
+        response: { 200: ItemWithProvenance, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const itemId = Number(request.params.id);
+      const found = await context.asUser(request, async (tx) => {
+        const item = await tx.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM user_data.items WHERE item_id = $1 LIMIT 1`, [itemId]);
+        const row = item.rows[0];
+        if (!row) return null;
+        const file = row.import_file_id
+          ? await tx.query<FileRow>(
+              `SELECT file_id, job_id, path, archive, encode(sha256, 'hex') AS sha256, size_bytes, mime_type, detected_format,
+                      status, started_at, finished_at
+                 FROM imports.files WHERE file_id = $1`,
+              [row.import_file_id],
+            )
+          : null;
+        return { row, file: file?.rows[0] ?? null };
+      });
+      if (!found) throw new LakeError('NOT_FOUND', `no item ${itemId}`);
+      const { file } = found;
+      return {
+        item: toTimelineItem(found.row),
+        provenance: {
+          file: file && {
+            ...file,
+            started_at: file.started_at?.toISOString() ?? null,
+            finished_at: file.finished_at?.toISOString() ?? null,
+          },
+        },
+      };
+    },
+  );
+}

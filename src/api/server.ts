@@ -1,0 +1,122 @@
+// The HTTP API of a lake, built as a Fastify app that does not listen yet: `lake serve` listens
+// (serve.ts), tests listen on port 0. Routes are declared with JSON Schemas (TypeBox): Fastify
+// checks every query against them before a handler runs, and @fastify/swagger turns them into the
+// OpenAPI 3 document at /openapi.json.
+//
+//   /health/live, /health/ready, /metrics, /openapi.json   open (no user data)
+//   /v1/...                                               Authorization: Bearer <API key>
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Lake } from '../lake.js';
+import { AccessLog } from './access-log.js';
+import { authenticate, principalOf } from './auth.js';
+import type { ApiApp, ApiContext } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { ApiMetrics } from './metrics.js';
+import { exportRoutes } from './routes/export.js';
+import { healthRoutes } from './routes/health.js';
+import { itemRoutes } from './routes/items.js';
+import { locationRoutes } from './routes/locations.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { statsRoutes } from './routes/stats.js';
+import { timelineRoutes } from './routes/timeline.js';
+
+export interface ServerOptions {
+  /** Log level for the server's own log on stderr (errors of 5xx responses and the like); false: silent. */
+  logLevel?: 'error' | 'warn' | 'info' | 'debug' | false;
+  /** How often the access log is written to audit.events. */
+  accessLogFlushMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The access log of this server; flushed on close. */
+    accessLog: AccessLog;
+  }
+}
+
+/** The route pattern a request matched, for metrics and the access log; unknown routes share one label. */
+function routeOf(request: { routeOptions: { url?: string | undefined } }): string {
+  return request.routeOptions.url ?? 'unmatched';
+}
+
+export async function buildServer(lake: Lake, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app: ApiApp = Fastify({
+    logger: options.logLevel ? { level: options.logLevel } : false,
+    // Every request is recorded in the access log and the metrics; the log stays for problems.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Request ids end up in audit.events: unique across restarts, unlike Fastify's counter.
+    genReqId: () => randomUUID(),
+    ajv: {
+      // Unknown query parameters are refused rather than silently dropped (a typo is an error).
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const metrics = new ApiMetrics(lake);
+  const accessLog = new AccessLog(lake.db, {
+    flushIntervalMs: options.accessLogFlushMs,
+    onDropped: (count, error) => {
+      metrics.accessLogEntriesDropped(count);
+      app.log.error({ err: error }, `access log: ${count} entries could not be written`);
+    },
+  });
+  const context: ApiContext = {
+    lake,
+    metrics,
+    asUser: (request, work) => metrics.timeTransaction((inner) => lake.db.asUser(principalOf(request).userId, inner), work),
+  };
+
+  app.decorate('accessLog', accessLog);
+  app.decorateRequest('principal', null);
+  installErrorHandling(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);
+    const principal = request.principal;
+    if (principal) {
+      accessLog.record({
+        userId: principal.userId,
+        keyId: principal.keyId,
+        at: new Date(Date.now() - reply.elapsedTime),
+        method: request.method,
+        route: routeOf(request),
+        path: request.url,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        requestId: request.id,
+      });
+    }
+  });
+  // Runs after in-flight requests have finished, so their entries are written too.
+  app.addHook('onClose', async () => accessLog.close());
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Datapunk Lake API', version: '1', description: 'Your personal data lake over HTTP. /v1 routes need `Authorization: Bearer <API key>` (lake keys create).' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key from `lake keys create`' } } },
+    },
+  });
+
+  healthRoutes(app, context);
+  metricsRoutes(app, context);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (v1: ApiApp) => {
+      v1.addHook('onRequest', authenticate(lake.db));
+      timelineRoutes(v1, context);
+      locationRoutes(v1, context);
+      itemRoutes(v1, context);
+      statsRoutes(v1, context);
+      exportRoutes(v1, context);
+    },
+    { prefix: '/v1' },
+  );
+
+  await app.ready();
+  return app;
+}
