@@ -8,6 +8,7 @@ import { formatReport } from '../ingest/report.js';
 import { runImport } from '../ingest/runner.js';
 import { Lake } from '../lake.js';
 import { registerApiCommands } from './api.js';
+import { registerBlobCommands } from './blobs.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { printJson, reportFailure } from './output.js';
 import { ProgressReporter } from './progress.js';
@@ -107,6 +108,7 @@ program
   });
 
 registerApiCommands(program, config);
+registerBlobCommands(program, config);
 
 try {
   await program.parseAsync(process.argv);
