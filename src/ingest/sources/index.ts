@@ -4,8 +4,9 @@ import type { Probe, Source } from '../source.js';
 import { googleHtmlCsvSources } from './google/html-csv-index.js';
 import { googleJsonSources } from './google/index.js';
 import { gmailMboxSource } from './google/gmail-mbox.js';
+import { fitDailyCsvSource } from './google/fit-daily-csv.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource];
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource];
 
 /**
  * The source for a file. A match on the name alone is accepted only when `trustName` (the runner
