@@ -1,15 +1,17 @@
 // Google Fit's daily aggregation CSVs from Takeout (google.fit.daily), over fixtures written from
 // the published shapes (the old "Daily Summaries.csv" header set, the newer "Daily activity
 // metrics.csv" set with a BOM, CRLF, a non-numeric cell, unknown columns, and per-day 15-minute
-// files), and over the two real exports in ../shared when they are there.
+// files), and over the two real exports in ../shared when they are there; and the session JSON
+// files (google.fit.sessions).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { MeasurementRecord, ParseEvent, Rejection } from '../src/ingest/records.js';
-import type { ParseContext } from '../src/ingest/source.js';
+import type { ParseContext, Source } from '../src/ingest/source.js';
 import { detectSource } from '../src/ingest/sources/index.js';
 import { columnMetric, fitDailyCsvSource, FIT_DAILY_CSV_SOURCE_ID } from '../src/ingest/sources/google/fit-daily-csv.js';
+import { aggregateMetric, fitSessionsSource, FIT_SESSIONS_SOURCE_ID, MAX_SESSION_BYTES } from '../src/ingest/sources/google/fit-sessions.js';
 import { youtubeCsvSource } from '../src/ingest/sources/google/youtube-csv.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
 
@@ -36,10 +38,10 @@ function chunksOf(bytes: Buffer, size: number): Buffer[] {
   return chunks;
 }
 
-async function run(bytes: Buffer, path: string, chunkSize = 64 * 1024): Promise<Run> {
+async function run(bytes: Buffer, path: string, chunkSize = 64 * 1024, source: Source = fitDailyCsvSource): Promise<Run> {
   const context: ParseContext = { path, repairs: { invalidUtf8: 0, nulCharacters: 0 } };
   const events: ParseEvent[] = [];
-  for await (const event of fitDailyCsvSource.parse(Readable.from(chunksOf(bytes, chunkSize)), context)) events.push(event);
+  for await (const event of source.parse(Readable.from(chunksOf(bytes, chunkSize)), context)) events.push(event);
   return {
     events,
     records: events.flatMap((event) => (event.kind === 'record' ? [event.record as MeasurementRecord] : [])),
@@ -312,4 +314,86 @@ describe('google.fit.daily: real exports', () => {
       assert.deepEqual(small.events.length, records.length);
     });
   }
+});
+
+const SESSIONS = {
+  running: 'All Sessions/2021-04-19T22_57_39.686+02_00_RUNNING.json',
+  walking: 'All Sessions/2021-05-01T08_00_00.000+02_00_WALKING.json',
+  noStart: 'All Sessions/2021-05-02T09_00_00.000Z_BIKING.json',
+} as const;
+
+async function runSession(name: string, chunkSize?: number): Promise<Run> {
+  return run(fixture(name), `Takeout/Fit/${name}`, chunkSize, fitSessionsSource);
+}
+
+describe('google.fit.sessions', () => {
+  test('detection: by content, by path for a session without startTime; not the daily CSVs', () => {
+    assert.equal(fitSessionsSource.detect(probe('x.json', fixture(SESSIONS.running))), 'content');
+    assert.equal(fitSessionsSource.detect(probe('x.json', fixture(SESSIONS.walking))), 'content', 'with a BOM');
+    assert.equal(detectSource(probe('x.json', fixture(SESSIONS.running))), fitSessionsSource);
+    assert.equal(fitSessionsSource.detect(probe('x.json', fixture(SESSIONS.noStart))), null);
+    assert.equal(fitSessionsSource.detect(probe(`Takeout/Fit/${SESSIONS.noStart}`, fixture(SESSIONS.noStart))), 'path');
+    assert.equal(fitSessionsSource.detect(probe('Takeout/Fit/Daily Summaries.csv', fixture(FIXTURES.summaries))), null);
+    assert.deepEqual(aggregateMetric('com.google.step_count.delta'), { metric: 'steps', unit: 'count', known: true });
+    assert.deepEqual(aggregateMetric('com.google.power.summary'), { metric: 'aggregate.com.google.power.summary', unit: 'unknown', known: false });
+  });
+
+  test('a session: its duration and one measurement per aggregate, at the start time', async () => {
+    const { records, rejections, offsets } = await runSession(SESSIONS.running);
+    assert.deepEqual(rejections, []);
+    assert.deepEqual(
+      records.map((record) => `${record.metric}=${record.value} ${record.unit}`),
+      [
+        'session_duration_s=674.186 s',
+        'heart_minutes=21 min',
+        'calories_kcal=150.25 kcal',
+        'steps=1620 count',
+        'distance_m=1600.5 m',
+        'speed_avg_mps=2.375 m/s',
+        'move_minutes=11 min',
+        'aggregate.com.google.power.summary=180.5 unknown',
+      ],
+    );
+    assert.ok(records.every((record) => record.measuredAt.toISOString() === '2021-04-19T20:57:39.686Z' && record.source === FIT_SESSIONS_SOURCE_ID));
+    assert.deepEqual(offsets, records.map(() => 0));
+    assert.deepEqual(records[3]!.key, ['google-fit-session', '2021-04-19T20:57:39.686Z', 'running', 'steps']);
+    assert.deepEqual(records[0]!.attributes, { activity: 'running', endedAt: '2021-04-19T21:08:53.872Z', durationFrom: 'duration' });
+    assert.deepEqual(records[7]!.attributes, { activity: 'running', endedAt: '2021-04-19T21:08:53.872Z', metricName: 'com.google.power.summary', metricFromName: true });
+    for (const record of records) assert.ok(validateRecord(record).ok);
+  });
+
+  test('offsets applied, duration from the end time, string values read, a valueless aggregate refused alone', async () => {
+    const { records, rejections } = await runSession(SESSIONS.walking);
+    assert.deepEqual(
+      records.map((record) => [record.measuredAt.toISOString(), record.metric, record.value, record.unit]),
+      [
+        ['2021-05-01T06:00:00.000Z', 'session_duration_s', 1800, 's'],
+        ['2021-05-01T06:00:00.000Z', 'steps', 2400, 'count'],
+        ['2021-05-01T06:00:00.000Z', 'distance_m', 1800, 'm'],
+      ],
+    );
+    assert.deepEqual(records[0]!.attributes, { activity: 'walking', endedAt: '2021-05-01T06:30:00.000Z', utcOffsetMinutes: 120, durationFrom: 'endTime' });
+    assert.equal(rejections.length, 1);
+    assert.equal(rejections[0]!.category, 'invalid');
+    assert.match(rejections[0]!.reason, /"com\.google\.calories\.expended" has no numeric/);
+  });
+
+  test('a session without a start time is refused as a whole', async () => {
+    const { records, rejections } = await runSession(SESSIONS.noStart);
+    assert.equal(records.length, 0);
+    assert.deepEqual(rejections.map((rejection) => rejection.category), ['invalid']);
+    assert.match(rejections[0]!.reason, /without a readable startTime/);
+  });
+
+  test('a file over the cap is too_large; 1-byte and 64 KiB chunks give identical output', async () => {
+    const huge = Buffer.from(`{"fitnessActivity":"walking","startTime":"2021-05-01T08:00:00.000Z","pad":"${'a'.repeat(MAX_SESSION_BYTES)}"}`);
+    const big = await run(huge, 'Takeout/Fit/All Sessions/big.json', 64 * 1024, fitSessionsSource);
+    assert.deepEqual(big.records, []);
+    assert.deepEqual(big.rejections.map((rejection) => rejection.category), ['too_large']);
+    for (const name of Object.values(SESSIONS)) {
+      const whole = await runSession(name, 64 * 1024);
+      const bytewise = await runSession(name, 1);
+      assert.deepEqual(bytewise.events, whole.events, name);
+    }
+  });
 });

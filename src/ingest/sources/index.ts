@@ -5,8 +5,9 @@ import { googleHtmlCsvSources } from './google/html-csv-index.js';
 import { googleJsonSources } from './google/index.js';
 import { gmailMboxSource } from './google/gmail-mbox.js';
 import { fitDailyCsvSource } from './google/fit-daily-csv.js';
+import { fitSessionsSource } from './google/fit-sessions.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource];
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource];
 
 /**
  * The source for a file. A match on the name alone is accepted only when `trustName` (the runner
