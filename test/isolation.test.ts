@@ -37,6 +37,15 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, '2024-03-10T10:00:00Z', $2, '2024-03-10T11:00:00Z', 'place-1', 'test')`,
     params: (u, n) => [u, Buffer.from([n])],
   },
+  'user_data.contacts': {
+    sql: `INSERT INTO user_data.contacts (user_id, content_hash, full_name, emails, source) VALUES ($1, $2, 'Secret Friend', '{secret@example.org}', 'test')`,
+    params: (u, n) => [u, Buffer.from([n])],
+  },
+  'user_data.calendar_events': {
+    sql: `INSERT INTO user_data.calendar_events (user_id, starts_at, content_hash, uid, summary, source)
+          VALUES ($1, '2024-03-10T12:00:00Z', $2, 'e1@google.com', 'secret meeting', 'test')`,
+    params: (u, n) => [u, Buffer.from([n])],
+  },
   'timeseries.location_points': {
     sql: `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 52.5, 13.4, 'test')`,

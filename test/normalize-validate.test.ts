@@ -1,7 +1,7 @@
 // The transformation stage (text normalization, language tags) and record validation.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ItemRecord, LakeRecord, LocationPointRecord, MessageRecord, RepairCounts } from '../src/ingest/records.js';
+import type { CalendarEventRecord, ContactRecord, ItemRecord, LakeRecord, LocationPointRecord, MessageRecord, RepairCounts } from '../src/ingest/records.js';
 import { detectLanguage, tagLanguage } from '../src/ingest/transform/language.js';
 import { MAX_ATTRIBUTE_DEPTH, normalizeRecord, normalizeText } from '../src/ingest/transform/normalize.js';
 import { TEXT_MAX_BYTES, TITLE_MAX_BYTES, truncateUtf8, validateRecord, type ValidationResult } from '../src/ingest/validate/validate.js';
@@ -380,5 +380,65 @@ describe('validateRecord', () => {
     const future = item({ occurredAt: new Date(Date.now() + 2 * DAY) });
     assert.equal(validateRecord(future).ok, false);
     assert.equal(validateRecord(item({ occurredAt: new Date() })).ok, true);
+  });
+});
+
+function contact(fields: Partial<ContactRecord> = {}): ContactRecord {
+  return {
+    type: 'contact', source: 'test.source', key: ['uid', 'c1'], uid: 'c1', fullName: 'Ada Lovelace', structuredName: { family: 'Lovelace', given: 'Ada' },
+    emails: ['ada@example.org'], phones: ['+44 20 7946 0000'], organization: null, title: null, birthday: '1815-12-10', addresses: [],
+    notes: null, photoUri: null, categories: ['myContacts'], ...fields,
+  };
+}
+
+function calendarEvent(fields: Partial<CalendarEventRecord> = {}): CalendarEventRecord {
+  return {
+    type: 'calendar_event', source: 'test.source', key: ['e1', '2024-05-01T10:00:00.000Z'], uid: 'e1', startsAt: new Date('2024-05-01T10:00:00Z'),
+    endsAt: new Date('2024-05-01T11:00:00Z'), recurrenceId: null, allDay: false, timeZone: null, summary: 'Standup', description: null,
+    location: null, status: 'CONFIRMED', organizer: null, attendees: [], rrule: null, calendarName: null, ...fields,
+  };
+}
+
+describe('contacts and calendar events', () => {
+  test('contact: valid passes unchanged; birthday a real day; lists of strings; long names and list entries cut', () => {
+    const valid = contact();
+    assert.equal(accepted(valid), valid);
+    assert.match(rejectionReason(contact({ birthday: '1815-02-30' })), /^birthday "1815-02-30" is not a day \(YYYY-MM-DD\)$/);
+    assert.match(rejectionReason(contact({ birthday: '--1210' })), /^birthday "--1210" is not a day/);
+    assert.match(rejectionReason(contact({ emails: 'a@b' as unknown as string[] })), /^emails "a@b" is not an array of strings$/);
+    assert.match(rejectionReason(contact({ phones: [7 as unknown as string] })), /^phones\[0\] 7 is not a string$/);
+    assert.match(rejectionReason(contact({ uid: 'x'.repeat(2000) })), /^uid is 2000 bytes, over the 1024-byte limit/);
+    const long = accepted(contact({ fullName: 'n'.repeat(TITLE_MAX_BYTES + 1), categories: ['ok', 'c'.repeat(TITLE_MAX_BYTES + 2)] })) as ContactRecord;
+    assert.equal(long.fullName?.length, TITLE_MAX_BYTES);
+    assert.equal(long.categories[1]?.length, TITLE_MAX_BYTES);
+    assert.deepEqual(long.attributes, { truncated: { fullName: TITLE_MAX_BYTES + 1, 'categories[1]': TITLE_MAX_BYTES + 2 } });
+  });
+
+  test('calendar event: future starts allowed; must not end before it starts; dates valid', () => {
+    const valid = calendarEvent();
+    assert.equal(accepted(valid), valid);
+    const future = calendarEvent({ startsAt: new Date(NOW + 365 * DAY), endsAt: null });
+    assert.equal(accepted(future), future);
+    assert.match(rejectionReason(calendarEvent({ endsAt: new Date('2024-05-01T09:00:00Z') })), /^endsAt 2024-05-01T09:00:00\.000Z is before startsAt/);
+    assert.match(rejectionReason(calendarEvent({ startsAt: new Date(Number.NaN) })), /^startsAt is an invalid Date$/);
+    assert.match(rejectionReason(calendarEvent({ attendees: null as unknown as [] })), /^attendees null is not an array$/);
+    const long = accepted(calendarEvent({ summary: 's'.repeat(TITLE_MAX_BYTES + 3) })) as CalendarEventRecord;
+    assert.deepEqual(long.attributes, { truncated: { summary: TITLE_MAX_BYTES + 3 } });
+  });
+
+  test('normalize: a contact\'s structured name, lists and addresses are NFC-normalized and NUL-free', () => {
+    const counts = repairs();
+    const record = normalizeRecord(
+      contact({
+        structuredName: { family: 'Mu\u0308ller' },
+        emails: ['a\u0000@example.org'],
+        addresses: [{ types: [], poBox: null, extended: null, street: 'Cafe\u0301', locality: null, region: null, postalCode: null, country: null }],
+      }),
+      counts,
+    );
+    assert.deepEqual(record.structuredName, { family: 'Müller' });
+    assert.deepEqual(record.emails, ['a@example.org']);
+    assert.equal(record.addresses[0]?.street, 'Café');
+    assert.equal(counts.nulCharacters, 1);
   });
 });

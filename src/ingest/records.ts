@@ -99,7 +99,70 @@ export interface MessageRecord extends RecordBase {
   attributes?: Record<string, unknown>;
 }
 
-export type LakeRecord = LocationPointRecord | ItemRecord | PlaceRecord | VisitRecord | MeasurementRecord | MessageRecord;
+/** A postal address of a contact (vCard ADR): the seven parts, empty ones null. */
+export interface ContactAddress {
+  types: string[];
+  poBox: string | null;
+  extended: string | null;
+  street: string | null;
+  locality: string | null;
+  region: string | null;
+  postalCode: string | null;
+  country: string | null;
+}
+
+/** A contact (one vCard) → `user_data.contacts`. */
+export interface ContactRecord extends RecordBase {
+  type: 'contact';
+  /** vCard UID when present. */
+  uid: string | null;
+  fullName: string | null;
+  /** vCard N: family, given, additional, prefixes, suffixes (null parts omitted). */
+  structuredName: { family?: string; given?: string; additional?: string; prefix?: string; suffix?: string } | null;
+  emails: string[];
+  phones: string[];
+  organization: string | null;
+  title: string | null;
+  /** `YYYY-MM-DD` (a birthday without a year is kept in attributes instead). */
+  birthday: string | null;
+  addresses: ContactAddress[];
+  notes: string | null;
+  photoUri: string | null;
+  categories: string[];
+  attributes?: Record<string, unknown>;
+}
+
+/** One occurrence of a calendar event (iCalendar VEVENT) → `user_data.calendar_events`. */
+export interface CalendarEventRecord extends RecordBase {
+  type: 'calendar_event';
+  uid: string | null;
+  startsAt: Date;
+  endsAt: Date | null;
+  /** For an occurrence of a series: the start the rule gave it (an override's RECURRENCE-ID). */
+  recurrenceId: Date | null;
+  allDay: boolean;
+  /** The IANA or VTIMEZONE id the times were written in; null for UTC or floating times. */
+  timeZone: string | null;
+  summary: string | null;
+  description: string | null;
+  location: string | null;
+  status: string | null;
+  organizer: string | null;
+  attendees: { address: string; name: string | null; status: string | null; role: string | null }[];
+  rrule: string | null;
+  calendarName: string | null;
+  attributes?: Record<string, unknown>;
+}
+
+export type LakeRecord =
+  | LocationPointRecord
+  | ItemRecord
+  | PlaceRecord
+  | VisitRecord
+  | MeasurementRecord
+  | MessageRecord
+  | ContactRecord
+  | CalendarEventRecord;
 
 /** Why a piece of input was refused; stored in `imports.quarantine`. */
 export type QuarantineCategory =

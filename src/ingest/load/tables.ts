@@ -84,6 +84,29 @@ export const DESTINATIONS: DestinationMap = {
       `${json(r.attachments)}\t${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
     time: (r) => r.sentAt,
   },
+  contact: {
+    table: 'user_data.contacts',
+    timeColumn: null,
+    columns: ['user_id', 'content_hash', 'uid', 'full_name', 'structured_name', 'emails', 'phones', 'organization', 'title', 'birthday',
+      'addresses', 'notes', 'photo_uri', 'categories', 'source', 'attributes', 'import_file_id'],
+    line: (r, user, file) =>
+      `${user}\t${hex(contentHash(r))}\t${text(r.uid)}\t${text(r.fullName)}\t${json(r.structuredName)}\t${textArray(r.emails)}\t` +
+      `${textArray(r.phones)}\t${text(r.organization)}\t${text(r.title)}\t${text(r.birthday)}\t${json(r.addresses)}\t${text(r.notes)}\t` +
+      `${text(r.photoUri)}\t${textArray(r.categories)}\t${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
+    time: () => null,
+  },
+  calendar_event: {
+    table: 'user_data.calendar_events',
+    timeColumn: null,
+    columns: ['user_id', 'starts_at', 'content_hash', 'uid', 'recurrence_id', 'summary', 'description', 'location', 'ends_at', 'all_day',
+      'time_zone', 'status', 'organizer', 'attendees', 'rrule', 'calendar_name', 'source', 'attributes', 'import_file_id'],
+    line: (r, user, file) =>
+      `${user}\t${time(r.startsAt)}\t${hex(contentHash(r))}\t${text(r.uid)}\t${time(r.recurrenceId)}\t${text(r.summary)}\t` +
+      `${text(r.description)}\t${text(r.location)}\t${time(r.endsAt)}\t${r.allDay ? 't' : 'f'}\t${text(r.timeZone)}\t${text(r.status)}\t` +
+      `${text(r.organizer)}\t${json(r.attendees)}\t${text(r.rrule)}\t${text(r.calendarName)}\t${text(r.source)}\t` +
+      `${json(r.attributes, true)}\t${file}\n`,
+    time: () => null,
+  },
 };
 
 /** The tables whose rows name the import file they came from. */

@@ -6,8 +6,9 @@ import { googleJsonSources } from './google/index.js';
 import { gmailMboxSource } from './google/gmail-mbox.js';
 import { fitDailyCsvSource } from './google/fit-daily-csv.js';
 import { fitSessionsSource } from './google/fit-sessions.js';
+import { vcardSource } from './google/vcard.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource];
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource];
 
 /**
  * The source for a file. A match on the name alone is accepted only when `trustName` (the runner

@@ -7,8 +7,9 @@
 //
 // Covered: every top-level string field of a record (title, text, url, name, address, kind...),
 // the strings of the natural key (cleaned but not counted: they repeat the fields' values), and,
-// recursively with keys included down to MAX_ATTRIBUTE_DEPTH levels, `attributes` and every other
-// top-level array (a message's to, cc, labels and attachments). Deeper values are replaced by
+// recursively with keys included down to MAX_ATTRIBUTE_DEPTH levels, `attributes`, a contact's
+// `structuredName` and every other top-level array (a message's to, cc, labels and attachments; a
+// contact's emails, phones, addresses; an event's attendees). Deeper values are replaced by
 // null: no real export nests that far, and an unbounded walk of hostile input could
 // overflow the stack. Dates, numbers and non-plain objects are left alone.
 //
@@ -73,7 +74,7 @@ export function normalizeRecord<T extends LakeRecord>(record: T, repairs: Repair
     } else if (name === 'key') {
       const key = normalizeKey(value as NaturalKey);
       if (key !== value) fields[name] = key;
-    } else if (name === 'attributes' && value !== null && typeof value === 'object') {
+    } else if ((name === 'attributes' || name === 'structuredName') && value !== null && typeof value === 'object') {
       normalizeNested(value, 1, repairs);
     } else if (Array.isArray(value)) {
       normalizeNested(value, 1, repairs);

@@ -29,6 +29,13 @@
 //   title (recorded as `to[3]`); `attachments` an array of { filename: string | null,
 //   contentType: string, size: a whole number >= 0, sha256: 64 lower-case hex digits }, filename
 //   and contentType cut at 8 KiB (recorded as `attachments[0].filename`).
+// - A contact: `uid` at most IDENTIFIER_MAX_BYTES; `birthday`, when present, `YYYY-MM-DD` and a
+//   real day; `emails`, `phones` and `categories` arrays of strings, each cut at 8 KiB like a
+//   title; fullName/organization/title cut at 8 KiB, photoUri at 16 KiB, notes at 1 MiB.
+// - A calendar event: `startsAt` (and `endsAt`, `recurrenceId` when present) valid Dates after the
+//   epoch, with no upper bound (calendars hold future events); it must not end before it starts;
+//   `uid` at most IDENTIFIER_MAX_BYTES; summary/location/organizer cut at 8 KiB, description at
+//   1 MiB; `attendees` an array.
 // Not checked here: the size of `attributes` (walking it would cost as much as normalizing it).
 import type { LakeRecord, MessageRecord, Rejection } from '../records.js';
 
@@ -121,6 +128,24 @@ export function validateRecord(record: LakeRecord, options: ValidationOptions = 
         optionalString(record.inReplyTo, 'inReplyTo', IDENTIFIER_MAX_BYTES);
         return { ok: true, record: repairMessageLists(repairText(record, MESSAGE_TEXT_LIMITS)) };
       }
+      case 'contact': {
+        optionalString(record.uid, 'uid', IDENTIFIER_MAX_BYTES);
+        if (record.birthday != null) requireDay(record.birthday, 'birthday');
+        return { ok: true, record: repairStringLists(repairText(record, CONTACT_TEXT_LIMITS), CONTACT_LISTS) };
+      }
+      case 'calendar_event': {
+        requireDate(record.startsAt, 'startsAt', Infinity);
+        if (record.endsAt != null) {
+          requireDate(record.endsAt, 'endsAt', Infinity);
+          if (record.endsAt.getTime() < record.startsAt.getTime()) {
+            fail(`endsAt ${record.endsAt.toISOString()} is before startsAt ${record.startsAt.toISOString()}`, null);
+          }
+        }
+        if (record.recurrenceId != null) requireDate(record.recurrenceId, 'recurrenceId', Infinity);
+        optionalString(record.uid, 'uid', IDENTIFIER_MAX_BYTES);
+        if (!Array.isArray(record.attendees)) fail(`attendees ${describe(record.attendees)} is not an array`, record.attendees);
+        return { ok: true, record: repairText(record, EVENT_TEXT_LIMITS) };
+      }
       default: {
         const unknown: { type?: unknown } = record;
         fail(`type ${describe(unknown.type)} is not a record type`, unknown.type);
@@ -199,6 +224,52 @@ const MESSAGE_TEXT_LIMITS: TextLimits = [
   ['body', TEXT_MAX_BYTES],
 ];
 const MESSAGE_LISTS = ['to', 'cc', 'labels'] as const;
+const CONTACT_TEXT_LIMITS: TextLimits = [
+  ['fullName', TITLE_MAX_BYTES],
+  ['organization', TITLE_MAX_BYTES],
+  ['title', TITLE_MAX_BYTES],
+  ['photoUri', URL_MAX_BYTES],
+  ['notes', TEXT_MAX_BYTES],
+];
+const CONTACT_LISTS = ['emails', 'phones', 'categories'] as const;
+const EVENT_TEXT_LIMITS: TextLimits = [
+  ['summary', TITLE_MAX_BYTES],
+  ['location', TITLE_MAX_BYTES],
+  ['organizer', TITLE_MAX_BYTES],
+  ['description', TEXT_MAX_BYTES],
+];
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function requireDay(value: unknown, field: string): void {
+  const match = typeof value === 'string' ? DAY.exec(value) : null;
+  const date = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : null;
+  if (!match || !date || date.getUTCFullYear() !== Number(match[1]) || date.getUTCMonth() !== Number(match[2]) - 1 || date.getUTCDate() !== Number(match[3])) {
+    fail(`${field} ${describe(value)} is not a day (YYYY-MM-DD)`, value);
+  }
+}
+
+/** Checks string-array fields; returns the record, or a copy with strings over 8 KiB cut. */
+function repairStringLists<T extends LakeRecord>(record: T, fields: readonly string[]): T {
+  const values = record as unknown as Record<string, unknown>;
+  let copy: Record<string, unknown> | null = null;
+  const truncated: Record<string, number> = {};
+  for (const field of fields) {
+    const list = values[field];
+    if (!Array.isArray(list)) fail(`${field} ${describe(list)} is not an array of strings`, list);
+    let repaired: string[] | null = null;
+    for (let i = 0; i < list.length; i++) {
+      const item: unknown = list[i];
+      if (typeof item !== 'string') fail(`${field}[${i}] ${describe(item)} is not a string`, item);
+      const bytes = overLimitBytes(item, TITLE_MAX_BYTES);
+      if (bytes === null) continue;
+      truncated[`${field}[${i}]`] = bytes;
+      (repaired ??= [...(list as string[])])[i] = truncateUtf8(item, TITLE_MAX_BYTES);
+    }
+    if (repaired) (copy ??= { ...values })[field] = repaired;
+  }
+  if (copy === null) return record;
+  return withTruncated(copy, truncated) as unknown as T;
+}
 
 /** Checks the optional free-text fields; returns the record, or a copy with long ones truncated. */
 function repairText<T extends LakeRecord>(record: T, limits: TextLimits): T {
