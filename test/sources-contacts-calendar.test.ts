@@ -2,13 +2,18 @@
 // Contacts export (vCard 3.0, CRLF, grouped properties with X-ABLabel, a folded line, escapes),
 // a vCard 2.1 card with quoted-printable values, soft line breaks and CHARSET parameters, and a
 // vCard 4.0 card (RFC 6350's example) with an invalid line, followed by a card never closed, a
-// good card and stray text. Then a loader round trip on the test lake (PGlite or the server).
+// good card and stray text. Calendar events (google.calendar.ics) over a Google-shaped export
+// with time zones (IANA, VTIMEZONE-only, floating, UTC, a DST overlap), an all-day event, a weekly
+// series with EXDATE and an overridden instance, COUNT and UNTIL series, monthly BYDAY=-1FR, an
+// unbounded yearly series, and malformed events. Then loader round trips on the test lake
+// (PGlite, or the server with LAKE_TEST_DATABASE_URL).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { loadBatch } from '../src/ingest/load/loader.js';
-import type { ContactRecord, ParseEvent, Rejection } from '../src/ingest/records.js';
+import type { CalendarEventRecord, ContactRecord, ParseEvent, Rejection } from '../src/ingest/records.js';
+import { icalendarSource, ICALENDAR_SOURCE_ID } from '../src/ingest/sources/google/icalendar.js';
 import { detectSource } from '../src/ingest/sources/index.js';
 import { decodeQuotedPrintable, parseBirthday, splitEscaped, vcardSource, VCARD_SOURCE_ID } from '../src/ingest/sources/google/vcard.js';
 import { normalizeRecord } from '../src/ingest/transform/normalize.js';
@@ -16,6 +21,7 @@ import { validateRecord } from '../src/ingest/validate/validate.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const CONTACTS = new URL('./fixtures/contacts/', import.meta.url);
+const CALENDAR = new URL('./fixtures/calendar/google-calendar.ics', import.meta.url);
 
 function chunksOf(bytes: Buffer, size: number): Buffer[] {
   const chunks: Buffer[] = [];
@@ -127,6 +133,88 @@ describe('google.contacts.vcf', () => {
   });
 });
 
+async function runCalendar(chunkSize = 64 * 1024): Promise<{ events: ParseEvent[]; records: CalendarEventRecord[]; rejections: Rejection[] }> {
+  const bytes = readFileSync(CALENDAR);
+  const events: ParseEvent[] = [];
+  for await (const event of icalendarSource.parse(Readable.from(chunksOf(bytes, chunkSize)), { path: 'Work.ics', repairs: { invalidUtf8: 0, nulCharacters: 0 } })) {
+    events.push(event);
+  }
+  return {
+    events,
+    records: events.flatMap((e) => (e.kind === 'record' ? [e.record as CalendarEventRecord] : [])),
+    rejections: events.flatMap((e) => (e.kind === 'reject' ? [e.rejection] : [])),
+  };
+}
+
+const starts = (records: CalendarEventRecord[], uid: string) => records.filter((r) => r.uid === uid).map((r) => r.startsAt.toISOString());
+
+describe('google.calendar.ics', () => {
+  test('detection: BEGIN:VCALENDAR content, or an .ics name', () => {
+    const head = readFileSync(CALENDAR);
+    assert.equal(detectSource({ path: 'Takeout/Calendar/Work.ics', head, size: head.length })?.id, ICALENDAR_SOURCE_ID);
+    assert.equal(icalendarSource.detect({ path: 'x.ics', head: Buffer.from('nope'), size: 4 }), 'path');
+    assert.equal(icalendarSource.detect({ path: 'x.txt', head: Buffer.from('nope'), size: 4 }), null);
+  });
+
+  test('exact counts; single events in IANA, VTIMEZONE-only, UTC and floating times; all-day; a DST overlap', async () => {
+    const { records } = await runCalendar();
+    assert.equal(records.length, 23);
+    const one = (uid: string) => records.find((r) => r.uid === uid)!;
+    assert.deepEqual(one('single-1@google.com'), {
+      type: 'calendar_event', source: ICALENDAR_SOURCE_ID, key: ['single-1@google.com', '2024-01-15T08:00:00.000Z'], uid: 'single-1@google.com',
+      startsAt: new Date('2024-01-15T08:00:00Z'), endsAt: new Date('2024-01-15T09:00:00Z'), recurrenceId: null, allDay: false, timeZone: 'Europe/Berlin',
+      summary: 'Dentist', description: null, location: 'Hauptstraße 5, Berlin', status: 'CONFIRMED', organizer: null, attendees: [], rrule: null,
+      calendarName: 'Work',
+    });
+    const holiday = one('holiday-1@google.com');
+    assert.deepEqual([holiday.startsAt.toISOString(), holiday.endsAt?.toISOString(), holiday.allDay, holiday.timeZone], ['2024-05-01T00:00:00.000Z', '2024-05-02T00:00:00.000Z', true, null]);
+    const meeting = one('meeting-1@google.com');
+    assert.equal(meeting.description, 'Agenda:\n1. engines; 2. cards, punched');
+    assert.equal(meeting.organizer, 'ada@example.org');
+    assert.deepEqual(meeting.attendees, [{ address: 'charles@example.org', name: 'Charles Babbage', status: 'ACCEPTED', role: 'REQ-PARTICIPANT' }]);
+    const floating = one('floating-1@google.com');
+    assert.deepEqual([floating.startsAt.toISOString(), floating.endsAt, floating.attributes], ['2024-06-20T18:00:00.000Z', null, { floating: true }]);
+    const dst = one('dst-1@google.com');
+    assert.deepEqual([dst.startsAt.toISOString(), dst.endsAt?.toISOString()], ['2024-10-27T00:30:00.000Z', '2024-10-27T01:30:00.000Z']);
+    const custom = one('custom-1@google.com');
+    assert.deepEqual([custom.startsAt.toISOString(), custom.attributes], ['2024-02-01T09:00:00.000Z', { timeZoneApproximate: true }]);
+  });
+
+  test('series: weekly with EXDATE and an override across DST; DAILY UNTIL; MONTHLY -1FR COUNT; unbounded YEARLY cut at the range', async () => {
+    const { records } = await runCalendar();
+    assert.deepEqual(starts(records, 'standup@google.com'), [
+      '2024-03-11T08:00:00.000Z', '2024-03-18T08:00:00.000Z', '2024-04-01T07:00:00.000Z', '2024-04-15T07:00:00.000Z', '2024-04-08T09:00:00.000Z',
+    ]);
+    const moved = records.find((r) => r.summary === 'Standup (moved)')!;
+    assert.deepEqual(moved.key, ['standup@google.com', '2024-04-08T07:00:00.000Z']);
+    assert.equal(moved.recurrenceId?.toISOString(), '2024-04-08T07:00:00.000Z');
+    const first = records.find((r) => r.uid === 'standup@google.com')!;
+    assert.deepEqual([first.rrule, first.endsAt?.toISOString()], ['FREQ=WEEKLY;BYDAY=MO;COUNT=6', '2024-03-11T08:15:00.000Z']);
+    assert.deepEqual(starts(records, 'run@google.com'), ['01', '03', '05', '07', '09'].map((d) => `2024-07-${d}T06:00:00.000Z`));
+    assert.deepEqual(starts(records, 'drinks@google.com'), ['2024-01-26T22:00:00.000Z', '2024-02-23T22:00:00.000Z', '2024-03-29T21:00:00.000Z']);
+    const birthdays = records.filter((r) => r.uid === 'birthday@google.com');
+    assert.deepEqual(birthdays.map((r) => r.startsAt.toISOString()), ['2020', '2021', '2022', '2023'].map((y) => `${y}-12-10T00:00:00.000Z`));
+    assert.ok(birthdays.every((r) => r.allDay && r.attributes?.expansionCapped === true));
+    const keys = new Set(records.map((r) => JSON.stringify(r.key)));
+    assert.equal(keys.size, records.length);
+  });
+
+  test('malformed events rejected with their lines; the others kept', async () => {
+    const { rejections } = await runCalendar();
+    assert.deepEqual(rejections.map((r) => [r.category, r.line, r.reason]), [
+      ['malformed', 120, 'VEVENT begun on line 120 has no END:VEVENT before line 124'],
+      ['malformed', 111, 'VEVENT on line 111: no DTSTART'],
+      ['malformed', 115, 'VEVENT on line 115: DTSTART 20241301T100000Z is not a real date'],
+    ]);
+  });
+
+  test('1-byte and 64 KiB chunks give identical output; every record validates', async () => {
+    const whole = await runCalendar();
+    assert.deepEqual((await runCalendar(1)).events, whole.events);
+    for (const record of whole.records) assert.ok(validateRecord(record).ok, record.summary ?? '');
+  });
+});
+
 describe('loader round trip', () => {
   let t: TestLake;
   let user: string;
@@ -171,5 +259,31 @@ describe('loader round trip', () => {
     });
     const simon = rows.rows.find((r) => r.full_name === 'Simon Perreault');
     assert.equal(simon?.uid, 'urn:uuid:4fbe8971-0bc3-424c-9c26-36c3e1eff6b1');
+  });
+
+  test('calendar events load once per occurrence, times and JSON intact', async () => {
+    const records = [];
+    for (const record of (await runCalendar()).records) {
+      const result = validateRecord(normalizeRecord(record, { invalidUtf8: 0, nulCharacters: 0 }));
+      assert.ok(result.ok);
+      records.push(result.record);
+    }
+    const target = { userId: user, jobId: FILE, fileId: FILE };
+    assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: 23, byteOffset: 3 } }), { received: 23, inserted: 23, duplicates: 0 });
+    assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: 23, byteOffset: 4 } }), { received: 23, inserted: 0, duplicates: 23 });
+    const rows = await t.lake.db.asUser(user, (tx) =>
+      tx.query<Record<string, unknown>>(
+        `SELECT to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS starts, all_day, time_zone, summary, attendees, calendar_name
+           FROM user_data.calendar_events WHERE uid IN ('standup@google.com', 'meeting-1@google.com') ORDER BY starts_at`,
+      ),
+    );
+    assert.deepEqual(rows.rows.map((r) => [r.starts, r.summary]), [
+      ['2024-03-11T08:00', 'Standup'], ['2024-03-18T08:00', 'Standup'], ['2024-04-01T07:00', 'Standup'], ['2024-04-08T09:00', 'Standup (moved)'],
+      ['2024-04-15T07:00', 'Standup'], ['2024-06-10T12:00', 'Review'],
+    ]);
+    assert.deepEqual(rows.rows[5], {
+      starts: '2024-06-10T12:00', all_day: false, time_zone: null, summary: 'Review', calendar_name: 'Work',
+      attendees: [{ address: 'charles@example.org', name: 'Charles Babbage', status: 'ACCEPTED', role: 'REQ-PARTICIPANT' }],
+    });
   });
 });

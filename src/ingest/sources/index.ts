@@ -7,8 +7,9 @@ import { gmailMboxSource } from './google/gmail-mbox.js';
 import { fitDailyCsvSource } from './google/fit-daily-csv.js';
 import { fitSessionsSource } from './google/fit-sessions.js';
 import { vcardSource } from './google/vcard.js';
+import { icalendarSource } from './google/icalendar.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource];
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource, icalendarSource];
 
 /**
  * The source for a file. A match on the name alone is accepted only when `trustName` (the runner
