@@ -57,12 +57,9 @@
 // `malformed` for a row with another number of fields than the header or refused by the CSV
 // parser; `unsupported` for a header with neither Date nor Start/End time (nothing else is read).
 import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { parse as createCsvParser, type CsvError } from 'csv-parse';
-import { ParseError } from '../../../errors.js';
 import type { MeasurementRecord, ParseEvent, QuarantineCategory } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
-import { byteChunks } from '../../parse/byte-chunks.js';
+import { csvRowBatches, type CsvRow } from '../../parse/csv-rows.js';
 
 export const FIT_DAILY_CSV_SOURCE_ID = 'google.fit.daily';
 
@@ -166,52 +163,12 @@ export const fitDailyCsvSource: Source = {
   parse: parseFitDailyCsv,
 };
 
-type ParsedRow = { fields: string[]; endByte: number } | { error: CsvError; atByte: number };
-
 export async function* parseFitDailyCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
-  const rows: ParsedRow[] = [];
-  let parserError: unknown = null;
-  const parser = createCsvParser({
-    bom: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    relax_quotes: true,
-    max_record_size: MAX_ROW_BYTES,
-    on_record: (fields: string[], info) => {
-      rows.push({ fields, endByte: info.bytes });
-      return null;
-    },
-    on_skip: (error: CsvError | undefined) => {
-      if (error) rows.push({ error, atByte: typeof error.bytes === 'number' ? error.bytes : 0 });
-      return undefined;
-    },
-  });
-  parser.on('error', (error: unknown) => {
-    parserError = error;
-  });
-  parser.resume();
-
   const lines = new LineCounter();
   const table = new TableReader(context.path);
-  let bytesRead = 0;
-  try {
-    for await (const chunk of byteChunks(input, context.path)) {
-      lines.append(chunk);
-      await new Promise<void>((resolve) => parser.write(chunk, () => resolve()));
-      bytesRead += chunk.length;
-      if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
-      yield* table.readAll(rows.splice(0), lines);
-      if (table.stopped) return;
-    }
-    parser.end();
-    await finished(parser).catch((error: unknown) => {
-      parserError ??= error;
-    });
-    if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
-    yield* table.readAll(rows.splice(0), lines);
-  } finally {
-    parser.destroy();
+  for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => lines.append(chunk) })) {
+    yield* table.readAll(rows, lines);
+    if (table.stopped) return;
   }
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
@@ -346,7 +303,7 @@ class TableReader {
     this.fileDay = match === null ? null : utcDay(`${match[1]}-${match[2]}-${match[3]}`);
   }
 
-  *readAll(rows: ParsedRow[], lines: LineCounter): Iterable<ParseEvent> {
+  *readAll(rows: CsvRow[], lines: LineCounter): Iterable<ParseEvent> {
     for (const row of rows) {
       if (this.stopped) return;
       if ('error' in row) {

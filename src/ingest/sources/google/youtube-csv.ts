@@ -33,13 +33,10 @@
 // `unsupported` for a header this source does not know (then nothing else is read: the rows
 // would mean nothing). Not read: live chats, channel.csv, video metadata, music library CSVs.
 import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { parse as createCsvParser, type CsvError } from 'csv-parse';
-import { ParseError } from '../../../errors.js';
 import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { parseIsoTimestamp } from './takeout-dates.js';
-import { byteChunks } from '../../parse/byte-chunks.js';
+import { csvRowBatches, type CsvRow } from '../../parse/csv-rows.js';
 
 export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
 
@@ -90,59 +87,14 @@ interface RowPosition {
   offset: number;
 }
 
-type ParsedRow = { fields: string[]; endByte: number } | { error: CsvError; atByte: number };
-
 export async function* parseYouTubeCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const exportedAt = (context as ExportTimeParseContext).exportedAt ?? null;
   const subscriptionDate = exportedAt ?? new Date();
-  const rows: ParsedRow[] = [];
-  let parserError: unknown = null;
-  const parser = createCsvParser({
-    bom: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    // A stray quote inside a field ("bad"x, ba"d) is kept as text: strict quoting would drop the
-    // row and, resynchronizing on the next quote, the good rows after it too.
-    relax_quotes: true,
-    max_record_size: MAX_ROW_BYTES,
-    // Rows are collected here, in file order, interleaved with the parser's refusals; nothing is
-    // pushed to the stream side, so writing never waits on a reader.
-    on_record: (fields: string[], info) => {
-      rows.push({ fields, endByte: info.bytes });
-      return null;
-    },
-    on_skip: (error: CsvError | undefined) => {
-      if (error) rows.push({ error, atByte: typeof error.bytes === 'number' ? error.bytes : 0 });
-      return undefined;
-    },
-  });
-  parser.on('error', (error: unknown) => {
-    parserError = error;
-  });
-  parser.resume();
-
   const window = new ByteWindow();
   const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
-  let bytesRead = 0;
-  try {
-    for await (const chunk of byteChunks(input, context.path)) {
-      window.append(chunk);
-      await new Promise<void>((resolve) => parser.write(chunk, () => resolve()));
-      bytesRead += chunk.length;
-      if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
-      yield* table.readAll(rows.splice(0), window);
-      if (table.stopped) return;
-    }
-    parser.end();
-    await finished(parser).catch((error: unknown) => {
-      parserError ??= error;
-    });
-    if (parserError !== null) throw new ParseError(context.path, bytesRead, 'the CSV parser stopped', { cause: parserError });
-    yield* table.readAll(rows.splice(0), window);
-  } finally {
-    // Stopped early (unknown header, the consumer, an error): byteChunks releases the input.
-    parser.destroy();
+  for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => window.append(chunk) })) {
+    yield* table.readAll(rows, window);
+    if (table.stopped) return;
   }
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
@@ -299,7 +251,7 @@ class TableReader {
     this.playlistName = fileName.replace(/\.csv$/i, '').replace(/-videos$/i, '');
   }
 
-  *readAll(rows: ParsedRow[], window: ByteWindow): Iterable<ParseEvent> {
+  *readAll(rows: CsvRow[], window: ByteWindow): Iterable<ParseEvent> {
     for (const row of rows) {
       if (this.stopped) return;
       if ('error' in row) {
