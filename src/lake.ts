@@ -9,6 +9,7 @@ import { installExtensions } from './db/extensions.js';
 import { migrate, type MigrateResult } from './db/migrate.js';
 import { userContextSettings, type Profile } from './db/profile.js';
 import { LakeError } from './errors.js';
+import { BlobStore } from './store/blob-store.js';
 
 export interface OpenOptions {
   /** Create extensions and apply pending migrations (idempotent). Default true. */
@@ -18,13 +19,18 @@ export interface OpenOptions {
 }
 
 export class Lake {
+  /** Files kept as they are, shared content-addressed store under the data directory. */
+  readonly blobs: BlobStore;
+
   private constructor(
     readonly config: Config,
     readonly db: Database,
     readonly profile: Profile,
     readonly migrations: MigrateResult | null,
     private readonly releaseLock: (() => Promise<void>) | null,
-  ) {}
+  ) {
+    this.blobs = new BlobStore(config.tiers.blobs);
+  }
 
   static async open(config: Config, options: OpenOptions = {}): Promise<Lake> {
     await prepareDataDir(config);

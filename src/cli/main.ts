@@ -94,6 +94,7 @@ program
         userId,
         inputs: paths,
         batchSize,
+        blobs: lake.blobs,
         clamavAddress: lake.config.clamavAddress,
         onProgress: (p) => progress.update(p),
       });

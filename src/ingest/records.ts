@@ -154,7 +154,24 @@ export interface CalendarEventRecord extends RecordBase {
   attributes?: Record<string, unknown>;
 }
 
+/**
+ * A file kept as it is in the blob store (a photo, an attachment, a document) → `user_data.blob_refs`.
+ * The source puts the content into the store first (content-addressed, idempotent); this record is
+ * the user's reference to it, loaded with the batch so it commits with the file's checkpoint.
+ */
+export interface BlobRefRecord extends RecordBase {
+  type: 'blob_ref';
+  /** SHA-256 of the content, hex. */
+  sha256: string;
+  size: number;
+  mimeType: string | null;
+  /** The file's path in the export. */
+  originalName: string;
+  attributes?: undefined;
+}
+
 export type LakeRecord =
+  | BlobRefRecord
   | LocationPointRecord
   | ItemRecord
   | PlaceRecord

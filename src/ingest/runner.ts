@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { LakeError, ParseError } from '../errors.js';
 import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
 import { loadResilient } from './load/resilient.js';
@@ -46,6 +47,8 @@ export interface ImportOptions {
   batchSize: number;
   limits?: Partial<ExtractLimits>;
   sources?: readonly Source[];
+  /** Where sources keep files as they are (Lake.blobs); without it only metadata is loaded. */
+  blobs?: BlobStore;
   /** clamd to scan every file with while it streams (config.clamavAddress). */
   clamavAddress?: string;
   onProgress?: (progress: ImportProgress) => void;
@@ -302,7 +305,7 @@ async function parseAndLoad(
   };
 
   try {
-    for await (const event of source.parse(input, { path, repairs })) {
+    for await (const event of source.parse(input, { path, repairs, blobs: options.blobs ?? null })) {
       events++;
       if (events <= report.resumedFrom) continue;
       if (event.kind === 'reject') {

@@ -1,6 +1,7 @@
 // The contract every data source implements: recognise a file from its first bytes and its path,
 // then stream its records. One module per source under src/ingest/sources/<provider>/.
 import type { Readable } from 'node:stream';
+import type { BlobStore } from '../store/blob-store.js';
 import type { ParseEvent, RepairCounts } from './records.js';
 
 export interface Probe {
@@ -23,6 +24,12 @@ export interface ParseContext {
   path: string;
   /** Repairs are counted here as text is normalized. */
   repairs: RepairCounts;
+  /**
+   * Where files kept as they are go (photos, attachments, documents): a source puts the content
+   * here and yields a `blob_ref` record for it. Null when the import keeps no files (some tests);
+   * sources then load their metadata only.
+   */
+  blobs?: BlobStore | null;
 }
 
 export interface Source {

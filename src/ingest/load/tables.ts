@@ -23,6 +23,14 @@ type DestinationMap = { [T in LakeRecord['type']]: Destination<Extract<LakeRecor
 
 // `file` below is already COPY text: a uuid, or \N.
 export const DESTINATIONS: DestinationMap = {
+  blob_ref: {
+    table: 'user_data.blob_refs',
+    timeColumn: null,
+    columns: ['user_id', 'sha256', 'size_bytes', 'mime_type', 'original_name', 'source', 'import_file_id'],
+    line: (r, user, file) =>
+      `${user}\t${hex(r.sha256)}\t${num(r.size)}\t${text(r.mimeType)}\t${text(r.originalName)}\t${text(r.source)}\t${file}\n`,
+    time: () => null,
+  },
   location_point: {
     table: 'timeseries.location_points',
     timeColumn: 'recorded_at',

@@ -71,6 +71,13 @@ export function validateRecord(record: LakeRecord, options: ValidationOptions = 
     requireString(record.source, 'source', IDENTIFIER_MAX_BYTES);
     if (!Array.isArray(record.key) || record.key.length === 0) fail('key must be a non-empty array', record.key);
     switch (record.type) {
+      case 'blob_ref': {
+        if (typeof record.sha256 !== 'string' || !SHA256_HEX.test(record.sha256)) fail(`sha256 ${describe(record.sha256)} is not 64 hex digits`, record.sha256);
+        if (!Number.isSafeInteger(record.size) || record.size < 0) fail(`size ${describe(record.size)} is not a byte count`, record.size);
+        requireString(record.originalName, 'originalName', IDENTIFIER_MAX_BYTES * 16);
+        optionalString(record.mimeType, 'mimeType', IDENTIFIER_MAX_BYTES);
+        return { ok: true, record };
+      }
       case 'location_point': {
         requireDate(record.recordedAt, 'recordedAt', latest);
         requireCoordinates(record.lat, record.lon);
