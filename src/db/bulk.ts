@@ -2,7 +2,7 @@
 // role bound by it, and COPY cannot skip duplicates; so rows are COPYed into a temporary staging
 // table of the transaction, then moved with INSERT ... SELECT ... ON CONFLICT DO NOTHING, where
 // the policies' WITH CHECK applies and the rows not inserted are exactly the duplicates.
-import type { CopyData, Transaction } from './database.js';
+import type { CopyData, CopyFormat, Transaction } from './database.js';
 
 export interface BulkInsertResult {
   /** Rows in the data. */
@@ -20,6 +20,7 @@ export async function bulkInsert(
   table: string,
   columns: readonly string[],
   data: CopyData,
+  format: CopyFormat = 'text',
 ): Promise<BulkInsertResult> {
   // One staging table per destination and connection, kept for the session and emptied at each
   // commit: creating and dropping it for every batch cost more than loading 1,000 rows. The
@@ -32,7 +33,7 @@ export async function bulkInsert(
   if (!used) usedIn.set(tx, (used = new Set()));
   if (used.has(name)) await tx.query(`TRUNCATE ${staging}`);
   used.add(name);
-  const received = await tx.copyFrom(staging, columns, data);
+  const received = await tx.copyFrom(staging, columns, data, format);
   const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`);
   return { received, inserted: moved.rowCount, duplicates: received - moved.rowCount };
 }

@@ -15,6 +15,8 @@ export interface Queryable {
 
 /** Data for a bulk load, in PostgreSQL's COPY text format (tab-separated, `\N` for NULL). */
 export type CopyData = Uint8Array | string | AsyncIterable<Uint8Array | string>;
+/** COPY's text format (tab-separated lines) or its binary format (what the loader writes). */
+export type CopyFormat = 'text' | 'binary';
 
 export interface Transaction extends Queryable {
   /**
@@ -24,7 +26,7 @@ export interface Transaction extends Queryable {
    * `COPY ... FROM STDIN`; PGlite reads the data from `/dev/blob`, so there it is gathered first:
    * keep batches bounded.
    */
-  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<number>;
+  copyFrom(table: string, columns: readonly string[], data: CopyData, format?: CopyFormat): Promise<number>;
   /** Run a script of several statements (migrations). No parameters. */
   exec(sql: string): Promise<void>;
 }

@@ -94,7 +94,7 @@ function wrap(tx: PGliteTransaction): Transaction {
     async query<Row>(sql: string, params: readonly unknown[] = []) {
       return toResult<Row>(await tx.query<Row>(sql, params as unknown[]));
     },
-    async copyFrom(table, columns, data) {
+    async copyFrom(table, columns, data, format = 'text') {
       assertStagingTable(table);
       const blob = await toBlob(data);
       // PGlite reads COPY data from the virtual file /dev/blob, which only the superuser may read:
@@ -103,7 +103,7 @@ function wrap(tx: PGliteTransaction): Transaction {
       const { role } = (await tx.query<{ role: string }>(`SELECT current_user AS role`)).rows[0]!;
       await tx.query(`SET LOCAL ROLE NONE`);
       try {
-        const result = await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob });
+        const result = await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob' WITH (FORMAT ${format})`, [], { blob });
         return result.affectedRows ?? 0;
       } finally {
         await tx.query(`SET LOCAL ROLE ${role}`);

@@ -113,9 +113,9 @@ function wrap(client: pg.PoolClient): Transaction {
       const result = await client.query(sql, params as unknown[]);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
-    async copyFrom(table, columns, data) {
+    async copyFrom(table, columns, data, format = 'text') {
       assertStagingTable(table);
-      const stream = client.query(copyFromStdin(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+      const stream = client.query(copyFromStdin(`COPY ${table} (${columns.join(', ')}) FROM STDIN WITH (FORMAT ${format})`));
       const source = typeof data === 'string' || data instanceof Uint8Array ? Readable.from([data]) : Readable.from(data);
       await pipeline(source, stream);
       return stream.rowCount ?? 0;

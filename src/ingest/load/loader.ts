@@ -5,6 +5,7 @@ import { hash } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import { bulkInsert } from '../../db/bulk.js';
 import type { LakeRecord, Rejection } from '../records.js';
+import { CopyBinaryWriter, uuidBytes } from './copy-binary.js';
 import { DESTINATIONS, type Destination } from './tables.js';
 
 /** Where a file stands once a batch is committed. */
@@ -40,26 +41,30 @@ export interface LoadCounts {
   duplicates: number;
 }
 
-/** A batch turned into COPY text per destination table: the CPU work, done before the database is awaited. */
+/** A batch turned into binary COPY data per destination table: the CPU work, done before the database is awaited. */
 export interface PreparedBatch {
-  tables: { destination: Destination; data: string; from: number; to: number }[];
+  tables: { destination: Destination; data: Buffer; from: number; to: number }[];
   quarantine: readonly QuarantineEntry[];
   checkpoint: Checkpoint | null;
 }
 
+/** Binary COPY bytes a row takes, about, to size a batch's buffer once (it grows when short). */
+const ROW_BYTES_GUESS = 256;
+
 export function prepareBatch(target: LoadTarget, batch: Batch): PreparedBatch {
-  const file = target.fileId ?? '\\N';
+  const user = uuidBytes(target.userId);
+  const file = target.fileId ? uuidBytes(target.fileId) : null;
   const tables = [...groupByDestination(batch.records)].map(([destination, group]) => {
-    let data = '';
+    const writer = new CopyBinaryWriter(group.length * ROW_BYTES_GUESS);
     let from = Infinity;
     let to = -Infinity;
     for (const record of group) {
-      data += destination.line(record as never, target.userId, file);
+      destination.write(writer, record as never, user, file);
       const t = destination.time(record as never)?.getTime();
       if (t !== undefined && t < from) from = t;
       if (t !== undefined && t > to) to = t;
     }
-    return { destination, data, from, to };
+    return { destination, data: writer.finish(), from, to };
   });
   return { tables, quarantine: batch.quarantine ?? [], checkpoint: batch.checkpoint ?? null };
 }
@@ -75,7 +80,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   return db.asUser(userId, async (tx) => {
     const total: LoadCounts = { received: 0, inserted: 0, duplicates: 0 };
     for (const { destination, data } of batch.tables) {
-      const counts = await bulkInsert(tx, destination.table, destination.columns, data);
+      const counts = await bulkInsert(tx, destination.table, destination.columns, data, 'binary');
       total.received += counts.received;
       total.inserted += counts.inserted;
       total.duplicates += counts.duplicates;

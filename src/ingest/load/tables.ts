@@ -1,34 +1,68 @@
-// Where each record type goes: its table, its columns, and how a record becomes a row. The
-// content hash comes from the record's natural key, so the same record always gets the same hash.
+// Where each record type goes: its table, its columns, and how a record becomes a binary COPY row.
+// The content hash comes from the record's natural key, so the same record always gets the same hash.
 import { hash } from 'node:crypto';
 import type { LakeRecord } from '../records.js';
-import { hex, json, num, text, textArray, time } from './copy-text.js';
+import type { CopyBinaryWriter } from './copy-binary.js';
 
 export interface Destination<R extends LakeRecord = LakeRecord> {
   table: string;
   /** The time column of a time-partitioned table (partitions are ensured before loading). */
   timeColumn: string | null;
   columns: readonly string[];
-  /** The record as one line of COPY text, in column order. */
-  line(record: R, userId: string, importFileId: string): string;
+  /** The record as one row of binary COPY, its fields in column order and of the columns' types. */
+  write(w: CopyBinaryWriter, record: R, userId: Buffer, importFileId: Buffer | null): void;
   time(record: R): Date | null;
 }
 
-/** SHA-256 (hex) of the record's type, source and natural key. */
-export function contentHash(record: LakeRecord): string {
-  return hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'hex');
+/** SHA-256 of the record's type, source and natural key. */
+export function contentHash(record: LakeRecord): Buffer {
+  return hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'buffer') as unknown as Buffer;
 }
 
 type DestinationMap = { [T in LakeRecord['type']]: Destination<Extract<LakeRecord, { type: T }>> };
 
-// `file` below is already COPY text: a uuid, or \N.
 export const DESTINATIONS: DestinationMap = {
   blob_ref: {
     table: 'user_data.blob_refs',
     timeColumn: null,
     columns: ['user_id', 'sha256', 'size_bytes', 'mime_type', 'original_name', 'source', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${hex(r.sha256)}\t${num(r.size)}\t${text(r.mimeType)}\t${text(r.originalName)}\t${text(r.source)}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(7);
+      w.uuid(user);
+      w.hex(r.sha256);
+      w.int8(r.size);
+      w.text(r.mimeType);
+      w.text(r.originalName);
+      w.text(r.source);
+      w.uuid(file);
+    },
+    time: () => null,
+  },
+  document: {
+    table: 'user_data.documents',
+    timeColumn: null,
+    columns: ['user_id', 'content_hash', 'sha256', 'path', 'kind', 'mime_type', 'mime_from_name', 'size_bytes', 'title', 'body', 'language',
+      'metadata', 'pii', 'extraction', 'source', 'attributes', 'import_file_id'],
+    write(w, r, user, file) {
+      w.row(17);
+      w.uuid(user);
+      w.bytes(contentHash(r));
+      w.hex(r.sha256);
+      w.text(r.path);
+      w.text(r.kind);
+      w.text(r.mimeType);
+      w.text(r.mimeFromName);
+      w.int8(r.size);
+      w.text(r.title);
+      w.text(r.text);
+      w.text(r.language);
+      w.jsonb(r.metadata);
+      w.jsonb(r.pii);
+      w.text(r.extraction);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
     time: () => null,
   },
   location_point: {
@@ -36,10 +70,24 @@ export const DESTINATIONS: DestinationMap = {
     timeColumn: 'recorded_at',
     columns: ['user_id', 'recorded_at', 'content_hash', 'lat', 'lon', 'accuracy_m', 'altitude_m', 'velocity_mps', 'heading_deg',
       'activity', 'activity_confidence', 'device', 'source', 'attributes', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${time(r.recordedAt)}\t${hex(contentHash(r))}\t${num(r.lat)}\t${num(r.lon)}\t${num(r.accuracyM)}\t${num(r.altitudeM)}\t` +
-      `${num(r.velocityMps)}\t${num(r.headingDeg)}\t${text(r.activity)}\t${num(r.activityConfidence)}\t${text(r.device)}\t` +
-      `${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(15);
+      w.uuid(user);
+      w.timestamptz(r.recordedAt);
+      w.bytes(contentHash(r));
+      w.float8(r.lat);
+      w.float8(r.lon);
+      w.float4(r.accuracyM);
+      w.float4(r.altitudeM);
+      w.float4(r.velocityMps);
+      w.float4(r.headingDeg);
+      w.text(r.activity);
+      w.int2(r.activityConfidence);
+      w.text(r.device);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
     time: (r) => r.recordedAt,
   },
   item: {
@@ -47,19 +95,40 @@ export const DESTINATIONS: DestinationMap = {
     timeColumn: 'occurred_at',
     columns: ['user_id', 'occurred_at', 'content_hash', 'utc_offset_minutes', 'kind', 'source', 'title', 'body', 'url', 'language',
       'lat', 'lon', 'attributes', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${time(r.occurredAt)}\t${hex(contentHash(r))}\t${num(r.utcOffsetMinutes)}\t${text(r.kind)}\t${text(r.source)}\t` +
-      `${text(r.title)}\t${text(r.text)}\t${text(r.url)}\t${text(r.language)}\t${num(r.lat)}\t${num(r.lon)}\t` +
-      `${json(r.attributes ?? {})}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(14);
+      w.uuid(user);
+      w.timestamptz(r.occurredAt);
+      w.bytes(contentHash(r));
+      w.int2(r.utcOffsetMinutes);
+      w.text(r.kind);
+      w.text(r.source);
+      w.text(r.title);
+      w.text(r.text);
+      w.text(r.url);
+      w.text(r.language);
+      w.float8(r.lat);
+      w.float8(r.lon);
+      w.jsonb(r.attributes ?? {});
+      w.uuid(file);
+    },
     time: (r) => r.occurredAt,
   },
   place: {
     table: 'user_data.places',
     timeColumn: null,
     columns: ['user_id', 'place_id', 'source', 'name', 'address', 'lat', 'lon', 'attributes'],
-    line: (r, user) =>
-      `${user}\t${text(r.placeId)}\t${text(r.source)}\t${text(r.name)}\t${text(r.address)}\t${num(r.lat)}\t${num(r.lon)}\t` +
-      `${json(r.attributes ?? {})}\n`,
+    write(w, r, user) {
+      w.row(8);
+      w.uuid(user);
+      w.text(r.placeId);
+      w.text(r.source);
+      w.text(r.name);
+      w.text(r.address);
+      w.float8(r.lat);
+      w.float8(r.lon);
+      w.jsonb(r.attributes ?? {});
+    },
     time: () => null,
   },
   visit: {
@@ -67,18 +136,38 @@ export const DESTINATIONS: DestinationMap = {
     timeColumn: null,
     columns: ['user_id', 'started_at', 'content_hash', 'ended_at', 'place_id', 'source', 'lat', 'lon', 'confidence', 'attributes',
       'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${time(r.startedAt)}\t${hex(contentHash(r))}\t${time(r.endedAt)}\t${text(r.placeId)}\t${text(r.source)}\t` +
-      `${num(r.lat)}\t${num(r.lon)}\t${num(r.confidence)}\t${json(r.attributes ?? {})}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(11);
+      w.uuid(user);
+      w.timestamptz(r.startedAt);
+      w.bytes(contentHash(r));
+      w.timestamptz(r.endedAt);
+      w.text(r.placeId);
+      w.text(r.source);
+      w.float8(r.lat);
+      w.float8(r.lon);
+      w.float4(r.confidence);
+      w.jsonb(r.attributes ?? {});
+      w.uuid(file);
+    },
     time: () => null,
   },
   measurement: {
     table: 'timeseries.measurements',
     timeColumn: 'measured_at',
     columns: ['user_id', 'measured_at', 'content_hash', 'metric', 'value', 'unit', 'source', 'attributes', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${time(r.measuredAt)}\t${hex(contentHash(r))}\t${text(r.metric)}\t${num(r.value)}\t${text(r.unit)}\t` +
-      `${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(9);
+      w.uuid(user);
+      w.timestamptz(r.measuredAt);
+      w.bytes(contentHash(r));
+      w.text(r.metric);
+      w.float8(r.value);
+      w.text(r.unit);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
     time: (r) => r.measuredAt,
   },
   message: {
@@ -86,10 +175,25 @@ export const DESTINATIONS: DestinationMap = {
     timeColumn: 'sent_at',
     columns: ['user_id', 'sent_at', 'content_hash', 'message_id', 'thread_id', 'in_reply_to', 'from_address', 'to_addresses',
       'cc_addresses', 'subject', 'body', 'labels', 'attachments', 'source', 'attributes', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${time(r.sentAt)}\t${hex(contentHash(r))}\t${text(r.messageId)}\t${text(r.threadId)}\t${text(r.inReplyTo)}\t` +
-      `${text(r.from)}\t${textArray(r.to)}\t${textArray(r.cc)}\t${text(r.subject)}\t${text(r.body)}\t${textArray(r.labels)}\t` +
-      `${json(r.attachments)}\t${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(16);
+      w.uuid(user);
+      w.timestamptz(r.sentAt);
+      w.bytes(contentHash(r));
+      w.text(r.messageId);
+      w.text(r.threadId);
+      w.text(r.inReplyTo);
+      w.text(r.from);
+      w.textArray(r.to);
+      w.textArray(r.cc);
+      w.text(r.subject);
+      w.text(r.body);
+      w.textArray(r.labels);
+      w.jsonb(r.attachments);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
     time: (r) => r.sentAt,
   },
   contact: {
@@ -97,10 +201,26 @@ export const DESTINATIONS: DestinationMap = {
     timeColumn: null,
     columns: ['user_id', 'content_hash', 'uid', 'full_name', 'structured_name', 'emails', 'phones', 'organization', 'title', 'birthday',
       'addresses', 'notes', 'photo_uri', 'categories', 'source', 'attributes', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${hex(contentHash(r))}\t${text(r.uid)}\t${text(r.fullName)}\t${json(r.structuredName)}\t${textArray(r.emails)}\t` +
-      `${textArray(r.phones)}\t${text(r.organization)}\t${text(r.title)}\t${text(r.birthday)}\t${json(r.addresses)}\t${text(r.notes)}\t` +
-      `${text(r.photoUri)}\t${textArray(r.categories)}\t${text(r.source)}\t${json(r.attributes, true)}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(17);
+      w.uuid(user);
+      w.bytes(contentHash(r));
+      w.text(r.uid);
+      w.text(r.fullName);
+      w.jsonb(r.structuredName);
+      w.textArray(r.emails);
+      w.textArray(r.phones);
+      w.text(r.organization);
+      w.text(r.title);
+      w.date(r.birthday);
+      w.jsonb(r.addresses);
+      w.text(r.notes);
+      w.text(r.photoUri);
+      w.textArray(r.categories);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
     time: () => null,
   },
   calendar_event: {
@@ -108,11 +228,133 @@ export const DESTINATIONS: DestinationMap = {
     timeColumn: null,
     columns: ['user_id', 'starts_at', 'content_hash', 'uid', 'recurrence_id', 'summary', 'description', 'location', 'ends_at', 'all_day',
       'time_zone', 'status', 'organizer', 'attendees', 'rrule', 'calendar_name', 'source', 'attributes', 'import_file_id'],
-    line: (r, user, file) =>
-      `${user}\t${time(r.startsAt)}\t${hex(contentHash(r))}\t${text(r.uid)}\t${time(r.recurrenceId)}\t${text(r.summary)}\t` +
-      `${text(r.description)}\t${text(r.location)}\t${time(r.endsAt)}\t${r.allDay ? 't' : 'f'}\t${text(r.timeZone)}\t${text(r.status)}\t` +
-      `${text(r.organizer)}\t${json(r.attendees)}\t${text(r.rrule)}\t${text(r.calendarName)}\t${text(r.source)}\t` +
-      `${json(r.attributes, true)}\t${file}\n`,
+    write(w, r, user, file) {
+      w.row(19);
+      w.uuid(user);
+      w.timestamptz(r.startsAt);
+      w.bytes(contentHash(r));
+      w.text(r.uid);
+      w.timestamptz(r.recurrenceId);
+      w.text(r.summary);
+      w.text(r.description);
+      w.text(r.location);
+      w.timestamptz(r.endsAt);
+      w.bool(r.allDay);
+      w.text(r.timeZone);
+      w.text(r.status);
+      w.text(r.organizer);
+      w.jsonb(r.attendees);
+      w.text(r.rrule);
+      w.text(r.calendarName);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
+    time: () => null,
+  },
+  // Photos and videos (sources/media/): keyed by content and by place in the export, not by a
+  // content hash of the natural key; the merged columns of media are filled in after the import.
+  media: {
+    table: 'user_data.media',
+    timeColumn: null,
+    columns: ['user_id', 'sha256', 'mime_type', 'size_bytes', 'width', 'height', 'duration_s', 'camera_make', 'camera_model', 'orientation',
+      'meta_taken_at', 'meta_utc_offset_minutes', 'meta_lat', 'meta_lon', 'meta_alt', 'meta_source', 'original_name', 'source', 'attributes',
+      'import_file_id'],
+    write(w, r, user, file) {
+      w.row(20);
+      w.uuid(user);
+      w.hex(r.sha256);
+      w.text(r.mimeType);
+      w.int8(r.size);
+      w.int8(r.width);
+      w.int8(r.height);
+      w.float8(r.durationS);
+      w.text(r.cameraMake);
+      w.text(r.cameraModel);
+      w.int2(r.orientation);
+      w.timestamptz(r.metaTakenAt);
+      w.int2(r.metaUtcOffsetMinutes);
+      w.float8(r.metaLat);
+      w.float8(r.metaLon);
+      w.float8(r.metaAlt);
+      w.text(r.metaSource);
+      w.text(r.originalName);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
+    time: () => null,
+  },
+  media_file: {
+    table: 'user_data.media_files',
+    timeColumn: null,
+    columns: ['user_id', 'folder', 'file_name', 'sha256', 'pair_name', 'pair_dup', 'folder_kind', 'source', 'import_file_id'],
+    write(w, r, user, file) {
+      w.row(9);
+      w.uuid(user);
+      w.text(r.folder);
+      w.text(r.fileName);
+      w.hex(r.sha256);
+      w.text(r.pairName);
+      w.int2(r.pairDup);
+      w.text(r.folderKind);
+      w.text(r.source);
+      w.uuid(file);
+    },
+    time: () => null,
+  },
+  media_sidecar: {
+    table: 'user_data.media_sidecars',
+    timeColumn: null,
+    columns: ['user_id', 'folder', 'sidecar_name', 'pair_name', 'pair_dup', 'truncated', 'title', 'description', 'taken_at', 'created_at',
+      'lat', 'lon', 'alt', 'exif_lat', 'exif_lon', 'exif_alt', 'people', 'favorited', 'url', 'source', 'attributes', 'import_file_id'],
+    write(w, r, user, file) {
+      w.row(22);
+      w.uuid(user);
+      w.text(r.folder);
+      w.text(r.sidecarName);
+      w.text(r.pairName);
+      w.int2(r.pairDup);
+      w.bool(r.truncated);
+      w.text(r.title);
+      w.text(r.description);
+      w.timestamptz(r.takenAt);
+      w.timestamptz(r.createdAt);
+      w.float8(r.lat);
+      w.float8(r.lon);
+      w.float8(r.alt);
+      w.float8(r.exifLat);
+      w.float8(r.exifLon);
+      w.float8(r.exifAlt);
+      w.textArray(r.people);
+      w.bool(r.favorited);
+      w.text(r.url);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
+    time: () => null,
+  },
+  media_album: {
+    table: 'user_data.media_albums',
+    timeColumn: null,
+    columns: ['user_id', 'folder', 'title', 'description', 'access', 'album_date', 'location', 'lat', 'lon', 'source', 'attributes',
+      'import_file_id'],
+    write(w, r, user, file) {
+      w.row(12);
+      w.uuid(user);
+      w.text(r.folder);
+      w.text(r.title);
+      w.text(r.description);
+      w.text(r.access);
+      w.timestamptz(r.albumDate);
+      w.text(r.location);
+      w.float8(r.lat);
+      w.float8(r.lon);
+      w.text(r.source);
+      w.jsonb(r.attributes, true);
+      w.uuid(file);
+    },
     time: () => null,
   },
 };

@@ -1,0 +1,189 @@
+// PostgreSQL's binary COPY format, written straight into one growing Buffer per batch. Binary
+// rows spare both processes the number and date text round trip (Node's float and ISO formatting,
+// the server's float8in and timestamptz_in: COPY into staging went from 1.7 to 0.6 µs a row) and
+// leave no per-field strings for the garbage collector. Written by hand: the format is a header,
+// length-prefixed fields and a trailer, and the npm encoders for it (pg-copy-streams-binary)
+// build a stream of small Buffers per row, the garbage this avoids.
+// Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix milliseconds. */
+const PG_EPOCH_MS = 946_684_800_000;
+const DAY_MS = 86_400_000;
+const TEXT_OID = 25;
+const TWO_32 = 2 ** 32;
+
+/** The column types the lake loads; each field must match its staging column's type exactly. */
+export class CopyBinaryWriter {
+  private buffer: Buffer;
+  private position = 0;
+
+  constructor(expectedBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafe(Math.max(expectedBytes, 1024));
+    this.buffer.set(SIGNATURE, 0);
+    this.buffer.writeInt32BE(0, 11); // flags: no OIDs
+    this.buffer.writeInt32BE(0, 15); // header extension length
+    this.position = 19;
+  }
+
+  /** Starts a row of `fields` fields. */
+  row(fields: number): void {
+    this.reserve(2);
+    this.position = this.buffer.writeInt16BE(fields, this.position);
+  }
+
+  null(): void {
+    this.reserve(4);
+    this.position = this.buffer.writeInt32BE(-1, this.position);
+  }
+
+  /** A uuid already converted with `uuidBytes` (ids repeat on every row of a batch). */
+  uuid(value: Buffer | null): void {
+    if (value == null) return this.null();
+    this.bytes(value);
+  }
+
+  bytes(value: Uint8Array | null | undefined): void {
+    if (value == null) return this.null();
+    this.reserve(4 + value.length);
+    this.position = this.buffer.writeInt32BE(value.length, this.position);
+    this.buffer.set(value, this.position);
+    this.position += value.length;
+  }
+
+  /** bytea from hex digits. */
+  hex(digits: string | null | undefined): void {
+    if (digits == null) return this.null();
+    const length = digits.length >>> 1;
+    this.reserve(4 + length);
+    this.position = this.buffer.writeInt32BE(length, this.position);
+    this.position += this.buffer.write(digits, this.position, length, 'hex');
+  }
+
+  text(value: string | null | undefined): void {
+    if (value == null) return this.null();
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; write in place, then fill in the length.
+    this.reserve(4 + value.length * 3);
+    const start = this.position + 4;
+    const written = this.buffer.write(value, start, 'utf8');
+    this.buffer.writeInt32BE(written, this.position);
+    this.position = start + written;
+  }
+
+  /** A JSON value as jsonb (version 1, then the text); null stays NULL, so does `{}` with `emptyAsNull`. */
+  jsonb(value: Record<string, unknown> | readonly unknown[] | null | undefined, emptyAsNull = false): void {
+    if (value == null || (emptyAsNull && isEmpty(value))) return this.null();
+    const json = JSON.stringify(value);
+    this.reserve(5 + json.length * 3);
+    const start = this.position + 5;
+    this.buffer[this.position + 4] = 1;
+    const written = this.buffer.write(json, start, 'utf8');
+    this.buffer.writeInt32BE(written + 1, this.position);
+    this.position = start + written;
+  }
+
+  /** double precision; NaN and infinities become NULL (they are never data here). */
+  float8(value: number | null | undefined): void {
+    if (value == null || !Number.isFinite(value)) return this.null();
+    this.reserve(12);
+    this.position = this.buffer.writeInt32BE(8, this.position);
+    this.position = this.buffer.writeDoubleBE(value, this.position);
+  }
+
+  /** real */
+  float4(value: number | null | undefined): void {
+    if (value == null || !Number.isFinite(value)) return this.null();
+    this.reserve(8);
+    this.position = this.buffer.writeInt32BE(4, this.position);
+    this.position = this.buffer.writeFloatBE(value, this.position);
+  }
+
+  /** smallint; validation has checked the range, fractions are rounded. */
+  int2(value: number | null | undefined): void {
+    if (value == null || !Number.isFinite(value)) return this.null();
+    this.reserve(6);
+    this.position = this.buffer.writeInt32BE(2, this.position);
+    this.position = this.buffer.writeInt16BE(Math.round(value), this.position);
+  }
+
+  /** bigint, for integers within ±2^53. */
+  int8(value: number | null | undefined): void {
+    if (value == null || !Number.isFinite(value)) return this.null();
+    this.reserve(12);
+    this.position = this.buffer.writeInt32BE(8, this.position);
+    this.writeInt64(Math.round(value));
+  }
+
+  bool(value: boolean | null | undefined): void {
+    if (value == null) return this.null();
+    this.reserve(5);
+    this.position = this.buffer.writeInt32BE(1, this.position);
+    this.buffer[this.position++] = value ? 1 : 0;
+  }
+
+  /** timestamptz: microseconds since 2000-01-01 UTC; an invalid Date becomes NULL. */
+  timestamptz(value: Date | null | undefined): void {
+    const ms = value?.getTime();
+    if (ms === undefined || Number.isNaN(ms)) return this.null();
+    this.reserve(12);
+    this.position = this.buffer.writeInt32BE(8, this.position);
+    this.writeInt64((ms - PG_EPOCH_MS) * 1000);
+  }
+
+  /** date from `YYYY-MM-DD` (validated upstream): days since 2000-01-01. */
+  date(value: string | null | undefined): void {
+    if (value == null) return this.null();
+    const days = (Date.UTC(Number(value.slice(0, 4)), Number(value.slice(5, 7)) - 1, Number(value.slice(8, 10))) - PG_EPOCH_MS) / DAY_MS;
+    if (!Number.isInteger(days)) return this.null();
+    this.reserve(8);
+    this.position = this.buffer.writeInt32BE(4, this.position);
+    this.position = this.buffer.writeInt32BE(days, this.position);
+  }
+
+  /** text[] (one dimension, no NULL elements). */
+  textArray(values: readonly string[] | null | undefined): void {
+    if (values == null) return this.null();
+    const lengthAt = this.position;
+    this.reserve(24);
+    this.position += 4;
+    this.position = this.buffer.writeInt32BE(values.length > 0 ? 1 : 0, this.position); // dimensions
+    this.position = this.buffer.writeInt32BE(0, this.position); // has NULLs
+    this.position = this.buffer.writeInt32BE(TEXT_OID, this.position);
+    if (values.length > 0) {
+      this.position = this.buffer.writeInt32BE(values.length, this.position);
+      this.position = this.buffer.writeInt32BE(1, this.position); // lower bound
+    }
+    for (const value of values) this.text(value);
+    this.buffer.writeInt32BE(this.position - lengthAt - 4, lengthAt);
+  }
+
+  /** The COPY data so far plus the trailer; the writer is not used afterwards. */
+  finish(): Buffer {
+    this.reserve(2);
+    this.position = this.buffer.writeInt16BE(-1, this.position);
+    return this.buffer.subarray(0, this.position);
+  }
+
+  private writeInt64(value: number): void {
+    const high = Math.floor(value / TWO_32);
+    this.position = this.buffer.writeInt32BE(high, this.position);
+    this.position = this.buffer.writeUInt32BE(value - high * TWO_32, this.position);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.position + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.position + bytes));
+    this.buffer.copy(grown, 0, 0, this.position);
+    this.buffer = grown;
+  }
+}
+
+/** A uuid's 16 bytes, for `CopyBinaryWriter.uuid`. */
+export function uuidBytes(value: string): Buffer {
+  return Buffer.from(value.replace(/-/g, ''), 'hex');
+}
+
+function isEmpty(value: object): boolean {
+  for (const _ in value) return false;
+  return true;
+}
