@@ -170,3 +170,33 @@ test('a batch the database refuses is split until the refused record is alone; i
   );
   assert.equal(checkpoint.rows[0]!.records_done, 9);
 });
+
+test('binary COPY keeps values exact: times before 2000 and after 2038, ms precision, reals, empty and long arrays, NaN as NULL', async () => {
+  const times = ['1969-07-20T20:17:40.123Z', '1999-12-31T23:59:59.999Z', '2000-01-01T00:00:00.000Z', '2038-01-19T03:14:08.001Z', '2099-12-31T23:59:59.999Z'];
+  const records: LakeRecord[] = times.map((iso, i) => ({
+    type: 'measurement', source: 'test.binary', key: [iso], measuredAt: new Date(iso), metric: 'm', value: i === 0 ? -1e-300 : 1e300 / (i + 1), unit: 'u',
+  }));
+  records.push({ type: 'location_point', source: 'test.binary', key: ['nan'], recordedAt: new Date(times[1]!), lat: 1.5, lon: -2.25,
+    accuracyM: Number.NaN, altitudeM: -12.5, activityConfidence: 99 });
+  records.push({
+    type: 'message', source: 'test.binary', key: ['m'], messageId: 'id@x', threadId: null, sentAt: new Date(times[0]!), from: 'a@x',
+    to: [], cc: Array.from({ length: 300 }, (_, i) => `"quoted" ${i} \\ ü`), subject: '', body: null, labels: ['Inbox'], inReplyTo: null, attachments: [],
+  });
+  const counts = await loadBatch(t.lake.db, target(), { records });
+  assert.equal(counts.inserted, records.length);
+  const rows = await t.lake.db.asUser(user, async (tx) => ({
+    measurements: (await tx.query<{ at: string; value: number }>(
+      `SELECT to_char(measured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, value FROM timeseries.measurements WHERE source = 'test.binary' ORDER BY measured_at`)).rows,
+    point: (await tx.query(`SELECT accuracy_m, altitude_m, activity_confidence, lat, lon FROM timeseries.location_points WHERE source = 'test.binary'`)).rows,
+    message: (await tx.query<{ to: string[]; cc: string[]; subject: string; body: null; labels: string[] }>(
+      `SELECT to_addresses AS to, cc_addresses AS cc, subject, body, labels FROM user_data.messages WHERE source = 'test.binary'`)).rows[0]!,
+  }));
+  assert.deepEqual(rows.measurements.map((r) => r.at), times);
+  assert.deepEqual(rows.measurements.map((r) => r.value), [-1e-300, ...[2, 3, 4, 5].map((d) => 1e300 / d)]);
+  assert.deepEqual(rows.point, [{ accuracy_m: null, altitude_m: -12.5, activity_confidence: 99, lat: 1.5, lon: -2.25 }]);
+  assert.deepEqual(rows.message.to, []);
+  assert.deepEqual(rows.message.cc, Array.from({ length: 300 }, (_, i) => `"quoted" ${i} \\ ü`));
+  assert.equal(rows.message.subject, '');
+  assert.equal(rows.message.body, null);
+  assert.deepEqual(rows.message.labels, ['Inbox']);
+});
