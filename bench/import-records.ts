@@ -5,7 +5,8 @@
 //
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
-// which holds the whole lake (and, embedded, the PGlite WebAssembly heap). Run it with the heap
+// which holds the whole lake (and, embedded, the PGlite WebAssembly heap), and its CPU time per
+// point (on a shared machine a steadier figure than the rate). Run it with the heap
 // bound the `lake` command uses (bin/lake.js): node --max-old-space-size=192 --import tsx ...
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -61,8 +62,10 @@ const lake = await Lake.open(loadConfig({ LAKE_DATA_DIR: dataDir, ...(databaseUr
 try {
   const userId = await ensureUser(lake.db, 'bench');
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']) });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const points = report.totals.records;
   const rssMb = process.resourceUsage().maxRSS / 1024;
   console.log(
@@ -76,6 +79,8 @@ try {
       mbPerSecond: +(bytes / 1e6 / seconds).toFixed(1),
       pointsPerSecond: Math.round(points / seconds),
       peakRssMB: Math.round(rssMb),
+      // CPU of this process per point (parse, transform, COPY encoding; with PGlite also the database).
+      lakeCpuMicrosPerPoint: +((cpu.user + cpu.system) / points).toFixed(2),
       heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1e6),
       batchSize: Number(args['batch-size']),
     }),
