@@ -1,7 +1,9 @@
-// Import throughput and memory for a synthetic Records.json, through the real pipeline
-// (extract → detect → parse → normalize → validate → load), into PGlite or a PostgreSQL server.
+// Import throughput and memory for a synthetic Records.json (--kind records, issue 3) or Gmail
+// mbox with attachments (--kind mbox, issue 4), through the real pipeline (extract → detect →
+// parse → normalize → validate → load, attachments into the blob store), into PGlite or a
+// PostgreSQL server.
 //
-//   node --import tsx bench/import-records.ts --mb 200 [--backend embedded|server] [--batch-size 5000] [--file F]
+//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 5000] [--file F]
 //
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
@@ -24,16 +26,23 @@ import { Lake } from '../src/lake.js';
 const { values: args } = parseArgs({
   options: {
     mb: { type: 'string', default: '200' },
+    kind: { type: 'string', default: 'records' },
     backend: { type: 'string', default: 'embedded' },
     'batch-size': { type: 'string', default: '5000' },
     file: { type: 'string' },
   },
 });
 const here = path.dirname(new URL(import.meta.url).pathname);
-const file = args.file ?? path.join(os.tmpdir(), `lake-bench-records-${args.mb}mb.json`);
+const KINDS = { records: { generator: 'gen-records.ts', file: 'records', extension: 'json' }, mbox: { generator: 'gen-mbox.ts', file: 'mail', extension: 'mbox' } };
+const kind = KINDS[args.kind as keyof typeof KINDS];
+if (!kind) {
+  console.error(`--kind must be records or mbox, got ${args.kind}`);
+  process.exit(2);
+}
+const file = args.file ?? path.join(os.tmpdir(), `lake-bench-${kind.file}-${args.mb}mb.${kind.extension}`);
 if (!existsSync(file)) {
   console.error(`generating ${file} (${args.mb} MB)...`);
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'gen-records.ts'), '--mb', args.mb!, '--out', file], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(here, kind.generator), '--mb', args.mb!, '--out', file], { stdio: 'inherit' });
 }
 const bytes = statSync(file).size;
 
@@ -63,24 +72,28 @@ try {
   const userId = await ensureUser(lake.db, 'bench');
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']) });
+  const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']), blobs: lake.blobs });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const points = report.totals.records;
+  const records = report.totals.records;
   const rssMb = process.resourceUsage().maxRSS / 1024;
+  const blobs = await lake.blobs.summarize();
   console.log(
     JSON.stringify({
       backend: lake.db.backend,
       hypertables: lake.profile.features.hypertables.enabled,
       fileMB: +(bytes / 1e6).toFixed(1),
-      points,
+      kind: args.kind,
+      // Points for records, messages and attachment references for mbox.
+      records,
       quarantined: report.totals.quarantined,
+      blobs: blobs.total.blobs,
       seconds: +seconds.toFixed(2),
       mbPerSecond: +(bytes / 1e6 / seconds).toFixed(1),
-      pointsPerSecond: Math.round(points / seconds),
+      recordsPerSecond: Math.round(records / seconds),
       peakRssMB: Math.round(rssMb),
-      // CPU of this process per point (parse, transform, COPY encoding; with PGlite also the database).
-      lakeCpuMicrosPerPoint: +((cpu.user + cpu.system) / points).toFixed(2),
+      // CPU of this process per record (parse, transform, COPY encoding; with PGlite also the database).
+      lakeCpuMicrosPerRecord: +((cpu.user + cpu.system) / records).toFixed(2),
       heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1e6),
       batchSize: Number(args['batch-size']),
     }),
