@@ -29,6 +29,12 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { exit: 6, http: 413 },
   UNSUPPORTED_MEDIA_TYPE: { exit: 6, http: 415 },
   NOT_READY: { exit: 1, http: 503 },
+  /** A request that contradicts the current state (an upload offset that does not match, a job that cannot be retried now). */
+  CONFLICT: { exit: 1, http: 409 },
+  /** An upload that expired before it was finished, or was refused. */
+  GONE: { exit: 1, http: 410 },
+  /** A finished upload whose SHA-256 is not the one its client declared (tus's Checksum Mismatch status). */
+  CHECKSUM_MISMATCH: { exit: 6, http: 460 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -178,9 +178,18 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/metrics',
     '/v1/export',
     '/v1/items/{id}',
+    '/v1/jobs',
+    '/v1/jobs/{id}',
+    '/v1/jobs/{id}/cancel',
+    '/v1/jobs/{id}/events',
+    '/v1/jobs/{id}/quarantine',
+    '/v1/jobs/{id}/report',
+    '/v1/jobs/{id}/retry',
     '/v1/locations',
     '/v1/stats/monthly',
     '/v1/timeline',
+    '/v1/uploads',
+    '/v1/uploads/{id}',
   ]);
   const timelineParameters = doc.paths['/v1/timeline']!.get!.parameters!.map((p) => `${p.in}:${p.name}`);
   assert.deepEqual(timelineParameters.sort(), ['query:cursor', 'query:from', 'query:kinds', 'query:limit', 'query:order', 'query:q', 'query:sources', 'query:to']);

@@ -105,9 +105,11 @@ describe('a Takeout zip', () => {
     const activity = file(first, 'My Activity.json');
     assert.equal(activity.format, 'google.myactivity.json');
     assert.equal(activity.records, 3);
+    // No file is skipped any more: what no dedicated source reads is kept as a document.
     const photo = file(first, 'photo.png');
-    assert.equal(photo.status, 'skipped');
+    assert.equal(photo.status, 'done');
     assert.equal(photo.mimeType, 'image/png');
+    assert.equal(file(first, 'archive_browser.html').format, 'document.file');
   });
 
   test('the rows are in the lake, with their provenance in the import ledger', async () => {
@@ -141,7 +143,8 @@ describe('a Takeout zip', () => {
     const before = (await hashes()).rows[0]!.h;
     const again = await importAs(user, [zip], 100);
     assert.equal(again.totals.records, 0);
-    assert.equal(again.totals.duplicates, 253);
+    assert.ok(first.totals.records >= 253); // 250 points, 3 searches, and the other files as documents
+    assert.equal(again.totals.duplicates, first.totals.records);
     assert.equal(await countRows(user, 'timeseries.location_points'), 250);
     assert.equal(await countRows(user, 'user_data.items'), 3);
     assert.equal((await hashes()).rows[0]!.h, before);
@@ -258,14 +261,15 @@ describe('bad input', () => {
     assert.equal(file(report, 'Records.json').records, 3);
   });
 
-  test('a PNG named .json is caught by its content', async () => {
+  test('a PNG named .json is caught by its content: not read as location history, kept, the mismatch noted', async () => {
     const input = path.join(dir, 'png', 'Records.json');
     await writeFileIn(input, PNG);
     const report = await importAs(user, [input]);
     const f = file(report, 'Records.json');
-    assert.equal(f.status, 'skipped');
-    assert.equal(f.records, 0);
-    assert.equal(f.note, 'not imported: the content is image/png but the name says application/json');
+    assert.notEqual(f.format, 'google.location.records');
+    assert.equal(f.status, 'done');
+    assert.equal(f.quarantined.malformed, undefined);
+    assert.match(f.note ?? '', /the content is image\/png but the name says application\/json/);
   });
 
   test('an empty file and a Records.json with zero points are reported as empty, not as success', async () => {

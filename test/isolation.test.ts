@@ -70,6 +70,10 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
     sql: `INSERT INTO imports.quarantine (user_id, job_id, entry, category, reason, dedup_key) VALUES ($1, $2, 'x.json', 'malformed', 'bad', '\\x01')`,
     params: (u, n) => [u, uuid(n, 1)],
   },
+  'imports.uploads': {
+    sql: `INSERT INTO imports.uploads (user_id, upload_id, filename, size_bytes, sha256_declared, expires_at) VALUES ($1, $2, 'secret.zip', 10, $3, now())`,
+    params: (u, n) => [u, uuid(n, 12), Buffer.alloc(32, n)],
+  },
   'vectors.embeddings': {
     sql: `INSERT INTO vectors.embeddings (user_id, kind, model, model_version, dimensions, source_table, source_key, embedding)
           VALUES ($1, 'text', 'test-model', '1', 3, 'user_data.items', '1', '[1,2,3]')`,

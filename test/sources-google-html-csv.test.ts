@@ -12,7 +12,7 @@ import { googleHtmlCsvSources } from '../src/ingest/sources/google/html-csv-inde
 import { MAX_ENTRY_BYTES, myActivityHtmlSource } from '../src/ingest/sources/google/my-activity-html.js';
 import { activityKind, splitActivityTitle } from '../src/ingest/sources/google/my-activity-kinds.js';
 import { parseActivityDate, parseIsoTimestamp } from '../src/ingest/sources/google/takeout-dates.js';
-import { commentText, standardizeHeaderName, youtubeCsvSource, type ExportTimeParseContext } from '../src/ingest/sources/google/youtube-csv.js';
+import { commentText, standardizeHeaderName, youtubeCsvSource } from '../src/ingest/sources/google/youtube-csv.js';
 
 const HTML_DIR = new URL('./fixtures/google/my-activity-html/', import.meta.url);
 const CSV_DIR = new URL('./fixtures/google/youtube-csv/', import.meta.url);
@@ -34,7 +34,7 @@ function chunksOf(bytes: Buffer, size: number): Buffer[] {
   return chunks;
 }
 
-async function run(source: Source, bytes: Buffer, path: string, chunkSize = 64 * 1024, extra: Partial<ExportTimeParseContext> = {}): Promise<Run> {
+async function run(source: Source, bytes: Buffer, path: string, chunkSize = 64 * 1024, extra: Partial<ParseContext> = {}): Promise<Run> {
   const repairs: RepairCounts = { invalidUtf8: 0, nulCharacters: 0 };
   const context: ParseContext = { path, repairs, ...extra };
   const events: ParseEvent[] = [];

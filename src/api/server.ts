@@ -22,12 +22,20 @@ import { locationRoutes } from './routes/locations.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statsRoutes } from './routes/stats.js';
 import { timelineRoutes } from './routes/timeline.js';
+import { JobRunner } from './jobs/runner.js';
+import { jobRoutes } from './routes/jobs.js';
+import { uploadRoutes } from './routes/uploads.js';
+import { Uploads, type UploadSettings } from './uploads/uploads.js';
 
 export interface ServerOptions {
   /** Log level for the server's own log on stderr (errors of 5xx responses and the like); false: silent. */
   logLevel?: 'error' | 'warn' | 'info' | 'debug' | false;
   /** How often the access log is written to audit.events. */
   accessLogFlushMs?: number;
+  /** Upload settings other than the configuration's (tests: a short expiry). */
+  uploads?: Partial<UploadSettings>;
+  /** Import jobs run at once; default: LAKE_JOB_CONCURRENCY, else 1 embedded and 2 on a server. */
+  jobConcurrency?: number;
 }
 
 declare module 'fastify' {
@@ -117,6 +125,39 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
     { prefix: '/v1' },
   );
 
+  // Resumable uploads and import jobs: a /v1 scope of their own (the same key check), whose upload
+  // routes hand their raw streams to tus. Running imports stop before the server closes (preClose:
+  // at a batch boundary, back to 'queued'), and the next server resumes them on start.
+  const uploads = new Uploads(
+    lake.db,
+    {
+      directory: lake.config.uploadDir,
+      maxBytes: lake.config.uploadMaxBytes,
+      ttlMs: lake.config.uploadTtlSeconds * 1000,
+      ...options.uploads,
+    },
+    (message, error) => app.log.error({ err: error }, message),
+  );
+  const jobs = new JobRunner(
+    lake,
+    uploads,
+    options.jobConcurrency ?? lake.config.jobConcurrency ?? (lake.db.backend === 'embedded' ? 1 : 2),
+    metrics.registry,
+    (message, error) => app.log.error({ err: error }, message),
+  );
+  app.addHook('preClose', async () => jobs.stop());
+  app.addHook('onClose', async () => uploads.close());
+  await app.register(
+    async (v1: ApiApp) => {
+      v1.addHook('onRequest', authenticate(lake.db));
+      uploadRoutes(v1, context, uploads);
+      jobRoutes(v1, context, jobs);
+    },
+    { prefix: '/v1' },
+  );
+
   await app.ready();
+  await jobs.start();
+  void uploads.sweepExpired();
   return app;
 }

@@ -57,6 +57,30 @@ const SETTINGS = {
     allowed: 'milliseconds as an integer from 0 to 3600000',
     schema: z.coerce.number().int().min(0).max(3_600_000),
   },
+  uploadDir: {
+    env: 'LAKE_UPLOAD_DIR',
+    default: undefined,
+    allowed: 'a directory path (unset: uploads/ in the warm tier)',
+    schema: z.string().min(1).optional(),
+  },
+  uploadMaxBytes: {
+    env: 'LAKE_UPLOAD_MAX_BYTES',
+    default: '107374182400',
+    allowed: 'bytes as an integer from 1 to 9007199254740991',
+    schema: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  },
+  uploadTtlSeconds: {
+    env: 'LAKE_UPLOAD_TTL_SECONDS',
+    default: '86400',
+    allowed: 'seconds as an integer from 1 to 31536000',
+    schema: z.coerce.number().int().min(1).max(31_536_000),
+  },
+  jobConcurrency: {
+    env: 'LAKE_JOB_CONCURRENCY',
+    default: undefined,
+    allowed: 'an integer from 1 to 32 (unset: 1 on the embedded database, 2 on a server)',
+    schema: z.coerce.number().int().min(1).max(32).optional(),
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -90,6 +114,14 @@ export interface Config {
   apiPort: number;
   /** How long `lake serve` lets running requests finish after SIGINT/SIGTERM before it cuts them. */
   apiShutdownTimeoutMs: number;
+  /** Where resumable uploads are written (tus); warm/uploads in the data directory unless set. */
+  uploadDir: string;
+  /** The largest upload accepted, in bytes. */
+  uploadMaxBytes: number;
+  /** An upload not finished this long after its creation expires and is deleted. */
+  uploadTtlSeconds: number;
+  /** Import jobs `lake serve` runs at once; undefined: 1 on the embedded database, 2 on a server. */
+  jobConcurrency: number | undefined;
 }
 
 /** Flag values from the command line override the environment. */
@@ -108,8 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   }
   const dataDir = path.resolve(values.dataDir as string);
   return {
-    ...(values as Omit<Config, 'tiers' | 'dataDir'>),
+    ...(values as Omit<Config, 'tiers' | 'dataDir' | 'uploadDir'>),
     dataDir,
+    uploadDir: values.uploadDir ? path.resolve(values.uploadDir as string) : path.join(dataDir, 'warm', 'uploads'),
     tiers: {
       hot: path.join(dataDir, 'hot'),
       warm: path.join(dataDir, 'warm'),

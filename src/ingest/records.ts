@@ -170,8 +170,39 @@ export interface BlobRefRecord extends RecordBase {
   attributes?: undefined;
 }
 
+/** What became of a document's text: extracted, none to extract, or why not. */
+export type DocumentExtraction = 'text' | 'none' | 'encrypted' | 'malformed' | 'too_large';
+
+/**
+ * A file kept as a document (PDF, DOCX, CSV, JSON, text, anything no dedicated source reads) →
+ * `user_data.documents`; its bytes are in the blob store (a `blob_ref` record comes with it).
+ */
+export interface DocumentRecord extends RecordBase {
+  type: 'document';
+  /** SHA-256 of the content, hex. */
+  sha256: string;
+  size: number;
+  /** The file's path in the export. */
+  path: string;
+  kind: 'pdf' | 'docx' | 'csv' | 'json' | 'text' | 'other';
+  /** From the content (sniffed) and from the name's extension. */
+  mimeType: string | null;
+  mimeFromName: string | null;
+  title: string | null;
+  /** Extracted text, at most TEXT_MAX_BYTES (the cut recorded in attributes.truncated). */
+  text: string | null;
+  language?: string | null;
+  /** Per kind: PDF info dict and pages, DOCX core properties, CSV headers and rows, JSON shape. */
+  metadata: Record<string, unknown>;
+  /** scanPii counts over the text, only the kinds found; null when there was no text to scan. */
+  pii: Record<string, number> | null;
+  extraction: DocumentExtraction;
+  attributes?: Record<string, unknown>;
+}
+
 export type LakeRecord =
   | BlobRefRecord
+  | DocumentRecord
   | LocationPointRecord
   | ItemRecord
   | PlaceRecord

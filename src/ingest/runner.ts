@@ -52,12 +52,32 @@ export interface ImportOptions {
   /** clamd to scan every file with while it streams (config.clamavAddress). */
   clamavAddress?: string;
   onProgress?: (progress: ImportProgress) => void;
+  /** Fill this existing job (made and queued by the API) instead of making a new one. */
+  jobId?: string;
+  /**
+   * Aborting stops the import at the next batch boundary, after the batches in flight have
+   * committed with their checkpoints: runImport then rejects with ImportAbortedError and leaves the
+   * job and its unfinished file as they are, to be resumed by the next run.
+   */
+  signal?: AbortSignal;
+}
+
+/** The import was stopped through ImportOptions.signal; everything committed so far stays. */
+export class ImportAbortedError extends Error {
+  constructor(readonly reason: unknown) {
+    super('the import was stopped');
+    this.name = 'ImportAbortedError';
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ImportAbortedError(signal.reason);
 }
 
 export async function runImport(db: Database, options: ImportOptions): Promise<ImportReport> {
   const started = performance.now();
   const { userId } = options;
-  const jobId = await createJob(db, userId, options.inputs, { batchSize: options.batchSize });
+  const jobId = options.jobId ?? (await createJob(db, userId, options.inputs, { batchSize: options.batchSize }));
   const files: FileReport[] = [];
   const progress: ImportProgress = { path: '', fileBytes: 0, fileSize: null, records: 0, bytes: 0, filesDone: 0 };
   let error: ImportReport['error'] = null;
@@ -68,6 +88,7 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
   };
   try {
     for await (const outcome of readExport(options.inputs, { limits: options.limits })) {
+      checkAborted(options.signal);
       if ('refused' in outcome) finished(await recordRefusal(db, userId, jobId, outcome.refused));
       else finished(await importEntry(db, options, jobId, outcome.entry, progress));
     }
@@ -185,6 +206,10 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
         options.onProgress?.(progress);
       });
     } catch (cause) {
+      if (cause instanceof ImportAbortedError) {
+        raw.destroy(); // stopped mid-way: the file is left to be resumed, not read to its end
+        throw cause;
+      }
       if (!(cause instanceof LakeError) || !cause.code.startsWith('ARCHIVE_')) throw cause;
       // The archive broke under this entry: what was committed stays, the file stays resumable.
       report.status = 'failed';
@@ -321,7 +346,13 @@ async function parseAndLoad(
           quarantine(checked.rejection.category, checked.rejection.reason, { ...checked.rejection, byteOffset: event.offset });
         }
       }
-      if (batch.records.length + batch.quarantine.length >= options.batchSize) await flush();
+      if (batch.records.length + batch.quarantine.length >= options.batchSize) {
+        await flush();
+        if (options.signal?.aborted) {
+          await settleAll(); // the checkpoints of what was read are committed before stopping
+          throw new ImportAbortedError(options.signal.reason);
+        }
+      }
     }
   } catch (cause) {
     if (!(cause instanceof ParseError)) throw cause;

@@ -15,9 +15,10 @@ export interface Probe {
 /**
  * How sure a source is that a file is its own: content shape beats path (Takeout names are
  * localized), so sources return `content` only when the head's structure matches, `path` when
- * only the name does.
+ * only the name does. `fallback` is for the generic document sources (sources/documents/): they
+ * take a file only when no other source does, whatever its name says.
  */
-export type Confidence = 'content' | 'path';
+export type Confidence = 'content' | 'path' | 'fallback';
 
 export interface ParseContext {
   /** The file's path inside the export, for messages. */

@@ -74,11 +74,11 @@ export function buildZip(entries: RawZipEntry[], options: { centralRecords?: num
   return Buffer.concat([...locals, directory, end]);
 }
 
-export async function writeYazl(file: string, entries: Array<{ name: string; content: Buffer }>, options: { zip64?: boolean } = {}): Promise<void> {
+export async function writeYazl(file: string, entries: Array<{ name: string; content: Buffer; mtime?: Date }>, options: { zip64?: boolean } = {}): Promise<void> {
   const zip = new yazl.ZipFile();
-  for (const { name, content } of entries) {
+  for (const { name, content, mtime } of entries) {
     if (name.endsWith('/')) zip.addEmptyDirectory(name, {});
-    else zip.addBuffer(content, name, { forceZip64Format: options.zip64 === true });
+    else zip.addBuffer(content, name, { forceZip64Format: options.zip64 === true, ...(mtime ? { mtime } : {}) });
   }
   zip.end({ forceZip64Format: options.zip64 === true, comment: '' });
   await pipeline(zip.outputStream, createWriteStream(file));

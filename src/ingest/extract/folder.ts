@@ -62,8 +62,8 @@ async function* walk(directory: Buffer, segments: string[], root: Buffer, input:
       yield refuse('invalid', 'not a regular file (device, socket or pipe)');
       continue;
     }
-    const size = (await stat(absolute)).size;
-    yield { entry: new FileEntry(absolute, root, context.namer.claim(name.path), input, size, context) };
+    const stats = await stat(absolute);
+    yield { entry: new FileEntry(absolute, root, context.namer.claim(name.path), input, stats.size, stats.mtime, context) };
   }
 }
 
@@ -76,9 +76,9 @@ export async function* readSingleFile(input: string, context: ReaderContext): As
     yield { refused: { path: path.basename(input), archive: null, input, category: name.category, reason: name.reason } };
     return;
   }
-  const size = (await stat(absolute)).size;
+  const stats = await stat(absolute);
   const directory = absolute.subarray(0, Math.max(1, absolute.lastIndexOf(SEPARATOR)));
-  yield { entry: new FileEntry(absolute, directory, context.namer.claim(name.path), input, size, context) };
+  yield { entry: new FileEntry(absolute, directory, context.namer.claim(name.path), input, stats.size, stats.mtime, context) };
 }
 
 class FileEntry implements ExportEntry {
@@ -91,6 +91,7 @@ class FileEntry implements ExportEntry {
     readonly path: string,
     readonly input: string,
     readonly size: number,
+    readonly modifiedAt: Date,
     private readonly context: ReaderContext,
   ) {}
 

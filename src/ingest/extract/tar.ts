@@ -10,7 +10,7 @@ import { LakeError } from '../../errors.js';
 import type { ReaderContext } from './context.js';
 import { checkArchiveEntryName, displayName } from './entry-names.js';
 import { InflationGuard, type Location } from './limits.js';
-import type { EntryOutcome, ExportEntry, Refusal } from './types.js';
+import { validDate, type EntryOutcome, type ExportEntry, type Refusal } from './types.js';
 
 /**
  * The entry stream tar-stream really hands out: a streamx Readable (not a Node one, whatever its
@@ -192,6 +192,7 @@ class TarEntry implements ExportEntry {
   readonly sequential = true;
   readonly size: number;
   private state: EntryState = 'current';
+  readonly modifiedAt: Date | null;
   private stream: TarEntryStream | null = null;
 
   constructor(
@@ -203,6 +204,7 @@ class TarEntry implements ExportEntry {
     private readonly failureOf: () => Error | null,
   ) {
     this.size = source.header.size ?? 0;
+    this.modifiedAt = validDate(source.header.mtime);
   }
 
   open(): Promise<Readable> {

@@ -11,6 +11,12 @@ export interface ExportEntry {
   /** Uncompressed size declared by the archive (zip central directory, tar header) or by stat. */
   size: number | null;
   /**
+   * When the file was written, as the export records it: a zip entry's extended (UTC) timestamp,
+   * else its DOS time read as UTC (DOS times carry no zone); a tar header's mtime; the file's
+   * mtime. Null when absent or unreadable. Sources date undated facts with it (see ParseContext).
+   */
+  modifiedAt: Date | null;
+  /**
    * True for tar entries: open() may be called once, and only before the iteration asks for the
    * next outcome. False: open() may be called any number of times until the iteration ends.
    */
@@ -28,6 +34,14 @@ export interface Refusal {
   input: string;
   category: RefusalCategory;
   reason: string;
+}
+
+/** Zeroed times in archives read as 1970 (tar) or 1980 (zip DOS): no export is that old. */
+const EARLIEST_MEANINGFUL_MS = Date.UTC(1981, 0, 1);
+
+/** A Date, or null for a missing, invalid or zeroed one (archives hold all sorts of bytes there). */
+export function validDate(value: Date | null | undefined): Date | null {
+  return value instanceof Date && value.getTime() >= EARLIEST_MEANINGFUL_MS ? value : null;
 }
 
 export type EntryOutcome = { entry: ExportEntry } | { refused: Refusal };

@@ -6,7 +6,7 @@ import { LakeError } from '../../errors.js';
 import type { ReaderContext } from './context.js';
 import { checkArchiveEntryName, displayName } from './entry-names.js';
 import { ChargedExtent, InflationGuard, type Location } from './limits.js';
-import type { EntryOutcome, ExportEntry, Refusal } from './types.js';
+import { validDate, type EntryOutcome, type ExportEntry, type Refusal } from './types.js';
 
 /**
  * Opens the central directory. Names are decoded by us (decodeStrings: false), because yauzl
@@ -145,6 +145,7 @@ function centralDirectoryError(error: Error, archive: string, entriesRead: numbe
 class ZipEntry implements ExportEntry {
   readonly sequential = false;
   readonly size: number;
+  readonly modifiedAt: Date | null;
   private readonly extent = new ChargedExtent();
 
   constructor(
@@ -156,6 +157,7 @@ class ZipEntry implements ExportEntry {
     private readonly context: ReaderContext,
   ) {
     this.size = zipEntry.uncompressedSize;
+    this.modifiedAt = validDate(zipEntry.getLastModDate({ timezone: 'UTC' }));
   }
 
   async open(): Promise<Readable> {

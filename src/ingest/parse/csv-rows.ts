@@ -13,6 +13,8 @@ export type CsvRow = { fields: string[]; endByte: number } | { error: CsvError; 
 export interface CsvRowOptions {
   /** Rows longer than this are refused (as CsvRow errors), not held in memory. */
   maxRowBytes: number;
+  /** Field delimiter (default `,`). */
+  delimiter?: string;
   onChunk?: (chunk: Buffer) => void;
 }
 
@@ -22,6 +24,7 @@ export async function* csvRowBatches(input: Readable, path: string, options: Csv
   let parserError: unknown = null;
   const parser = createCsvParser({
     bom: true,
+    delimiter: options.delimiter ?? ',',
     relax_column_count: true,
     skip_empty_lines: true,
     skip_records_with_error: true,

@@ -8,8 +8,11 @@ import { fitDailyCsvSource } from './google/fit-daily-csv.js';
 import { fitSessionsSource } from './google/fit-sessions.js';
 import { vcardSource } from './google/vcard.js';
 import { icalendarSource } from './google/icalendar.js';
+import { documentSources } from './documents/index.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource, icalendarSource];
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource, icalendarSource,
+  // Last, and below every other source whatever their confidence (they return `fallback`).
+  ...documentSources];
 
 /**
  * The source for a file. A match on the name alone is accepted only when `trustName` (the runner
@@ -17,10 +20,12 @@ export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCs
  */
 export function detectSource(probe: Probe, sources: readonly Source[] = SOURCES, trustName = true): Source | null {
   let byPath: Source | null = null;
+  let fallback: Source | null = null;
   for (const source of sources) {
     const confidence = source.detect(probe);
     if (confidence === 'content') return source;
     if (confidence === 'path' && trustName) byPath ??= source;
+    if (confidence === 'fallback') fallback ??= source;
   }
-  return byPath;
+  return byPath ?? fallback;
 }

@@ -36,6 +36,8 @@
 //   epoch, with no upper bound (calendars hold future events); it must not end before it starts;
 //   `uid` at most IDENTIFIER_MAX_BYTES; summary/location/organizer cut at 8 KiB, description at
 //   1 MiB; `attendees` an array.
+// - A document: `sha256` 64 hex digits, `size` a byte count, `path` non-empty, `kind` and
+//   `extraction` from their lists, `metadata` an object; title cut at 8 KiB, text at 1 MiB.
 // Not checked here: the size of `attributes` (walking it would cost as much as normalizing it).
 import type { LakeRecord, MessageRecord, Rejection } from '../records.js';
 
@@ -77,6 +79,17 @@ export function validateRecord(record: LakeRecord, options: ValidationOptions = 
         requireString(record.originalName, 'originalName', IDENTIFIER_MAX_BYTES * 16);
         optionalString(record.mimeType, 'mimeType', IDENTIFIER_MAX_BYTES);
         return { ok: true, record };
+      }
+      case 'document': {
+        if (typeof record.sha256 !== 'string' || !SHA256_HEX.test(record.sha256)) fail(`sha256 ${describe(record.sha256)} is not 64 hex digits`, record.sha256);
+        if (!Number.isSafeInteger(record.size) || record.size < 0) fail(`size ${describe(record.size)} is not a byte count`, record.size);
+        requireString(record.path, 'path', IDENTIFIER_MAX_BYTES * 16);
+        if (!DOCUMENT_KINDS.includes(record.kind)) fail(`kind ${describe(record.kind)} is not one of ${DOCUMENT_KINDS.join(', ')}`, record.kind);
+        if (!DOCUMENT_EXTRACTIONS.includes(record.extraction)) fail(`extraction ${describe(record.extraction)} is not one of ${DOCUMENT_EXTRACTIONS.join(', ')}`, record.extraction);
+        optionalString(record.mimeType, 'mimeType', IDENTIFIER_MAX_BYTES);
+        optionalString(record.mimeFromName, 'mimeFromName', IDENTIFIER_MAX_BYTES);
+        if (record.metadata === null || typeof record.metadata !== 'object' || Array.isArray(record.metadata)) fail(`metadata ${describe(record.metadata)} is not an object`, record.metadata);
+        return { ok: true, record: repairText(record, DOCUMENT_TEXT_LIMITS) };
       }
       case 'location_point': {
         requireDate(record.recordedAt, 'recordedAt', latest);
@@ -244,6 +257,28 @@ const EVENT_TEXT_LIMITS: TextLimits = [
   ['location', TITLE_MAX_BYTES],
   ['organizer', TITLE_MAX_BYTES],
   ['description', TEXT_MAX_BYTES],
+];
+const DOCUMENT_TEXT_LIMITS: TextLimits = [
+  ['title', TITLE_MAX_BYTES],
+  ['text', TEXT_MAX_BYTES],
+];
+const DOCUMENT_KINDS: readonly string[] = ['pdf', 'docx', 'csv', 'json', 'text', 'other'];
+const DOCUMENT_EXTRACTIONS: readonly string[] = ['text', 'none', 'encrypted', 'malformed', 'too_large'];
+const MEDIA_TEXT_LIMITS: TextLimits = [
+  ['cameraMake', TITLE_MAX_BYTES],
+  ['cameraModel', TITLE_MAX_BYTES],
+  ['originalName', TITLE_MAX_BYTES],
+];
+const MEDIA_SIDECAR_TEXT_LIMITS: TextLimits = [
+  ['title', TITLE_MAX_BYTES],
+  ['description', TEXT_MAX_BYTES],
+  ['url', URL_MAX_BYTES],
+];
+const MEDIA_ALBUM_TEXT_LIMITS: TextLimits = [
+  ['title', TITLE_MAX_BYTES],
+  ['description', TEXT_MAX_BYTES],
+  ['location', TITLE_MAX_BYTES],
+  ['access', TITLE_MAX_BYTES],
 ];
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 

@@ -21,8 +21,14 @@
 //               and images dropped, the words kept; HTML past MAX_HTML_CHARS is cut first,
 //               recorded in attributes.truncated.html); CRLF made LF; at most TEXT_MAX_BYTES,
 //               the cut recorded in attributes.truncated.body as the original UTF-8 byte length
-//   attachments filename, contentType, size and SHA-256 of the decoded content; the bytes go to
-//               the `onAttachment` hook when one is given and are not kept otherwise
+//   attachments filename, contentType, size and SHA-256 of the decoded content; with a blob store
+//               (ParseContext.blobs) the bytes are put into it and a `blob_ref` record (original
+//               name: the attachment's filename, or `<message-id>/<N>` for the N-th attachment
+//               without one) is yielded just before the message, so the message's attachments
+//               (by SHA-256) lead to the blobs; the bytes also go to the `onAttachment` hook when
+//               one is given. Attachments are decoded per message, in memory: a message is held
+//               whole up to maxMessageBytes (64 MiB by default); a larger one is rejected
+//               too_large, its bytes skipped as they stream, its attachments not stored
 //   key         [messageId], or [SHA-256 of the raw message] when it has none
 //   attributes  unknownCharsets (labels no decoder knows: their text is decoded as Latin-1),
 //               mimeProblem (a multipart whose boundary is missing or never closed: the body is
@@ -51,7 +57,8 @@ import {
   type MboxMessage,
   type MboxPreamble,
 } from '../../parse/mbox.js';
-import type { MessageRecord, ParseEvent, Rejection } from '../../records.js';
+import type { BlobRefRecord, MessageRecord, ParseEvent, Rejection } from '../../records.js';
+import type { BlobStore } from '../../../store/blob-store.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { FUTURE_SLACK_MS, TEXT_MAX_BYTES, truncateUtf8 } from '../../validate/validate.js';
 
@@ -125,7 +132,12 @@ export async function* parseGmailMbox(input: Readable, context: ParseContext, op
       }
       messages++;
       if (event.kind === 'too_large') yield reject('too_large', `message of ${event.size} bytes, over the ${maxMessageBytes}-byte limit`, event);
-      else yield await messageEvent(event, options);
+      else {
+        const blobRefs: ParseEvent[] = [];
+        const result = await messageEvent(event, options, context.blobs ?? null, blobRefs);
+        yield* blobRefs;
+        yield result;
+      }
     }
   } finally {
     // Stopped early (by the consumer or an error): release the input as a for-await loop would.
@@ -149,7 +161,11 @@ function reject(category: Rejection['category'], reason: string, where: { offset
   return { kind: 'reject', rejection: { category, reason, byteOffset: where.offset, line: where.line, excerpt: shortExcerpt } };
 }
 
-async function messageEvent(message: MboxMessage, options: GmailMboxOptions): Promise<ParseEvent> {
+/**
+ * The message's record, or its rejection. With a blob store, each attachment of a kept message is
+ * put into it and a `blob_ref` record for it pushed to `blobRefs` (yielded before the message).
+ */
+async function messageEvent(message: MboxMessage, options: GmailMboxOptions, blobs: BlobStore | null, blobRefs: ParseEvent[]): Promise<ParseEvent> {
   const { raw } = message;
   const firstLineEnd = raw.indexOf(0x0a);
   const firstLine = raw.toString('latin1', 0, Math.min(firstLineEnd === -1 ? raw.length : firstLineEnd, EXCERPT_CHARS));
@@ -185,8 +201,9 @@ async function messageEvent(message: MboxMessage, options: GmailMboxOptions): Pr
 
   const body = bodyText(email, attributes);
 
+  const messageId = firstId(email.messageId);
   const attachments: AttachmentMeta[] = [];
-  for (const attachment of email.attachments) {
+  for (const [index, attachment] of email.attachments.entries()) {
     const content = contentBytes(attachment.content);
     const meta: AttachmentMeta = {
       filename: attachment.filename,
@@ -196,13 +213,26 @@ async function messageEvent(message: MboxMessage, options: GmailMboxOptions): Pr
     };
     attachments.push(meta);
     if (options.onAttachment) await options.onAttachment(meta, content);
+    if (blobs) {
+      const stored = await blobs.put(content);
+      const name = attachment.filename?.trim() || `${messageId ?? createHash('sha256').update(raw).digest('hex')}/${index + 1}`;
+      const ref: BlobRefRecord = {
+        type: 'blob_ref',
+        source: GMAIL_MBOX_SOURCE_ID,
+        key: [stored.sha256, name],
+        sha256: stored.sha256,
+        size: stored.size,
+        mimeType: attachment.mimeType || null,
+        originalName: name,
+      };
+      blobRefs.push({ kind: 'record', record: ref, offset: message.offset });
+    }
   }
 
   const unknownCharsets = [...mime.charsets].filter((charset) => !isKnownCharset(charset));
   if (unknownCharsets.length > 0) attributes.unknownCharsets = unknownCharsets;
   if (mime.problems.length > 0) attributes.mimeProblem = mime.problems.join('; ');
 
-  const messageId = firstId(email.messageId);
   const record: MessageRecord = {
     type: 'message',
     source: GMAIL_MBOX_SOURCE_ID,

@@ -18,10 +18,12 @@
 // (comma-separated objects), or before mid-2024 `{"takeoutSegments":[{"text":"…"}]}`; the
 // segments' texts are joined. Text that is not such JSON is kept as written (older exports).
 //
-// Subscriptions carry no date, but an item needs one: occurredAt is the export time when the
-// runner passes it (`exportedAt`, e.g. the Takeout zip entry's modification time), else the
-// start of this import, and attributes.occurredAt says which ('export' or 'import'). Their key is
-// the channel id alone, so importing again adds nothing whatever the date.
+// Subscriptions carry no date, but an item needs one: occurredAt is the export time
+// (`context.exportedAt`: the archive entry's or file's modification time), else the start of this
+// import, and attributes.occurredAt says which ('export' or 'import'). The date is part of the
+// row's primary key, so the same export imported again adds nothing; a later export lists a
+// subscription again at its own date (an observation per export). Only without any export time
+// would a re-import add rows, and the report's 'import' flag says so.
 //
 // Timestamps: ISO 8601 with an offset (takeout-dates.ts). Takeout writes them in UTC, so
 // utcOffsetMinutes is null unless a non-zero offset is written.
@@ -39,11 +41,6 @@ import { parseIsoTimestamp } from './takeout-dates.js';
 import { csvRowBatches, type CsvRow } from '../../parse/csv-rows.js';
 
 export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
-
-/** The runner may say when the export was made; subscriptions use it as their date. */
-export interface ExportTimeParseContext extends ParseContext {
-  exportedAt?: Date | null;
-}
 
 /** A row larger than this is refused by the CSV parser (a runaway quoted field). */
 export const MAX_ROW_BYTES = 8 * 1024 * 1024;
@@ -88,7 +85,7 @@ interface RowPosition {
 }
 
 export async function* parseYouTubeCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
-  const exportedAt = (context as ExportTimeParseContext).exportedAt ?? null;
+  const exportedAt = context.exportedAt ?? null;
   const subscriptionDate = exportedAt ?? new Date();
   const window = new ByteWindow();
   const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);

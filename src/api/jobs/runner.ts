@@ -1,0 +1,258 @@
+// The import jobs of `lake serve`: a queue in the server process, at most `concurrency` imports at
+// once (1 on the embedded database, whose one connection the imports share with requests; 2 on a
+// server), each the same runImport as `lake import`, run as the job's user (row-level security:
+// the ledger and the loader open every transaction with db.asUser).
+//
+// Jobs live in imports.jobs, so nothing is only in memory: a job is 'queued' until a slot is free,
+// 'running' while it imports, then 'done' / 'partial' / 'failed' (runImport's verdict) or
+// 'cancelled'. Stopping the runner (server shutdown) aborts running imports at their next batch
+// boundary, with that batch's checkpoint committed, and puts them back to 'queued'; the next start
+// queues every 'queued' or 'running' job again (a 'running' one is what a crash left), and the
+// import resumes each unfinished file after its checkpoint. Content hashes make anything read
+// twice a counted duplicate, never a second row.
+import { EventEmitter } from 'node:events';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Transaction } from '../../db/database.js';
+import { ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
+import type { Lake } from '../../lake.js';
+import { readUpload, type Uploads } from '../uploads/uploads.js';
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'partial' | 'failed' | 'cancelled';
+export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'partial', 'failed', 'cancelled'];
+
+/** What a running job has done in this run, as it goes (the database has the cumulative counts). */
+export interface LiveProgress {
+  /** Records handled in this run (loaded or duplicate). */
+  records: number;
+  filesDone: number;
+  currentFile: string | null;
+  currentFileBytes: number;
+  currentFileSize: number | null;
+}
+
+export interface JobEvents {
+  progress: [jobId: string, progress: LiveProgress];
+  /** The job left 'running' or 'queued' for good, or (status 'queued') was put back by a shutdown. */
+  finished: [jobId: string, status: JobStatus];
+}
+
+interface Running {
+  userId: string;
+  controller: AbortController;
+  progress: LiveProgress;
+  done: Promise<void>;
+}
+
+type StopReason = 'shutdown' | 'cancel';
+
+/** How often a running job's progress is written to its row, and sent to followers. */
+const PERSIST_EVERY_MS = 1000;
+const EMIT_EVERY_MS = 200;
+
+export class JobRunner extends EventEmitter<JobEvents> {
+  private readonly queue: { userId: string; jobId: string }[] = [];
+  private readonly running = new Map<string, Running>();
+  private stopped = false;
+  private readonly recordsCounter: Counter;
+  private readonly finishedCounter: Counter<'status'>;
+
+  constructor(
+    private readonly lake: Lake,
+    private readonly uploads: Uploads,
+    readonly concurrency: number,
+    registry: Registry,
+    private readonly log: (message: string, error?: unknown) => void = () => {},
+  ) {
+    super();
+    this.setMaxListeners(0); // one listener per client following a job
+    const runner = this;
+    new Gauge({
+      name: 'lake_import_jobs_queued',
+      help: 'import jobs waiting for a free slot (LAKE_JOB_CONCURRENCY)',
+      registers: [registry],
+      collect() {
+        this.set(runner.queue.length);
+      },
+    });
+    new Gauge({
+      name: 'lake_import_jobs_running',
+      help: 'import jobs running now',
+      registers: [registry],
+      collect() {
+        this.set(runner.running.size);
+      },
+    });
+    new Gauge({ name: 'lake_import_job_slots', help: 'import jobs the server runs at once', registers: [registry] }).set(concurrency);
+    this.recordsCounter = new Counter({
+      name: 'lake_import_job_records_total',
+      help: 'records handled by import jobs (loaded or found duplicate), for import throughput',
+      registers: [registry],
+    });
+    this.finishedCounter = new Counter({
+      name: 'lake_import_jobs_finished_total',
+      help: 'import jobs that ended, by status (queued: put back by a shutdown)',
+      labelNames: ['status'],
+      registers: [registry],
+    });
+  }
+
+  /** Queue every job a previous server left queued or running, oldest first. */
+  async start(): Promise<void> {
+    // Which jobs wait is read on the maintenance connection, before any identity (like the API
+    // key lookup); everything about each job then runs as its user.
+    const waiting = await this.lake.db.query<{ user_id: string; job_id: string }>(
+      `SELECT user_id, job_id FROM imports.jobs
+        WHERE status IN ('queued', 'running') AND upload_id IS NOT NULL ORDER BY created_at, job_id`,
+    );
+    for (const row of waiting.rows) {
+      await this.lake.db.asUser(row.user_id, (tx) => tx.query(`UPDATE imports.jobs SET status = 'queued' WHERE job_id = $1 AND status = 'running'`, [row.job_id]));
+      this.enqueue(row.user_id, row.job_id);
+    }
+  }
+
+  /** A job now 'queued' in the database: run it when a slot is free. */
+  enqueue(userId: string, jobId: string): void {
+    if (this.stopped || this.running.has(jobId) || this.queue.some((q) => q.jobId === jobId)) return;
+    this.queue.push({ userId, jobId });
+    this.pump();
+  }
+
+  isActive(jobId: string): boolean {
+    return this.running.has(jobId) || this.queue.some((q) => q.jobId === jobId);
+  }
+
+  live(jobId: string): LiveProgress | null {
+    return this.running.get(jobId)?.progress ?? null;
+  }
+
+  /**
+   * Cancel a queued or running job of this user. A queued one is cancelled at once; a running one
+   * stops at its next batch boundary (what it loaded stays; retry resumes it). Returns the status
+   * it is left in, or null when it was neither.
+   */
+  async cancel(userId: string, jobId: string): Promise<JobStatus | null> {
+    const running = this.running.get(jobId);
+    if (running && running.userId === userId) {
+      running.controller.abort('cancel' satisfies StopReason);
+      await running.done;
+      return 'cancelled';
+    }
+    const index = this.queue.findIndex((q) => q.jobId === jobId && q.userId === userId);
+    if (index >= 0) this.queue.splice(index, 1);
+    const result = await this.lake.db.asUser(userId, (tx) =>
+      tx.query(`UPDATE imports.jobs SET status = 'cancelled', finished_at = now() WHERE job_id = $1 AND status = 'queued' RETURNING job_id`, [jobId]),
+    );
+    if (result.rows.length === 0) return null;
+    this.finishedCounter.inc({ status: 'cancelled' });
+    this.emit('finished', jobId, 'cancelled');
+    return 'cancelled';
+  }
+
+  /**
+   * Stop: no new job starts; running ones stop at a batch boundary, their checkpoints committed,
+   * and go back to 'queued' for the next start. Queued ones stay queued.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queue.length = 0;
+    for (const job of this.running.values()) job.controller.abort('shutdown' satisfies StopReason);
+    await Promise.all([...this.running.values()].map((job) => job.done));
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running.size < this.concurrency && this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      const job: Running = {
+        userId: next.userId,
+        controller: new AbortController(),
+        progress: { records: 0, filesDone: 0, currentFile: null, currentFileBytes: 0, currentFileSize: null },
+        done: Promise.resolve(),
+      };
+      this.running.set(next.jobId, job);
+      job.done = this.run(next.jobId, job).finally(() => {
+        this.running.delete(next.jobId);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(jobId: string, job: Running): Promise<void> {
+    const { userId } = job;
+    const asUser = <T>(work: (tx: Transaction) => Promise<T>) => this.lake.db.asUser(userId, work);
+    let status: JobStatus;
+    try {
+      const claimed = await asUser(async (tx) => {
+        const row = await tx.query<{ upload_id: string; options: { batchSize?: number } }>(
+          `UPDATE imports.jobs SET status = 'running', started_at = coalesce(started_at, now()), finished_at = NULL, error = NULL,
+                  attempts = attempts + 1
+            WHERE job_id = $1 AND status = 'queued' RETURNING upload_id, options`,
+          [jobId],
+        );
+        const claim = row.rows[0];
+        return claim ? { ...claim, upload: await readUpload(tx, claim.upload_id) } : null;
+      });
+      if (!claimed) return; // cancelled (or taken) while it waited
+      if (!claimed.upload || claimed.upload.status !== 'verified') {
+        throw new Error(`upload ${claimed.upload_id} is ${claimed.upload?.status ?? 'gone'}: only a complete, verified upload can be imported`);
+      }
+      const input = await this.uploads.importPath(claimed.upload);
+      let lastPersist = 0;
+      let lastEmit = 0;
+      let lastRecords = 0;
+      const report = await runImport(this.lake.db, {
+        userId,
+        jobId,
+        inputs: [input],
+        batchSize: claimed.options.batchSize ?? 5000,
+        blobs: this.lake.blobs,
+        clamavAddress: this.lake.config.clamavAddress,
+        signal: job.controller.signal,
+        onProgress: (p: ImportProgress) => {
+          Object.assign(job.progress, {
+            records: p.records,
+            filesDone: p.filesDone,
+            currentFile: p.path,
+            currentFileBytes: p.fileBytes,
+            currentFileSize: p.fileSize,
+          } satisfies LiveProgress);
+          this.recordsCounter.inc(p.records - lastRecords);
+          lastRecords = p.records;
+          const now = performance.now();
+          if (now - lastEmit >= EMIT_EVERY_MS) {
+            lastEmit = now;
+            this.emit('progress', jobId, { ...job.progress });
+          }
+          if (now - lastPersist >= PERSIST_EVERY_MS) {
+            lastPersist = now;
+            const saved = { ...job.progress };
+            asUser((tx) => tx.query(`UPDATE imports.jobs SET progress = $2 WHERE job_id = $1`, [jobId, saved])).catch((error) =>
+              this.log(`job ${jobId}: progress not saved`, error),
+            );
+          }
+        },
+      });
+      status = report.status;
+      await asUser((tx) => tx.query(`UPDATE imports.jobs SET progress = $2 WHERE job_id = $1`, [jobId, { ...job.progress, currentFile: null }]));
+    } catch (error) {
+      if (error instanceof ImportAbortedError) {
+        status = error.reason === 'cancel' ? 'cancelled' : 'queued';
+        await asUser((tx) =>
+          tx.query(`UPDATE imports.jobs SET status = $2, progress = $3, finished_at = CASE WHEN $2 = 'cancelled' THEN now() END WHERE job_id = $1`, [
+            jobId,
+            status,
+            job.progress,
+          ]),
+        ).catch((e) => this.log(`job ${jobId}: could not be marked ${status}`, e));
+      } else {
+        status = 'failed';
+        const message = error instanceof Error ? error.message : String(error);
+        this.log(`job ${jobId} failed`, error);
+        await asUser((tx) =>
+          tx.query(`UPDATE imports.jobs SET status = 'failed', error = $2, finished_at = now() WHERE job_id = $1`, [jobId, message]),
+        ).catch((e) => this.log(`job ${jobId}: could not be marked failed`, e));
+      }
+    }
+    this.finishedCounter.inc({ status });
+    this.emit('finished', jobId, status);
+  }
+}

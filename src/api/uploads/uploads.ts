@@ -1,0 +1,258 @@
+// Resumable uploads: the tus 1.0 protocol (core, creation, termination, expiration) served by
+// @tus/server over @tus/file-store, inside the API's Fastify app at /v1/uploads.
+//
+// What the lake adds around the library:
+// - Ownership in the database: every upload has an imports.uploads row, read as the request's user
+//   before tus sees the request (routes/uploads.ts), so another user's upload is a 404 like one
+//   that never existed. The owner's id is also written into the upload's info file by the server
+//   (a client's own `owner` metadata is overwritten), for the hooks that run without a request.
+// - Ids: made by the server (UUIDs) and checked against that shape before anything touches the
+//   disk; the file store also refuses ids that resolve outside its directory.
+// - The whole file's SHA-256: declared by the client at creation (Upload-Metadata `sha256`, hex or
+//   base64), computed from the stored file once its last byte is in (streaming), compared: on a
+//   mismatch the upload is refused (460 CHECKSUM_MISMATCH) and deleted, so nothing can import it.
+// - Expiry: an upload not finished LAKE_UPLOAD_TTL_SECONDS after its creation is gone (410) and
+//   its bytes are deleted, on the next request for it or by a sweep (every TTL, at most 10 min).
+// - One writer at a time: the library's in-memory locker. A PATCH arriving while another holds the
+//   upload asks the holder to stop (its bytes so far are kept), then checks its offset against the
+//   file: both clients cannot append the same bytes, and the second one learns the real offset
+//   from the 409 (tus's rule for resuming after a half-open connection).
+import { FileStore } from '@tus/file-store';
+import { MemoryLocker, Server as TusServer, type Upload } from '@tus/server';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Database, Transaction } from '../../db/database.js';
+import type { ErrorCode } from '../../errors.js';
+
+export const UPLOADS_PATH = '/v1/uploads';
+/** Server-made upload ids: anything else (`..`, slashes, other names) is not an upload. */
+export const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export type UploadStatus = 'uploading' | 'verified' | 'refused' | 'expired' | 'deleted';
+
+export interface UploadRow {
+  upload_id: string;
+  filename: string | null;
+  size_bytes: number;
+  sha256_declared: string;
+  status: UploadStatus;
+  note: string | null;
+  created_at: Date;
+  expires_at: Date;
+  finished_at: Date | null;
+}
+
+export const UPLOAD_COLUMNS = `upload_id, filename, size_bytes, encode(sha256_declared, 'hex') AS sha256_declared, status, note,
+  created_at, expires_at, finished_at`;
+
+export interface UploadSettings {
+  directory: string;
+  maxBytes: number;
+  ttlMs: number;
+}
+
+/** What a tus hook throws to answer with an error: the API's error shape as the body. */
+interface TusError {
+  status_code: number;
+  body: string;
+}
+
+export function tusError(status: number, code: ErrorCode, message: string): TusError {
+  return { status_code: status, body: JSON.stringify({ error: { code, message } }) };
+}
+
+/** tus's own failures (409 offset, 410 expired, 413 size...) in the API's error shape. */
+const TUS_STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'INVALID_REQUEST',
+  403: 'INVALID_REQUEST',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  410: 'GONE',
+  413: 'PAYLOAD_TOO_LARGE',
+  460: 'CHECKSUM_MISMATCH',
+};
+
+export class Uploads {
+  readonly tus: TusServer;
+  readonly store: FileStore;
+  /** The user of each request handed to tus (its hooks get the Node request, not Fastify's). */
+  private readonly owners = new WeakMap<IncomingMessage, string>();
+  private readonly sweeper: NodeJS.Timeout;
+  private sweeping: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Database,
+    readonly settings: UploadSettings,
+    private readonly log: (message: string, error?: unknown) => void = () => {},
+  ) {
+    this.store = new FileStore({ directory: settings.directory, expirationPeriodInMilliseconds: settings.ttlMs });
+    this.tus = new TusServer({
+      path: UPLOADS_PATH,
+      datastore: this.store,
+      locker: new MemoryLocker(),
+      maxSize: settings.maxBytes,
+      namingFunction: () => randomUUID(),
+      // The client's Location is built from the Host it used; forwarded headers are not trusted.
+      respectForwardedHeaders: false,
+      onUploadCreate: (req, upload) => this.created(req, upload),
+      onUploadFinish: (req, upload) => this.finished(upload),
+      onResponseError: async (_req, error) => {
+        const status = (error as { status_code?: number }).status_code ?? 500;
+        const body = (error as { body?: string }).body ?? '';
+        if (body.startsWith('{')) return { status_code: status, body };
+        if (status >= 500) this.log('upload request failed', error);
+        const code = TUS_STATUS_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST');
+        return tusError(status, code, status >= 500 ? 'internal error' : body.trim() || 'upload request refused');
+      },
+    });
+    // Expired uploads are swept as often as they can expire, at most every 10 minutes.
+    const every = Math.max(1000, Math.min(settings.ttlMs, 600_000));
+    this.sweeper = setInterval(() => void this.sweepExpired(), every).unref();
+  }
+
+  /** Hand a request to tus, as the given user (ownership was checked by the caller). */
+  async handle(raw: IncomingMessage, res: import('node:http').ServerResponse, userId: string): Promise<void> {
+    this.owners.set(raw, userId);
+    await this.tus.handle(raw, res);
+  }
+
+  /** Where an upload's bytes are. */
+  filePath(uploadId: string): string {
+    return path.join(this.settings.directory, uploadId);
+  }
+
+  /**
+   * The path an import reads a verified upload from: a hard link named like the client's file, so
+   * the importer sees its extension (`.zip`, `.tgz`, `Records.json`) as for `lake import`. The
+   * same path every time, so an interrupted import of it resumes.
+   */
+  async importPath(upload: Pick<UploadRow, 'upload_id' | 'filename'>): Promise<string> {
+    const dir = path.join(this.settings.directory, 'imports', upload.upload_id);
+    const target = path.join(dir, upload.filename ?? 'upload');
+    await mkdir(dir, { recursive: true });
+    await link(this.filePath(upload.upload_id), target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    return target;
+  }
+
+  /** Delete an upload's bytes, its info file and its import link (missing ones are fine). */
+  async removeFiles(uploadId: string): Promise<void> {
+    if (!UPLOAD_ID.test(uploadId)) return;
+    await this.store.remove(uploadId).catch(() => {});
+    await rm(this.filePath(uploadId), { force: true });
+    await rm(`${this.filePath(uploadId)}.json`, { force: true });
+    await rm(path.join(this.settings.directory, 'imports', uploadId), { recursive: true, force: true });
+  }
+
+  /** Mark an upload expired and delete its bytes (as its user). */
+  async expire(userId: string, uploadId: string): Promise<void> {
+    await this.removeFiles(uploadId);
+    await this.db.asUser(userId, (tx) =>
+      tx.query(`UPDATE imports.uploads SET status = 'expired', note = 'not finished before it expired', finished_at = now()
+                 WHERE upload_id = $1 AND status = 'uploading'`, [uploadId]),
+    );
+  }
+
+  /**
+   * Expired, unfinished uploads of every user. Which ones is read on the maintenance connection
+   * (like the API key lookup, before any identity); each is then changed as its user.
+   */
+  sweepExpired(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        const due = await this.db.query<{ user_id: string; upload_id: string }>(
+          `SELECT user_id, upload_id FROM imports.uploads WHERE status = 'uploading' AND expires_at < now() LIMIT 1000`,
+        );
+        for (const row of due.rows) await this.expire(row.user_id, row.upload_id);
+      } catch (error) {
+        this.log('sweeping expired uploads failed', error);
+      } finally {
+        this.sweeping = null;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.sweeping;
+  }
+
+  /** Creation: the declared size and SHA-256 are required; the row is written as the user. */
+  private async created(req: Request, upload: Upload): Promise<{ metadata: Record<string, string | null> }> {
+    const node = (req as unknown as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+    const userId = node ? this.owners.get(node) : undefined;
+    if (!userId) throw tusError(401, 'UNAUTHORIZED', 'this route needs an API key');
+    if (upload.size === undefined) {
+      throw tusError(400, 'INVALID_REQUEST', 'Upload-Length is required: uploads of a deferred length are not accepted');
+    }
+    const declared = parseSha256(upload.metadata?.sha256 ?? null);
+    if (!declared) {
+      throw tusError(400, 'INVALID_REQUEST', 'Upload-Metadata must declare the whole file\'s SHA-256 as `sha256` (64 hex digits or 44 base64 characters)');
+    }
+    const filename = safeFilename(upload.metadata?.filename ?? upload.metadata?.name ?? null);
+    await this.db.asUser(userId, (tx) =>
+      tx.query(
+        `INSERT INTO imports.uploads (user_id, upload_id, filename, size_bytes, sha256_declared, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+        [userId, upload.id, filename, upload.size, declared, this.settings.ttlMs / 1000],
+      ),
+    );
+    return { metadata: { ...upload.metadata, owner: userId, sha256: declared.toString('hex'), filename } };
+  }
+
+  /** The last byte is in: hash the stored file and compare with what the client declared. */
+  private async finished(upload: Upload): Promise<Record<string, never>> {
+    const userId = upload.metadata?.owner;
+    if (!userId) throw tusError(500, 'INTERNAL', 'internal error');
+    const row = await this.db.asUser(userId, (tx) => readUpload(tx, upload.id));
+    if (!row) throw tusError(404, 'NOT_FOUND', `no upload ${upload.id}`);
+    if (row.status === 'verified') return {};
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(this.filePath(upload.id)), hash);
+    const actual = hash.digest('hex');
+    const size = (await stat(this.filePath(upload.id))).size;
+    if (actual !== row.sha256_declared) {
+      const message = `upload ${upload.id}${row.filename ? ` (${row.filename})` : ''}: the SHA-256 of the ${size} bytes received is ${actual}, not the declared ${row.sha256_declared}; the upload is refused and deleted`;
+      await this.removeFiles(upload.id);
+      await this.db.asUser(userId, (tx) =>
+        tx.query(`UPDATE imports.uploads SET status = 'refused', note = $2, finished_at = now() WHERE upload_id = $1`, [upload.id, message]),
+      );
+      throw tusError(460, 'CHECKSUM_MISMATCH', message);
+    }
+    await this.db.asUser(userId, (tx) =>
+      tx.query(`UPDATE imports.uploads SET status = 'verified', finished_at = now() WHERE upload_id = $1 AND status = 'uploading'`, [upload.id]),
+    );
+    return {};
+  }
+}
+
+export async function readUpload(tx: Transaction, uploadId: string): Promise<UploadRow | null> {
+  const result = await tx.query<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM imports.uploads WHERE upload_id = $1`, [uploadId]);
+  return result.rows[0] ?? null;
+}
+
+/** A SHA-256 as 64 hex digits or base64 (standard or URL-safe, padding optional); null otherwise. */
+export function parseSha256(value: string | null): Buffer | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+    const bytes = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (bytes.length === 32) return bytes;
+  }
+  return null;
+}
+
+/** The client's file name as a plain name: no directories, no control characters, at most 200 characters. */
+export function safeFilename(value: string | null): string | null {
+  if (value === null) return null;
+  // eslint-disable-next-line no-control-regex
+  const name = path.posix.basename(value.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(-200);
+  return name === '' || name === '.' || name === '..' ? null : name;
+}
