@@ -1,15 +1,28 @@
 // Bulk inserts under row-level security. PostgreSQL refuses COPY FROM into a table with RLS for a
 // role bound by it, and COPY cannot skip duplicates; so rows are COPYed into a temporary staging
 // table of the transaction, then moved with INSERT ... SELECT ... ON CONFLICT DO NOTHING, where
-// the policies' WITH CHECK applies and the rows not inserted are exactly the duplicates.
+// the policies' WITH CHECK applies and the rows not inserted are exactly the duplicates (or, for
+// tables that keep the newest revision of a record, the rows not inserted nor replacing one).
 import type { CopyData, CopyFormat, Transaction } from './database.js';
 
 export interface BulkInsertResult {
   /** Rows in the data. */
   received: number;
   inserted: number;
+  /** Stored rows replaced by a newer revision of themselves (only with `replace`). */
+  updated: number;
   /** Rows whose key was already present (same content hash): re-imports add nothing. */
   duplicates: number;
+}
+
+/**
+ * Rows that meet a stored row on `conflict` overwrite its `columns` when their `revision` is
+ * higher (a stored NULL is lowest); otherwise they are duplicates like everywhere else. Pass it
+ * only for data with revisions: it costs a second statement.
+ */
+export interface ReplaceNewer {
+  conflict: readonly string[];
+  columns: readonly string[];
 }
 
 /** Staging tables already used in a transaction: a second use in it must empty the table first. */
@@ -21,6 +34,7 @@ export async function bulkInsert(
   columns: readonly string[],
   data: CopyData,
   format: CopyFormat = 'text',
+  replace?: ReplaceNewer,
 ): Promise<BulkInsertResult> {
   // One staging table per destination and connection, kept for the session and emptied at each
   // commit: creating and dropping it for every batch cost more than loading 1,000 rows. The
@@ -35,5 +49,18 @@ export async function bulkInsert(
   used.add(name);
   const received = await tx.copyFrom(staging, columns, data, format);
   const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`);
-  return { received, inserted: moved.rowCount, duplicates: received - moved.rowCount };
+  let updated = 0;
+  if (replace) {
+    // Then the stored rows that a higher revision in the batch supersedes (rows just inserted have
+    // their own revision, so they are not counted twice). Of rows sharing a key, the highest goes.
+    const key = replace.conflict;
+    const replaced = await tx.query(
+      `UPDATE ${table} AS stored SET ${replace.columns.map((c) => `${c} = newer.${c}`).join(', ')}
+         FROM (SELECT DISTINCT ON (${key.join(', ')}) ${list} FROM ${staging} WHERE revision IS NOT NULL
+                ORDER BY ${key.join(', ')}, revision DESC) AS newer
+        WHERE ${key.map((c) => `stored.${c} = newer.${c}`).join(' AND ')} AND newer.revision > coalesce(stored.revision, -1)`,
+    );
+    updated = replaced.rowCount;
+  }
+  return { received, inserted: moved.rowCount, updated, duplicates: received - moved.rowCount - updated };
 }

@@ -9,6 +9,12 @@ interface RecordBase {
   /** Source module id, e.g. `google.location.records` (see src/ingest/sources). */
   source: string;
   key: NaturalKey;
+  /**
+   * Items and measurements only: a version of the same fact (same key), such as a note's edit
+   * time. A stored row with a lower or no revision is replaced by this one; without a revision
+   * the first row stays and later ones count as duplicates.
+   */
+  revision?: number | null;
 }
 
 /** A GPS fix → `timeseries.location_points`. Coordinates in degrees (WGS 84). */

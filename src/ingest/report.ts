@@ -13,6 +13,8 @@ export interface FileReport {
   status: FileStatus;
   mimeType: string | null;
   records: number;
+  /** Stored records replaced by a newer revision of themselves (an edited note, a corrected day). */
+  updated: number;
   duplicates: number;
   quarantined: Partial<Record<QuarantineCategory, number>>;
   /** Records skipped because a previous, interrupted run had already committed them. */
@@ -30,7 +32,7 @@ export interface ImportReport {
   /** Set when the import stopped early (unreadable archive, database failure). */
   error: { code: string; message: string } | null;
   files: FileReport[];
-  totals: { files: number; records: number; duplicates: number; quarantined: number; bytes: number; seconds: number };
+  totals: { files: number; records: number; updated: number; duplicates: number; quarantined: number; bytes: number; seconds: number };
 }
 
 export function quarantinedCount(file: FileReport): number {
@@ -45,7 +47,7 @@ export function formatReport(report: ImportReport): string {
       .join(', ');
     return [
       `${f.status.padEnd(8)} ${f.path}${f.archive ? `  (${f.archive})` : ''}`,
-      `         ${f.format ?? 'unrecognised'}${f.mimeType ? `, ${f.mimeType}` : ''}: ${f.records} loaded, ${f.duplicates} duplicates, ` +
+      `         ${f.format ?? 'unrecognised'}${f.mimeType ? `, ${f.mimeType}` : ''}: ${f.records} loaded, ${f.updated ? `${f.updated} updated, ` : ''}${f.duplicates} duplicates, ` +
         `${q} quarantined${q ? ` (${categories})` : ''}${f.resumedFrom ? `, resumed after ${f.resumedFrom}` : ''}, ` +
         `${formatBytes(f.bytes)} in ${f.seconds.toFixed(1)} s` +
         (f.repairs.invalidUtf8 || f.repairs.nulCharacters ? `, repaired ${f.repairs.invalidUtf8} invalid UTF-8 and ${f.repairs.nulCharacters} NUL` : ''),
@@ -56,7 +58,7 @@ export function formatReport(report: ImportReport): string {
   return [
     ...rows,
     '',
-    `${report.status}: ${t.files} files, ${t.records} records loaded, ${t.duplicates} duplicates, ${t.quarantined} quarantined, ` +
+    `${report.status}: ${t.files} files, ${t.records} records loaded, ${t.updated ? `${t.updated} updated, ` : ''}${t.duplicates} duplicates, ${t.quarantined} quarantined, ` +
       `${formatBytes(t.bytes)} in ${t.seconds.toFixed(1)} s (job ${report.jobId})`,
     ...(report.error ? [`error: ${report.error.message} [${report.error.code}]`] : []),
   ].join('\n');

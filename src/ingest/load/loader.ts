@@ -38,12 +38,15 @@ export interface Batch {
 export interface LoadCounts {
   received: number;
   inserted: number;
+  /** Stored rows replaced by a newer revision (records.ts, `revision`). */
+  updated: number;
   duplicates: number;
 }
 
 /** A batch turned into binary COPY data per destination table: the CPU work, done before the database is awaited. */
 export interface PreparedBatch {
-  tables: { destination: Destination; data: Buffer; from: number; to: number }[];
+  /** `revised`: some record carries a revision (a newer one may replace a stored row). */
+  tables: { destination: Destination; data: Buffer; from: number; to: number; revised: boolean }[];
   quarantine: readonly QuarantineEntry[];
   checkpoint: Checkpoint | null;
 }
@@ -58,13 +61,15 @@ export function prepareBatch(target: LoadTarget, batch: Batch): PreparedBatch {
     const writer = new CopyBinaryWriter(group.length * ROW_BYTES_GUESS);
     let from = Infinity;
     let to = -Infinity;
+    let revised = false;
     for (const record of group) {
       destination.write(writer, record as never, user, file);
+      if (record.revision != null) revised = true;
       const t = destination.time(record as never)?.getTime();
       if (t !== undefined && t < from) from = t;
       if (t !== undefined && t > to) to = t;
     }
-    return { destination, data: writer.finish(), from, to };
+    return { destination, data: writer.finish(), from, to, revised };
   });
   return { tables, quarantine: batch.quarantine ?? [], checkpoint: batch.checkpoint ?? null };
 }
@@ -78,11 +83,12 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   const { userId, fileId: importFileId } = target;
   await ensurePartitions(db, batch.tables);
   return db.asUser(userId, async (tx) => {
-    const total: LoadCounts = { received: 0, inserted: 0, duplicates: 0 };
-    for (const { destination, data } of batch.tables) {
-      const counts = await bulkInsert(tx, destination.table, destination.columns, data, 'binary');
+    const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0 };
+    for (const { destination, data, revised } of batch.tables) {
+      const counts = await bulkInsert(tx, destination.table, destination.columns, data, 'binary', revised ? destination.replace : undefined);
       total.received += counts.received;
       total.inserted += counts.inserted;
+      total.updated += counts.updated;
       total.duplicates += counts.duplicates;
     }
     const { quarantine, checkpoint } = batch;

@@ -60,6 +60,7 @@ async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBat
     return {
       received: first.received + second.received,
       inserted: first.inserted + second.inserted,
+      updated: first.updated + second.updated,
       duplicates: first.duplicates + second.duplicates,
       quarantinedByDatabase: { invalid: (first.quarantinedByDatabase.invalid ?? 0) + (second.quarantinedByDatabase.invalid ?? 0) || undefined },
     };

@@ -9,6 +9,11 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
   /** The time column of a time-partitioned table (partitions are ensured before loading). */
   timeColumn: string | null;
   columns: readonly string[];
+  /**
+   * Tables whose rows a newer revision of the same record replaces (records.ts, `revision`): the
+   * unique key to meet on and the columns the newer row overwrites.
+   */
+  replace?: { conflict: readonly string[]; columns: readonly string[] };
   /** The record as one row of binary COPY, its fields in column order and of the columns' types. */
   write(w: CopyBinaryWriter, record: R, userId: Buffer, importFileId: Buffer | null): void;
   time(record: R): Date | null;
@@ -94,9 +99,13 @@ export const DESTINATIONS: DestinationMap = {
     table: 'user_data.items',
     timeColumn: 'occurred_at',
     columns: ['user_id', 'occurred_at', 'content_hash', 'utc_offset_minutes', 'kind', 'source', 'title', 'body', 'url', 'language',
-      'lat', 'lon', 'attributes', 'import_file_id'],
+      'lat', 'lon', 'attributes', 'import_file_id', 'revision'],
+    replace: {
+      conflict: ['user_id', 'occurred_at', 'content_hash'],
+      columns: ['utc_offset_minutes', 'title', 'body', 'url', 'language', 'lat', 'lon', 'attributes', 'import_file_id', 'revision'],
+    },
     write(w, r, user, file) {
-      w.row(14);
+      w.row(15);
       w.uuid(user);
       w.timestamptz(r.occurredAt);
       w.bytes(contentHash(r));
@@ -111,6 +120,7 @@ export const DESTINATIONS: DestinationMap = {
       w.float8(r.lon);
       w.jsonb(r.attributes ?? {});
       w.uuid(file);
+      w.int8(r.revision);
     },
     time: (r) => r.occurredAt,
   },
@@ -155,9 +165,10 @@ export const DESTINATIONS: DestinationMap = {
   measurement: {
     table: 'timeseries.measurements',
     timeColumn: 'measured_at',
-    columns: ['user_id', 'measured_at', 'content_hash', 'metric', 'value', 'unit', 'source', 'attributes', 'import_file_id'],
+    columns: ['user_id', 'measured_at', 'content_hash', 'metric', 'value', 'unit', 'source', 'attributes', 'import_file_id', 'revision'],
+    replace: { conflict: ['user_id', 'measured_at', 'content_hash'], columns: ['value', 'unit', 'attributes', 'import_file_id', 'revision'] },
     write(w, r, user, file) {
-      w.row(9);
+      w.row(10);
       w.uuid(user);
       w.timestamptz(r.measuredAt);
       w.bytes(contentHash(r));
@@ -167,6 +178,7 @@ export const DESTINATIONS: DestinationMap = {
       w.text(r.source);
       w.jsonb(r.attributes, true);
       w.uuid(file);
+      w.int8(r.revision);
     },
     time: (r) => r.measuredAt,
   },

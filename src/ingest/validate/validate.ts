@@ -72,6 +72,9 @@ export function validateRecord(record: LakeRecord, options: ValidationOptions = 
   try {
     requireString(record.source, 'source', IDENTIFIER_MAX_BYTES);
     if (!Array.isArray(record.key) || record.key.length === 0) fail('key must be a non-empty array', record.key);
+    if (record.revision != null && (!Number.isSafeInteger(record.revision) || record.revision < 0)) {
+      fail(`revision ${describe(record.revision)} is not a whole number ≥ 0`, record.revision);
+    }
     switch (record.type) {
       case 'blob_ref': {
         if (typeof record.sha256 !== 'string' || !SHA256_HEX.test(record.sha256)) fail(`sha256 ${describe(record.sha256)} is not 64 hex digits`, record.sha256);

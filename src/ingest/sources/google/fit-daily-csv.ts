@@ -165,7 +165,7 @@ export const fitDailyCsvSource: Source = {
 
 export async function* parseFitDailyCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const lines = new LineCounter();
-  const table = new TableReader(context.path);
+  const table = new TableReader(context.path, context.exportedAt ?? null);
   for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => lines.append(chunk) })) {
     yield* table.readAll(rows, lines);
     if (table.stopped) return;
@@ -298,7 +298,11 @@ class TableReader {
   private readonly fileDay: number | null;
   private previousRowEnd = 0;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    /** A later export's totals for a day replace an earlier export's (late syncs change them). */
+    private readonly exportedAt: Date | null,
+  ) {
     const match = FILE_DATE.exec(path);
     this.fileDay = match === null ? null : utcDay(`${match[1]}-${match[2]}-${match[3]}`);
   }
@@ -372,6 +376,7 @@ class TableReader {
         metric: metric.metric,
         value,
         unit: metric.unit,
+        revision: this.exportedAt?.getTime() ?? null,
         attributes,
       };
       yield { kind: 'record', record, offset: position.offset };

@@ -64,6 +64,8 @@ function noteFromObject(value: unknown, offset: number): ParseEvent {
       key,
       kind: 'note',
       occurredAt,
+      // A note edited since an earlier export replaces the stored one (same key: its creation time).
+      revision: edited ? edited.getTime() : null,
       utcOffsetMinutes: null,
       title,
       text,
