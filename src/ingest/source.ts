@@ -31,6 +31,12 @@ export interface ParseContext {
    * sources then load their metadata only.
    */
   blobs?: BlobStore | null;
+  /**
+   * When the export was made, as far as the archive tells (the entry's modification time): the
+   * date of facts that carry none (YouTube subscriptions). Stable across re-imports of the same
+   * export, so such records keep their keys. Null when unknown.
+   */
+  exportedAt?: Date | null;
 }
 
 export interface Source {
