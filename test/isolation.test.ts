@@ -46,6 +46,11 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 'e1@google.com', 'secret meeting', 'test')`,
     params: (u, n) => [u, Buffer.from([n])],
   },
+  'user_data.documents': {
+    sql: `INSERT INTO user_data.documents (user_id, content_hash, sha256, path, kind, size_bytes, title, body, extraction, source)
+          VALUES ($1, $2, $3, 'Takeout/Drive/secret.pdf', 'pdf', 10, 'secret document', 'secret text', 'text', 'test')`,
+    params: (u, n) => [u, Buffer.from([n]), Buffer.alloc(32, n)],
+  },
   'timeseries.location_points': {
     sql: `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 52.5, 13.4, 'test')`,

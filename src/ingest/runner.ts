@@ -100,7 +100,6 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
   const totals = {
     files: files.length,
     records: files.reduce((n, f) => n + f.records, 0),
-    updated: files.reduce((n, f) => n + f.updated, 0),
     duplicates: files.reduce((n, f) => n + f.duplicates, 0),
     quarantined: files.reduce((n, f) => n + quarantinedCount(f), 0),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
@@ -141,7 +140,6 @@ function emptyReport(path: string, archive: string | null, status: FileStatus, n
     status,
     mimeType: null,
     records: 0,
-    updated: 0,
     duplicates: 0,
     quarantined: {},
     resumedFrom: 0,
@@ -222,6 +220,9 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
       throw new EntryFailure(cause, report);
     }
   }
+  // Read by a source although its content is not what its name says (the catch-all keeps a PNG
+  // named .json): the report says so.
+  if (source && sniff.verdict === 'mismatch') report.note = [report.note, mismatch(sniff)].filter(Boolean).join('; ');
   // A parser may stop before the end; read the rest so the checksum covers the whole file.
   await drain(rest).catch(() => {});
   const sum = await checksum.digest().catch(() => null);
@@ -263,13 +264,16 @@ async function applyScanVerdict(
   report.status = 'refused';
   report.note = reason;
   report.records = 0;
-  report.updated = 0;
   report.quarantined.unsafe = (report.quarantined.unsafe ?? 0) + 1;
   return 'infected';
 }
 
+function mismatch(sniff: ReturnType<typeof sniffMimeType>): string {
+  return `the content is ${sniff.detected} but the name says ${sniff.expected}`;
+}
+
 function unrecognised(sniff: ReturnType<typeof sniffMimeType>): string {
-  if (sniff.verdict === 'mismatch') return `not imported: the content is ${sniff.detected} but the name says ${sniff.expected}`;
+  if (sniff.verdict === 'mismatch') return `not imported: ${mismatch(sniff)}`;
   return `not imported: no parser recognises this ${sniff.detected ?? 'content'}`;
 }
 
@@ -319,12 +323,11 @@ async function parseAndLoad(
     const prepared = prepareBatch(target, { ...current, checkpoint });
     const done = loadResilient(db, target, { ...current, checkpoint, prepared, entry: path }).then((counts) => {
       report.records += counts.inserted;
-      report.updated += counts.updated;
       report.duplicates += counts.duplicates;
       for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
         report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
       }
-      onBatch(counts.inserted + counts.updated + counts.duplicates);
+      onBatch(counts.inserted + counts.duplicates);
     });
     done.catch(() => {}); // awaited (and rethrown) by settleOldest
     loading.push({ done, end });
