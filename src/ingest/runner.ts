@@ -100,6 +100,7 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
   const totals = {
     files: files.length,
     records: files.reduce((n, f) => n + f.records, 0),
+    updated: files.reduce((n, f) => n + f.updated, 0),
     duplicates: files.reduce((n, f) => n + f.duplicates, 0),
     quarantined: files.reduce((n, f) => n + quarantinedCount(f), 0),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
@@ -140,6 +141,7 @@ function emptyReport(path: string, archive: string | null, status: FileStatus, n
     status,
     mimeType: null,
     records: 0,
+    updated: 0,
     duplicates: 0,
     quarantined: {},
     resumedFrom: 0,
@@ -264,6 +266,7 @@ async function applyScanVerdict(
   report.status = 'refused';
   report.note = reason;
   report.records = 0;
+  report.updated = 0;
   report.quarantined.unsafe = (report.quarantined.unsafe ?? 0) + 1;
   return 'infected';
 }
@@ -323,11 +326,12 @@ async function parseAndLoad(
     const prepared = prepareBatch(target, { ...current, checkpoint });
     const done = loadResilient(db, target, { ...current, checkpoint, prepared, entry: path }).then((counts) => {
       report.records += counts.inserted;
+      report.updated += counts.updated;
       report.duplicates += counts.duplicates;
       for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
         report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
       }
-      onBatch(counts.inserted + counts.duplicates);
+      onBatch(counts.inserted + counts.updated + counts.duplicates);
     });
     done.catch(() => {}); // awaited (and rethrown) by settleOldest
     loading.push({ done, end });
