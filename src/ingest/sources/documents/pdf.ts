@@ -78,8 +78,10 @@ let pdfjs: Promise<PdfJs> | null = null;
 export async function extractPdf(bytes: Buffer): Promise<PdfExtract> {
   pdfjs ??= import('pdfjs-dist/legacy/build/pdf.mjs');
   const { getDocument } = await pdfjs;
-  // A copy: pdf.js may take over (detach) the buffer it is given.
-  const data = new Uint8Array(bytes);
+  // pdf.js may take over (detach) the memory it is given: the file's own buffer when it has one to
+  // itself (nothing reads it after this), a copy when it shares a pooled one.
+  const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength;
+  const data = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
   const task = getDocument({ data, verbosity: 0, isEvalSupported: false, useSystemFonts: false, disableFontFace: true, stopAtErrors: false });
   let doc: Awaited<typeof task.promise>;
   try {
