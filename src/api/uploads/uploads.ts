@@ -99,7 +99,11 @@ export class Uploads {
       // The client's Location is built from the Host it used; forwarded headers are not trusted.
       respectForwardedHeaders: false,
       onUploadCreate: (req, upload) => this.created(req, upload),
-      onUploadFinish: (req, upload) => this.finished(upload),
+      onUploadFinish: (req, upload) => {
+        // Hashing a large file moves no bytes on the connection: no idle timeout while it runs.
+        nodeRequest(req)?.socket.setTimeout(0);
+        return this.finished(upload);
+      },
       onResponseError: async (_req, error) => {
         const status = (error as { status_code?: number }).status_code ?? 500;
         const body = (error as { body?: string }).body ?? '';
@@ -185,7 +189,7 @@ export class Uploads {
 
   /** Creation: the declared size and SHA-256 are required; the row is written as the user. */
   private async created(req: Request, upload: Upload): Promise<{ metadata: Record<string, string | null> }> {
-    const node = (req as unknown as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+    const node = nodeRequest(req);
     const userId = node ? this.owners.get(node) : undefined;
     if (!userId) throw tusError(401, 'UNAUTHORIZED', 'this route needs an API key');
     if (upload.size === undefined) {
@@ -230,6 +234,11 @@ export class Uploads {
     );
     return {};
   }
+}
+
+/** The Node request under the web Request tus hands its hooks. */
+function nodeRequest(req: Request): IncomingMessage | undefined {
+  return (req as unknown as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
 }
 
 export async function readUpload(tx: Transaction, uploadId: string): Promise<UploadRow | null> {
