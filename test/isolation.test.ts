@@ -51,6 +51,24 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, $2, $3, 'Takeout/Drive/secret.pdf', 'pdf', 10, 'secret document', 'secret text', 'text', 'test')`,
     params: (u, n) => [u, Buffer.from([n]), Buffer.alloc(32, n)],
   },
+  'user_data.media': {
+    sql: `INSERT INTO user_data.media (user_id, sha256, mime_type, size_bytes, description, source) VALUES ($1, $2, 'image/jpeg', 10, 'secret photo', 'test')`,
+    params: (u, n) => [u, Buffer.alloc(32, n)],
+  },
+  'user_data.media_files': {
+    sql: `INSERT INTO user_data.media_files (user_id, folder, file_name, sha256, pair_name, folder_kind, source)
+          VALUES ($1, 'Takeout/Google Photos/Secret', 'IMG_1.jpg', $2, 'IMG_1.jpg', 'album', 'test')`,
+    params: (u, n) => [u, Buffer.alloc(32, n)],
+  },
+  'user_data.media_sidecars': {
+    sql: `INSERT INTO user_data.media_sidecars (user_id, folder, sidecar_name, pair_name, description, source)
+          VALUES ($1, 'Takeout/Google Photos/Secret', 'IMG_1.jpg.json', 'IMG_1.jpg', 'secret caption', 'test')`,
+    params: (u) => [u],
+  },
+  'user_data.media_albums': {
+    sql: `INSERT INTO user_data.media_albums (user_id, folder, title, source) VALUES ($1, 'Takeout/Google Photos/Secret', 'Secret album', 'test')`,
+    params: (u) => [u],
+  },
   'timeseries.location_points': {
     sql: `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 52.5, 13.4, 'test')`,

@@ -206,6 +206,97 @@ export interface DocumentRecord extends RecordBase {
   attributes?: Record<string, unknown>;
 }
 
+/**
+ * A photo or video → `user_data.media`, one row per content (SHA-256): what the file itself says.
+ * The same bytes in several folders (albums, year folders) are one media row; where each copy
+ * was is a `media_file` record. The merged view (taken time, place, description, people, albums)
+ * is filled in after the import from the sidecars (sources/media/reconcile.ts).
+ */
+export interface MediaRecord extends RecordBase {
+  type: 'media';
+  sha256: string;
+  size: number;
+  /** From the content (magic bytes). */
+  mimeType: string;
+  width: number | null;
+  height: number | null;
+  /** Videos: seconds (mvhd duration / timescale). */
+  durationS: number | null;
+  cameraMake: string | null;
+  cameraModel: string | null;
+  /** EXIF orientation 1-8. */
+  orientation: number | null;
+  /** When the file says it was taken: EXIF DateTimeOriginal, or a video's mvhd creation time. */
+  metaTakenAt: Date | null;
+  /** The offset EXIF states (OffsetTimeOriginal); null when it states none: metaTakenAt is then the wall clock read as UTC. */
+  metaUtcOffsetMinutes: number | null;
+  metaLat: number | null;
+  metaLon: number | null;
+  metaAlt: number | null;
+  /** Where the meta* values came from: `exif`, `mp4`, or null when the file gave none. */
+  metaSource: string | null;
+  /** The file's name where it was first seen. */
+  originalName: string;
+  /** Lens, software, rotation, and `problems` (unreadable EXIF...) */
+  attributes?: Record<string, unknown>;
+}
+
+/** Where a copy of a media file sits in an export → `user_data.media_files`; the key sidecars pair on. */
+export interface MediaFileRecord extends RecordBase {
+  type: 'media_file';
+  /** The folder inside the export (`Takeout/Google Photos/Trip`), '' at the top. */
+  folder: string;
+  fileName: string;
+  sha256: string;
+  /** The name a sidecar describes: `(n)` and `-edited` taken off (`IMG_1(1).jpg` → `IMG_1.jpg`). */
+  pairName: string;
+  /** The `(n)` of a duplicate name, 0 without. */
+  pairDup: number;
+  /** `album`, `year` (Google's `Photos from 2023`, date folders) or `root`. */
+  folderKind: 'album' | 'year' | 'root';
+  attributes?: undefined;
+}
+
+/** A Google Photos JSON sidecar → `user_data.media_sidecars`, joined to its media after the import. */
+export interface MediaSidecarRecord extends RecordBase {
+  type: 'media_sidecar';
+  folder: string;
+  sidecarName: string;
+  /** The media name the sidecar's name gives (maybe cut short by Google's 46-character limit). */
+  pairName: string;
+  pairDup: number;
+  /** The sidecar's name reached Google's length limit: pairName may be a prefix of the media name. */
+  truncated: boolean;
+  title: string | null;
+  description: string | null;
+  takenAt: Date | null;
+  createdAt: Date | null;
+  lat: number | null;
+  lon: number | null;
+  alt: number | null;
+  exifLat: number | null;
+  exifLon: number | null;
+  exifAlt: number | null;
+  people: string[];
+  favorited: boolean | null;
+  url: string | null;
+  attributes?: Record<string, unknown>;
+}
+
+/** A Google Photos album's metadata file (`metadata.json`, localized) → `user_data.media_albums`. */
+export interface MediaAlbumRecord extends RecordBase {
+  type: 'media_album';
+  folder: string;
+  title: string | null;
+  description: string | null;
+  access: string | null;
+  albumDate: Date | null;
+  location: string | null;
+  lat: number | null;
+  lon: number | null;
+  attributes?: Record<string, unknown>;
+}
+
 export type LakeRecord =
   | BlobRefRecord
   | DocumentRecord
@@ -216,7 +307,11 @@ export type LakeRecord =
   | MeasurementRecord
   | MessageRecord
   | ContactRecord
-  | CalendarEventRecord;
+  | CalendarEventRecord
+  | MediaRecord
+  | MediaFileRecord
+  | MediaSidecarRecord
+  | MediaAlbumRecord;
 
 /** Why a piece of input was refused; stored in `imports.quarantine`. */
 export type QuarantineCategory =

@@ -97,6 +97,7 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
     error = { code: cause.code, message: cause.message };
     if (cause instanceof EntryFailure) finished(cause.report);
   }
+  await runAfterImport(db, userId, options.sources ?? SOURCES, files);
   const totals = {
     files: files.length,
     records: files.reduce((n, f) => n + f.records, 0),
@@ -110,6 +111,20 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
   const status = error ? 'failed' : clean ? 'done' : 'partial';
   await finishJob(db, userId, jobId, status, totals, error?.message ?? null);
   return { jobId, status, error, files, totals };
+}
+
+/**
+ * Each distinct afterImport of the sources that read a file in this import (photos joined to their
+ * sidecars...); the notes it returns are added to those files' reports.
+ */
+async function runAfterImport(db: Database, userId: string, sources: readonly Source[], files: readonly FileReport[]): Promise<void> {
+  const used = new Set(files.map((f) => f.format));
+  const hooks = new Set(sources.filter((s) => used.has(s.id) && s.afterImport).map((s) => s.afterImport!));
+  for (const hook of hooks) {
+    for (const { path, note } of (await hook(db, userId)) ?? []) {
+      for (const file of files) if (file.path === path) file.note = file.note ? `${file.note}; ${note}` : note;
+    }
+  }
 }
 
 async function recordRefusal(db: Database, userId: string, jobId: string, refusal: Refusal): Promise<FileReport> {

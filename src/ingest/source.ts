@@ -1,6 +1,7 @@
 // The contract every data source implements: recognise a file from its first bytes and its path,
 // then stream its records. One module per source under src/ingest/sources/<provider>/.
 import type { Readable } from 'node:stream';
+import type { Database } from '../db/database.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { ParseEvent, RepairCounts } from './records.js';
 
@@ -51,4 +52,11 @@ export interface Source {
    * cannot be read further (a `ParseError` naming the byte offset).
    */
   parse(input: Readable, context: ParseContext): AsyncIterable<ParseEvent>;
+  /**
+   * Called by the runner once at the end of every import in which this source read a file (the
+   * same function shared by several sources is called once): for work that joins what several
+   * files gave, such as photos and their sidecars. Must be idempotent: a killed import calls it
+   * again on the next run. Notes it returns are added to the report of the file at `path`.
+   */
+  afterImport?(db: Database, userId: string): Promise<ReadonlyArray<{ path: string; note: string }> | void>;
 }

@@ -8,9 +8,11 @@ import { fitDailyCsvSource } from './google/fit-daily-csv.js';
 import { fitSessionsSource } from './google/fit-sessions.js';
 import { vcardSource } from './google/vcard.js';
 import { icalendarSource } from './google/icalendar.js';
+import { mediaSources } from './media/index.js';
 import { documentSources } from './documents/index.js';
 
 export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource, icalendarSource,
+  ...mediaSources,
   // Last, and below every other source whatever their confidence (they return `fallback`).
   ...documentSources];
 

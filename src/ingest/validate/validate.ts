@@ -169,6 +169,45 @@ export function validateRecord(record: LakeRecord, options: ValidationOptions = 
         if (!Array.isArray(record.attendees)) fail(`attendees ${describe(record.attendees)} is not an array`, record.attendees);
         return { ok: true, record: repairText(record, EVENT_TEXT_LIMITS) };
       }
+      case 'media': {
+        requireSha256(record.sha256);
+        if (!Number.isSafeInteger(record.size) || record.size < 0) fail(`size ${describe(record.size)} is not a byte count`, record.size);
+        requireString(record.mimeType, 'mimeType', IDENTIFIER_MAX_BYTES);
+        optionalNumber(record.width, 'width', 0, Number.MAX_SAFE_INTEGER);
+        optionalNumber(record.height, 'height', 0, Number.MAX_SAFE_INTEGER);
+        optionalNumber(record.durationS, 'durationS', 0, Infinity);
+        optionalNumber(record.orientation, 'orientation', 1, 8);
+        optionalNumber(record.metaUtcOffsetMinutes, 'metaUtcOffsetMinutes', -MAX_UTC_OFFSET_MINUTES, MAX_UTC_OFFSET_MINUTES);
+        // A camera's clock can be anywhere: only a real date is required, not a plausible one.
+        if (record.metaTakenAt != null) requireDate(record.metaTakenAt, 'metaTakenAt', Infinity);
+        optionalPosition(record.metaLat, record.metaLon, 'meta');
+        return { ok: true, record: repairText(record, MEDIA_TEXT_LIMITS) };
+      }
+      case 'media_file': {
+        if (typeof record.folder !== 'string') fail(`folder ${describe(record.folder)} is not a string`, record.folder);
+        requireString(record.fileName, 'fileName', IDENTIFIER_MAX_BYTES * 16);
+        requireString(record.pairName, 'pairName', IDENTIFIER_MAX_BYTES * 16);
+        requireSha256(record.sha256);
+        optionalNumber(record.pairDup, 'pairDup', 0, 9999);
+        return { ok: true, record };
+      }
+      case 'media_sidecar': {
+        if (typeof record.folder !== 'string') fail(`folder ${describe(record.folder)} is not a string`, record.folder);
+        requireString(record.sidecarName, 'sidecarName', IDENTIFIER_MAX_BYTES * 16);
+        requireString(record.pairName, 'pairName', IDENTIFIER_MAX_BYTES * 16);
+        optionalNumber(record.pairDup, 'pairDup', 0, 9999);
+        if (record.takenAt != null) requireDate(record.takenAt, 'takenAt', latest);
+        if (record.createdAt != null) requireDate(record.createdAt, 'createdAt', latest);
+        optionalPosition(record.lat, record.lon, '');
+        optionalPosition(record.exifLat, record.exifLon, 'exif');
+        return { ok: true, record: repairStringLists(repairText(record, MEDIA_SIDECAR_TEXT_LIMITS), ['people']) };
+      }
+      case 'media_album': {
+        if (typeof record.folder !== 'string') fail(`folder ${describe(record.folder)} is not a string`, record.folder);
+        if (record.albumDate != null) requireDate(record.albumDate, 'albumDate', latest);
+        optionalPosition(record.lat, record.lon, '');
+        return { ok: true, record: repairText(record, MEDIA_ALBUM_TEXT_LIMITS) };
+      }
       default: {
         const unknown: { type?: unknown } = record;
         fail(`type ${describe(unknown.type)} is not a record type`, unknown.type);
@@ -217,6 +256,18 @@ function requireString(value: unknown, field: string, maxBytes: number): void {
 function optionalString(value: unknown, field: string, maxBytes: number): void {
   if (value === null || value === undefined) return;
   requireString(value, field, maxBytes);
+}
+
+function requireSha256(value: unknown): void {
+  if (typeof value !== 'string' || !SHA256_HEX.test(value)) fail(`sha256 ${describe(value)} is not 64 hex digits`, value);
+}
+
+/** Optional coordinates (`prefix` names them in messages): both or neither, within range. */
+function optionalPosition(lat: unknown, lon: unknown, prefix: string): void {
+  const name = (axis: string) => (prefix ? `${prefix}${axis[0]!.toUpperCase()}${axis.slice(1)}` : axis);
+  if ((lat == null) !== (lon == null)) fail(`${name('lat')} and ${name('lon')} must both be present or both be absent`, null);
+  optionalNumber(lat, name('lat'), -90, 90);
+  optionalNumber(lon, name('lon'), -180, 180);
 }
 
 type WithOptionalCoordinates = { lat?: number | null; lon?: number | null };
