@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer as readAll } from 'node:stream/consumers';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import type { DocumentRecord, ParseEvent } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
@@ -21,7 +23,9 @@ import { createPdfSource, pdfSource } from '../src/ingest/sources/documents/pdf.
 import { docxSource } from '../src/ingest/sources/documents/docx.js';
 import { documentSources } from '../src/ingest/sources/documents/index.js';
 import { writeYazl } from './support/archives.js';
-import { createUser, openTestLake, type TestLake } from './support/lake.js';
+import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { loadConfig } from '../src/config/config.js';
+import { Lake } from '../src/lake.js';
 import { docxEntries, makePdf } from './fixtures/documents/make.js';
 
 const FIXTURES = new URL('./fixtures/documents/', import.meta.url);
@@ -369,5 +373,84 @@ describe('documents import', () => {
     assert.deepEqual([report.files[0]?.format, report.files[0]?.records], ['document.json', 1]);
     const row = await t.lake.db.asUser(user, (tx) => tx.query<{ attributes: unknown }>(`SELECT attributes FROM user_data.documents`));
     assert.deepEqual(row.rows[0]?.attributes, { contentKept: false });
+  });
+});
+
+describe('documents import killed and run again', () => {
+  const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
+  const FILES = 40;
+  let dir: string;
+  let env: Record<string, string>;
+  let database: Awaited<ReturnType<typeof createServerDatabase>>;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'lake-documents-resume-'));
+    const folder = path.join(dir, 'export');
+    await mkdir(folder);
+    for (let i = 0; i < FILES; i++) {
+      const name = i % 3 === 0 ? `table-${i}.csv` : i % 3 === 1 ? `data-${i}.json` : `note-${i}.txt`;
+      const content = i % 3 === 0 ? `id;name\n${i};row ${i}\n` : i % 3 === 1 ? JSON.stringify({ i, text: `value ${i}` }) : `note number ${i}\n`;
+      await writeFile(path.join(folder, name), content);
+    }
+    await writeFile(path.join(folder, 'invoice.pdf'), REPORT_PDF);
+    database = await createServerDatabase();
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
+    env = { ...clean, LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+  });
+  after(async () => {
+    await database?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** `lake import` of the folder; with `killAfter`, SIGKILL once a progress event reports that many records. */
+  function lakeImport(user: string, killAfter?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [LAKE, 'import', path.join(dir, 'export'), '--user', user, '--batch-size', '2', '--json'], { env });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        if (killAfter === undefined || !line.startsWith('{')) return;
+        const event = JSON.parse(line) as { event: string; records: number };
+        if (event.event === 'progress' && event.records >= killAfter) child.kill('SIGKILL');
+      });
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stdout }));
+    });
+  }
+
+  test('SIGKILL mid-import, the same command again: the documents and blobs of an uninterrupted run', async () => {
+    const killed = await lakeImport('resumed', 12);
+    assert.equal(killed.signal, 'SIGKILL', `the import finished before it could be killed: ${killed.stdout.slice(0, 200)}`);
+    const resumed = await lakeImport('resumed');
+    assert.equal(resumed.code, 0, resumed.stdout.slice(0, 500));
+    const whole = await lakeImport('whole');
+    assert.equal(whole.code, 0);
+
+    const lake = await Lake.open(loadConfig(env), { migrate: false });
+    try {
+      const rows = await lake.db.query<{ name: string; documents: number; docs: string; refs: number; blobs: string; loading: number }>(
+        `SELECT u.name,
+                (SELECT count(*) FROM user_data.documents d WHERE d.user_id = u.user_id)::int AS documents,
+                (SELECT md5(string_agg(d.path || encode(d.sha256, 'hex') || d.kind || d.extraction || coalesce(d.body, '') || d.metadata::text, ',' ORDER BY d.path))
+                   FROM user_data.documents d WHERE d.user_id = u.user_id) AS docs,
+                (SELECT count(*) FROM user_data.blob_refs b WHERE b.user_id = u.user_id)::int AS refs,
+                (SELECT md5(string_agg(encode(b.sha256, 'hex') || b.original_name, ',' ORDER BY b.original_name))
+                   FROM user_data.blob_refs b WHERE b.user_id = u.user_id) AS blobs,
+                (SELECT count(*) FROM imports.files f WHERE f.user_id = u.user_id AND f.status = 'loading')::int AS loading
+           FROM user_data.users u WHERE u.name IN ('resumed', 'whole') ORDER BY u.name`,
+      );
+      const [resumedRow, wholeRow] = rows.rows;
+      assert.equal(wholeRow!.documents, FILES + 1);
+      assert.equal(wholeRow!.refs, FILES + 1);
+      assert.deepEqual({ ...resumedRow, name: 'whole' }, wholeRow);
+      assert.equal(resumedRow!.loading, 0);
+      // Every referenced blob is in the store, whole.
+      const refs = await lake.db.query<{ sha256: Uint8Array }>(`SELECT DISTINCT sha256 FROM user_data.blob_refs`);
+      for (const ref of refs.rows) {
+        const sha = Buffer.from(ref.sha256).toString('hex');
+        assert.equal(sha256(await readAll(await lake.blobs.open(sha))), sha);
+      }
+    } finally {
+      await lake.close();
+    }
   });
 });
