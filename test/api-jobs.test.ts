@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { runImport } from '../src/ingest/runner.js';
 import { get, startTestServer, type TestServer } from './support/api.js';
+import { writeYazl } from './support/archives.js';
 import { openTestLake, type TestLake } from './support/lake.js';
 import { create, uploadWhole } from './support/tus.js';
 
@@ -216,6 +217,27 @@ describe('a job from an upload', () => {
     assert.equal((await post('/v1/jobs', keys.alice!, {})).status, 400);
     assert.equal((await post(`/v1/jobs/${jobId}/cancel`, keys.alice!)).status, 409);
     assert.equal((await post(`/v1/jobs/${jobId}/retry`, keys.alice!)).status, 409, 'a done job is not retried');
+  });
+
+  test('a Takeout .zip upload is read as an archive: one report line per entry, unknown files skipped but listed', async () => {
+    const records = await smallRecords('zip/Records.json', 50, 1, Date.UTC(2023, 0, 1));
+    const zip = path.join(work, 'zip', 'takeout-20240101T000000Z-001.zip');
+    await writeYazl(zip, [
+      { name: 'Takeout/Location History/Records.json', content: await readFile(records) },
+      { name: 'Takeout/archive_browser.html', content: Buffer.from('<html><body>index</body></html>') },
+    ]);
+    const upload = await uploadWhole(server, keys.carol!, zip, path.basename(zip));
+    const before = await pointCount('carol');
+    const created = await post('/v1/jobs', keys.carol!, { upload_id: upload });
+    const done = await waitFor(server, keys.carol!, created.body.job_id, ['done', 'partial', 'failed']);
+    assert.equal(done.status, 'done', JSON.stringify(done));
+    assert.equal(done.filename, path.basename(zip));
+    const report = await get(server, `/v1/jobs/${created.body.job_id}/report`, keys.carol!);
+    const lines = Object.fromEntries(report.body.files.map((f: any) => [f.path, f]));
+    assert.deepEqual(Object.keys(lines).sort(), ['Takeout/Location History/Records.json', 'Takeout/archive_browser.html']);
+    assert.equal(lines['Takeout/Location History/Records.json'].archive, path.basename(zip));
+    assert.deepEqual(lines['Takeout/Location History/Records.json'].quarantined, { invalid: 1 });
+    assert.equal(await pointCount('carol'), before + 50);
   });
 
   test('the list pages newest first with a cursor', async () => {
