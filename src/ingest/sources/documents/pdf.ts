@@ -1,6 +1,8 @@
 // PDF: `document.pdf`. Text and the info dictionary by pdf.js (pdfjs-dist, Mozilla's PDF reader,
-// the legacy build made for Node; loaded on the first PDF only, it is several MB of code). The
-// file is held in memory for it up to MAX_EXTRACT_BYTES (see intake.ts).
+// the legacy build made for Node), run in a worker thread (pdf-worker.mjs, started on the first
+// PDF and reused) with its own heap of PDF_WORKER_HEAP_MB and a PDF_TIMEOUT_MS limit per file: a
+// PDF that exhausts either is kept without text (`malformed`, the reason says which) and the
+// import carries on. The file is held in memory for it up to MAX_EXTRACT_BYTES (see intake.ts).
 //   encrypted   a PDF that needs a password to open: the row and the blob are kept, text is not
 //               extracted, and a quarantine entry `encrypted` names the file. (A PDF encrypted
 //               with an empty user password, only restricting printing or copying, opens: its
@@ -11,14 +13,12 @@
 // between pages), at most MAX_TEXT_BYTES; the pages after that are not read (metadata.pages is
 // still the whole count, metadata.pagesRead how many were read).
 import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import type { ParseEvent } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
-import { BoundedText, documentEvents, MAX_EXTRACT_BYTES, rejectAt, storeWhole } from './intake.js';
+import { documentEvents, MAX_EXTRACT_BYTES, MAX_TEXT_BYTES, rejectAt, storeWhole } from './intake.js';
 
 export const PDF_SOURCE_ID = 'document.pdf';
-
-/** Info dictionary entries kept (all strings in the PDF; dates as written, `D:20240102...`). */
-const INFO_FIELDS = ['Title', 'Author', 'Subject', 'Keywords', 'Creator', 'Producer', 'CreationDate', 'ModDate', 'Trapped'];
 
 export interface PdfSourceOptions {
   /** Largest file whose text is extracted (default MAX_EXTRACT_BYTES); tests lower it. */
@@ -72,65 +72,59 @@ export interface PdfExtract {
   reason?: string;
 }
 
-type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
-let pdfjs: Promise<PdfJs> | null = null;
+/** The PDF reader's own heap (pdf-worker.mjs): past it, that PDF is kept without text. */
+export const PDF_WORKER_HEAP_MB = 256;
+/** A PDF whose text takes longer than this is kept without text. */
+export const PDF_TIMEOUT_MS = 120_000;
+const WORKER_URL = new URL('./pdf-worker.mjs', import.meta.url);
 
-export async function extractPdf(bytes: Buffer): Promise<PdfExtract> {
-  pdfjs ??= import('pdfjs-dist/legacy/build/pdf.mjs');
-  const { getDocument } = await pdfjs;
-  // pdf.js may take over (detach) the memory it is given: the file's own buffer when it has one to
-  // itself (nothing reads it after this), a copy when it shares a pooled one.
-  const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength;
-  const data = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
-  const task = getDocument({ data, verbosity: 0, isEvalSupported: false, useSystemFonts: false, disableFontFace: true, stopAtErrors: false });
-  let doc: Awaited<typeof task.promise>;
-  try {
-    doc = await task.promise;
-  } catch (error) {
-    await task.destroy().catch(() => {});
-    const name = error instanceof Error ? error.name : '';
-    const message = error instanceof Error ? error.message : String(error);
-    if (name === 'PasswordException') return { extraction: 'encrypted', title: null, text: null, metadata: {}, reason: 'encrypted: text not extracted (the PDF needs a password)' };
-    return { extraction: 'malformed', title: null, text: null, metadata: {}, reason: `malformed: text not extracted (pdf.js: ${message})` };
-  }
-  try {
-    const metadata: Record<string, unknown> = { pages: doc.numPages };
-    const { info } = (await doc.getMetadata().catch(() => ({ info: {} }))) as { info: Record<string, unknown> };
-    const kept: Record<string, string> = {};
-    for (const field of INFO_FIELDS) {
-      const value = info[field];
-      if (typeof value === 'string' && value.trim() !== '') kept[field] = value.trim().slice(0, 1024);
-    }
-    if (Object.keys(kept).length > 0) metadata.info = kept;
-    if (typeof info.PDFFormatVersion === 'string') metadata.version = info.PDFFormatVersion;
-    if (typeof info.Language === 'string') metadata.language = info.Language;
-    if (typeof info.EncryptFilterName === 'string') metadata.encrypted = true;
+let worker: Worker | null = null;
+let queue: Promise<unknown> = Promise.resolve();
 
-    const text = new BoundedText();
-    let pagesRead = 0;
-    const pageProblems: string[] = [];
-    for (let number = 1; number <= doc.numPages && !text.full; number++) {
-      try {
-        const page = await doc.getPage(number);
-        const content = await page.getTextContent();
-        if (number > 1) text.add('\n\n');
-        for (const item of content.items) {
-          if (!('str' in item)) continue;
-          text.add(item.str);
-          if (item.hasEOL) text.add('\n');
-        }
-        page.cleanup();
-      } catch (error) {
-        if (pageProblems.length < 10) pageProblems.push(`page ${number}: ${error instanceof Error ? error.message : String(error)}`);
+/** Text and metadata of a PDF held in memory, read by pdf.js in the worker thread (one PDF at a time). */
+export function extractPdf(bytes: Buffer): Promise<PdfExtract> {
+  const run = queue.then(() => extractInWorker(bytes));
+  queue = run.catch(() => {});
+  return run;
+}
+
+function startWorker(): Worker {
+  // Without the parent's flags (the tsx loader, its heap size): the worker is plain JavaScript.
+  const started = new Worker(WORKER_URL, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: PDF_WORKER_HEAP_MB } });
+  started.unref(); // an idle reader does not keep the process alive (a read in progress has its timer)
+  started.on('exit', () => {
+    if (worker === started) worker = null;
+  });
+  started.on('error', () => {}); // reported to the read in progress, below
+  return started;
+}
+
+function extractInWorker(bytes: Buffer): Promise<PdfExtract> {
+  const reader = (worker ??= startWorker());
+  const failed = (reason: string): PdfExtract => ({ extraction: 'malformed', title: null, text: null, metadata: {}, reason: `malformed: text not extracted (${reason})` });
+  return new Promise((resolve) => {
+    const finish = (result: PdfExtract, stop: boolean): void => {
+      clearTimeout(timer);
+      reader.off('message', onMessage);
+      reader.off('error', onError);
+      reader.off('exit', onExit);
+      if (stop) {
+        if (worker === reader) worker = null;
+        void reader.terminate();
       }
-      pagesRead = number;
-    }
-    metadata.pagesRead = pagesRead;
-    if (text.truncated) metadata.textTruncated = true;
-    if (pageProblems.length > 0) metadata.pageProblems = pageProblems;
-    const extracted = text.toString().replace(/[ \t]+\n/g, '\n');
-    return { extraction: extracted.trim() === '' ? 'none' : 'text', title: kept.Title ?? null, text: extracted, metadata };
-  } finally {
-    await doc.destroy().catch(() => {});
-  }
+      resolve(result);
+    };
+    const onMessage = (result: PdfExtract): void => finish(result, false);
+    const onError = (error: Error & { code?: string }): void =>
+      finish(failed(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `pdf.js needed more than ${PDF_WORKER_HEAP_MB} MB` : `pdf.js: ${error.message}`), true);
+    const onExit = (code: number): void => finish(failed(`the PDF reader stopped with code ${code}`), true);
+    const timer = setTimeout(() => finish(failed(`pdf.js took longer than ${PDF_TIMEOUT_MS / 1000} s`), true), PDF_TIMEOUT_MS);
+    reader.on('message', onMessage);
+    reader.once('error', onError);
+    reader.once('exit', onExit);
+    // Handed over, not copied, when the file has a buffer to itself (nothing reads it after this).
+    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer;
+    const data = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
+    reader.postMessage({ data, maxTextChars: MAX_TEXT_BYTES }, [data.buffer as ArrayBuffer]);
+  });
 }
