@@ -12,7 +12,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../src/config/config.js';
+import { Lake } from '../src/lake.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import type { MediaAlbumRecord, MediaFileRecord, MediaRecord, MediaSidecarRecord, ParseEvent } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
@@ -27,8 +31,8 @@ import { normalizeRecord } from '../src/ingest/transform/normalize.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
 import { BlobStore } from '../src/store/blob-store.js';
 import { writeYazl } from './support/archives.js';
-import { createUser, openTestLake, type TestLake } from './support/lake.js';
-import { gif, jpeg, mp4, png, webp, type ExifSpec } from './support/media.js';
+import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { gif, heic, jpeg, mp4, png, webp, type ExifSpec } from './support/media.js';
 
 const FIXTURES = new URL('./fixtures/photos/', import.meta.url);
 const REAL = new URL('../../shared/fixtures/real/google-photos-sidecar/', import.meta.url);
@@ -250,6 +254,19 @@ describe('media.file', () => {
     }
     const [pngMedia] = records<MediaRecord>(await parseWith(mediaFileSource, 'a.png', cases[0]![1]), 'media');
     assert.deepEqual([pngMedia?.cameraMake, pngMedia?.metaLat, pngMedia?.metaLon], ['PngCam', -33.5, -70.25]);
+  });
+
+  test('HEIC: size from ispe, EXIF from the Exif item (exifr); a HEIC named .jpg is kept by its content, the name noted', async () => {
+    const bytes = heic(4032, 3024, { make: 'Apple', model: 'iPhone 15', dateTimeOriginal: '2024:05:01 10:00:00', offsetTimeOriginal: '-07:00', gps: { lat: 37.7749, lon: -122.4194 } });
+    const events = await parseWith(mediaFileSource, 'IMG_0001.HEIC', bytes, { chunk: 50 });
+    assert.deepEqual(rejections(events), []);
+    const [media] = records<MediaRecord>(events, 'media');
+    assert.deepEqual(
+      [media?.mimeType, media?.width, media?.height, media?.cameraModel, media?.metaTakenAt?.toISOString(), media?.metaUtcOffsetMinutes, media?.metaLat],
+      ['image/heic', 4032, 3024, 'iPhone 15', '2024-05-01T17:00:00.000Z', -420, 37.7749],
+    );
+    const [renamed] = records<MediaRecord>(await parseWith(mediaFileSource, 'IMG_0002.jpg', heic(10, 20)), 'media');
+    assert.deepEqual([renamed?.mimeType, renamed?.width, renamed?.attributes], ['image/heic', 10, { nameSays: 'image/jpeg' }]);
   });
 
   test('MP4 and MOV: duration, creation time (UTC), frame size and ©xyz position with moov at the end; a MOV named .mp4 is fine', async () => {
@@ -637,5 +654,79 @@ describe('Google Photos Takeout imports', () => {
       { sha256: digest, size_bytes: '1234', mime_type: 'image/jpeg', original_name: 'a/b.jpg', source: 'test.blobs' },
       { sha256: digest, size_bytes: '1234', mime_type: null, original_name: 'c.jpg', source: 'test.blobs' },
     ]);
+  });
+});
+
+describe('resume after a kill', () => {
+  const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
+
+  /** `lake import ZIP --batch-size 3 --json`; with `killAfter`, SIGKILL once a progress event reports that many records. */
+  function lakeImport(env: Record<string, string>, zip: string, user: string, killAfter?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [LAKE, 'import', zip, '--user', user, '--batch-size', '3', '--json'], { env });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        if (killAfter === undefined || !line.startsWith('{')) return;
+        const event = JSON.parse(line) as { event: string; records: number };
+        if (event.event === 'progress' && event.records >= killAfter) child.kill('SIGKILL');
+      });
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stdout }));
+    });
+  }
+
+  test('lake import of a photos Takeout killed mid-way, then run again: the same rows, blobs and points as an uninterrupted import', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lake-photos-kill-'));
+    const database = await createServerDatabase();
+    try {
+      const zip = path.join(dir, 'takeout.zip');
+      // Enough files that the kill lands inside the import, not after it.
+      const extra = Array.from({ length: 120 }, (_, i) => [
+        { name: `${G}/Photos from 2022/IMG_${1000 + i}.jpg`, content: jpeg({ width: 10 + i, height: 10, padding: 100 + i }) },
+        { name: `${G}/Photos from 2022/IMG_${1000 + i}.jpg.json`, content: sidecar(`IMG_${1000 + i}.jpg`, { photoTakenTime: { timestamp: String(1650000000 + i * 60) }, geoData: { latitude: 45 + i / 100, longitude: 7 } }) },
+      ]).flat();
+      await writeYazl(zip, [...takeoutEntries(), ...extra]);
+      const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
+      const env = { ...clean, LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+
+      const killed = await lakeImport(env, zip, 'resumed', 30);
+      assert.equal(killed.signal, 'SIGKILL', `the import finished before it could be killed: ${killed.stdout.slice(0, 200)}`);
+      const resumed = await lakeImport(env, zip, 'resumed');
+      assert.equal(resumed.code, 0, resumed.stdout.slice(0, 300));
+      const whole = await lakeImport(env, zip, 'whole');
+      assert.equal(whole.code, 0);
+
+      const lake = await Lake.open(loadConfig(env), { migrate: false });
+      try {
+        const fingerprint = async (name: string) => {
+          const user = (await lake.db.query<{ user_id: string }>(`SELECT user_id FROM user_data.users WHERE name = $1`, [name])).rows[0]!.user_id;
+          return lake.db.asUser(user, async (tx) => {
+            const one = async (sql: string) => (await tx.query<{ v: string }>(sql)).rows[0]!.v;
+            return {
+              media: await one(`SELECT count(*) || ':' || md5(string_agg(concat_ws('|', encode(sha256, 'hex'), width, taken_at, taken_at_source, lat, lon, geo_source,
+                                  description, people::text, favorited, albums::text), ',' ORDER BY sha256)) AS v FROM user_data.media`),
+              files: await one(`SELECT count(*) || ':' || md5(string_agg(concat_ws('|', folder, file_name, sidecar_name, reconciled), ',' ORDER BY folder, file_name)) AS v FROM user_data.media_files`),
+              sidecars: await one(`SELECT count(*) || ':' || bool_and(reconciled) AS v FROM user_data.media_sidecars`),
+              refs: await one(`SELECT count(*) || ':' || md5(string_agg(encode(sha256, 'hex') || original_name, ',' ORDER BY original_name)) AS v FROM user_data.blob_refs`),
+              points: await one(`SELECT count(*) || ':' || md5(string_agg(concat_ws('|', encode(content_hash, 'hex'), recorded_at, lat, lon), ',' ORDER BY content_hash)) AS v
+                                   FROM timeseries.location_points WHERE source = 'google.photos'`),
+              loading: await one(`SELECT count(*)::text AS v FROM imports.files WHERE status = 'loading'`),
+            };
+          });
+        };
+        const a = await fingerprint('resumed');
+        const b = await fingerprint('whole');
+        assert.deepEqual(a, b);
+        assert.match(a.media, /^129:/, '9 of the Takeout and 120 more');
+        assert.match(a.points, /^125:/);
+        assert.equal(a.loading, '0');
+      } finally {
+        await lake.close();
+      }
+    } finally {
+      await database?.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,6 +5,7 @@
 //   WEBP  RIFF/WEBP with a VP8X chunk (canvas size)
 //   GIF   GIF89a logical screen descriptor
 //   MP4   ftyp, moov (mvhd, trak/tkhd, udta/©xyz), mdat; moov first or last
+//   HEIC  ftyp, meta (hdlr, iinf/infe Exif item, iloc, iprp/ipco/ispe), mdat holding the Exif item
 // None of these decodes to pixels; the lake reads metadata only.
 import zlib from 'node:zlib';
 
@@ -263,4 +264,43 @@ export function mp4(spec: Mp4Spec): Buffer {
   const ftyp = box('ftyp', Buffer.from(brand, 'latin1'), Buffer.from([0, 0, 2, 0]), Buffer.from(`${brand}mp41`, 'latin1'));
   const mdat = box('mdat', Buffer.alloc(spec.mdatBytes ?? 64, 0xab));
   return Buffer.concat(spec.moovLast ? [ftyp, mdat, moov] : [ftyp, moov, mdat]);
+}
+
+function fullBox(type: string, version: number, ...payload: Buffer[]): Buffer {
+  return box(type, Buffer.from([version, 0, 0, 0]), ...payload);
+}
+
+function u16(value: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(value, 0);
+  return b;
+}
+
+function u32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value, 0);
+  return b;
+}
+
+/** A HEIC (ISO/IEC 23008-12) with one image's size (ispe) and, when given, an Exif item in mdat. */
+export function heic(width: number, height: number, exif?: ExifSpec): Buffer {
+  const ftyp = box('ftyp', Buffer.from('heic', 'latin1'), u32(0), Buffer.from('mif1heic', 'latin1'));
+  const exifPayload = exif ? Buffer.concat([u32(6), Buffer.from('Exif\0\0', 'latin1'), tiff(exif)]) : null;
+  const build = (mdatOffset: number): Buffer => {
+    const hdlr = fullBox('hdlr', 0, u32(0), Buffer.from('pict', 'latin1'), Buffer.alloc(12), Buffer.from('\0', 'latin1'));
+    const items: Buffer[] = [];
+    if (exifPayload) items.push(fullBox('infe', 2, u16(1), u16(0), Buffer.from('Exif', 'latin1'), Buffer.from('\0', 'latin1')));
+    const iinf = fullBox('iinf', 0, u16(items.length), ...items);
+    // iloc version 0: offset_size 4, length_size 4, base_offset_size 0.
+    const iloc = exifPayload
+      ? fullBox('iloc', 0, Buffer.from([0x44, 0x00]), u16(1), u16(1), u16(0), u16(1), u32(mdatOffset + 8), u32(exifPayload.length))
+      : fullBox('iloc', 0, Buffer.from([0x44, 0x00]), u16(0));
+    const ispe = fullBox('ispe', 0, u32(width), u32(height));
+    const iprp = box('iprp', box('ipco', ispe));
+    return fullBox('meta', 0, hdlr, iinf, iloc, iprp);
+  };
+  const metaSize = build(0).length;
+  const meta = build(ftyp.length + metaSize);
+  const mdat = box('mdat', exifPayload ?? Buffer.alloc(16));
+  return Buffer.concat([ftyp, meta, mdat]);
 }
