@@ -29,6 +29,11 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { exit: 6, http: 413 },
   UNSUPPORTED_MEDIA_TYPE: { exit: 6, http: 415 },
   NOT_READY: { exit: 1, http: 503 },
+  RATE_LIMITED: { exit: 1, http: 429 },
+  /** The request took longer than LAKE_API_TIMEOUT_MS (its query was cancelled). */
+  TIMEOUT: { exit: 1, http: 503 },
+  /** The client took too long to send its request. */
+  REQUEST_TIMEOUT: { exit: 1, http: 408 },
   /** A request that contradicts the current state (an upload offset that does not match, a job that cannot be retried now). */
   CONFLICT: { exit: 1, http: 409 },
   /** An upload that expired before it was finished, or was refused. */

@@ -177,6 +177,8 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/health/ready',
     '/metrics',
     '/v1/export',
+    '/v1/ingest/locations',
+    '/v1/ingest/measurements',
     '/v1/items/{id}',
     '/v1/jobs',
     '/v1/jobs/{id}',
@@ -186,10 +188,13 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/v1/jobs/{id}/report',
     '/v1/jobs/{id}/retry',
     '/v1/locations',
+    '/v1/places',
+    '/v1/search',
     '/v1/stats/monthly',
     '/v1/timeline',
     '/v1/uploads',
     '/v1/uploads/{id}',
+    '/v1/visits',
   ]);
   const timelineParameters = doc.paths['/v1/timeline']!.get!.parameters!.map((p) => `${p.in}:${p.name}`);
   assert.deepEqual(timelineParameters.sort(), ['query:cursor', 'query:from', 'query:kinds', 'query:limit', 'query:order', 'query:q', 'query:sources', 'query:to']);

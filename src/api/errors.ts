@@ -14,10 +14,17 @@ const FRAMEWORK_STATUS_CODES: Record<number, ErrorCode> = {
   400: 'INVALID_REQUEST',
   401: 'UNAUTHORIZED',
   404: 'NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
   503: 'NOT_READY',
 };
+
+/** SQLSTATE 57014 (query_canceled: statement_timeout) or Fastify's handlerTimeout: the request ran too long. */
+function isTimeout(error: { code?: unknown }): boolean {
+  return error.code === '57014' || error.code === 'FST_ERR_HANDLER_TIMEOUT';
+}
 
 /** Connection failures (SQLSTATE class 08, server shutting down 57P0x, sockets): the database is away. */
 function isDatabaseUnreachable(error: { code?: unknown }): boolean {
@@ -30,6 +37,9 @@ export function describeError(error: unknown): ErrorResponse {
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) {
     return { status: 400, code: 'INVALID_REQUEST', message: fastifyError.message ?? 'invalid request' };
+  }
+  if (typeof error === 'object' && error !== null && isTimeout(error)) {
+    return { status: ERRORS.TIMEOUT.http, code: 'TIMEOUT', message: 'the request took longer than the server allows (LAKE_API_TIMEOUT_MS)' };
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {

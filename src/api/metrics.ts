@@ -27,6 +27,8 @@ export class ApiMetrics {
   private readonly transactionWait: Histogram;
   private readonly transactionsInFlight: Gauge;
   private readonly accessLogDropped: Counter;
+  private readonly ingestLines: Counter<'kind' | 'outcome'>;
+  private readonly ingestBatchSeconds: Histogram<'kind'>;
   private databaseStats: { at: number; stats: Promise<DatabaseStats> } | null = null;
   private storage: { at: number; sizes: Promise<Record<string, number>> } | null = null;
 
@@ -48,6 +50,19 @@ export class ApiMetrics {
     });
     this.transactionsInFlight = new Gauge({ name: 'lake_db_transactions_in_flight', help: 'user transactions open or waiting for a connection', registers });
     this.accessLogDropped = new Counter({ name: 'lake_access_log_dropped_total', help: 'access log entries that could not be written', registers });
+    this.ingestLines = new Counter({
+      name: 'lake_ingest_lines_total',
+      help: 'lines posted to the streaming ingestion routes by kind (locations, measurements) and outcome (accepted, duplicate, rejected)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.ingestBatchSeconds = new Histogram({
+      name: 'lake_ingest_batch_seconds',
+      help: 'time to load one batch of streamed ingestion lines',
+      labelNames: ['kind'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     new Gauge({
       name: 'lake_db_pool_size',
       help: 'transactions the database can run at once (the server pool size; 1 for the embedded database)',
@@ -106,6 +121,15 @@ export class ApiMetrics {
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
     this.requestDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  /** Lines of a streaming ingestion request, counted as their batch commits (or as they are refused). */
+  ingested(kind: string, outcome: 'accepted' | 'duplicate' | 'rejected', lines: number): void {
+    if (lines > 0) this.ingestLines.inc({ kind, outcome }, lines);
+  }
+
+  ingestBatchLoaded(kind: string, seconds: number): void {
+    this.ingestBatchSeconds.observe({ kind }, seconds);
   }
 
   accessLogEntriesDropped(count: number): void {

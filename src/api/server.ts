@@ -14,12 +14,16 @@ import { AccessLog } from './access-log.js';
 import { authenticate, principalOf } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installErrorHandling } from './errors.js';
+import { limitOptions, registerRateLimit } from './limits.js';
 import { ApiMetrics } from './metrics.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { itemRoutes } from './routes/items.js';
 import { locationRoutes } from './routes/locations.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { placeRoutes } from './routes/places.js';
+import { searchRoutes } from './routes/search.js';
 import { statsRoutes } from './routes/stats.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { JobRunner } from './jobs/runner.js';
@@ -57,6 +61,8 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
     logController: new LogController({ disableRequestLogging: true }),
     // Request ids end up in audit.events: unique across restarts, unlike Fastify's counter.
     genReqId: () => randomUUID(),
+    // Body size, handler and idle timeouts, socket-level errors as JSON (limits.ts).
+    ...limitOptions(lake.config),
     ajv: {
       // Unknown query parameters are refused rather than silently dropped (a typo is an error).
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
@@ -74,7 +80,12 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   const context: ApiContext = {
     lake,
     metrics,
-    asUser: (request, work) => metrics.timeTransaction((inner) => lake.db.asUser(principalOf(request).userId, inner), work),
+    asUser: (request, work) =>
+      metrics.timeTransaction((inner) => lake.db.asUser(principalOf(request).userId, inner), async (tx) => {
+        // Every query of an API request is cut at LAKE_API_TIMEOUT_MS (limits.ts).
+        if (lake.config.apiTimeoutMs > 0) await tx.query(`SELECT set_config('statement_timeout', $1, true)`, [`${lake.config.apiTimeoutMs}ms`]);
+        return work(tx);
+      }),
   };
 
   app.decorate('accessLog', accessLog);
@@ -116,11 +127,15 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   await app.register(
     async (v1: ApiApp) => {
       v1.addHook('onRequest', authenticate(lake.db));
+      await registerRateLimit(v1, lake.config);
       timelineRoutes(v1, context);
       locationRoutes(v1, context);
       itemRoutes(v1, context);
       statsRoutes(v1, context);
       exportRoutes(v1, context);
+      placeRoutes(v1, context);
+      searchRoutes(v1, context);
+      ingestRoutes(v1, context);
     },
     { prefix: '/v1' },
   );

@@ -57,6 +57,36 @@ const SETTINGS = {
     allowed: 'milliseconds as an integer from 0 to 3600000',
     schema: z.coerce.number().int().min(0).max(3_600_000),
   },
+  apiBodyLimitBytes: {
+    env: 'LAKE_API_BODY_LIMIT_BYTES',
+    default: '1048576',
+    allowed: 'bytes as an integer from 1024 to 1073741824',
+    schema: z.coerce.number().int().min(1024).max(1_073_741_824),
+  },
+  apiIngestBodyLimitBytes: {
+    env: 'LAKE_API_INGEST_BODY_LIMIT_BYTES',
+    default: '104857600',
+    allowed: 'bytes as an integer from 1024 to 17179869184',
+    schema: z.coerce.number().int().min(1024).max(17_179_869_184),
+  },
+  apiRateLimit: {
+    env: 'LAKE_API_RATE_LIMIT',
+    default: '1200',
+    allowed: 'requests per minute per API key as an integer >= 0 (0: no limit)',
+    schema: z.coerce.number().int().min(0),
+  },
+  apiTimeoutMs: {
+    env: 'LAKE_API_TIMEOUT_MS',
+    default: '30000',
+    allowed: 'milliseconds as an integer from 0 to 3600000 (0: no limit)',
+    schema: z.coerce.number().int().min(0).max(3_600_000),
+  },
+  apiIdleTimeoutMs: {
+    env: 'LAKE_API_IDLE_TIMEOUT_MS',
+    default: '60000',
+    allowed: 'milliseconds as an integer from 0 to 3600000 (0: no limit)',
+    schema: z.coerce.number().int().min(0).max(3_600_000),
+  },
   uploadDir: {
     env: 'LAKE_UPLOAD_DIR',
     default: undefined,
@@ -114,6 +144,16 @@ export interface Config {
   apiPort: number;
   /** How long `lake serve` lets running requests finish after SIGINT/SIGTERM before it cuts them. */
   apiShutdownTimeoutMs: number;
+  /** Largest request body `lake serve` reads (JSON), in bytes. */
+  apiBodyLimitBytes: number;
+  /** Largest NDJSON body of the streaming ingestion routes, in bytes. */
+  apiIngestBodyLimitBytes: number;
+  /** Requests per minute per API key; 0: no limit. */
+  apiRateLimit: number;
+  /** How long an API request may run (statement timeout of its queries; the handler gets a second more); 0: no limit. */
+  apiTimeoutMs: number;
+  /** A connection with no bytes moving for this long is closed; 0: never. */
+  apiIdleTimeoutMs: number;
   /** Where resumable uploads are written (tus); warm/uploads in the data directory unless set. */
   uploadDir: string;
   /** The largest upload accepted, in bytes. */
