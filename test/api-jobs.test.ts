@@ -240,6 +240,27 @@ describe('a job from an upload', () => {
     assert.equal(await pointCount('carol'), before + 50);
   });
 
+  test('the parts of a split Takeout, uploaded one by one, are one job (upload_ids)', async () => {
+    const parts: string[] = [];
+    for (const [n, start] of [[1, Date.UTC(2023, 5, 1)], [2, Date.UTC(2023, 6, 1)]] as const) {
+      const records = await smallRecords(`split-${n}/Records.json`, 20, 0, start);
+      const zip = path.join(work, `split-${n}`, `takeout-20240202T000000Z-00${n}.zip`);
+      await writeYazl(zip, [{ name: `Takeout/Location History/Records${n === 1 ? '' : ' (1)'}.json`, content: await readFile(records) }]);
+      parts.push(await uploadWhole(server, keys.carol!, zip, path.basename(zip)));
+    }
+    const before = await pointCount('carol');
+    assert.equal((await post('/v1/jobs', keys.carol!, { upload_id: parts[0], upload_ids: parts })).status, 400, 'one or the other');
+    const created = await post('/v1/jobs', keys.carol!, { upload_ids: parts });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.deepEqual(created.body.upload_ids, parts);
+    assert.equal((await post('/v1/jobs', keys.carol!, { upload_id: parts[1] })).status, 409, 'a part already waits in a job');
+    const done = await waitFor(server, keys.carol!, created.body.job_id, ['done', 'partial', 'failed']);
+    assert.equal(done.status, 'done', JSON.stringify(done));
+    const report = await get(server, `/v1/jobs/${created.body.job_id}/report`, keys.carol!);
+    assert.deepEqual(report.body.files.map((f: any) => f.archive).sort(), ['takeout-20240202T000000Z-001.zip', 'takeout-20240202T000000Z-002.zip']);
+    assert.equal(await pointCount('carol'), before + 40);
+  });
+
   test('the list pages newest first with a cursor', async () => {
     const file = await smallRecords('list/Records.json', 10, 0, Date.UTC(2021, 0, 1));
     const upload = await uploadWhole(server, keys.alice!, file, 'Records.json');

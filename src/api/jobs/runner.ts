@@ -182,27 +182,36 @@ export class JobRunner extends EventEmitter<JobEvents> {
     let status: JobStatus;
     try {
       const claimed = await asUser(async (tx) => {
-        const row = await tx.query<{ upload_id: string; options: { batchSize?: number } }>(
+        const row = await tx.query<{ upload_id: string; options: { batchSize?: number; uploadIds?: string[] } }>(
           `UPDATE imports.jobs SET status = 'running', started_at = coalesce(started_at, now()), finished_at = NULL, error = NULL,
                   attempts = attempts + 1
             WHERE job_id = $1 AND status = 'queued' RETURNING upload_id, options`,
           [jobId],
         );
         const claim = row.rows[0];
-        return claim ? { ...claim, upload: await readUpload(tx, claim.upload_id) } : null;
+        if (!claim) return null;
+        const uploads = [];
+        for (const uploadId of claim.options.uploadIds ?? [claim.upload_id]) {
+          const upload = await readUpload(tx, uploadId);
+          if (!upload || upload.status !== 'verified') {
+            return { ...claim, uploads: [], problem: `upload ${uploadId} is ${upload?.status ?? 'gone'}: only complete, verified uploads can be imported` };
+          }
+          uploads.push(upload);
+        }
+        return { ...claim, uploads, problem: null };
       });
       if (!claimed) return; // cancelled (or taken) while it waited
-      if (!claimed.upload || claimed.upload.status !== 'verified') {
-        throw new Error(`upload ${claimed.upload_id} is ${claimed.upload?.status ?? 'gone'}: only a complete, verified upload can be imported`);
-      }
-      const input = await this.uploads.importPath(claimed.upload);
+      if (claimed.problem) throw new Error(claimed.problem);
+      // Several uploads are one export (the parts of a split Takeout), read together like `lake import a.zip b.zip`.
+      const inputs = [];
+      for (const upload of claimed.uploads) inputs.push(await this.uploads.importPath(upload));
       let lastPersist = 0;
       let lastEmit = 0;
       let lastRecords = 0;
       const report = await runImport(this.lake.db, {
         userId,
         jobId,
-        inputs: [input],
+        inputs,
         batchSize: claimed.options.batchSize ?? 5000,
         blobs: this.lake.blobs,
         clamavAddress: this.lake.config.clamavAddress,

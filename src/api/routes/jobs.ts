@@ -1,6 +1,7 @@
 // /v1/jobs: imports over HTTP, from a finished and verified upload (routes/uploads.ts).
 //
-//   POST /v1/jobs                  {upload_id, batch_size?}: a queued job (201)
+//   POST /v1/jobs                  {upload_id | upload_ids, batch_size?}: a queued job (201); several
+//                                  uploads are one export (the parts of a split Takeout)
 //   GET  /v1/jobs                  the user's jobs, newest first, with their progress (cursor pages)
 //   GET  /v1/jobs/{id}             one job: status, progress (files, records, duplicates, quarantined, current file)
 //   GET  /v1/jobs/{id}/events      server-sent events: `job` (the job now), `progress` while it runs, a
@@ -41,7 +42,8 @@ const Progress = Type.Object({
 const Job = Type.Object({
   job_id: Type.String({ format: 'uuid' }),
   status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('partial'), Type.Literal('failed'), Type.Literal('cancelled'), Type.Literal('pending')]),
-  upload_id: Nullable(Type.String({ format: 'uuid' })),
+  upload_id: Nullable(Type.String({ format: 'uuid', description: 'the (first) upload it imports' })),
+  upload_ids: Type.Array(Type.String({ format: 'uuid' }), { description: 'every upload it imports, as one export' }),
   filename: Nullable(Type.String()),
   batch_size: Type.Integer(),
   attempts: Type.Integer({ description: 'times it was started (a restart or a retry starts it again)' }),
@@ -93,7 +95,7 @@ interface JobRow {
   status: JobStatus | 'pending';
   upload_id: string | null;
   inputs: string[];
-  options: { batchSize?: number };
+  options: { batchSize?: number; uploadIds?: string[] };
   attempts: number;
   error: string | null;
   created_at: Date;
@@ -131,6 +133,7 @@ function toJob(row: JobRow, live: LiveProgress | null) {
     job_id: row.job_id,
     status: row.status,
     upload_id: row.upload_id,
+    upload_ids: row.options?.uploadIds ?? (row.upload_id ? [row.upload_id] : []),
     filename: row.filename ?? (Array.isArray(row.inputs) && typeof row.inputs[0] === 'string' ? row.inputs[0] : null),
     batch_size: row.options?.batchSize ?? 5000,
     attempts: row.attempts,
@@ -175,7 +178,15 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
         summary: 'import a finished, verified upload (a Takeout .zip, .tgz or a single export file)',
         body: Type.Object(
           {
-            upload_id: Type.String({ pattern: JOB_ID.source, description: 'a verified upload' }),
+            upload_id: Type.Optional(Type.String({ pattern: JOB_ID.source, description: 'a verified upload' })),
+            upload_ids: Type.Optional(
+              Type.Array(Type.String({ pattern: JOB_ID.source }), {
+                minItems: 1,
+                maxItems: 100,
+                uniqueItems: true,
+                description: 'verified uploads imported together as one export (all parts of a split Takeout)',
+              }),
+            ),
             batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 5000, description: 'records per load transaction' })),
           },
           { additionalProperties: false },
@@ -185,18 +196,27 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     },
     async (request, reply) => {
       const userId = principalOf(request).userId;
-      const { upload_id: uploadId, batch_size: batchSize = 5000 } = request.body;
+      const { upload_id: single, upload_ids: several, batch_size: batchSize = 5000 } = request.body;
+      if ((single === undefined) === (several === undefined)) throw new LakeError('INVALID_REQUEST', 'body must have upload_id or upload_ids (not both)');
+      const uploadIds = several ?? [single!];
       const created = await context.asUser(request, async (tx) => {
-        const upload = await readUpload(tx, uploadId);
-        if (!upload || upload.status === 'deleted') throw new LakeError('NOT_FOUND', `no upload ${uploadId}`);
-        if (upload.status === 'refused') throw new LakeError('CONFLICT', `upload ${uploadId} was refused, nothing to import: ${upload.note ?? ''}`.trim());
-        if (upload.status === 'expired') throw new LakeError('GONE', `upload ${uploadId} expired before it was finished`);
-        if (upload.status !== 'verified') throw new LakeError('CONFLICT', `upload ${uploadId} is not finished yet: send the rest of it first`);
-        const busy = await tx.query(`SELECT job_id FROM imports.jobs WHERE upload_id = $1 AND status IN ('queued', 'running') LIMIT 1`, [uploadId]);
-        if (busy.rows.length > 0) throw new LakeError('CONFLICT', `upload ${uploadId} already has a job waiting or running: ${(busy.rows[0] as { job_id: string }).job_id}`);
+        const filenames: string[] = [];
+        for (const uploadId of uploadIds) {
+          const upload = await readUpload(tx, uploadId);
+          if (!upload || upload.status === 'deleted') throw new LakeError('NOT_FOUND', `no upload ${uploadId}`);
+          if (upload.status === 'refused') throw new LakeError('CONFLICT', `upload ${uploadId} was refused, nothing to import: ${upload.note ?? ''}`.trim());
+          if (upload.status === 'expired') throw new LakeError('GONE', `upload ${uploadId} expired before it was finished`);
+          if (upload.status !== 'verified') throw new LakeError('CONFLICT', `upload ${uploadId} is not finished yet: send the rest of it first`);
+          filenames.push(upload.filename ?? 'upload');
+        }
+        const busy = await tx.query<{ job_id: string }>(
+          `SELECT job_id FROM imports.jobs WHERE status IN ('queued', 'running') AND (upload_id = ANY($1::uuid[]) OR options->'uploadIds' ?| $1::text[]) LIMIT 1`,
+          [uploadIds],
+        );
+        if (busy.rows.length > 0) throw new LakeError('CONFLICT', `an upload of this job already has a job waiting or running: ${busy.rows[0]!.job_id}`);
         const inserted = await tx.query<{ job_id: string }>(
           `INSERT INTO imports.jobs (user_id, status, upload_id, inputs, options) VALUES ($1, 'queued', $2, $3, $4) RETURNING job_id`,
-          [userId, uploadId, JSON.stringify([upload.filename ?? 'upload']), { batchSize }],
+          [userId, uploadIds[0], JSON.stringify(filenames), { batchSize, uploadIds }],
         );
         return readJob(tx, inserted.rows[0]!.job_id);
       });
@@ -451,10 +471,11 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     async (request, reply) => {
       const job = await ownJob(request, request.params.id);
       const updated = await context.asUser(request, async (tx) => {
-        const upload = job.upload_id ? await readUpload(tx, job.upload_id) : null;
-        if (!upload || upload.status !== 'verified') {
-          throw new LakeError('GONE', `job ${job.job_id} cannot run again: its upload is ${upload?.status ?? 'not an upload'}`);
+        for (const uploadId of job.options?.uploadIds ?? (job.upload_id ? [job.upload_id] : [])) {
+          const upload = await readUpload(tx, uploadId);
+          if (!upload || upload.status !== 'verified') throw new LakeError('GONE', `job ${job.job_id} cannot run again: upload ${uploadId} is ${upload?.status ?? 'gone'}`);
         }
+        if (!job.upload_id) throw new LakeError('CONFLICT', `job ${job.job_id} was not made from an upload (lake import): run that command again`);
         const result = await tx.query(
           `UPDATE imports.jobs SET status = 'queued', error = NULL, finished_at = NULL WHERE job_id = $1 AND status IN ('failed', 'cancelled', 'partial') RETURNING job_id`,
           [job.job_id],

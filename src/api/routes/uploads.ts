@@ -47,7 +47,7 @@ export function uploadRoutes(app: ApiApp, context: ApiContext, uploads: Uploads)
       const row = await ownUpload(context, request, uploads, id);
       if (request.method === 'DELETE' && row.status === 'verified') {
         const busy = await context.asUser(request, (tx) =>
-          tx.query(`SELECT 1 FROM imports.jobs WHERE upload_id = $1 AND status IN ('queued', 'running') LIMIT 1`, [id]),
+          tx.query(`SELECT 1 FROM imports.jobs WHERE (upload_id = $1 OR options->'uploadIds' ? $2) AND status IN ('queued', 'running') LIMIT 1`, [id, id]),
         );
         if (busy.rows.length > 0) throw new LakeError('CONFLICT', `upload ${id} is being imported: cancel its job first`);
       }
