@@ -124,25 +124,8 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   metricsRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(
-    async (v1: ApiApp) => {
-      v1.addHook('onRequest', authenticate(lake.db));
-      await registerRateLimit(v1, lake.config);
-      timelineRoutes(v1, context);
-      locationRoutes(v1, context);
-      itemRoutes(v1, context);
-      statsRoutes(v1, context);
-      exportRoutes(v1, context);
-      placeRoutes(v1, context);
-      searchRoutes(v1, context);
-      ingestRoutes(v1, context);
-    },
-    { prefix: '/v1' },
-  );
-
-  // Resumable uploads and import jobs: a /v1 scope of their own (the same key check), whose upload
-  // routes hand their raw streams to tus. Running imports stop before the server closes (preClose:
-  // at a batch boundary, back to 'queued'), and the next server resumes them on start.
+  // Resumable uploads (tus) and import jobs. Running imports stop before the server closes
+  // (preClose: at a batch boundary, back to 'queued'), and the next server resumes them on start.
   const uploads = new Uploads(
     lake.db,
     {
@@ -165,7 +148,16 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   await app.register(
     async (v1: ApiApp) => {
       v1.addHook('onRequest', authenticate(lake.db));
-      uploadRoutes(v1, context, uploads);
+      await registerRateLimit(v1, lake.config);
+      timelineRoutes(v1, context);
+      locationRoutes(v1, context);
+      itemRoutes(v1, context);
+      statsRoutes(v1, context);
+      exportRoutes(v1, context);
+      placeRoutes(v1, context);
+      searchRoutes(v1, context);
+      ingestRoutes(v1, context);
+      await uploadRoutes(v1, context, uploads);
       jobRoutes(v1, context, jobs);
     },
     { prefix: '/v1' },

@@ -36,7 +36,12 @@ export const UploadBody = Type.Object({
   finished_at: Nullable(Type.String({ format: 'date-time' })),
 });
 
-export function uploadRoutes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
+export async function uploadRoutes(parent: ApiApp, context: ApiContext, uploads: Uploads): Promise<void> {
+  // A scope of their own (keeping the /v1 hooks: API key, rate limit) for the parser below.
+  await parent.register(async (app: ApiApp) => routes(app, context, uploads));
+}
+
+function routes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
   // PATCH bodies stay streams for tus: no parser reads them here.
   app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
 
