@@ -21,7 +21,7 @@ import { FileStore } from '@tus/file-store';
 import { MemoryLocker, Server as TusServer, type Upload } from '@tus/server';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, rm, stat } from 'node:fs/promises';
+import { link, mkdir, rm, stat, symlink } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -138,8 +138,13 @@ export class Uploads {
     const dir = path.join(this.settings.directory, 'imports', upload.upload_id);
     const target = path.join(dir, upload.filename ?? 'upload');
     await mkdir(dir, { recursive: true });
-    await link(this.filePath(upload.upload_id), target).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
+    await link(this.filePath(upload.upload_id), target).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return;
+      // A file system without hard links: a symbolic link does as well (the importer follows it).
+      if (error.code !== 'EPERM' && error.code !== 'ENOTSUP' && error.code !== 'EXDEV') throw error;
+      await symlink(this.filePath(upload.upload_id), target).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
     });
     return target;
   }
