@@ -59,27 +59,31 @@ export async function reconcileMediaCounted(db: Database, userId: string): Promi
     if (!folders.rows[0]!.any) return { media: 0, paired: 0, points: null, notes: [] };
 
     // 1. Pairing: two equality joins on the first PAIR_KEY_CHARS (40) characters (the file's name
-    //    as it is, and its pair name), so the planner never compares every file with every sidecar.
+    //    as it is, and its pair name), so no file is compared with every sidecar of its folder.
+    //    Both sides are copied into analyzed temporary tables first: freshly loaded tables have
+    //    no statistics yet (PGlite has no autovacuum), and without them the planner picks nested
+    //    loops (measured on PGlite, 1,500 photos in one folder: 4.8 s that way, 8 ms this way).
+    await q(`CREATE TEMP TABLE lake_media_f ON COMMIT DROP AS
+               SELECT f.folder, f.file_name, f.sha256, f.pair_name, f.pair_dup,
+                      left(f.file_name, 40) AS name_key, left(f.pair_name, 40) AS pair_key
+                 FROM user_data.media_files f JOIN lake_media_folders d ON d.folder = f.folder WHERE f.user_id = $1`);
+    await q(`CREATE TEMP TABLE lake_media_s ON COMMIT DROP AS
+               SELECT s.folder, s.sidecar_name, s.pair_name, s.pair_dup, s.truncated, left(s.pair_name, 40) AS pair_key
+                 FROM user_data.media_sidecars s JOIN lake_media_folders d ON d.folder = s.folder WHERE s.user_id = $1`);
+    await q(`ANALYZE lake_media_f`);
+    await q(`ANALYZE lake_media_s`);
     await q(`CREATE TEMP TABLE lake_media_pairs ON COMMIT DROP AS
       SELECT DISTINCT ON (folder, file_name, sha256) folder, file_name, sha256, sidecar_name
         FROM (
           SELECT f.folder, f.file_name, f.sha256, s.sidecar_name,
                  CASE WHEN s.pair_name = f.file_name THEN 0 ELSE 2 END AS rank, length(s.pair_name) AS kept
-            FROM user_data.media_files f
-            JOIN lake_media_folders d ON d.folder = f.folder
-            JOIN user_data.media_sidecars s
-              ON s.user_id = f.user_id AND s.folder = f.folder AND left(s.pair_name, 40) = left(f.file_name, 40)
-           WHERE f.user_id = $1 AND s.pair_dup = 0
-             AND (s.pair_name = f.file_name OR (s.truncated AND starts_with(f.file_name, s.pair_name)))
+            FROM lake_media_f f JOIN lake_media_s s ON s.folder = f.folder AND s.pair_key = f.name_key
+           WHERE s.pair_dup = 0 AND (s.pair_name = f.file_name OR (s.truncated AND starts_with(f.file_name, s.pair_name)))
           UNION ALL
           SELECT f.folder, f.file_name, f.sha256, s.sidecar_name,
                  CASE WHEN s.pair_name = f.pair_name THEN 1 ELSE 3 END, length(s.pair_name)
-            FROM user_data.media_files f
-            JOIN lake_media_folders d ON d.folder = f.folder
-            JOIN user_data.media_sidecars s
-              ON s.user_id = f.user_id AND s.folder = f.folder AND left(s.pair_name, 40) = left(f.pair_name, 40)
-           WHERE f.user_id = $1 AND s.pair_dup = f.pair_dup
-             AND (s.pair_name = f.pair_name OR (s.truncated AND starts_with(f.pair_name, s.pair_name)))
+            FROM lake_media_f f JOIN lake_media_s s ON s.folder = f.folder AND s.pair_key = f.pair_key
+           WHERE s.pair_dup = f.pair_dup AND (s.pair_name = f.pair_name OR (s.truncated AND starts_with(f.pair_name, s.pair_name)))
         ) candidates
        ORDER BY folder, file_name, sha256, rank, kept DESC, sidecar_name`);
     await q(`UPDATE user_data.media_files f SET sidecar_name = p.sidecar_name
