@@ -38,18 +38,18 @@ const load = (data: Parameters<typeof bulkInsert>[3], as = user) =>
   t.lake.db.asUser(as, (tx) => bulkInsert(tx, 'timeseries.location_points', COLUMNS, data));
 
 test('bulkInsert loads COPY text, from a string or a stream of chunks, inside a user transaction', async () => {
-  assert.deepEqual(await load(copyRows(1000)), { received: 1000, inserted: 1000, duplicates: 0 });
+  assert.deepEqual(await load(copyRows(1000)), { received: 1000, inserted: 1000, updated: 0, duplicates: 0 });
   async function* chunks() {
     const text = copyRows(500, 1000);
     for (let i = 0; i < text.length; i += 4096) yield Buffer.from(text.slice(i, i + 4096));
   }
-  assert.deepEqual(await load(chunks()), { received: 500, inserted: 500, duplicates: 0 });
+  assert.deepEqual(await load(chunks()), { received: 500, inserted: 500, updated: 0, duplicates: 0 });
   assert.equal(await countCopied(), 1500);
 });
 
 test('loading the same rows again inserts nothing and counts them as duplicates', async () => {
-  assert.deepEqual(await load(copyRows(300, 200)), { received: 300, inserted: 0, duplicates: 300 });
-  assert.deepEqual(await load(copyRows(20, 1490)), { received: 20, inserted: 10, duplicates: 10 });
+  assert.deepEqual(await load(copyRows(300, 200)), { received: 300, inserted: 0, updated: 0, duplicates: 300 });
+  assert.deepEqual(await load(copyRows(20, 1490)), { received: 20, inserted: 10, updated: 0, duplicates: 10 });
   assert.equal(await countCopied(), 1510);
 });
 

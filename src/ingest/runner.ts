@@ -215,7 +215,7 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
     fileId = resumed?.fileId ?? (await createFile(db, userId, jobId, { ...fileRow, status: 'loading' }));
     report.resumedFrom = resumed?.recordsDone ?? 0;
     try {
-      await parseAndLoad(db, options, { userId, jobId, fileId }, source, rest, report, (handled) => {
+      await parseAndLoad(db, options, { userId, jobId, fileId }, source, rest, entry.modifiedAt, report, (handled) => {
         progress.path = entry.path;
         progress.fileBytes = checksum.bytes;
         progress.fileSize = entry.size;
@@ -307,6 +307,7 @@ async function parseAndLoad(
   target: { userId: string; jobId: string; fileId: string },
   source: Source,
   input: Readable,
+  exportedAt: Date | null,
   report: FileReport,
   onBatch: (recordsHandled: number) => void,
 ): Promise<void> {
@@ -356,7 +357,7 @@ async function parseAndLoad(
   };
 
   try {
-    for await (const event of source.parse(input, { path, repairs, blobs: options.blobs ?? null })) {
+    for await (const event of source.parse(input, { path, repairs, blobs: options.blobs ?? null, exportedAt })) {
       events++;
       if (events <= report.resumedFrom) continue;
       if (event.kind === 'reject') {
