@@ -38,6 +38,11 @@
 //   1 MiB; `attendees` an array.
 // - A document: `sha256` 64 hex digits, `size` a byte count, `path` non-empty, `kind` and
 //   `extraction` from their lists, `metadata` an object; title cut at 8 KiB, text at 1 MiB.
+// - Media (photos, videos): `sha256` 64 hex digits, `size` a byte count, dimensions and duration >= 0,
+//   orientation 1-8, positions both-or-neither within range; the file's own time (EXIF, MP4) any
+//   real date (camera clocks are often wrong, and a wrong date beats a lost photo), a sidecar's
+//   no later than a day from now; camera make/model and names cut at 8 KiB, a sidecar's
+//   description at 1 MiB, each person's name at 8 KiB.
 // Not checked here: the size of `attributes` (walking it would cost as much as normalizing it).
 import type { LakeRecord, MessageRecord, Rejection } from '../records.js';
 
