@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { createApiKey, createUser } from '../src/api/api-keys.js';
+import { serve } from '../src/api/serve.js';
 import { runImport } from '../src/ingest/runner.js';
 import { get, startTestServer, type TestServer } from './support/api.js';
 import { writeYazl } from './support/archives.js';
@@ -306,14 +307,20 @@ describe('interrupted jobs', () => {
     assert.equal(report.body.totals.records, bigRows);
   });
 
-  test('a server closed mid-import leaves the job queued; the next server on the same database finishes it, nothing doubled', { timeout: 600_000 }, async () => {
-    const first = await startTestServer(t.lake);
+  test('lake serve stopped mid-import (SIGTERM) leaves the job queued; the next server on the same database finishes it, nothing doubled', { timeout: 600_000 }, async () => {
+    // The first server is `lake serve`'s own loop (serve.ts), stopped the way SIGTERM stops it.
+    const stop = new AbortController();
+    let listening!: (url: string) => void;
+    const address = new Promise<string>((resolve) => (listening = resolve));
+    const serving = serve(t.lake, { host: '127.0.0.1', port: 0, shutdownTimeoutMs: 30_000, stop: stop.signal, onListening: (url) => listening(url) });
+    const first = { url: await address } as TestServer;
     const upload = await uploadWhole(first, keys.erin!, bigFile, 'Records.json');
     const created = await post('/v1/jobs', keys.erin!, { upload_id: upload, batch_size: 500 }, first);
     assert.equal(created.status, 201);
     const jobId = created.body.job_id as string;
     await events(first, keys.erin!, jobId, (e) => e.event === 'progress' && e.data.records >= 1000);
-    await first.close(); // what SIGTERM does: stop accepting, stop the import at a batch boundary
+    stop.abort(); // SIGTERM: stop accepting, let requests finish, stop the import at a batch boundary
+    await serving;
 
     const left = await t.lake.db.asUser(ids.erin!, (tx) =>
       tx.query<{ status: string; files: string[] }>(
