@@ -76,7 +76,6 @@ CREATE TABLE user_data.media_files (
   PRIMARY KEY (user_id, folder, file_name, sha256)
 );
 CREATE INDEX media_files_sha256_idx ON user_data.media_files (user_id, sha256);
-CREATE INDEX media_files_pair_idx ON user_data.media_files (user_id, folder, left(pair_name, 40));
 CREATE INDEX media_files_pending_idx ON user_data.media_files (user_id, folder) WHERE NOT reconciled;
 SELECT lake.isolate_by_user('user_data.media_files', 'SELECT, INSERT, UPDATE, DELETE');
 
@@ -106,7 +105,6 @@ CREATE TABLE user_data.media_sidecars (
   reconciled boolean NOT NULL DEFAULT false,
   PRIMARY KEY (user_id, folder, sidecar_name)
 );
-CREATE INDEX media_sidecars_pair_idx ON user_data.media_sidecars (user_id, folder, left(pair_name, 40));
 CREATE INDEX media_sidecars_pending_idx ON user_data.media_sidecars (user_id, folder) WHERE NOT reconciled;
 SELECT lake.isolate_by_user('user_data.media_sidecars', 'SELECT, INSERT, UPDATE, DELETE');
 
