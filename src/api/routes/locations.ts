@@ -2,7 +2,8 @@
 // time range, bounding box and/or radius, optionally thinned to one point per time bucket so a
 // year of points draws fast. Paged with a cursor on (recorded_at, content_hash); the cursor rides
 // along as the foreign member `next_cursor` (RFC 7946 section 6.1).
-import { Type, type Static } from 'typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import {
@@ -60,20 +61,6 @@ const FeatureCollection = Type.Object({
   next_cursor: Nullable(Type.String({ description: 'pass as cursor for the next page; null on the last page' })),
 });
 
-interface PointRow {
-  recorded_at: Date;
-  position_time: string;
-  position_hash: string;
-  lat: number;
-  lon: number;
-  altitude_m: number | null;
-  accuracy_m: number | null;
-  velocity_mps: number | null;
-  heading_deg: number | null;
-  activity: string | null;
-  device: string | null;
-  source: string;
-}
 
 type Position = [time: string, contentHashHex: string];
 
@@ -116,20 +103,77 @@ export function locationConditions(filter: LocationFilter, params: SqlParams, us
   return where;
 }
 
-function toFeature(row: PointRow): Static<typeof PointFeature> {
-  return {
-    type: 'Feature',
-    geometry: { type: 'Point', coordinates: row.altitude_m === null ? [row.lon, row.lat] : [row.lon, row.lat, row.altitude_m] },
-    properties: {
-      recorded_at: row.recorded_at.toISOString(),
-      accuracy_m: row.accuracy_m,
-      velocity_mps: row.velocity_mps,
-      heading_deg: row.heading_deg,
-      activity: row.activity,
-      device: row.device,
-      source: row.source,
-    },
-  };
+/** One row of the page as a GeoJSON Feature, built as JSON text by the database (keys in this order). */
+const FEATURE_JSON = `json_build_object(
+  'type', 'Feature',
+  'geometry', json_build_object('type', 'Point', 'coordinates',
+    CASE WHEN altitude_m IS NULL THEN json_build_array(lon, lat) ELSE json_build_array(lon, lat, altitude_m) END),
+  'properties', json_build_object(
+    'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'accuracy_m', accuracy_m, 'velocity_mps', velocity_mps, 'heading_deg', heading_deg,
+    'activity', activity, 'device', device, 'source', source))::text`;
+
+/** Above this many buckets in the range, simplification sorts the range instead of probing each bucket. */
+export const MAX_BUCKET_PROBES = 50_000;
+
+interface SimplifyOptions {
+  filter: LocationFilter;
+  where: string[];
+  params: SqlParams;
+  columns: string;
+  bucketSeconds: number;
+  after: Position | null;
+  limit: number;
+}
+
+/**
+ * The page of a simplified query: the first point of every bucket of `bucketSeconds` (aligned on
+ * the epoch), from the bucket after the cursor on. Buckets are probed one by one, each with one
+ * index range scan on (user_id, recorded_at) that stops at its first point (LIMIT 1 in a LATERAL
+ * join over generate_series of the buckets): a year at one point an hour is 8,784 short probes
+ * instead of sorting every point of the year (1.4 s for a million points on the development
+ * server; the probes take about 0.25 s). Where the range holds more than MAX_BUCKET_PROBES buckets
+ * (a long range at a fine bucket, mostly empty) one pass with DISTINCT ON over the sorted range is
+ * cheaper, and used.
+ */
+async function simplifiedPage(context: ApiContext, request: FastifyRequest, options: SimplifyOptions): Promise<string> {
+  const { filter, where, params, columns, bucketSeconds, after, limit } = options;
+  const bucketMs = bucketSeconds * 1000;
+  const bucket = `(${params.add(bucketSeconds)}::float8 * interval '1 second')`;
+  // The bucket after the cursor's: every bucket appears on exactly one page.
+  const resume = after ? new Date(Math.floor(Date.parse(after[0]) / bucketMs) * bucketMs + bucketMs) : null;
+  if (after) where.push(`recorded_at >= date_bin(${bucket}, ${params.add(after[0])}::timestamptz, timestamptz 'epoch') + ${bucket}`);
+  let low = resume && filter.from ? new Date(Math.max(resume.getTime(), filter.from.getTime())) : (resume ?? filter.from);
+  let high = filter.to;
+  if (!low || !high) {
+    const bounds = await context.asUser(request, (tx) =>
+      tx.query<{ first: Date | null; last: Date | null }>(`SELECT min(recorded_at) AS first, max(recorded_at) AS last FROM timeseries.location_points`),
+    );
+    const { first, last } = bounds.rows[0]!;
+    low ??= first;
+    high ??= last ? new Date(last.getTime() + 1) : null;
+  }
+  const conditions = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  if (low && high && (high.getTime() - low.getTime()) / bucketMs <= MAX_BUCKET_PROBES) {
+    const and = where.length > 0 ? `${conditions} AND` : 'WHERE';
+    // Each bucket's end is a column of its own (OFFSET 0 keeps the subquery from being flattened):
+    // under row-level security only leakproof comparisons become index conditions, and
+    // `recorded_at < start + interval` would not (the addition is not leakproof), leaving every
+    // probe to scan on past its bucket.
+    return `SELECT p.* FROM (
+              SELECT start, start + ${bucket} AS stop
+                FROM generate_series(date_bin(${bucket}, ${params.add(low)}::timestamptz, timestamptz 'epoch'), ${params.add(high)}::timestamptz, ${bucket}) start
+              OFFSET 0) b
+            CROSS JOIN LATERAL (
+              SELECT ${columns} FROM timeseries.location_points
+               ${and} recorded_at >= b.start AND recorded_at < b.stop
+               ORDER BY recorded_at, content_hash LIMIT 1) p
+            LIMIT ${params.add(limit + 1)}`;
+  }
+  return `SELECT DISTINCT ON (date_bin(${bucket}, recorded_at, timestamptz 'epoch')) ${columns}
+            FROM timeseries.location_points ${conditions}
+           ORDER BY date_bin(${bucket}, recorded_at, timestamptz 'epoch'), recorded_at, content_hash
+           LIMIT ${params.add(limit + 1)}`;
 }
 
 export function locationRoutes(app: ApiApp, context: ApiContext): void {
@@ -145,7 +189,7 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
         response: { 200: FeatureCollection, 400: ErrorBody, 401: ErrorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const query = request.query;
       if ((query.near === undefined) !== (query.radius === undefined)) throw invalid(query.near === undefined ? 'near' : 'radius', 'near and radius go together');
       const near = query.near === undefined ? null : { ...parseNear(query.near), radiusM: query.radius! };
@@ -154,33 +198,36 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
       const limit = query.limit ?? 1000;
       const params = new SqlParams();
       const where = locationConditions(filter, params, useGeography);
-      const columns = `recorded_at, ${utcMicros('recorded_at')} AS position_time, encode(content_hash, 'hex') AS position_hash,
+      const columns = `recorded_at, content_hash, ${utcMicros('recorded_at')} AS position_time, encode(content_hash, 'hex') AS position_hash,
                        lat, lon, altitude_m, accuracy_m, velocity_mps, heading_deg, activity, device, source`;
-      let sql: string;
+      let page: string;
       if (query.simplify === undefined) {
         if (after) where.push(`(recorded_at, content_hash) > (${params.add(after[0])}::timestamptz, decode(${params.add(after[1])}, 'hex'))`);
-        sql = `SELECT ${columns} FROM timeseries.location_points
-               ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-               ORDER BY recorded_at, content_hash LIMIT ${params.add(limit + 1)}`;
-      } else {
-        // Buckets are aligned on the epoch, not on the page, so the next page starts at the bucket
-        // after the last one shown and every bucket appears exactly once across pages.
-        const bucket = `(${params.add(query.simplify)}::float8 * interval '1 second')`;
-        if (after) where.push(`recorded_at >= date_bin(${bucket}, ${params.add(after[0])}::timestamptz, timestamptz 'epoch') + ${bucket}`);
-        sql = `SELECT DISTINCT ON (date_bin(${bucket}, recorded_at, timestamptz 'epoch')) ${columns}
-                 FROM timeseries.location_points
+        page = `SELECT ${columns} FROM timeseries.location_points
                 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-                ORDER BY date_bin(${bucket}, recorded_at, timestamptz 'epoch'), recorded_at, content_hash
-                LIMIT ${params.add(limit + 1)}`;
+                ORDER BY recorded_at, content_hash LIMIT ${params.add(limit + 1)}`;
+      } else {
+        page = await simplifiedPage(context, request, { filter, where, params, columns, bucketSeconds: query.simplify, after, limit });
       }
-      const rows = await context.asUser(request, (tx) => tx.query<PointRow>(sql, params.values));
-      const page = rows.rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        type: 'FeatureCollection' as const,
-        features: page.map(toFeature),
-        next_cursor: rows.rows.length > limit && last ? encodeCursor([last.position_time, last.position_hash] satisfies Position) : null,
-      };
+      // The features are built by the database as JSON text and sent as they come: parsing rows
+      // into objects and serializing them again took most of the time of a large page.
+      const result = await context.asUser(request, (tx) =>
+        tx.query<{ features: string; rows: number; last_time: string | null; last_hash: string | null }>(
+          `WITH page AS (${page}),
+                numbered AS (SELECT page.*, row_number() OVER (ORDER BY recorded_at, content_hash) AS n FROM page)
+           SELECT coalesce(string_agg(${FEATURE_JSON}, ',' ORDER BY n) FILTER (WHERE n <= ${params.add(limit)}), '') AS features,
+                  count(*)::int AS rows,
+                  max(position_time) FILTER (WHERE n = ${params.add(limit)}) AS last_time,
+                  max(position_hash) FILTER (WHERE n = ${params.add(limit)}) AS last_hash
+             FROM numbered`,
+          params.values,
+        ),
+      );
+      const { features, rows, last_time, last_hash } = result.rows[0]!;
+      const nextCursor = rows > limit && last_time && last_hash ? encodeCursor([last_time, last_hash] satisfies Position) : null;
+      // A string with a JSON content type is sent as it is (the response schema stays for the OpenAPI document).
+      const body = `{"type":"FeatureCollection","features":[${features}],"next_cursor":${JSON.stringify(nextCursor)}}`;
+      return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );
 }
