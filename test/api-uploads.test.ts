@@ -297,6 +297,27 @@ describe('bad input', () => {
     assert.equal((await patch(server, null, created.id!, 3, data.subarray(3))).status, 401);
   });
 
+  test('upload requests are in the access log of their user, with their status', async () => {
+    const created = await create(server, aliceKey, 3, { filename: 'log.txt', sha256: sha256('abc') });
+    await head(server, aliceKey, created.id!);
+    await head(server, bobKey, created.id!);
+    let logged: { user: string; method: string; status: number }[] = [];
+    for (let i = 0; i < 50 && logged.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200)); // written about once a second
+      const rows = await t.lake.db.query<{ user: string; method: string; status: number }>(
+        `SELECT u.name AS user, e.details->>'method' AS method, (e.details->>'status')::int AS status
+           FROM audit.events e JOIN user_data.users u USING (user_id)
+          WHERE e.details->>'path' = $1 ORDER BY e.occurred_at, e.event_id`,
+        [`/v1/uploads/${created.id}`],
+      );
+      logged = rows.rows;
+    }
+    assert.deepEqual(logged, [
+      { user: 'alice', method: 'HEAD', status: 200 },
+      { user: 'bob', method: 'HEAD', status: 404 },
+    ]);
+  });
+
   test('termination: DELETE removes the upload and its bytes', async () => {
     const data = Buffer.from('to be deleted');
     const created = await create(server, aliceKey, data.length, { filename: 'd.txt', sha256: sha256(data) });
