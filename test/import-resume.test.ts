@@ -2,17 +2,15 @@
 // ends with exactly the rows (same count, same content hashes) that an uninterrupted import gives.
 // Real processes: the `lake` command is started, killed and restarted as a user would.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
+import { lakeEnvironment, lakeImport, type LakeImportRun } from './support/lake-cli.js';
 import { createServerDatabase } from './support/lake.js';
 
-const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
 const POINTS = 30_000;
 
 let dir: string;
@@ -29,8 +27,7 @@ before(async () => {
   });
   await writeFile(records, `{"locations":[${points.join(',\n')}]}`);
   database = await createServerDatabase();
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
-  env = { ...clean, LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+  env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
 });
 
 after(async () => {
@@ -38,33 +35,16 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-}
-
 /** Run `lake import`; with `killAfter`, SIGKILL it once a progress event reports that many records. */
-function lakeImport(user: string, killAfter?: number, file = records, nodeFlags: string[] = []): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, LAKE, 'import', file, '--user', user, '--batch-size', '500', '--json'], { env });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      if (killAfter === undefined || !line.startsWith('{')) return;
-      const event = JSON.parse(line) as { event: string; records: number };
-      if (event.event === 'progress' && event.records >= killAfter) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout }));
-  });
+function lakeImportAs(user: string, killAfter?: number, file = records, nodeFlags: string[] = []): Promise<LakeImportRun> {
+  return lakeImport({ env, inputs: [file], user, batchSize: 500, killAfterRecords: killAfter, nodeFlags });
 }
 
 test('SIGKILL mid-file, then the same command again: the rows of an uninterrupted run, none lost, none doubled', async () => {
-  const killed = await lakeImport('resumed', 1);
+  const killed = await lakeImportAs('resumed', 1);
   assert.equal(killed.signal, 'SIGKILL', `the import finished before it could be killed: ${killed.stdout.slice(0, 200)}`);
 
-  const resumed = await lakeImport('resumed');
+  const resumed = await lakeImportAs('resumed');
   assert.equal(resumed.code, 0);
   const report = JSON.parse(resumed.stdout) as { files: { resumedFrom: number; records: number; duplicates: number; status: string }[] };
   const file = report.files[0]!;
@@ -76,7 +56,7 @@ test('SIGKILL mid-file, then the same command again: the rows of an uninterrupte
   assert.equal(file.resumedFrom + file.records + file.duplicates, POINTS);
   assert.ok(file.duplicates <= 1500, `at most three batches re-read, got ${file.duplicates}`);
 
-  const whole = await lakeImport('whole');
+  const whole = await lakeImportAs('whole');
   assert.equal(whole.code, 0);
 
   const lake = await Lake.open(loadConfig(env), { migrate: false });
@@ -115,7 +95,7 @@ test('the import keeps within a 128 MB heap (PGlite itself takes about 70 MB of 
   }
   await handle.write(']}');
   await handle.close();
-  const run = await lakeImport('bounded', undefined, big, ['--max-old-space-size=128']);
+  const run = await lakeImportAs('bounded', undefined, big, ['--max-old-space-size=128']);
   assert.equal(run.code, 0, run.stdout.slice(0, 500));
   const report = JSON.parse(run.stdout) as { files: { records: number; status: string }[] };
   assert.deepEqual([report.files[0]!.status, report.files[0]!.records], ['done', total]);

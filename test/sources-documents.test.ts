@@ -10,8 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer as readAll } from 'node:stream/consumers';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import type { DocumentRecord, ParseEvent } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
@@ -23,6 +21,7 @@ import { createPdfSource, pdfSource } from '../src/ingest/sources/documents/pdf.
 import { docxSource } from '../src/ingest/sources/documents/docx.js';
 import { documentSources } from '../src/ingest/sources/documents/index.js';
 import { writeYazl } from './support/archives.js';
+import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
 import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
@@ -377,7 +376,6 @@ describe('documents import', () => {
 });
 
 describe('documents import killed and run again', () => {
-  const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
   const FILES = 40;
   let dir: string;
   let env: Record<string, string>;
@@ -393,8 +391,7 @@ describe('documents import killed and run again', () => {
     }
     await writeFile(path.join(folder, 'invoice.pdf'), REPORT_PDF);
     database = await createServerDatabase();
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
-    env = { ...clean, LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+    env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
   });
   after(async () => {
     await database?.drop();
@@ -402,27 +399,15 @@ describe('documents import killed and run again', () => {
   });
 
   /** `lake import` of the folder; with `killAfter`, SIGKILL once a progress event reports that many records. */
-  function lakeImport(user: string, killAfter?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [LAKE, 'import', path.join(dir, 'export'), '--user', user, '--batch-size', '2', '--json'], { env });
-      let stdout = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      createInterface({ input: child.stderr }).on('line', (line) => {
-        if (killAfter === undefined || !line.startsWith('{')) return;
-        const event = JSON.parse(line) as { event: string; records: number };
-        if (event.event === 'progress' && event.records >= killAfter) child.kill('SIGKILL');
-      });
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout }));
-    });
-  }
+  const importFolder = (user: string, killAfter?: number) =>
+    lakeImport({ env, inputs: [path.join(dir, 'export')], user, batchSize: 2, killAfterRecords: killAfter });
 
   test('SIGKILL mid-import, the same command again: the documents and blobs of an uninterrupted run', async () => {
-    const killed = await lakeImport('resumed', 12);
+    const killed = await importFolder('resumed', 12);
     assert.equal(killed.signal, 'SIGKILL', `the import finished before it could be killed: ${killed.stdout.slice(0, 200)}`);
-    const resumed = await lakeImport('resumed');
+    const resumed = await importFolder('resumed');
     assert.equal(resumed.code, 0, resumed.stdout.slice(0, 500));
-    const whole = await lakeImport('whole');
+    const whole = await importFolder('whole');
     assert.equal(whole.code, 0);
 
     const lake = await Lake.open(loadConfig(env), { migrate: false });

@@ -12,8 +12,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
@@ -31,6 +29,7 @@ import { normalizeRecord } from '../src/ingest/transform/normalize.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
 import { BlobStore } from '../src/store/blob-store.js';
 import { writeYazl } from './support/archives.js';
+import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
 import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
 import { gif, heic, jpeg, mp4, png, webp, type ExifSpec } from './support/media.js';
 
@@ -658,23 +657,10 @@ describe('Google Photos Takeout imports', () => {
 });
 
 describe('resume after a kill', () => {
-  const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
 
   /** `lake import ZIP --batch-size 3 --json`; with `killAfter`, SIGKILL once a progress event reports that many records. */
-  function lakeImport(env: Record<string, string>, zip: string, user: string, killAfter?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [LAKE, 'import', zip, '--user', user, '--batch-size', '3', '--json'], { env });
-      let stdout = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      createInterface({ input: child.stderr }).on('line', (line) => {
-        if (killAfter === undefined || !line.startsWith('{')) return;
-        const event = JSON.parse(line) as { event: string; records: number };
-        if (event.event === 'progress' && event.records >= killAfter) child.kill('SIGKILL');
-      });
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout }));
-    });
-  }
+  const importZip = (env: Record<string, string>, zip: string, user: string, killAfter?: number) =>
+    lakeImport({ env, inputs: [zip], user, batchSize: 3, killAfterRecords: killAfter });
 
   test('lake import of a photos Takeout killed mid-way, then run again: the same rows, blobs and points as an uninterrupted import', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'lake-photos-kill-'));
@@ -687,14 +673,13 @@ describe('resume after a kill', () => {
         { name: `${G}/Photos from 2022/IMG_${1000 + i}.jpg.json`, content: sidecar(`IMG_${1000 + i}.jpg`, { photoTakenTime: { timestamp: String(1650000000 + i * 60) }, geoData: { latitude: 45 + i / 100, longitude: 7 } }) },
       ]).flat();
       await writeYazl(zip, [...takeoutEntries(), ...extra]);
-      const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
-      const env = { ...clean, LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+      const env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
 
-      const killed = await lakeImport(env, zip, 'resumed', 30);
+      const killed = await importZip(env, zip, 'resumed', 30);
       assert.equal(killed.signal, 'SIGKILL', `the import finished before it could be killed: ${killed.stdout.slice(0, 200)}`);
-      const resumed = await lakeImport(env, zip, 'resumed');
+      const resumed = await importZip(env, zip, 'resumed');
       assert.equal(resumed.code, 0, resumed.stdout.slice(0, 300));
-      const whole = await lakeImport(env, zip, 'whole');
+      const whole = await importZip(env, zip, 'whole');
       assert.equal(whole.code, 0);
 
       const lake = await Lake.open(loadConfig(env), { migrate: false });

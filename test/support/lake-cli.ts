@@ -1,0 +1,46 @@
+// `lake import` as a child process, for the tests that kill it (SIGKILL mid-import, then resume)
+// or bound its heap: the real command, its JSON report and its exit.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const LAKE = new URL('../../bin/lake.js', import.meta.url).pathname;
+
+export interface LakeImportRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The report (`--json`). */
+  stdout: string;
+}
+
+export interface LakeImportOptions {
+  env: Record<string, string>;
+  inputs: string[];
+  user: string;
+  batchSize: number;
+  /** SIGKILL the import once a progress event reports this many records. */
+  killAfterRecords?: number;
+  /** Flags for node itself, such as `--max-old-space-size=128`. */
+  nodeFlags?: string[];
+}
+
+export function lakeImport(options: LakeImportOptions): Promise<LakeImportRun> {
+  const args = [...(options.nodeFlags ?? []), LAKE, 'import', ...options.inputs, '--user', options.user, '--batch-size', String(options.batchSize), '--json'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: options.env });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      if (options.killAfterRecords === undefined || !line.startsWith('{')) return;
+      const event = JSON.parse(line) as { event: string; records: number };
+      if (event.event === 'progress' && event.records >= options.killAfterRecords) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout }));
+  });
+}
+
+/** This process's environment without the lake's settings, plus `settings`: what a child `lake` sees. */
+export function lakeEnvironment(settings: Record<string, string>): Record<string, string> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
+  return { ...clean, ...settings };
+}
