@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { INGEST_BATCH, MAX_LINE_BYTES, MAX_REJECTED_LISTED, readLines } from '../src/api/routes/ingest.js';
+import { MAX_BUCKET_PROBES } from '../src/api/routes/locations.js';
 import { allPages, get, startTestServer, type TestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';
 
@@ -231,6 +232,19 @@ test('user B gets none of user A’s ingested data', async () => {
   assert.ok(!bobMeasurements.body.months.some((m: { table: string }) => m.table === 'measurements'));
   // Bob's posts landed in bob's rows only.
   assert.equal(await countAs(users.alice.id, `SELECT count(*)::int AS n FROM timeseries.location_points WHERE recorded_at >= '2024-05-07'`), 0);
+});
+
+test('simplified locations over the ingested points: probing each bucket and sorting the range give the same pages', async () => {
+  type Page = { features: { properties: { recorded_at: string }; geometry: { coordinates: number[] } }[]; next_cursor: string | null };
+  const probed = '/v1/locations?simplify=60&from=2024-04-30&to=2024-05-03&limit=7';
+  const sorted = '/v1/locations?simplify=60&from=2024-01-01&to=2024-05-03&limit=7';
+  assert.ok((3 * 86_400) / 60 <= MAX_BUCKET_PROBES && (123 * 86_400) / 60 > MAX_BUCKET_PROBES, 'one range on each side of the threshold');
+  const features = async (path: string) => (await allPages<Page>(server, path, users.alice.key)).flatMap((p) => p.features);
+  const a = await features(probed);
+  assert.ok(a.length > 40, `${a.length} buckets`);
+  assert.deepEqual(await features(sorted), a);
+  const minutes = a.map((f) => Math.floor(Date.parse(f.properties.recorded_at) / 60_000));
+  assert.equal(new Set(minutes).size, minutes.length, 'one point a minute');
 });
 
 test('readLines: lines across chunk boundaries, CRLF, a long line skipped without being held, the byte limit', async () => {
