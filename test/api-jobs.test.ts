@@ -193,6 +193,14 @@ describe('a job from an upload', () => {
     assert.equal(item.category, 'invalid');
     assert.match(item.reason, /lat/i);
     assert.ok(item.byte_offset > 0, 'where in the file');
+
+    // The job's outcomes in the metrics: the quality stage refused the 4 bad points, 6 batches of 500 committed.
+    const metrics = (await get(server, '/metrics')).text;
+    const value = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? NaN);
+    assert.ok(value(/^lake_import_rejected_total\{stage="quality",category="invalid"\} (\d+)$/m) >= 4, 'rejected by quality control');
+    assert.ok(value(/^lake_import_files_total\{status="done"\} (\d+)$/m) >= 1, 'files done');
+    assert.ok(value(/^lake_import_batches_total (\d+)$/m) >= 6, 'batches committed');
+    assert.ok(value(/^lake_import_bytes_total (\d+)$/m) > 0, 'bytes read');
   });
 
   test("another user's job is a 404 everywhere; no key is a 401", async () => {

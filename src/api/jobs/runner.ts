@@ -13,6 +13,8 @@
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Transaction } from '../../db/database.js';
+import type { QuarantineCategory } from '../../ingest/records.js';
+import type { FileReport, ImportReport } from '../../ingest/report.js';
 import { ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
 import type { Lake } from '../../lake.js';
 import { readUpload, type Uploads } from '../uploads/uploads.js';
@@ -55,6 +57,10 @@ export class JobRunner extends EventEmitter<JobEvents> {
   private stopped = false;
   private readonly recordsCounter: Counter;
   private readonly finishedCounter: Counter<'status'>;
+  private readonly batchesCounter: Counter;
+  private readonly bytesCounter: Counter;
+  private readonly filesCounter: Counter<'status'>;
+  private readonly rejectedCounter: Counter<'stage' | 'category'>;
 
   constructor(
     private readonly lake: Lake,
@@ -88,12 +94,37 @@ export class JobRunner extends EventEmitter<JobEvents> {
       help: 'records handled by import jobs (loaded or found duplicate), for import throughput',
       registers: [registry],
     });
+    this.batchesCounter = new Counter({ name: 'lake_import_batches_total', help: 'load batches committed by import jobs', registers: [registry] });
+    this.bytesCounter = new Counter({ name: 'lake_import_bytes_total', help: 'bytes of export files read by import jobs (counted as each file ends)', registers: [registry] });
+    this.filesCounter = new Counter({
+      name: 'lake_import_files_total',
+      help: 'export files handled by import jobs, by status (refused/failed: preprocessing; partial: a file that ended early)',
+      labelNames: ['status'],
+      registers: [registry],
+    });
+    this.rejectedCounter = new Counter({
+      name: 'lake_import_rejected_total',
+      help: 'input refused by import jobs and quarantined, by pipeline stage (preprocess, transform, quality) and category',
+      labelNames: ['stage', 'category'],
+      registers: [registry],
+    });
     this.finishedCounter = new Counter({
       name: 'lake_import_jobs_finished_total',
       help: 'import jobs that ended, by status (queued: put back by a shutdown)',
       labelNames: ['status'],
       registers: [registry],
     });
+  }
+
+  /** Per-stage outcomes of a finished run, for error rates: files by status, quarantined input by stage and category. */
+  private countOutcomes(report: ImportReport): void {
+    this.bytesCounter.inc(report.totals.bytes);
+    for (const file of report.files) {
+      this.filesCounter.inc({ status: file.status });
+      for (const [category, count] of Object.entries(file.quarantined)) {
+        this.rejectedCounter.inc({ stage: stageOf(category as QuarantineCategory, file.status), category }, count ?? 0);
+      }
+    }
   }
 
   /** Queue every job a previous server left queued or running, oldest first. */
@@ -225,6 +256,7 @@ export class JobRunner extends EventEmitter<JobEvents> {
             currentFileSize: p.fileSize,
           } satisfies LiveProgress);
           this.recordsCounter.inc(p.records - lastRecords);
+          this.batchesCounter.inc();
           lastRecords = p.records;
           const now = performance.now();
           if (now - lastEmit >= EMIT_EVERY_MS) {
@@ -241,6 +273,7 @@ export class JobRunner extends EventEmitter<JobEvents> {
         },
       });
       status = report.status;
+      this.countOutcomes(report);
       await asUser((tx) => tx.query(`UPDATE imports.jobs SET progress = $2 WHERE job_id = $1`, [jobId, { ...job.progress, currentFile: null }]));
     } catch (error) {
       if (error instanceof ImportAbortedError) {
@@ -264,4 +297,15 @@ export class JobRunner extends EventEmitter<JobEvents> {
     this.finishedCounter.inc({ status });
     this.emit('finished', jobId, status);
   }
+}
+
+/**
+ * Where in the pipeline a quarantined piece of input was refused: archive safety and encryption
+ * in preprocessing, unreadable or unsupported input in transformation (a truncated file's tail
+ * too), failed validation in quality control. Rows the database refused are quarantined 'invalid'
+ * as well and counted under quality.
+ */
+function stageOf(category: QuarantineCategory, status: FileReport['status']): 'preprocess' | 'transform' | 'quality' {
+  if (category === 'unsafe' || category === 'encrypted' || category === 'too_large' || status === 'refused') return 'preprocess';
+  return category === 'invalid' ? 'quality' : 'transform';
 }
