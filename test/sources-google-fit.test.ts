@@ -150,6 +150,7 @@ describe('google.fit.daily: daily files', () => {
       metric: 'steps',
       value: 6120,
       unit: 'count',
+      revision: null, // no export time given: a later export cannot replace it
       attributes: { period: 'day', zoneStated: false },
     });
     assert.equal(offsets[0], lineOffset(bytes, '2016-01-04,'));
