@@ -74,6 +74,11 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 52.5, 13.4, 'test')`,
     params: (u, n) => [u, Buffer.from([n])],
   },
+  'timeseries.location_hours': {
+    sql: `INSERT INTO timeseries.location_hours (user_id, hour, recorded_at, content_hash, lat, lon, source)
+          VALUES ($1, '2024-03-10T12:00:00Z', '2024-03-10T12:00:00Z', $2, 52.5, 13.4, 'test')`,
+    params: (u, n) => [u, Buffer.from([n])],
+  },
   'timeseries.measurements': {
     sql: `INSERT INTO timeseries.measurements (user_id, measured_at, content_hash, metric, value, unit, source)
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 'steps', 100, 'count', 'test')`,

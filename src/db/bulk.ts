@@ -25,6 +25,17 @@ export interface ReplaceNewer {
   columns: readonly string[];
 }
 
+export interface BulkInsertOptions {
+  format?: CopyFormat;
+  /** Keep the newest revision of a row (see ReplaceNewer); only for data with revisions. */
+  replace?: ReplaceNewer;
+  /**
+   * A statement run after the rows moved, given the staging table's name: for tables derived
+   * from the loaded one (summaries), in the same transaction.
+   */
+  derive?: (staging: string) => string;
+}
+
 /** Staging tables already used in a transaction: a second use in it must empty the table first. */
 const usedIn = new WeakMap<Transaction, Set<string>>();
 
@@ -33,9 +44,9 @@ export async function bulkInsert(
   table: string,
   columns: readonly string[],
   data: CopyData,
-  format: CopyFormat = 'text',
-  replace?: ReplaceNewer,
+  options: BulkInsertOptions = {},
 ): Promise<BulkInsertResult> {
+  const { format = 'text', replace, derive } = options;
   // One staging table per destination and connection, kept for the session and emptied at each
   // commit: creating and dropping it for every batch cost more than loading 1,000 rows. The
   // statements repeat verbatim, so the server plans and counts them as one.
@@ -62,5 +73,6 @@ export async function bulkInsert(
     );
     updated = replaced.rowCount;
   }
+  if (derive) await tx.query(derive(staging));
   return { received, inserted: moved.rowCount, updated, duplicates: received - moved.rowCount - updated };
 }

@@ -113,6 +113,36 @@ const FEATURE_JSON = `json_build_object(
     'accuracy_m', accuracy_m, 'velocity_mps', velocity_mps, 'heading_deg', heading_deg,
     'activity', activity, 'device', device, 'source', source))::text`;
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * A simplified page for buckets of whole hours and no spatial filter, from the hourly summary
+ * (timeseries.location_hours, migration 0014): the first point of a bucket is the first of its
+ * hours' first points. Hours cut by the range's ends are read from the points themselves.
+ */
+function hourlyPage(options: { where: string[]; params: SqlParams; columns: string; bucket: string; low: Date | null; high: Date | null; limit: number }): string {
+  const { where, params, columns, bucket, low, high, limit } = options;
+  const fullFrom = low ? new Date(Math.ceil(low.getTime() / HOUR_MS) * HOUR_MS) : null;
+  const fullTo = high ? new Date(Math.floor(high.getTime() / HOUR_MS) * HOUR_MS) : null;
+  const parts: string[] = [];
+  const range = (column: string, from: Date | null, to: Date | null) =>
+    [from ? `${column} >= ${params.add(from)}::timestamptz` : null, to ? `${column} < ${params.add(to)}::timestamptz` : null].filter(Boolean);
+  if (fullFrom && fullTo && fullFrom.getTime() >= fullTo.getTime()) {
+    // The whole range lies within an hour or two: its points.
+    parts.push(`SELECT ${columns} FROM timeseries.location_points WHERE ${range('recorded_at', low, high).join(' AND ')}`);
+  } else {
+    const hours = range('hour', fullFrom, fullTo);
+    parts.push(`SELECT ${columns} FROM timeseries.location_hours ${hours.length > 0 ? `WHERE ${hours.join(' AND ')}` : ''}`);
+    if (low && fullFrom && low < fullFrom) parts.push(`SELECT ${columns} FROM timeseries.location_points WHERE ${range('recorded_at', low, fullFrom).join(' AND ')}`);
+    if (high && fullTo && fullTo < high) parts.push(`SELECT ${columns} FROM timeseries.location_points WHERE ${range('recorded_at', fullTo, high).join(' AND ')}`);
+  }
+  return `SELECT DISTINCT ON (date_bin(${bucket}, recorded_at, timestamptz 'epoch')) *
+            FROM (${parts.join(' UNION ALL ')}) heads
+           ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} -- the time range and cursor again: already met, and they bind their parameters
+           ORDER BY date_bin(${bucket}, recorded_at, timestamptz 'epoch'), recorded_at, content_hash
+           LIMIT ${params.add(limit + 1)}`;
+}
+
 /** Above this many buckets in the range, simplification sorts the range instead of probing each bucket. */
 export const MAX_BUCKET_PROBES = 50_000;
 
@@ -144,6 +174,9 @@ async function simplifiedPage(context: ApiContext, request: FastifyRequest, opti
   const resume = after ? new Date(Math.floor(Date.parse(after[0]) / bucketMs) * bucketMs + bucketMs) : null;
   if (after) where.push(`recorded_at >= date_bin(${bucket}, ${params.add(after[0])}::timestamptz, timestamptz 'epoch') + ${bucket}`);
   let low = resume && filter.from ? new Date(Math.max(resume.getTime(), filter.from.getTime())) : (resume ?? filter.from);
+  if (bucketSeconds % 3600 === 0 && !filter.bbox && !filter.near) {
+    return hourlyPage({ where, params, columns, bucket, low: low ?? null, high: filter.to ?? null, limit });
+  }
   let high = filter.to;
   if (!low || !high) {
     const bounds = await context.asUser(request, (tx) =>

@@ -85,7 +85,11 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   return db.asUser(userId, async (tx) => {
     const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0 };
     for (const { destination, data, revised } of batch.tables) {
-      const counts = await bulkInsert(tx, destination.table, destination.columns, data, 'binary', revised ? destination.replace : undefined);
+      const counts = await bulkInsert(tx, destination.table, destination.columns, data, {
+        format: 'binary',
+        replace: revised ? destination.replace : undefined,
+        derive: destination.derive,
+      });
       total.received += counts.received;
       total.inserted += counts.inserted;
       total.updated += counts.updated;

@@ -14,6 +14,8 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
    * unique key to meet on and the columns the newer row overwrites.
    */
   replace?: { conflict: readonly string[]; columns: readonly string[] };
+  /** A statement keeping a table derived from this one current, given the batch's staging table. */
+  derive?: (staging: string) => string;
   /** The record as one row of binary COPY, its fields in column order and of the columns' types. */
   write(w: CopyBinaryWriter, record: R, userId: Buffer, importFileId: Buffer | null): void;
   time(record: R): Date | null;
@@ -94,6 +96,21 @@ export const DESTINATIONS: DestinationMap = {
       w.uuid(file);
     },
     time: (r) => r.recordedAt,
+    // Each hour's first point (migration 0014), for maps of long ranges: the batch's heads replace
+    // stored ones they precede. Rows of the batch that were duplicates are already stored as such.
+    derive: (staging) =>
+      `INSERT INTO timeseries.location_hours AS stored (user_id, hour, recorded_at, content_hash, lat, lon, accuracy_m, altitude_m,
+                                                       velocity_mps, heading_deg, activity, device, source)
+       SELECT DISTINCT ON (user_id, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'))
+              user_id, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'), recorded_at, content_hash, lat, lon, accuracy_m,
+              altitude_m, velocity_mps, heading_deg, activity, device, source
+         FROM ${staging}
+        ORDER BY user_id, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'), recorded_at, content_hash
+       ON CONFLICT (user_id, hour) DO UPDATE
+          SET recorded_at = excluded.recorded_at, content_hash = excluded.content_hash, lat = excluded.lat, lon = excluded.lon,
+              accuracy_m = excluded.accuracy_m, altitude_m = excluded.altitude_m, velocity_mps = excluded.velocity_mps,
+              heading_deg = excluded.heading_deg, activity = excluded.activity, device = excluded.device, source = excluded.source
+        WHERE (excluded.recorded_at, excluded.content_hash) < (stored.recorded_at, stored.content_hash)`,
   },
   item: {
     table: 'user_data.items',
