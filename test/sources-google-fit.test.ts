@@ -11,6 +11,7 @@ import type { MeasurementRecord, ParseEvent, Rejection } from '../src/ingest/rec
 import type { ParseContext, Source } from '../src/ingest/source.js';
 import { detectSource } from '../src/ingest/sources/index.js';
 import { columnMetric, fitDailyCsvSource, FIT_DAILY_CSV_SOURCE_ID } from '../src/ingest/sources/google/fit-daily-csv.js';
+import { fitRawSource, FIT_RAW_SOURCE_ID } from '../src/ingest/sources/google/fit-raw.js';
 import { aggregateMetric, fitSessionsSource, FIT_SESSIONS_SOURCE_ID, MAX_SESSION_BYTES } from '../src/ingest/sources/google/fit-sessions.js';
 import { youtubeCsvSource } from '../src/ingest/sources/google/youtube-csv.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
@@ -396,5 +397,50 @@ describe('google.fit.sessions', () => {
       const bytewise = await runSession(name, 1);
       assert.deepEqual(bytewise.events, whole.events, name);
     }
+  });
+});
+
+describe('google.fit.raw', () => {
+  const RAW = 'All Data/raw_com.google.step_count.delta_com.google.android.gms_estimated_steps.json';
+  const path = `Takeout/Fit/${RAW}`;
+
+  test('detection by content (the "Data Points" object) and the registry picks it over the sessions source', () => {
+    assert.equal(fitRawSource.detect(probe('x.json', fixture(RAW))), 'content');
+    assert.equal(detectSource(probe('x.json', fixture(RAW))), fitRawSource);
+    assert.equal(fitRawSource.detect(probe('x.json', fixture(SESSIONS.running))), null);
+  });
+
+  test('points become measurements with metric ids and units, locations become points, unknown types keep every numeric field', async () => {
+    const whole = await run(fixture(RAW), path, 64 * 1024, fitRawSource);
+    const records = whole.events.flatMap((e) => (e.kind === 'record' ? [e.record] : []));
+    const summary = records.map((r) =>
+      r.type === 'measurement' ? `${r.measuredAt.toISOString()} ${r.metric}=${r.value} ${r.unit}` : r.type === 'location_point' ? `${r.recordedAt.toISOString()} point ${r.lat},${r.lon} ±${r.accuracyM} ${r.altitudeM}m` : r.type,
+    );
+    assert.deepEqual(summary, [
+      '2019-11-12T20:22:00.000Z steps=15 count',
+      '2019-11-12T20:23:00.000Z steps=42 count',
+      '2019-11-12T20:25:00.000Z heart_rate_bpm=71.5 bpm',
+      '2019-11-12T20:26:00.000Z point 52.52,13.405 ±12 34.5m',
+      '2019-11-12T20:27:00.000Z fit.com.google.blood_pressure=120 unknown',
+      '2019-11-12T20:27:00.000Z fit.com.google.blood_pressure.1=80 unknown',
+    ]);
+    assert.ok(records.every((r) => r.source === FIT_RAW_SOURCE_ID));
+    const steps = records[0]!;
+    assert.deepEqual(steps.attributes, {
+      originDataSourceId: 'raw:com.google.step_count.cumulative:Google:Pixel 4a:abc123:Step Counter',
+      dataSource: 'derived:com.google.step_count.delta:com.google.android.gms:estimated_steps',
+      endedAt: '2019-11-12T20:23:00.000Z',
+    });
+    // A point without a start, and one with no numeric value: quarantined with where they start.
+    assert.deepEqual(whole.rejections.map((r) => [r.category, r.reason]), [
+      ['invalid', 'Fit data point without a dataTypeName or a readable startTimeNanos'],
+      ['invalid', 'Fit data point of com.google.nutrition has no numeric value'],
+    ]);
+    const bytes = fixture(RAW);
+    assert.equal(whole.rejections[0]!.byteOffset, bytes.indexOf('{\n      "fitValue": [{ "value": { "intVal": 7 } }]'));
+    for (const record of records) assert.ok(validateRecord(record).ok, JSON.stringify(record));
+    assert.equal(new Set(records.map((r) => JSON.stringify(r.key))).size, records.length, 'keys are distinct');
+    // Chunk boundaries anywhere give the same events.
+    assert.deepEqual(await run(bytes, path, 7, fitRawSource), whole);
   });
 });

@@ -5,13 +5,14 @@ import { googleHtmlCsvSources } from './google/html-csv-index.js';
 import { googleJsonSources } from './google/index.js';
 import { gmailMboxSource } from './google/gmail-mbox.js';
 import { fitDailyCsvSource } from './google/fit-daily-csv.js';
+import { fitRawSource } from './google/fit-raw.js';
 import { fitSessionsSource } from './google/fit-sessions.js';
 import { vcardSource } from './google/vcard.js';
 import { icalendarSource } from './google/icalendar.js';
 import { mediaSources } from './media/index.js';
 import { documentSources } from './documents/index.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, vcardSource, icalendarSource,
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, fitRawSource, vcardSource, icalendarSource,
   ...mediaSources,
   // Last, and below every other source whatever their confidence (they return `fallback`).
   ...documentSources];
