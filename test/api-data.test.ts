@@ -214,24 +214,26 @@ describe('user B gets none of user A’s data, and A gets all of A’s, on every
       for (const line of lines) {
         assert.equal(line.row.user_id, users[name].id, `every row is ${name}'s`);
         assert.equal('search' in line.row || 'geog' in line.row, false, 'derived columns are left out');
+        assert.equal('secret_hash' in line.row, false, 'API key hashes are left out');
         counted[line.table] = (counted[line.table] ?? 0) + 1;
       }
+      // Every table of user data, found in the catalog here as well: a new table cannot be left out.
+      const tables = await t.lake.db.query<{ name: string }>(
+        `SELECT format('%s.%s', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname IN ('user_data', 'timeseries', 'imports', 'analytics', 'vectors', 'archive', 'audit')
+            AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped)`,
+      );
+      assert.ok(tables.rows.length >= 20, `${tables.rows.length} user tables`);
       const expected: Record<string, number> = {};
-      for (const [table, qualified] of [
-        ['items', 'user_data.items'],
-        ['location_points', 'timeseries.location_points'],
-        ['visits', 'user_data.visits'],
-        ['places', 'user_data.places'],
-        ['measurements', 'timeseries.measurements'],
-        ['messages', 'user_data.messages'],
-      ]) {
-        expected[table!] = await countAs(users[name].id, `SELECT count(*)::int AS n FROM ${qualified}`);
-      }
-      assert.deepEqual(summary, { complete: true, rows: expected }, name);
+      for (const { name: table } of tables.rows) expected[table] = await countAs(users[name].id, `SELECT count(*)::int AS n FROM ${table}`);
+      assert.deepEqual(summary.complete, true, name);
+      assert.deepEqual(Object.fromEntries(Object.entries(summary.rows).sort()), Object.fromEntries(Object.entries(expected).sort()), name);
       assert.deepEqual(counted, Object.fromEntries(Object.entries(expected).filter(([, n]) => n > 0)), name);
-      if (name === 'alice') assert.ok(expected.location_points! > 2000, 'the points span more than one export chunk');
+      if (name === 'alice') assert.ok(expected['timeseries.location_points']! > 2000, 'the points span more than one export chunk');
+      assert.ok(expected['user_data.users'] === 1 && expected['imports.files']! > 0, 'the user row and the import ledger too');
       // Keys are unique: the chunks neither overlap nor repeat.
-      const pointKeys = lines.filter((l) => l.table === 'location_points').map((l) => `${l.row.recorded_at}|${l.row.content_hash}`);
+      const pointKeys = lines.filter((l) => l.table === 'timeseries.location_points').map((l) => `${l.row.recorded_at}|${l.row.content_hash}`);
       assert.equal(new Set(pointKeys).size, pointKeys.length);
     }
   });

@@ -1,12 +1,12 @@
-// GET /v1/export: every row the user owns in the data tables, as NDJSON, streamed. Each table is
+// GET /v1/export: every row the user owns, in every table of user data, as NDJSON, streamed. Each table is
 // read in key order, EXPORT_CHUNK rows per short transaction (keyset on the primary key), and a
 // chunk is read only when the client has taken the previous one: memory stays bounded whatever the
 // lake holds, a slow client holds no transaction (on the embedded database a transaction blocks
 // every other request), and a client that goes away stops the reading.
 //
-// Lines: `{"table":"items","row":{...}}` with every column but the derived ones (search vectors,
-// geography), then one last line `{"complete":true,"rows":{"items":N,...}}`. A response without
-// that line was cut short.
+// Lines: `{"table":"user_data.items","row":{...}}` with every column but the derived ones (search
+// vectors, geography), then one last line `{"complete":true,"rows":{"user_data.items":N,...}}`. A
+// response without that line was cut short.
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -17,47 +17,67 @@ import { ErrorBody } from '../query-params.js';
 
 const EXPORT_CHUNK = 2000;
 
-/** How a key column is carried from one chunk's query to the next: as text, exactly. */
-const KEY_TYPES = {
-  timestamptz: { toText: (c: string) => `${c}::text`, fromText: (p: string) => `${p}::timestamptz` },
-  bytea: { toText: (c: string) => `encode(${c}, 'hex')`, fromText: (p: string) => `decode(${p}::text, 'hex')` },
-  text: { toText: (c: string) => c, fromText: (p: string) => `${p}::text` },
-} as const;
+/** The schemas that hold users' rows; every table there with a user_id column is exported. */
+const USER_SCHEMAS = ['user_data', 'timeseries', 'imports', 'analytics', 'vectors', 'archive', 'audit'];
 
 interface ExportedTable {
+  /** `schema.table`, as the lines name it. */
   name: string;
-  table: string;
-  /** The primary key after user_id, and each column's type. */
-  key: readonly (readonly [column: string, type: keyof typeof KEY_TYPES])[];
+  /** The primary key after user_id: column names and types. */
+  key: readonly { column: string; type: string }[];
+  /** Left out: generated columns (geography, search vectors: derived from the others) and API key hashes (credentials, not data). */
+  derived: readonly string[];
 }
 
-const EXPORTED_TABLES: readonly ExportedTable[] = [
-  { name: 'items', table: 'user_data.items', key: [['occurred_at', 'timestamptz'], ['content_hash', 'bytea']] },
-  { name: 'location_points', table: 'timeseries.location_points', key: [['recorded_at', 'timestamptz'], ['content_hash', 'bytea']] },
-  { name: 'visits', table: 'user_data.visits', key: [['started_at', 'timestamptz'], ['content_hash', 'bytea']] },
-  { name: 'places', table: 'user_data.places', key: [['place_id', 'text']] },
-  { name: 'measurements', table: 'timeseries.measurements', key: [['measured_at', 'timestamptz'], ['content_hash', 'bytea']] },
-  { name: 'messages', table: 'user_data.messages', key: [['sent_at', 'timestamptz'], ['content_hash', 'bytea']] },
-];
+/**
+ * The user tables, found in the catalog rather than listed (a table added later is exported
+ * without anyone remembering to): those of USER_SCHEMAS with a user_id column, not partitions.
+ * The API role sees them all under row-level security, so each user reads exactly their rows.
+ */
+async function userTables(context: ApiContext): Promise<ExportedTable[]> {
+  const result = await context.lake.db.query<{ name: string; key: { column: string; type: string }[]; derived: string[] }>(
+    `SELECT format('%s.%s', n.nspname, c.relname) AS name,
+            (SELECT coalesce(json_agg(json_build_object('column', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY k.ord), '[]')
+               FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = c.oid AND i.indisprimary AND a.attname <> 'user_id') AS key,
+            ARRAY(SELECT a.attname::text FROM pg_attribute a
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND (a.attgenerated <> '' OR a.attname = 'secret_hash')
+                   ORDER BY a.attnum) AS derived
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped)
+      ORDER BY array_position($1, n.nspname::text), c.relname`,
+    [USER_SCHEMAS],
+  );
+  return result.rows;
+}
 
-/** Columns computed from others: not data of their own. */
-const DERIVED_COLUMNS = ['search', 'geog'];
+/** How a key column travels from one chunk's query to the next: as exact text. */
+function keyToText(column: string, type: string): string {
+  return type === 'bytea' ? `encode(${column}, 'hex')` : `${column}::text`;
+}
+
+function keyFromText(placeholder: string, type: string): string {
+  return type === 'bytea' ? `decode(${placeholder}::text, 'hex')` : `${placeholder}::text::${type}`;
+}
 
 function chunkQuery(spec: ExportedTable, afterKey: boolean): string {
-  const columns = spec.key.map(([column]) => column).join(', ');
+  const key = spec.key.map(({ column }) => column).join(', ');
   // Keys travel as exact text (timestamps in PostgreSQL's own output with microseconds, bytea as hex).
-  const keyText = spec.key.map(([column, type], i) => `${KEY_TYPES[type].toText(column)} AS k${i}`).join(', ');
-  const placeholders = spec.key.map(([, type], i) => KEY_TYPES[type].fromText(`$${i + 1}`)).join(', ');
-  const row = `to_jsonb(t) ${DERIVED_COLUMNS.map((c) => `- '${c}'`).join(' ')}`;
-  return `SELECT '{"table":"${spec.name}","row":' || (${row})::text || '}' AS line, ${keyText}
-            FROM ${spec.table} t
-           ${afterKey ? `WHERE (${columns}) > (${placeholders})` : ''}
-           ORDER BY ${columns} LIMIT ${EXPORT_CHUNK}`;
+  const keyText = spec.key.map(({ column, type }, i) => `${keyToText(column, type)} AS k${i}`).join(', ');
+  const placeholders = spec.key.map(({ type }, i) => keyFromText(`$${i + 1}`, type)).join(', ');
+  const row = spec.derived.length > 0 ? `(to_jsonb(t) - ARRAY[${spec.derived.map((c) => `'${c}'`).join(', ')}])` : 'to_jsonb(t)';
+  const order = key === '' ? '' : `ORDER BY ${key}`;
+  return `SELECT '{"table":"${spec.name}","row":' || ${row}::text || '}' AS line${keyText ? `, ${keyText}` : ''}
+            FROM ${spec.name} t
+           ${afterKey ? `WHERE (${key}) > (${placeholders})` : ''}
+           ${order} LIMIT ${EXPORT_CHUNK}`;
 }
 
 async function* exportLines(context: ApiContext, request: FastifyRequest): AsyncGenerator<string> {
   const counts: Record<string, number> = {};
-  for (const spec of EXPORTED_TABLES) {
+  for (const spec of await userTables(context)) {
     counts[spec.name] = 0;
     let after: string[] | null = null;
     for (;;) {
@@ -68,7 +88,8 @@ async function* exportLines(context: ApiContext, request: FastifyRequest): Async
       if (chunk.rows.length === 0) break;
       counts[spec.name]! += chunk.rows.length;
       yield `${chunk.rows.map((r) => r.line).join('\n')}\n`;
-      if (chunk.rows.length < EXPORT_CHUNK) break;
+      // A table keyed by user_id alone (the user's own row) has one row: no next chunk.
+      if (chunk.rows.length < EXPORT_CHUNK || spec.key.length === 0) break;
       const last = chunk.rows.at(-1)!;
       after = spec.key.map((_, i) => last[`k${i}`]!);
     }
@@ -91,8 +112,8 @@ export function exportRoutes(app: ApiApp, context: ApiContext): void {
     '/export',
     {
       schema: {
-        summary: 'everything the user owns in the data tables, streamed as NDJSON',
-        description: `One line per row, {"table": ..., "row": {...}}, tables in this order: ${EXPORTED_TABLES.map((t) => t.name).join(', ')}; the last line is {"complete": true, "rows": {table: count}}.`,
+        summary: 'everything the user owns, every table of it, streamed as NDJSON',
+        description: `One line per row, {"table": "schema.table", "row": {...}}, for every table of the user's data (schemas ${USER_SCHEMAS.join(', ')}); the last line is {"complete": true, "rows": {table: count}}.`,
         tags: ['data'],
         security: [{ apiKey: [] }],
         response: {
