@@ -64,6 +64,11 @@ function aliceRecords(): LakeRecord[] {
       recurrenceId: null, allDay: false, timeZone: null, summary: 'alice-secret giraffe feeding', description: null, location: 'Zoo', status: null, organizer: null,
       attendees: [], rrule: null, calendarName: null,
     },
+    {
+      type: 'document', source: 'test.documents', key: ['alice-doc'], sha256: 'ab'.repeat(32), size: 120, path: 'Drive/zoo.pdf', kind: 'pdf',
+      mimeType: 'application/pdf', mimeFromName: 'application/pdf', title: 'alice-secret zoo plan', text: 'where the giraffe enclosure is', metadata: {},
+      pii: null, extraction: 'text',
+    },
   );
   return records;
 }
@@ -198,6 +203,7 @@ describe('/v1/search', () => {
     assert.deepEqual(byType('messages'), ['alice-secret tickets'], 'found in the body');
     assert.deepEqual(byType('contacts'), ['alice-secret Giraffe Keeper']);
     assert.deepEqual(byType('events'), ['alice-secret giraffe feeding']);
+    assert.deepEqual(byType('documents'), ['alice-secret zoo plan'], 'a document, by its extracted text');
     assert.ok(byType('items').includes('alice-secret giraffe migration'));
     assert.ok(byType('items').includes('alice-secret zebra stripes'), 'found in the body');
     assert.ok(!byType('items').includes('alice-secret unrelated lemur'));

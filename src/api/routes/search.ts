@@ -30,7 +30,7 @@ import { SqlParams } from '../sql.js';
 export const MAX_RESULTS = 1000;
 const SNIPPET_CHARS = 240;
 
-export const SEARCH_TYPES = ['items', 'messages', 'places', 'contacts', 'events'] as const;
+export const SEARCH_TYPES = ['items', 'messages', 'places', 'contacts', 'events', 'documents'] as const;
 type SearchType = (typeof SEARCH_TYPES)[number];
 
 const SearchQuery = Type.Object(
@@ -110,6 +110,11 @@ const SEARCHED: Record<SearchType, Searched> = {
   events: {
     type: 'events', table: 'user_data.calendar_events', id: "encode(content_hash, 'hex')", time: 'starts_at', title: 'summary', snippet: 'description',
     vector: "to_tsvector('simple', coalesce(summary, '') || ' ' || coalesce(location, '') || ' ' || coalesce(description, ''))", fuzzy: 'summary',
+  },
+  // Documents carry no time of their own (created_at is when they were imported): like places and contacts, a time range leaves them out.
+  documents: {
+    type: 'documents', table: 'user_data.documents', id: "encode(content_hash, 'hex')", time: null, title: 'coalesce(title, path)', snippet: 'body',
+    vector: 'search', fuzzy: null,
   },
 };
 
