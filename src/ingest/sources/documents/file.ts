@@ -7,10 +7,10 @@
 //               no text, extraction `none`
 // Only the first MAX_TEXT_BYTES are held, whatever the file's size; the rest streams to the store.
 import type { Readable } from 'node:stream';
-import { compile } from 'html-to-text';
 import type { ParseEvent } from '../../records.js';
 import type { Confidence, Probe, Source, ParseContext } from '../../source.js';
 import { BoundedText, documentEvents, Intake, MAX_TEXT_BYTES } from './intake.js';
+import { htmlToText } from '../../transform/html-text.js';
 
 export const FILE_SOURCE_ID = 'document.file';
 
@@ -37,15 +37,6 @@ export const fileSource: Source = {
 function detect(_probe: Probe): Confidence | null {
   return 'fallback';
 }
-
-const htmlToText = compile({
-  wordwrap: false,
-  selectors: [
-    { selector: 'a', options: { ignoreHref: true } },
-    { selector: 'img', format: 'skip' },
-    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
-  ],
-});
 
 async function* parse(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const intake = new Intake(input, context);

@@ -45,7 +45,6 @@
 //   unsupported  a file with no separator line at all
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { compile } from 'html-to-text';
 import PostalMime, { decodeWords, type Address, type Email } from 'postal-mime';
 import { LakeError, ParseError } from '../../../errors.js';
 import {
@@ -61,6 +60,7 @@ import type { BlobRefRecord, MessageRecord, ParseEvent, Rejection } from '../../
 import type { BlobStore } from '../../../store/blob-store.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { FUTURE_SLACK_MS, TEXT_MAX_BYTES, truncateUtf8 } from '../../validate/validate.js';
+import { htmlToText } from '../../transform/html-text.js';
 
 export const GMAIL_MBOX_SOURCE_ID = 'google.gmail.mbox';
 
@@ -436,15 +436,6 @@ export function parseMailDate(value: string): Date | null {
   if (new Date(local).getUTCDate() !== day) return null; // Feb 30 is no date
   return new Date(local - offsetMinutes * 60_000);
 }
-
-const htmlToText = compile({
-  wordwrap: false,
-  selectors: [
-    { selector: 'a', options: { ignoreHref: true } },
-    { selector: 'img', format: 'skip' },
-    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
-  ],
-});
 
 // Charsets: postal-mime decodes a label it does not know as windows-1252 (which is what the
 // WHATWG `latin1` label means) without saying so. A label is known when TextDecoder accepts it or
