@@ -59,7 +59,7 @@
 import type { Readable } from 'node:stream';
 import type { MeasurementRecord, ParseEvent, QuarantineCategory } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
-import { csvRowBatches, type CsvRow } from '../../parse/csv-rows.js';
+import { CsvPositions, csvRowBatches, type CsvRow, type RowPosition } from '../../parse/csv-rows.js';
 
 export const FIT_DAILY_CSV_SOURCE_ID = 'google.fit.daily';
 
@@ -164,7 +164,7 @@ export const fitDailyCsvSource: Source = {
 };
 
 export async function* parseFitDailyCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
-  const lines = new LineCounter();
+  const lines = new CsvPositions();
   const table = new TableReader(context.path, context.exportedAt ?? null);
   for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => lines.append(chunk) })) {
     yield* table.readAll(rows, lines);
@@ -172,66 +172,6 @@ export async function* parseFitDailyCsv(input: Readable, context: ParseContext):
   }
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
-  }
-}
-
-interface RowPosition {
-  line: number;
-  offset: number;
-}
-
-/**
- * Line numbers of row starts. Rows are asked about in order, each starting at the first byte
- * after the previous row's end that is not a line break (or a BOM at the start of the file);
- * bytes before the cursor are dropped, so what is kept is at most the rows of one chunk.
- */
-class LineCounter {
-  private chunks: Buffer[] = [];
-  /** File offset of chunks[0][0]. */
-  private base = 0;
-  private cursor = 0;
-  private newlines = 0;
-
-  append(chunk: Buffer): void {
-    if (chunk.length > 0) this.chunks.push(chunk);
-  }
-
-  /** Where the row after the byte `from` starts. */
-  rowAfter(from: number): RowPosition {
-    this.advanceTo(from);
-    let skippingBom = this.cursor === 0;
-    for (;;) {
-      const byte = this.byteAtCursor();
-      if (byte === null) break;
-      const isBom = skippingBom && this.cursor < 3 && byte === [0xef, 0xbb, 0xbf][this.cursor];
-      if (!isBom) skippingBom = false;
-      if (!isBom && byte !== 0x0a && byte !== 0x0d) break;
-      this.advanceTo(this.cursor + 1);
-    }
-    return { offset: this.cursor, line: this.newlines + 1 };
-  }
-
-  private byteAtCursor(): number | null {
-    const chunk = this.chunks[0];
-    if (chunk === undefined) return null;
-    return chunk[this.cursor - this.base] ?? null;
-  }
-
-  private advanceTo(offset: number): void {
-    while (this.cursor < offset && this.chunks.length > 0) {
-      const chunk = this.chunks[0] as Buffer;
-      const chunkEnd = this.base + chunk.length;
-      const stop = Math.min(offset, chunkEnd);
-      const until = stop - this.base;
-      for (let at = chunk.indexOf(0x0a, this.cursor - this.base); at !== -1 && at < until; at = chunk.indexOf(0x0a, at + 1)) {
-        this.newlines++;
-      }
-      this.cursor = stop;
-      if (stop === chunkEnd) {
-        this.chunks.shift();
-        this.base = chunkEnd;
-      }
-    }
   }
 }
 
@@ -307,17 +247,17 @@ class TableReader {
     this.fileDay = match === null ? null : utcDay(`${match[1]}-${match[2]}-${match[3]}`);
   }
 
-  *readAll(rows: CsvRow[], lines: LineCounter): Iterable<ParseEvent> {
+  *readAll(rows: CsvRow[], lines: CsvPositions): Iterable<ParseEvent> {
     for (const row of rows) {
       if (this.stopped) return;
       if ('error' in row) {
-        const position = lines.rowAfter(this.previousRowEnd);
+        const position = lines.nextContent(this.previousRowEnd, { skipBom: true });
         this.previousRowEnd = Math.max(this.previousRowEnd, row.atByte);
         const message = row.error.message.replace(/ at line \d+/, '');
         yield reject('malformed', `CSV row could not be read: ${message}`, position, null);
         continue;
       }
-      const position = lines.rowAfter(this.previousRowEnd);
+      const position = lines.nextContent(this.previousRowEnd, { skipBom: true });
       this.previousRowEnd = row.endByte;
       yield* this.read(row.fields, position);
     }

@@ -38,7 +38,7 @@ import type { Readable } from 'node:stream';
 import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { parseIsoTimestamp } from './takeout-dates.js';
-import { csvRowBatches, type CsvRow } from '../../parse/csv-rows.js';
+import { CsvPositions, csvRowBatches, type CsvRow, type RowPosition } from '../../parse/csv-rows.js';
 
 export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
 
@@ -79,15 +79,10 @@ export const youtubeCsvSource: Source = {
 };
 
 /** Where a row starts. */
-interface RowPosition {
-  line: number;
-  offset: number;
-}
-
 export async function* parseYouTubeCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const exportedAt = context.exportedAt ?? null;
   const subscriptionDate = exportedAt ?? new Date();
-  const window = new ByteWindow();
+  const window = new CsvPositions();
   const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
   for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => window.append(chunk) })) {
     yield* table.readAll(rows, window);
@@ -95,95 +90,6 @@ export async function* parseYouTubeCsv(input: Readable, context: ParseContext): 
   }
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
-  }
-}
-
-/**
- * The bytes between the last position asked about and the end of what was read, for line
- * numbers and row offsets: the CSV parser reports where rows end, not where they start (and
- * miscounts lines when a quoted field holds a CRLF). Positions asked for never go backwards, so
- * bytes before the cursor are dropped; what is kept is at most the row being read.
- */
-class ByteWindow {
-  private chunks: Buffer[] = [];
-  /** File offset of chunks[0][0], and of the end of the last chunk. */
-  private base = 0;
-  private end = 0;
-  private cursor = 0;
-  private newlinesBeforeCursor = 0;
-
-  append(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.end += chunk.length;
-  }
-
-  /** 1-based line of the byte at `offset` (offset >= every offset asked before). */
-  lineAt(offset: number): number {
-    this.advanceTo(offset);
-    return this.newlinesBeforeCursor + 1;
-  }
-
-  /** The first byte at or after `offset` that is not a line break (a refused row's start). */
-  nextContent(offset: number): RowPosition {
-    let position = Math.max(offset, this.cursor);
-    let chunkStart = this.base;
-    for (const chunk of this.chunks) {
-      const chunkEnd = chunkStart + chunk.length;
-      while (position < chunkEnd) {
-        const byte = chunk[position - chunkStart] as number;
-        if (byte !== 0x0a && byte !== 0x0d) return { offset: position, line: this.lineAt(position) };
-        position++;
-      }
-      chunkStart = chunkEnd;
-    }
-    return { offset: position, line: this.lineAt(position) };
-  }
-
-  /**
-   * Where the row that ends at `endByte` (its line break included) starts: the row holds
-   * `innerNewlines` line breaks inside quoted fields, so it starts after the line break that
-   * many breaks before its own. Never before the cursor.
-   */
-  rowStart(endByte: number, innerNewlines: number): RowPosition {
-    let breaksToFind = innerNewlines + 1;
-    let inRowBreak = true;
-    let offset = this.cursor;
-    let chunkStart = this.end;
-    scan: for (let c = this.chunks.length - 1; c >= 0; c--) {
-      const chunk = this.chunks[c] as Buffer;
-      chunkStart -= chunk.length;
-      for (let i = Math.min(chunk.length, endByte - chunkStart) - 1; i >= 0; i--) {
-        if (chunkStart + i < this.cursor) break scan;
-        const byte = chunk[i] as number;
-        if (inRowBreak) {
-          if (byte === 0x0a || byte === 0x0d) continue;
-          inRowBreak = false;
-        }
-        if (byte === 0x0a && --breaksToFind === 0) {
-          offset = chunkStart + i + 1;
-          break scan;
-        }
-      }
-    }
-    return { offset, line: this.lineAt(offset) };
-  }
-
-  private advanceTo(offset: number): void {
-    while (this.cursor < offset && this.chunks.length > 0) {
-      const chunk = this.chunks[0] as Buffer;
-      const chunkEnd = this.base + chunk.length;
-      const stop = Math.min(offset, chunkEnd);
-      const until = stop - this.base;
-      for (let at = chunk.indexOf(0x0a, this.cursor - this.base); at !== -1 && at < until; at = chunk.indexOf(0x0a, at + 1)) {
-        this.newlinesBeforeCursor++;
-      }
-      this.cursor = stop;
-      if (stop === chunkEnd) {
-        this.chunks.shift();
-        this.base = chunkEnd;
-      }
-    }
   }
 }
 
@@ -248,7 +154,7 @@ class TableReader {
     this.playlistName = fileName.replace(/\.csv$/i, '').replace(/-videos$/i, '');
   }
 
-  *readAll(rows: CsvRow[], window: ByteWindow): Iterable<ParseEvent> {
+  *readAll(rows: CsvRow[], window: CsvPositions): Iterable<ParseEvent> {
     for (const row of rows) {
       if (this.stopped) return;
       if ('error' in row) {
