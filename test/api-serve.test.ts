@@ -12,6 +12,7 @@ import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { serve } from '../src/api/serve.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import type { LakeRecord } from '../src/ingest/records.js';
+import { lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, openTestLake, type TestLake } from './support/lake.js';
 
 /** Enough NDJSON (about 18 MB) that the export cannot sit whole in socket buffers. */
@@ -113,8 +114,7 @@ describe('the commands', () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'lake-serve-'));
     database = await createServerDatabase();
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
-    env = { ...clean, LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+    env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
   });
   after(async () => {
     await database?.drop();

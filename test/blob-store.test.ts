@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { LakeError } from '../src/errors.js';
 import { addRef, collectUnreferenced, listRefs, removeRef } from '../src/store/blob-refs.js';
 import { BLOB_TIERS, BlobStore, type BlobTier } from '../src/store/blob-store.js';
+import { lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const CHILD = new URL('./support/blob-store-child.ts', import.meta.url).pathname;
@@ -415,8 +416,7 @@ describe('lake blobs (command line)', () => {
   });
 
   async function lakeBlobs(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL'));
-    const env = { ...inherited, LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) };
+    const env = lakeEnvironment({ LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) });
     try {
       const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', BLOBS_CLI, 'blobs', ...args], { env, timeout: 120_000 });
       return { code: 0, stdout, stderr };

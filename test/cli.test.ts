@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, SERVER_URL } from './support/lake.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
@@ -18,9 +19,8 @@ interface Outcome {
 }
 
 async function lake(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL'));
   try {
-    const { stdout, stderr } = await run(process.execPath, [LAKE, ...args], { env: { ...clean, ...env }, timeout: 120_000 });
+    const { stdout, stderr } = await run(process.execPath, [LAKE, ...args], { env: lakeEnvironment(env), timeout: 120_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
