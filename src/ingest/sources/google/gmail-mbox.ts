@@ -246,23 +246,18 @@ async function messageEvent(
   const body = bodyText(email, attributes);
 
   const messageId = firstId(email.messageId);
-  const attachments: AttachmentMeta[] = [];
-  const contents: Uint8Array[] = [];
-  for (const attachment of email.attachments) {
-    const content = contentBytes(attachment.content);
-    const meta: AttachmentMeta = {
-      filename: attachment.filename,
-      contentType: attachment.mimeType,
-      size: content.byteLength,
-      sha256: createHash('sha256').update(content).digest('hex'),
-    };
-    attachments.push(meta);
-    contents.push(content);
-    decoded?.push({ meta, content });
-  }
-  if (blobs) {
-    // Written side by side (each put ends in an fsync); their references in attachment order.
-    const stored = await Promise.all(contents.map((content) => blobs.put(content)));
+  const contents = email.attachments.map((attachment) => contentBytes(attachment.content));
+  // With a blob store the attachments are written side by side (each put ends in an fsync), and
+  // their SHA-256 is the one the store computed while writing; without one it is computed here.
+  const stored = blobs ? await Promise.all(contents.map((content) => blobs.put(content))) : null;
+  const attachments: AttachmentMeta[] = email.attachments.map((attachment, index) => ({
+    filename: attachment.filename,
+    contentType: attachment.mimeType,
+    size: contents[index]!.byteLength,
+    sha256: stored?.[index]!.sha256 ?? createHash('sha256').update(contents[index]!).digest('hex'),
+  }));
+  for (const [index, meta] of attachments.entries()) decoded?.push({ meta, content: contents[index]! });
+  if (stored) {
     for (const [index, attachment] of email.attachments.entries()) {
       const name = attachment.filename?.trim() || `${messageId ?? createHash('sha256').update(raw).digest('hex')}/${index + 1}`;
       const ref: BlobRefRecord = {
