@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
-import { bulkInsert } from '../src/db/bulk.js';
+import { bulkInsert, copyDirect } from '../src/db/bulk.js';
 import { LakeError } from '../src/errors.js';
 import { Lake } from '../src/lake.js';
 import { BACKEND, createUser, openTestLake, SERVER_URL, type TestLake } from './support/lake.js';
@@ -58,6 +58,27 @@ test('copyFrom refuses to write anywhere but a temporary staging table', async (
     t.lake.db.asUser(user, (tx) => tx.copyFrom('timeseries.location_points', COLUMNS, copyRows(1))),
     /temporary staging tables only/,
   );
+});
+
+test('loadAsUser: only its direct part may COPY into a user table, and only where the user has no row in the batch\'s range', async () => {
+  const range = (from: number, count: number) => ({
+    userId: user, column: 'recorded_at', from: new Date(Date.UTC(2024, 2, 1) + from * 60_000), to: new Date(Date.UTC(2024, 2, 1) + (from + count - 1) * 60_000),
+  });
+  const before = await countCopied();
+  const direct = (rows: string, r: ReturnType<typeof range>) =>
+    t.lake.db.loadAsUser(user, (tx) => copyDirect(tx, 'timeseries.location_points', COLUMNS, rows, r), async (tx, result) => {
+      // Once the transaction is the user's, the direct part is over.
+      await assert.rejects(tx.copyFrom('timeseries.location_points', COLUMNS, copyRows(1, 900_000)), /temporary staging tables only/);
+      return result;
+    });
+  // A range with no stored row: loaded straight.
+  assert.deepEqual(await direct(copyRows(50, 800_000), range(800_000, 50)), { received: 50, inserted: 50, updated: 0, duplicates: 0 });
+  assert.equal(await countCopied(), before + 50);
+  // Stored rows in the range (an overlapping batch): left to bulkInsert, nothing written.
+  assert.equal(await direct(copyRows(50, 800_040), range(800_040, 50)), null);
+  // A row repeated inside a batch meets itself: rolled back to the savepoint, nothing written.
+  assert.equal(await direct(copyRows(3, 810_000) + copyRows(1, 810_000), range(810_000, 3)), null);
+  assert.equal(await countCopied(), before + 50);
 });
 
 test('a failing transaction leaves none of its COPY rows visible, and the connection works afterwards', async () => {

@@ -103,6 +103,17 @@ test('a batch with a bad row commits nothing, not even its checkpoint', async ()
   assert.deepEqual(after.rows[0], { points: 2, done: 6 });
 });
 
+test('a row repeated inside a batch of a new time range loads once and counts once as a duplicate', async () => {
+  const point: LakeRecord = { type: 'location_point', source: 'test.points', key: [20], recordedAt: new Date('2021-03-01T00:00:00Z'), lat: 1, lon: 2 };
+  const other: LakeRecord = { ...point, key: [21], recordedAt: new Date('2021-03-01T00:05:00Z') };
+  const counts = await loadBatch(t.lake.db, target(), { records: [point, other, { ...point }] });
+  assert.deepEqual(counts, { received: 3, inserted: 2, updated: 0, duplicates: 1 });
+  const hours = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_hours WHERE hour = '2021-03-01T00:00:00Z' AND recorded_at = '2021-03-01T00:00:00Z'`),
+  );
+  assert.equal(hours.rows[0]!.n, 1);
+});
+
 test('a message keeps its address lists, labels and attachments exactly', async () => {
   const message: LakeRecord = {
     type: 'message', source: 'test.mbox', key: ['<a@b>'], messageId: 'a@b', threadId: '1723', inReplyTo: null,

@@ -22,7 +22,8 @@ export interface Transaction extends Queryable {
   /**
    * Bulk-load rows into the temporary table `table (columns)` with COPY, inside this transaction:
    * all or nothing with it. Returns the number of rows loaded. Only `pg_temp.` tables: user tables
-   * are filled from them with bulkInsert (bulk.ts), under row-level security. The server streams
+   * are filled from them with bulkInsert (bulk.ts), under row-level security; only the `direct`
+   * part of Database.loadAsUser may COPY into a user table itself (copyDirect). The server streams
    * `COPY ... FROM STDIN`; PGlite reads the data from `/dev/blob`, so there it is gathered first:
    * keep batches bounded.
    */
@@ -53,6 +54,13 @@ export interface Database extends Queryable {
    * with `null`, to no rows at all.
    */
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * The loader's transaction: `direct` runs first as the maintenance role, where copyFrom may load
+   * user tables themselves (row-level security refuses COPY to the application role, and COPY
+   * straight into the table costs a third less than staging plus INSERT ... SELECT); then the
+   * transaction becomes `userId`'s, as in asUser, for `work`. There is no way back.
+   */
+  loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T>;
   /** Settings applied with SET LOCAL in every user transaction (see userContextSettings). */
   setUserContextSettings(settings: Readonly<Record<string, string>>): void;
   /** Detect what this backend can do (extensions, version). */
@@ -60,9 +68,14 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
-/** copyFrom writes only into temporary staging tables, never around row-level security. */
-export function assertStagingTable(table: string): void {
-  if (!/^pg_temp\.[a-z_][a-z0-9_]*$/.test(table)) {
+/** Whether a transaction's copyFrom may load user tables (the `direct` part of loadAsUser). */
+export interface CopyAccess {
+  direct: boolean;
+}
+
+/** copyFrom writes only into temporary staging tables, never around row-level security, except in loadAsUser's `direct` part. */
+export function assertCopyTarget(table: string, access: CopyAccess): void {
+  if (!access.direct && !/^pg_temp\.[a-z_][a-z0-9_]*$/.test(table)) {
     throw new Error(`copyFrom loads temporary staging tables only (pg_temp.*), not ${table}: use bulkInsert`);
   }
 }

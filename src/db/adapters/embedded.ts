@@ -14,7 +14,7 @@ import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
 import { vector } from '@electric-sql/pglite/vector';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { LakeError } from '../../errors.js';
-import { assertStagingTable, enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertCopyTarget, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -60,12 +60,23 @@ class EmbeddedDatabase implements Database {
   }
 
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.pg.transaction((tx) => work(wrap(tx)));
+    return this.pg.transaction((tx) => work(wrap(tx, { direct: false })));
+  }
+
+  loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T> {
+    return this.pg.transaction(async (tx) => {
+      const access: CopyAccess = { direct: true };
+      const wrapped = wrap(tx, access);
+      const done = await direct(wrapped);
+      access.direct = false;
+      await enterUserContext(wrapped, userId, this.userContext);
+      return work(wrapped, done);
+    });
   }
 
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.pg.transaction(async (tx) => {
-      const wrapped = wrap(tx);
+      const wrapped = wrap(tx, { direct: false });
       await enterUserContext(wrapped, userId, this.userContext);
       return work(wrapped);
     });
@@ -89,21 +100,23 @@ class EmbeddedDatabase implements Database {
   }
 }
 
-function wrap(tx: PGliteTransaction): Transaction {
+function wrap(tx: PGliteTransaction, access: CopyAccess): Transaction {
   return {
     async query<Row>(sql: string, params: readonly unknown[] = []) {
       return toResult<Row>(await tx.query<Row>(sql, params as unknown[]));
     },
     async copyFrom(table, columns, data, format = 'text') {
-      assertStagingTable(table);
+      assertCopyTarget(table, access);
       const blob = await toBlob(data);
+      const copy = `COPY ${table} (${columns.join(', ')}) FROM '/dev/blob' WITH (FORMAT ${format})`;
+      if (access.direct) return (await tx.query(copy, [], { blob })).affectedRows ?? 0;
       // PGlite reads COPY data from the virtual file /dev/blob, which only the superuser may read:
       // step out of the application role for this statement alone (the target is a temporary
       // staging table, never a user table) and step back in.
       const { role } = (await tx.query<{ role: string }>(`SELECT current_user AS role`)).rows[0]!;
       await tx.query(`SET LOCAL ROLE NONE`);
       try {
-        const result = await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob' WITH (FORMAT ${format})`, [], { blob });
+        const result = await tx.query(copy, [], { blob });
         return result.affectedRows ?? 0;
       } finally {
         await tx.query(`SET LOCAL ROLE ${role}`);

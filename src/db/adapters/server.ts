@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import { LakeError } from '../../errors.js';
-import { assertStagingTable, enterUserContext, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertCopyTarget, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -69,7 +69,17 @@ class ServerDatabase implements Database {
     });
   }
 
-  private async inTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+  loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T> {
+    const access: CopyAccess = { direct: true };
+    return this.inTransaction(async (tx) => {
+      const done = await direct(tx);
+      access.direct = false;
+      await enterUserContext(tx, userId, this.userContext);
+      return work(tx, done);
+    }, access);
+  }
+
+  private async inTransaction<T>(work: (tx: Transaction) => Promise<T>, access: CopyAccess = { direct: false }): Promise<T> {
     const client = await this.pool.connect();
     // A connection that dies while checked out (server restart, pg_terminate_backend) emits
     // 'error' on the client; the failing query reports it, so it must not crash the process.
@@ -78,7 +88,7 @@ class ServerDatabase implements Database {
     let broken = false;
     try {
       await client.query('BEGIN');
-      const result = await work(wrap(client));
+      const result = await work(wrap(client, access));
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -107,14 +117,14 @@ class ServerDatabase implements Database {
   }
 }
 
-function wrap(client: pg.PoolClient): Transaction {
+function wrap(client: pg.PoolClient, access: CopyAccess): Transaction {
   return {
     async query<Row>(sql: string, params: readonly unknown[] = []) {
       const result = await client.query(sql, params as unknown[]);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async copyFrom(table, columns, data, format = 'text') {
-      assertStagingTable(table);
+      assertCopyTarget(table, access);
       const stream = client.query(copyFromStdin(`COPY ${table} (${columns.join(', ')}) FROM STDIN WITH (FORMAT ${format})`));
       const source = typeof data === 'string' || data instanceof Uint8Array ? Readable.from([data]) : Readable.from(data);
       await pipeline(source, stream);

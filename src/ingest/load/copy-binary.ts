@@ -51,6 +51,14 @@ export class CopyBinaryWriter {
     this.position += value.length;
   }
 
+  /** bytea from a binary string, one character per byte (a digest in `latin1`). */
+  latin1(value: string | null | undefined): void {
+    if (value == null) return this.null();
+    this.reserve(4 + value.length);
+    this.position = this.buffer.writeInt32BE(value.length, this.position);
+    this.position += this.buffer.write(value, this.position, value.length, 'latin1');
+  }
+
   /** bytea from hex digits. */
   hex(digits: string | null | undefined): void {
     if (digits == null) return this.null();

@@ -2,8 +2,8 @@
 // the same transaction. A killed import therefore resumes exactly after the last committed batch:
 // nothing lost, nothing doubled (and re-sent rows are absorbed by the content-hash keys anyway).
 import { hash } from 'node:crypto';
-import type { Database } from '../../db/database.js';
-import { bulkInsert } from '../../db/bulk.js';
+import type { Database, Transaction } from '../../db/database.js';
+import { bulkInsert, copyDirect, type BulkInsertResult } from '../../db/bulk.js';
 import type { LakeRecord, Rejection } from '../records.js';
 import { CopyBinaryWriter, uuidBytes } from './copy-binary.js';
 import { DESTINATIONS, type Destination } from './tables.js';
@@ -82,10 +82,10 @@ export function loadBatch(db: Database, target: LoadTarget, batch: Batch): Promi
 export async function loadPrepared(db: Database, target: LoadTarget, batch: PreparedBatch): Promise<LoadCounts> {
   const { userId, fileId: importFileId } = target;
   await ensurePartitions(db, batch.tables);
-  return db.asUser(userId, async (tx) => {
+  return db.loadAsUser(userId, (tx) => copyDirectWherePossible(tx, userId, batch.tables), async (tx, direct) => {
     const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0 };
-    for (const { destination, data, revised } of batch.tables) {
-      const counts = await bulkInsert(tx, destination.table, destination.columns, data, {
+    for (const [index, { destination, data, revised }] of batch.tables.entries()) {
+      const counts = direct[index] ?? await bulkInsert(tx, destination.table, destination.columns, data, {
         format: 'binary',
         replace: revised ? destination.replace : undefined,
         derive: destination.derive,
@@ -134,6 +134,21 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
     }
     return total;
   });
+}
+
+/** Each table's counts where it loaded by copyDirect (bulk.ts); null where it must take bulkInsert. */
+async function copyDirectWherePossible(tx: Transaction, userId: string, tables: PreparedBatch['tables']): Promise<(BulkInsertResult | null)[]> {
+  const counts: (BulkInsertResult | null)[] = [];
+  for (const { destination, data, from, to, revised } of tables) {
+    // Only time-partitioned tables have a range to check; rows with revisions may replace stored ones.
+    const eligible = destination.timeColumn !== null && from !== Infinity && !revised;
+    counts.push(eligible
+      ? await copyDirect(tx, destination.table, destination.columns, data,
+        { userId, column: destination.timeColumn!, from: new Date(from), to: new Date(to) },
+        { format: 'binary', derive: destination.derive })
+      : null);
+  }
+  return counts;
 }
 
 function groupByDestination(records: readonly LakeRecord[]): Map<Destination, LakeRecord[]> {

@@ -14,16 +14,19 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
    * unique key to meet on and the columns the newer row overwrites.
    */
   replace?: { conflict: readonly string[]; columns: readonly string[] };
-  /** A statement keeping a table derived from this one current, given the batch's staging table. */
-  derive?: (staging: string) => string;
+  /** A statement keeping a table derived from this one current, given a relation of the batch's rows (bulk.ts). */
+  derive?: (batch: string) => string;
   /** The record as one row of binary COPY, its fields in column order and of the columns' types. */
   write(w: CopyBinaryWriter, record: R, userId: Buffer, importFileId: Buffer | null): void;
   time(record: R): Date | null;
 }
 
-/** SHA-256 of the record's type, source and natural key. */
-export function contentHash(record: LakeRecord): Buffer {
-  return hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'buffer') as unknown as Buffer;
+/**
+ * SHA-256 of the record's type, source and natural key, as a binary string (one character per
+ * byte) for CopyBinaryWriter.latin1: a Buffer per record cost twice the hash itself.
+ */
+export function contentHash(record: LakeRecord): string {
+  return hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'binary');
 }
 
 type DestinationMap = { [T in LakeRecord['type']]: Destination<Extract<LakeRecord, { type: T }>> };
@@ -53,7 +56,7 @@ export const DESTINATIONS: DestinationMap = {
     write(w, r, user, file) {
       w.row(17);
       w.uuid(user);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.hex(r.sha256);
       w.text(r.path);
       w.text(r.kind);
@@ -81,7 +84,7 @@ export const DESTINATIONS: DestinationMap = {
       w.row(15);
       w.uuid(user);
       w.timestamptz(r.recordedAt);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.float8(r.lat);
       w.float8(r.lon);
       w.float4(r.accuracyM);
@@ -98,13 +101,13 @@ export const DESTINATIONS: DestinationMap = {
     time: (r) => r.recordedAt,
     // Each hour's first point (migration 0014), for maps of long ranges: the batch's heads replace
     // stored ones they precede. Rows of the batch that were duplicates are already stored as such.
-    derive: (staging) =>
+    derive: (batch) =>
       `INSERT INTO timeseries.location_hours AS stored (user_id, hour, recorded_at, content_hash, lat, lon, accuracy_m, altitude_m,
                                                        velocity_mps, heading_deg, activity, device, source)
        SELECT DISTINCT ON (user_id, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'))
               user_id, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'), recorded_at, content_hash, lat, lon, accuracy_m,
               altitude_m, velocity_mps, heading_deg, activity, device, source
-         FROM ${staging}
+         FROM ${batch}
         ORDER BY user_id, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'), recorded_at, content_hash
        ON CONFLICT (user_id, hour) DO UPDATE
           SET recorded_at = excluded.recorded_at, content_hash = excluded.content_hash, lat = excluded.lat, lon = excluded.lon,
@@ -125,7 +128,7 @@ export const DESTINATIONS: DestinationMap = {
       w.row(15);
       w.uuid(user);
       w.timestamptz(r.occurredAt);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.int2(r.utcOffsetMinutes);
       w.text(r.kind);
       w.text(r.source);
@@ -167,7 +170,7 @@ export const DESTINATIONS: DestinationMap = {
       w.row(11);
       w.uuid(user);
       w.timestamptz(r.startedAt);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.timestamptz(r.endedAt);
       w.text(r.placeId);
       w.text(r.source);
@@ -188,7 +191,7 @@ export const DESTINATIONS: DestinationMap = {
       w.row(10);
       w.uuid(user);
       w.timestamptz(r.measuredAt);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.text(r.metric);
       w.float8(r.value);
       w.text(r.unit);
@@ -208,7 +211,7 @@ export const DESTINATIONS: DestinationMap = {
       w.row(16);
       w.uuid(user);
       w.timestamptz(r.sentAt);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.text(r.messageId);
       w.text(r.threadId);
       w.text(r.inReplyTo);
@@ -233,7 +236,7 @@ export const DESTINATIONS: DestinationMap = {
     write(w, r, user, file) {
       w.row(17);
       w.uuid(user);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.text(r.uid);
       w.text(r.fullName);
       w.jsonb(r.structuredName);
@@ -261,7 +264,7 @@ export const DESTINATIONS: DestinationMap = {
       w.row(19);
       w.uuid(user);
       w.timestamptz(r.startsAt);
-      w.bytes(contentHash(r));
+      w.latin1(contentHash(r));
       w.text(r.uid);
       w.timestamptz(r.recurrenceId);
       w.text(r.summary);
