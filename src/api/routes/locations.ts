@@ -19,6 +19,7 @@ import {
   TimeRangeParams,
   type BoundingBox,
 } from '../query-params.js';
+import { cellCondition, cellRangesAround } from '../../geo/cells.js';
 import { SqlParams } from '../sql.js';
 
 /** Mean Earth radius (IUGG), for the distance formula used where PostGIS is absent. */
@@ -76,10 +77,12 @@ export interface LocationFilter {
 }
 
 /**
- * WHERE conditions for a location filter. The radius uses ST_DWithin on the geography column where
- * PostGIS is installed (indexed, on the spheroid); elsewhere the haversine distance on a sphere.
+ * WHERE conditions for a location filter on a table with lat, lon (and geog with PostGIS). The
+ * radius uses ST_DWithin on the geography column where PostGIS is installed (on the spheroid);
+ * elsewhere the haversine distance on a sphere. With `cells` (location points, migration 0015)
+ * the cells around the centre find the candidates by index first.
  */
-export function locationConditions(filter: LocationFilter, params: SqlParams, useGeography: boolean): string[] {
+export function locationConditions(filter: LocationFilter, params: SqlParams, useGeography: boolean, cells = false): string[] {
   const where: string[] = [];
   if (filter.from) where.push(`recorded_at >= ${params.add(filter.from)}`);
   if (filter.to) where.push(`recorded_at < ${params.add(filter.to)}`);
@@ -90,6 +93,9 @@ export function locationConditions(filter: LocationFilter, params: SqlParams, us
     where.push(lon);
   }
   if (filter.near) {
+    // The cells around the centre find the candidates by index (src/geo/cells.ts); the distance decides.
+    const nearby = cells ? cellCondition(cellRangesAround(filter.near.lat, filter.near.lon, filter.near.radiusM)) : null;
+    if (nearby) where.push(nearby);
     const lat = `${params.add(filter.near.lat)}::float8`;
     const lon = `${params.add(filter.near.lon)}::float8`;
     const radius = `${params.add(filter.near.radiusM)}::float8`;
@@ -232,7 +238,7 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor, isPosition);
       const limit = query.limit ?? 1000;
       const params = new SqlParams();
-      const where = locationConditions(filter, params, useGeography);
+      const where = locationConditions(filter, params, useGeography, true);
       const columns = `recorded_at, content_hash, ${utcMicros('recorded_at')} AS position_time, encode(content_hash, 'hex') AS position_hash,
                        lat, lon, altitude_m, accuracy_m, velocity_mps, heading_deg, activity, device, source`;
       let page: string;
