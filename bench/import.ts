@@ -3,7 +3,7 @@
 // parse → normalize → validate → load, attachments into the blob store), into PGlite or a
 // PostgreSQL server.
 //
-//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 5000] [--file F]
+//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 10000] [--file F]
 //
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
     mb: { type: 'string', default: '200' },
     kind: { type: 'string', default: 'records' },
     backend: { type: 'string', default: 'embedded' },
-    'batch-size': { type: 'string', default: '5000' },
+    'batch-size': { type: 'string', default: '10000' },
     file: { type: 'string' },
   },
 });

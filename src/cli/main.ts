@@ -5,7 +5,7 @@ import { migrationStatus } from '../db/migrate.js';
 import { LakeError } from '../errors.js';
 import { ensureUser } from '../ingest/receive/ledger.js';
 import { formatReport } from '../ingest/report.js';
-import { runImport } from '../ingest/runner.js';
+import { DEFAULT_BATCH_SIZE, runImport } from '../ingest/runner.js';
 import { Lake } from '../lake.js';
 import { registerApiCommands } from './api.js';
 import { registerBlobCommands } from './blobs.js';
@@ -76,7 +76,7 @@ program
   .description('import exports (Takeout .zip parts, .tgz, folders or files) into the lake; re-run to resume')
   .argument('<path...>', 'archives, folders or files; give all parts of a split Takeout together')
   .option('--user <name>', 'whose data this is (created on first use)', 'me')
-  .option('--batch-size <n>', 'records per load transaction', '5000')
+  .option('--batch-size <n>', 'records per load transaction', String(DEFAULT_BATCH_SIZE))
   .option('--json', 'print the report as JSON on stdout')
   .action(async (paths: string[], options: { user: string; batchSize: string; json?: boolean }) => {
     const batchSize = Number(options.batchSize);

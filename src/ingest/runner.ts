@@ -40,10 +40,19 @@ export interface ImportProgress {
   filesDone: number;
 }
 
+/**
+ * Records per load transaction unless told otherwise. Each transaction costs about 6 ms besides
+ * its rows (measured on the server: Records.json at 5,000 a batch 28.6 MB/s, at 10,000 32.1, at
+ * 20,000 32.4 with 25 MB more RSS). MAX_BATCH_INPUT_BYTES bounds batches of large records.
+ */
+export const DEFAULT_BATCH_SIZE = 10_000;
+/** A batch also ends once its records span this much of their file (mail: a few hundred messages). */
+const MAX_BATCH_INPUT_BYTES = 32 * 1024 * 1024;
+
 export interface ImportOptions {
   userId: string;
   inputs: readonly string[];
-  /** Records (and quarantined values) per load transaction. */
+  /** Records (and quarantined values) per load transaction (at most; see MAX_BATCH_INPUT_BYTES). */
   batchSize: number;
   limits?: Partial<ExtractLimits>;
   sources?: readonly Source[];
@@ -316,6 +325,7 @@ async function parseAndLoad(
   let batch: PendingBatch = { records: [], offsets: [], quarantine: [] };
   let events = 0;
   let lastOffset = 0;
+  let batchStart: number | null = null;
   const quarantine = (category: QuarantineCategory, reason: string, where: { byteOffset?: number | null; line?: number | null; excerpt?: string | null }) => {
     batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
     report.quarantined[category] = (report.quarantined[category] ?? 0) + 1;
@@ -336,6 +346,7 @@ async function parseAndLoad(
   const flush = async (): Promise<void> => {
     const current = batch;
     batch = { records: [], offsets: [], quarantine: [] };
+    batchStart = null;
     const end: Checkpoint = { recordsDone: events, byteOffset: lastOffset };
     while (loading.length >= window) await settleOldest();
     const checkpoint = loading.length === 0 ? end : committed;
@@ -364,6 +375,7 @@ async function parseAndLoad(
         quarantine(event.rejection.category, event.rejection.reason, event.rejection);
       } else {
         lastOffset = event.offset;
+        batchStart ??= event.offset;
         const checked = validateRecord(normalizeRecord(event.record, repairs));
         if (checked.ok) {
           tagLanguage(checked.record); // after validation: on the text as stored, and only for kept records
@@ -373,7 +385,7 @@ async function parseAndLoad(
           quarantine(checked.rejection.category, checked.rejection.reason, { ...checked.rejection, byteOffset: event.offset });
         }
       }
-      if (batch.records.length + batch.quarantine.length >= options.batchSize) {
+      if (batch.records.length + batch.quarantine.length >= options.batchSize || lastOffset - (batchStart ?? lastOffset) >= MAX_BATCH_INPUT_BYTES) {
         await flush();
         if (options.signal?.aborted) {
           await settleAll(); // the checkpoints of what was read are committed before stopping

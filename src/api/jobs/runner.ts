@@ -15,7 +15,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Transaction } from '../../db/database.js';
 import type { QuarantineCategory } from '../../ingest/records.js';
 import type { FileReport, ImportReport } from '../../ingest/report.js';
-import { ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
+import { DEFAULT_BATCH_SIZE, ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
 import type { Lake } from '../../lake.js';
 import { readUpload, type Uploads } from '../uploads/uploads.js';
 
@@ -243,7 +243,7 @@ export class JobRunner extends EventEmitter<JobEvents> {
         userId,
         jobId,
         inputs,
-        batchSize: claimed.options.batchSize ?? 5000,
+        batchSize: claimed.options.batchSize ?? DEFAULT_BATCH_SIZE,
         blobs: this.lake.blobs,
         clamavAddress: this.lake.config.clamavAddress,
         signal: job.controller.signal,
