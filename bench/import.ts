@@ -3,7 +3,7 @@
 // parse → normalize → validate → load, attachments into the blob store), into PGlite or a
 // PostgreSQL server.
 //
-//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 10000] [--file F]
+//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 10000] [--parse-worker-mb 32] [--file F]
 //
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     kind: { type: 'string', default: 'records' },
     backend: { type: 'string', default: 'embedded' },
     'batch-size': { type: 'string', default: '10000' },
+    'parse-worker-mb': { type: 'string' },
     file: { type: 'string' },
   },
 });
@@ -72,7 +73,8 @@ try {
   const userId = await ensureUser(lake.db, 'bench');
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']), blobs: lake.blobs });
+  const parseWorkerMinBytes = args['parse-worker-mb'] === undefined ? undefined : Number(args['parse-worker-mb']) * 1024 * 1024;
+  const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']), blobs: lake.blobs, parseWorkerMinBytes });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const records = report.totals.records;

@@ -182,6 +182,32 @@ test('a batch the database refuses is split until the refused record is alone; i
   assert.equal(checkpoint.rows[0]!.records_done, 9);
 });
 
+test('a batch made elsewhere (a parse worker: COPY data, its records fetched on demand) is split the same way when refused', async () => {
+  const { loadResilient } = await import('../src/ingest/load/resilient.js');
+  const { prepareBatch } = await import('../src/ingest/load/loader.js');
+  const points: LakeRecord[] = Array.from({ length: 5 }, (_, i) => ({
+    type: 'location_point' as const, source: 'test.split-worker', key: [i], recordedAt: new Date(Date.UTC(2021, 1, 1, 0, i)),
+    lat: i === 2 ? -95 : 10 + i, lon: 20,
+  }));
+  let fetched = 0;
+  const checkpoint = { recordsDone: 5, byteOffset: 900 };
+  const counts = await loadResilient(t.lake.db, target(), {
+    records: [],
+    offsets: [],
+    prepared: prepareBatch(target(), { records: points, checkpoint }),
+    loadRecords: async () => (fetched++, { records: points, offsets: points.map((_, i) => 700 + i * 50) }),
+    entry: 'Takeout/split-worker.json',
+    checkpoint,
+  });
+  assert.equal(fetched, 1, 'the records are fetched once, when the batch is refused');
+  assert.equal(counts.inserted, 4);
+  assert.deepEqual(counts.quarantinedByDatabase, { invalid: 1 });
+  const refused = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ byte_offset: number }>(`SELECT byte_offset FROM imports.quarantine WHERE entry = 'Takeout/split-worker.json'`),
+  );
+  assert.deepEqual(refused.rows, [{ byte_offset: 800 }]);
+});
+
 test('binary COPY keeps values exact: times before 2000 and after 2038, ms precision, reals, empty and long arrays, NaN as NULL', async () => {
   const times = ['1969-07-20T20:17:40.123Z', '1999-12-31T23:59:59.999Z', '2000-01-01T00:00:00.000Z', '2038-01-19T03:14:08.001Z', '2099-12-31T23:59:59.999Z'];
   const records: LakeRecord[] = times.map((iso, i) => ({

@@ -23,9 +23,8 @@ import { drain, peekHead } from './receive/peek.js';
 import { quarantinedCount, type FileReport, type FileStatus, type ImportReport } from './report.js';
 import { detectSource, SOURCES } from './sources/index.js';
 import type { Source } from './source.js';
-import { tagLanguage } from './transform/language.js';
-import { normalizeRecord } from './transform/normalize.js';
-import { validateRecord } from './validate/validate.js';
+import { produceBatches, type ParseOutcome } from './pipeline/batches.js';
+import { batchesFromWorker, type WorkerBatch } from './pipeline/parse-in-worker.js';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -43,17 +42,22 @@ export interface ImportProgress {
 /**
  * Records per load transaction unless told otherwise. Each transaction costs about 6 ms besides
  * its rows (measured on the server: Records.json at 5,000 a batch 28.6 MB/s, at 10,000 32.1, at
- * 20,000 32.4 with 25 MB more RSS). MAX_BATCH_INPUT_BYTES bounds batches of large records.
+ * 20,000 32.4 with 25 MB more RSS). Batches of large records end earlier (pipeline/batches.ts).
  */
 export const DEFAULT_BATCH_SIZE = 10_000;
-/** A batch also ends once its records span this much of their file (mail: a few hundred messages). */
-const MAX_BATCH_INPUT_BYTES = 32 * 1024 * 1024;
+/**
+ * Files of standalone sources from this size are parsed in a worker thread (pipeline/): starting
+ * one takes about half a second, which a smaller file would not win back.
+ */
+export const PARSE_WORKER_MIN_BYTES = 32 * 1024 * 1024;
 
 export interface ImportOptions {
   userId: string;
   inputs: readonly string[];
-  /** Records (and quarantined values) per load transaction (at most; see MAX_BATCH_INPUT_BYTES). */
+  /** Records (and quarantined values) per load transaction, at most. */
   batchSize: number;
+  /** Parse files of standalone sources this large in a worker thread (PARSE_WORKER_MIN_BYTES; 0: all of them). */
+  parseWorkerMinBytes?: number;
   limits?: Partial<ExtractLimits>;
   sources?: readonly Source[];
   /** Where sources keep files as they are (Lake.blobs); without it only metadata is loaded. */
@@ -224,7 +228,7 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
     fileId = resumed?.fileId ?? (await createFile(db, userId, jobId, { ...fileRow, status: 'loading' }));
     report.resumedFrom = resumed?.recordsDone ?? 0;
     try {
-      await parseAndLoad(db, options, { userId, jobId, fileId }, source, rest, entry.modifiedAt, report, (handled) => {
+      await parseAndLoad(db, options, { userId, jobId, fileId }, source, rest, { size: entry.size, exportedAt: entry.modifiedAt }, report, (handled) => {
         progress.path = entry.path;
         progress.fileBytes = checksum.bytes;
         progress.fileSize = entry.size;
@@ -304,54 +308,40 @@ function unrecognised(sniff: ReturnType<typeof sniffMimeType>): string {
   return `not imported: no parser recognises this ${sniff.detected ?? 'content'}`;
 }
 
-interface PendingBatch {
-  records: LakeRecord[];
-  offsets: number[];
-  quarantine: QuarantineEntry[];
-}
-
 async function parseAndLoad(
   db: Database,
   options: ImportOptions,
   target: { userId: string; jobId: string; fileId: string },
   source: Source,
   input: Readable,
-  exportedAt: Date | null,
+  entry: { size: number | null; exportedAt: Date | null },
   report: FileReport,
   onBatch: (recordsHandled: number) => void,
 ): Promise<void> {
-  const repairs: RepairCounts = report.repairs;
   const path = report.path;
-  let batch: PendingBatch = { records: [], offsets: [], quarantine: [] };
-  let events = 0;
-  let lastOffset = 0;
-  let batchStart: number | null = null;
-  const quarantine = (category: QuarantineCategory, reason: string, where: { byteOffset?: number | null; line?: number | null; excerpt?: string | null }) => {
-    batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
-    report.quarantined[category] = (report.quarantined[category] ?? 0) + 1;
-  };
   // Up to `window` batches load at once on their own connections while the next is parsed and
-  // turned into COPY text (PGlite has one connection: there the window is 1). A batch's
+  // turned into COPY data (PGlite has one connection: there the window is 1). A batch's
   // checkpoint never claims more than is certainly committed: its own end when nothing loads
   // before it, otherwise the end of the last batch awaited. A kill thus re-reads at most `window`
   // batches, whose rows come back as duplicates.
   const window = Math.max(1, Math.min(db.concurrentTransactions, availableParallelism()));
-  const loading: { done: Promise<void>; end: Checkpoint }[] = [];
+  const loading: { done: Promise<void>; end: Checkpoint; settled: () => void }[] = [];
   let committed: Checkpoint | null = null;
   const settleOldest = async (): Promise<void> => {
     const oldest = loading.shift()!;
     await oldest.done;
     committed = oldest.end;
+    oldest.settled();
   };
-  const flush = async (): Promise<void> => {
-    const current = batch;
-    batch = { records: [], offsets: [], quarantine: [] };
-    batchStart = null;
-    const end: Checkpoint = { recordsDone: events, byteOffset: lastOffset };
+  const load = async (produced: WorkerBatch): Promise<void> => {
+    for (const q of produced.quarantine) report.quarantined[q.category] = (report.quarantined[q.category] ?? 0) + 1;
+    const end: Checkpoint = { recordsDone: produced.eventsDone, byteOffset: produced.lastOffset };
     while (loading.length >= window) await settleOldest();
     const checkpoint = loading.length === 0 ? end : committed;
-    const prepared = prepareBatch(target, { ...current, checkpoint });
-    const done = loadResilient(db, target, { ...current, checkpoint, prepared, entry: path }).then((counts) => {
+    const prepared = produced.tables
+      ? { tables: produced.tables, quarantine: produced.quarantine, checkpoint }
+      : prepareBatch(target, { ...produced, checkpoint });
+    const done = loadResilient(db, target, { ...produced, checkpoint, prepared, entry: path }).then((counts) => {
       report.records += counts.inserted;
       report.updated += counts.updated;
       report.duplicates += counts.duplicates;
@@ -361,48 +351,33 @@ async function parseAndLoad(
       onBatch(counts.inserted + counts.updated + counts.duplicates);
     });
     done.catch(() => {}); // awaited (and rethrown) by settleOldest
-    loading.push({ done, end });
-  };
-  const settleAll = async (): Promise<void> => {
-    while (loading.length > 0) await settleOldest();
+    loading.push({ done, end, settled: produced.settled ?? (() => {}) });
   };
 
+  const outcome: ParseOutcome = { events: 0, broken: null };
+  const produce = { resumedFrom: report.resumedFrom, batchSize: options.batchSize };
+  // Only into the embedded database, which loads in this thread (see pipeline/parse-in-worker.ts).
+  const inWorker = db.backend === 'embedded' && source.standalone === true && entry.size !== null &&
+    entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES);
+  const worker = inWorker ? batchesFromWorker(source, input, { path, exportedAt: entry.exportedAt, target }, produce, outcome, report.repairs) : null;
+  const batches: AsyncIterable<WorkerBatch> = worker?.batches ??
+    produceBatches(source, input, { path, repairs: report.repairs, blobs: options.blobs ?? null, exportedAt: entry.exportedAt }, produce, outcome);
   try {
-    for await (const event of source.parse(input, { path, repairs, blobs: options.blobs ?? null, exportedAt })) {
-      events++;
-      if (events <= report.resumedFrom) continue;
-      if (event.kind === 'reject') {
-        quarantine(event.rejection.category, event.rejection.reason, event.rejection);
-      } else {
-        lastOffset = event.offset;
-        batchStart ??= event.offset;
-        const checked = validateRecord(normalizeRecord(event.record, repairs));
-        if (checked.ok) {
-          tagLanguage(checked.record); // after validation: on the text as stored, and only for kept records
-          batch.records.push(checked.record);
-          batch.offsets.push(event.offset);
-        } else {
-          quarantine(checked.rejection.category, checked.rejection.reason, { ...checked.rejection, byteOffset: event.offset });
-        }
-      }
-      if (batch.records.length + batch.quarantine.length >= options.batchSize || lastOffset - (batchStart ?? lastOffset) >= MAX_BATCH_INPUT_BYTES) {
-        await flush();
-        if (options.signal?.aborted) {
-          await settleAll(); // the checkpoints of what was read are committed before stopping
-          throw new ImportAbortedError(options.signal.reason);
-        }
+    for await (const produced of batches) {
+      await load(produced);
+      if (!produced.last && options.signal?.aborted) {
+        while (loading.length > 0) await settleOldest(); // the checkpoints of what was read are committed before stopping
+        throw new ImportAbortedError(options.signal.reason);
       }
     }
-  } catch (cause) {
-    if (!(cause instanceof ParseError)) throw cause;
-    // A file that ends early keeps what was complete; the rest is quarantined with where it broke.
-    quarantine('malformed', cause.message, { byteOffset: cause.byteOffset });
-    report.status = 'partial';
-    report.note = cause.message;
+    while (loading.length > 0) await settleOldest();
+  } finally {
+    await worker?.stop();
   }
-  await flush();
-  await settleAll();
-  if (report.status === 'done' && events === 0) {
+  if (outcome.broken) {
+    report.status = 'partial';
+    report.note = outcome.broken.message;
+  } else if (report.status === 'done' && outcome.events === 0) {
     report.status = 'empty';
     report.note = `recognised as ${source.id} but holds no records`;
   }

@@ -19,7 +19,7 @@ export class CopyBinaryWriter {
   private position = 0;
 
   constructor(expectedBytes = 64 * 1024) {
-    this.buffer = Buffer.allocUnsafe(Math.max(expectedBytes, 1024));
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(expectedBytes, 1024)); // never the shared pool's: parse workers transfer it
     this.buffer.set(SIGNATURE, 0);
     this.buffer.writeInt32BE(0, 11); // flags: no OIDs
     this.buffer.writeInt32BE(0, 15); // header extension length
@@ -180,7 +180,7 @@ export class CopyBinaryWriter {
 
   private reserve(bytes: number): void {
     if (this.position + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.position + bytes));
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buffer.length * 2, this.position + bytes));
     this.buffer.copy(grown, 0, 0, this.position);
     this.buffer = grown;
   }

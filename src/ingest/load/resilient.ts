@@ -14,6 +14,8 @@ export interface ResilientBatch extends Batch {
   prepared?: PreparedBatch;
   /** The file's path inside the export, for quarantine entries of records the database refuses. */
   entry?: string;
+  /** Where the records are when `records` is empty but `prepared` is not (a parse worker keeps them). */
+  loadRecords?: () => Promise<{ records: LakeRecord[]; offsets: number[] }>;
 }
 
 export interface ResilientCounts extends LoadCounts {
@@ -31,6 +33,10 @@ async function loadOrSplit(db: Database, target: LoadTarget, batch: ResilientBat
     return { ...(await withRetries(load)), quarantinedByDatabase: {} };
   } catch (error) {
     if (!isDataError(error)) throw error;
+    if (batch.loadRecords) {
+      const { loadRecords, prepared: _, ...rest } = batch;
+      return loadOrSplit(db, target, { ...rest, ...(await loadRecords()) });
+    }
     const { records } = batch;
     if (records.length === 0) throw error;
     if (records.length === 1) {

@@ -156,6 +156,7 @@ export function locationPointFromRecord(value: unknown, offset: number): ParseEv
 export const locationRecordsSource: Source = {
   id: LOCATION_RECORDS_SOURCE_ID,
   description: 'Google Location History Records.json (Takeout before the 2024 move to on-device Timeline)',
+  standalone: true,
   detect,
   parse(input, context) {
     return parseJsonSource(input, context, {

@@ -1,0 +1,95 @@
+// The transform and quality stages of one file, as batches ready to load: the source's events,
+// skipping those a resumed import already committed, each record normalized, validated and
+// tagged with its language, each refusal turned into a quarantine entry. The same generator runs
+// in the runner's thread or in a parse worker (parse-worker.ts); the runner loads what it yields.
+import type { Readable } from 'node:stream';
+import { ParseError } from '../../errors.js';
+import type { QuarantineEntry } from '../load/loader.js';
+import type { LakeRecord, QuarantineCategory } from '../records.js';
+import type { ParseContext, Source } from '../source.js';
+import { tagLanguage } from '../transform/language.js';
+import { normalizeRecord } from '../transform/normalize.js';
+import { validateRecord } from '../validate/validate.js';
+
+/** A batch also ends once its records span this much of their file (mail: a few hundred messages). */
+const MAX_BATCH_INPUT_BYTES = 32 * 1024 * 1024;
+
+export interface ProducedBatch {
+  records: LakeRecord[];
+  /** Byte offset of each record in its file, for quarantine entries of records the database refuses. */
+  offsets: number[];
+  quarantine: QuarantineEntry[];
+  /** Parse events of the file (records and rejections) up to the end of this batch: what a resume skips. */
+  eventsDone: number;
+  /** Byte offset of the batch's last record. */
+  lastOffset: number;
+  /** The file's last batch (possibly empty: it carries the final checkpoint). */
+  last: boolean;
+}
+
+/** How the file's parse ended, filled in by produceBatches as it goes. */
+export interface ParseOutcome {
+  /** Parse events in the file, resumed ones included. */
+  events: number;
+  /** The error that ended a file early (truncated JSON...): what came before it is kept. */
+  broken: { message: string; byteOffset: number } | null;
+}
+
+export interface ProduceOptions {
+  /** Parse events a previous, interrupted import committed: skipped. */
+  resumedFrom: number;
+  /** Records and quarantined values per batch, at most. */
+  batchSize: number;
+}
+
+export async function* produceBatches(
+  source: Source,
+  input: Readable,
+  context: ParseContext,
+  options: ProduceOptions,
+  outcome: ParseOutcome,
+): AsyncGenerator<ProducedBatch> {
+  const path = context.path;
+  let batch: Omit<ProducedBatch, 'eventsDone' | 'lastOffset' | 'last'> = { records: [], offsets: [], quarantine: [] };
+  let lastOffset = 0;
+  let batchStart: number | null = null;
+  const quarantine = (category: QuarantineCategory, reason: string, where: { byteOffset?: number | null; line?: number | null; excerpt?: string | null }) => {
+    batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
+  };
+  const take = (last: boolean): ProducedBatch => {
+    const done = { ...batch, eventsDone: outcome.events, lastOffset, last };
+    batch = { records: [], offsets: [], quarantine: [] };
+    batchStart = null;
+    return done;
+  };
+
+  try {
+    for await (const event of source.parse(input, context)) {
+      outcome.events++;
+      if (outcome.events <= options.resumedFrom) continue;
+      if (event.kind === 'reject') {
+        quarantine(event.rejection.category, event.rejection.reason, event.rejection);
+      } else {
+        lastOffset = event.offset;
+        batchStart ??= event.offset;
+        const checked = validateRecord(normalizeRecord(event.record, context.repairs));
+        if (checked.ok) {
+          tagLanguage(checked.record); // after validation: on the text as stored, and only for kept records
+          batch.records.push(checked.record);
+          batch.offsets.push(event.offset);
+        } else {
+          quarantine(checked.rejection.category, checked.rejection.reason, { ...checked.rejection, byteOffset: event.offset });
+        }
+      }
+      if (batch.records.length + batch.quarantine.length >= options.batchSize || lastOffset - (batchStart ?? lastOffset) >= MAX_BATCH_INPUT_BYTES) {
+        yield take(false);
+      }
+    }
+  } catch (cause) {
+    if (!(cause instanceof ParseError)) throw cause;
+    // A file that ends early keeps what was complete; the rest is quarantined with where it broke.
+    quarantine('malformed', cause.message, { byteOffset: cause.byteOffset });
+    outcome.broken = { message: cause.message, byteOffset: cause.byteOffset };
+  }
+  yield take(true);
+}

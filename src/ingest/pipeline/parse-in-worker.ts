@@ -1,0 +1,191 @@
+// Parsing a large file in a worker thread while this thread loads it into the embedded database.
+// PGlite runs inside this thread: without the worker, parsing, hashing and writing COPY data for
+// a point (about 8 µs) and storing it (about 8 µs) take turns on one core while the other idles.
+// The worker (parse-worker.ts) runs the same produceBatches and prepareBatch this thread would and
+// hands over COPY data; this side sends it the file ahead of need (a PGlite statement holds this
+// thread for the length of a batch, so the worker must not wait for each chunk), and tells it when
+// a batch is committed. On a server the database has its own processes: there the worker was
+// measured slower (its start, the messages, a second module loader) and is not used.
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { LakeError, type ErrorCode } from '../../errors.js';
+import type { LoadTarget, PreparedBatch, QuarantineEntry } from '../load/loader.js';
+import { DESTINATIONS, type Destination } from '../load/tables.js';
+import type { LakeRecord, RepairCounts } from '../records.js';
+import type { Source } from '../source.js';
+import type { ParseOutcome, ProduceOptions, ProducedBatch } from './batches.js';
+
+/** A batch as the runner loads it: from this thread's produceBatches, or from a worker with its COPY data made. */
+export interface WorkerBatch extends ProducedBatch {
+  /** The batch as COPY data already (made in the worker; `records` is then empty). */
+  tables?: PreparedBatch['tables'];
+  /** The batch's records, for splitting it when the database refuses one (kept by the worker). */
+  loadRecords?: () => Promise<{ records: LakeRecord[]; offsets: number[] }>;
+  /** Called once the batch is committed (the worker forgets its records). */
+  settled?: () => void;
+}
+
+export interface WorkerStart {
+  sourceId: string;
+  path: string;
+  exportedAt: Date | null;
+  target: LoadTarget;
+  produce: ProduceOptions;
+}
+
+interface WorkerTable {
+  type: string;
+  data: Buffer;
+  from: number;
+  to: number;
+  revised: boolean;
+}
+
+export type ToWorker =
+  | { kind: 'chunk'; data: Uint8Array }
+  | { kind: 'end' }
+  | { kind: 'settled'; id: number }
+  | { kind: 'records'; id: number };
+
+export type FromWorker =
+  | { kind: 'consumed'; bytes: number }
+  | { kind: 'batch'; id: number; tables: WorkerTable[]; quarantine: QuarantineEntry[]; eventsDone: number; lastOffset: number; last: boolean }
+  | { kind: 'records'; id: number; records: LakeRecord[]; offsets: number[] }
+  | { kind: 'done'; outcome: ParseOutcome; repairs: RepairCounts }
+  | { kind: 'error'; message: string; code: string | null };
+
+/** The worker's heap bound. */
+const WORKER_HEAP_MB = 128;
+/** Input sent to the worker and not yet read by it, at most: enough for it to parse through a batch's load. */
+const INPUT_AHEAD_BYTES = 16 * 1024 * 1024;
+
+export interface WorkerBatches {
+  batches: AsyncIterable<WorkerBatch>;
+  /** Ends the worker, whatever state it is in (call when the file is done or abandoned). */
+  stop(): Promise<void>;
+}
+
+export function batchesFromWorker(
+  source: Source,
+  input: Readable,
+  file: { path: string; exportedAt: Date | null; target: LoadTarget },
+  produce: ProduceOptions,
+  outcome: ParseOutcome,
+  repairs: RepairCounts,
+): WorkerBatches {
+  const start: WorkerStart = { sourceId: source.id, path: file.path, exportedAt: file.exportedAt, target: file.target, produce };
+  const worker = new Worker(new URL('./parse-worker-entry.mjs', import.meta.url), {
+    workerData: start,
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+  });
+  worker.unref(); // never what keeps the process alive: stop() ends it
+
+  // Messages for the batch generator, in order; a failure of the input or the worker ends it.
+  const inbox: (FromWorker | { kind: 'failed'; error: unknown })[] = [];
+  let wake: (() => void) | null = null;
+  const deliver = (message: FromWorker | { kind: 'failed'; error: unknown }) => {
+    inbox.push(message);
+    wake?.();
+  };
+  const recordRequests = new Map<number, (batch: { records: LakeRecord[]; offsets: number[] }) => void>();
+  let exited = false;
+
+  // The input, sent ahead while the worker has less than INPUT_AHEAD_BYTES unread.
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let ahead = 0;
+  let pumping = false;
+  let inputDone = false;
+  const pump = async (): Promise<void> => {
+    if (pumping || inputDone) return;
+    pumping = true;
+    try {
+      while (ahead < INPUT_AHEAD_BYTES && !exited) {
+        const next = await chunks.next();
+        if (next.done) {
+          inputDone = true;
+          worker.postMessage({ kind: 'end' } satisfies ToWorker);
+          return;
+        }
+        const copy = new Uint8Array(next.value); // a chunk may share its memory with others: send a copy
+        ahead += copy.length;
+        worker.postMessage({ kind: 'chunk', data: copy } satisfies ToWorker, [copy.buffer]);
+      }
+    } catch (error) {
+      deliver({ kind: 'failed', error }); // the archive broke: the same error as without a worker
+    } finally {
+      pumping = false;
+    }
+  };
+
+  worker.on('message', (message: FromWorker) => {
+    if (message.kind === 'consumed') {
+      ahead -= message.bytes;
+      void pump();
+    } else if (message.kind === 'records') {
+      recordRequests.get(message.id)?.({ records: message.records, offsets: message.offsets });
+      recordRequests.delete(message.id);
+    } else {
+      deliver(message);
+    }
+  });
+  worker.on('error', (error) => deliver({ kind: 'failed', error }));
+  worker.on('exit', () => {
+    exited = true;
+    deliver({ kind: 'failed', error: new Error(`the parse worker for ${file.path} stopped before the end of the file`) });
+  });
+  void pump();
+
+  const toBatch = (message: Extract<FromWorker, { kind: 'batch' }>): WorkerBatch => ({
+    records: [],
+    offsets: [],
+    quarantine: message.quarantine,
+    eventsDone: message.eventsDone,
+    lastOffset: message.lastOffset,
+    last: message.last,
+    tables: message.tables.map(({ type, data, from, to, revised }) => ({
+      destination: DESTINATIONS[type as LakeRecord['type']] as Destination,
+      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      from,
+      to,
+      revised,
+    })),
+    loadRecords: () =>
+      new Promise((resolve) => {
+        recordRequests.set(message.id, resolve);
+        worker.postMessage({ kind: 'records', id: message.id } satisfies ToWorker);
+      }),
+    settled: () => {
+      if (!exited) worker.postMessage({ kind: 'settled', id: message.id } satisfies ToWorker);
+    },
+  });
+
+  async function* batches(): AsyncGenerator<WorkerBatch> {
+    for (;;) {
+      while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      const message = inbox.shift()!;
+      switch (message.kind) {
+        case 'batch':
+          yield toBatch(message);
+          break;
+        case 'done':
+          Object.assign(outcome, message.outcome);
+          repairs.invalidUtf8 += message.repairs.invalidUtf8;
+          repairs.nulCharacters += message.repairs.nulCharacters;
+          return;
+        case 'error':
+          throw message.code ? new LakeError(message.code as ErrorCode, message.message) : new Error(message.message);
+        case 'failed':
+          throw message.error;
+      }
+    }
+  }
+
+  return {
+    batches: batches(),
+    async stop() {
+      if (!exited) await worker.terminate();
+      await chunks.return?.();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// The parse worker (see parse-in-worker.ts): one file's transform and quality stages
+// (produceBatches) and its COPY data (prepareBatch), in a thread of its own. Its input arrives in
+// chunks sent ahead of need; its batches leave as transferred buffers; the records of a batch
+// stay here until the runner says it is committed, in case the database refuses one and the
+// batch must be split by record.
+import { Readable } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import { prepareBatch } from '../load/loader.js';
+import { DESTINATIONS } from '../load/tables.js';
+import type { LakeRecord, RepairCounts } from '../records.js';
+import { SOURCES } from '../sources/index.js';
+import { produceBatches, type ParseOutcome } from './batches.js';
+import type { FromWorker, ToWorker, WorkerStart } from './parse-in-worker.js';
+
+/** Batches handed over but not yet committed, at most: the loader's window and one more. */
+const AHEAD = 2;
+
+const start = workerData as WorkerStart;
+const port = parentPort!;
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+const typeOf = new Map<unknown, string>(Object.entries(DESTINATIONS).map(([type, destination]) => [destination, type]));
+
+// Chunks arrive as the runner reads them, up to its budget; each one read here is reported, so
+// it sends more while this thread still has input to work on.
+const queued: Buffer[] = [];
+let ended = false;
+let wanted = false;
+/** Pushes the next chunk (or the end) if the stream wants one and there is one. */
+function feed(): void {
+  if (!wanted) return;
+  const chunk = queued.shift();
+  if (chunk) {
+    wanted = false;
+    post({ kind: 'consumed', bytes: chunk.length });
+    input.push(chunk);
+  } else if (ended) {
+    wanted = false;
+    input.push(null);
+  }
+}
+const input = new Readable({
+  read() {
+    wanted = true;
+    feed();
+  },
+});
+const kept = new Map<number, { records: LakeRecord[]; offsets: number[] }>();
+let wakeProducer: (() => void) | null = null;
+let finished = false;
+
+port.on('message', (message: ToWorker) => {
+  switch (message.kind) {
+    case 'chunk':
+      queued.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+      break;
+    case 'end':
+      ended = true;
+      break;
+    case 'settled':
+      kept.delete(message.id);
+      wakeProducer?.();
+      if (finished && kept.size === 0) port.close();
+      return;
+    case 'records': {
+      const batch = kept.get(message.id);
+      post({ kind: 'records', id: message.id, records: batch?.records ?? [], offsets: batch?.offsets ?? [] });
+      return;
+    }
+  }
+  feed();
+});
+
+try {
+  const source = SOURCES.find((s) => s.id === start.sourceId);
+  if (!source) throw new Error(`no source ${start.sourceId} in the parse worker`);
+  const repairs: RepairCounts = { invalidUtf8: 0, nulCharacters: 0 };
+  const outcome: ParseOutcome = { events: 0, broken: null };
+  const context = { path: start.path, repairs, blobs: null, exportedAt: start.exportedAt };
+  let id = 0;
+  for await (const batch of produceBatches(source, input, context, start.produce, outcome)) {
+    const prepared = prepareBatch(start.target, { records: batch.records, quarantine: batch.quarantine });
+    const tables = prepared.tables.map(({ destination, data, from, to, revised }) => ({ type: typeOf.get(destination)!, data, from, to, revised }));
+    kept.set(id, { records: batch.records, offsets: batch.offsets });
+    const { quarantine, eventsDone, lastOffset, last } = batch;
+    post({ kind: 'batch', id, tables, quarantine, eventsDone, lastOffset, last }, tables.map((t) => t.data.buffer as ArrayBuffer));
+    id++;
+    while (kept.size > AHEAD) await new Promise<void>((resolve) => (wakeProducer = resolve));
+    wakeProducer = null;
+  }
+  post({ kind: 'done', outcome, repairs });
+} catch (error) {
+  const e = error as Error & { code?: string };
+  post({ kind: 'error', message: e.message, code: e.code ?? null });
+}
+finished = true;
+if (kept.size === 0) port.close();

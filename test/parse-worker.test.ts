@@ -1,0 +1,92 @@
+// Large files of standalone sources are parsed in a worker thread when the lake loads into the
+// embedded database (src/ingest/pipeline/parse-in-worker.ts). The worker must change nothing but
+// the speed: the same rows, reports, quarantine entries and repair counts as parsing in the
+// runner's thread, a file that ends early kept up to where it broke, and a stopped import that
+// resumes where its last batch committed.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ImportAbortedError, runImport } from '../src/ingest/runner.js';
+import type { FileReport } from '../src/ingest/report.js';
+import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
+
+const skip = BACKEND === 'server' ? 'the parse worker serves the embedded database only (a server loads in its own processes)' : false;
+const POINTS = 12_000;
+
+let t: TestLake;
+let dir: string;
+before(async () => {
+  t = await openTestLake();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-parse-worker-'));
+  // Records.json with what the stages must handle: values out of range (quarantined with their
+  // offsets), NUL and a lone surrogate in strings (repaired and counted), a point repeated.
+  const points = Array.from({ length: POINTS }, (_, i) => {
+    const ms = Date.UTC(2019, 0, 1) + i * 45_000;
+    const lat = i % 1000 === 7 ? 950000000 : 480000000 + i * 13;
+    const device = i % 500 === 3 ? '"phone\\u0000\\ud800"' : String(1000 + (i % 3));
+    return `{"timestampMs":"${ms}","latitudeE7":${lat},"longitudeE7":${23000000 + i * 7},"accuracy":${5 + (i % 20)},"deviceTag":${device}}`;
+  });
+  points.push(points[100]!);
+  await writeFile(path.join(dir, 'Records.json'), `{"locations":[${points.join(',\n')}]}`);
+  // My Activity cut off mid-array: what came before the cut stays, the file is partial.
+  const activities = Array.from({ length: 3000 }, (_, i) =>
+    JSON.stringify({ header: 'Search', title: `Searched for lake ${i}`, titleUrl: `https://www.google.com/search?q=lake+${i}`,
+      time: new Date(Date.UTC(2020, 5, 1) + i * 60_000).toISOString(), products: ['Search'] }));
+  const activity = `[${activities.join(',\n')}]`;
+  await writeFile(path.join(dir, 'MyActivity.json'), activity.slice(0, Math.floor(activity.length * 0.8)));
+});
+after(async () => {
+  await t.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** What an import stored for a user: content hashes and quarantine entries, in a stable order. */
+async function stored(userId: string) {
+  return t.lake.db.asUser(userId, async (tx) => ({
+    points: (await tx.query<{ h: string }>(`SELECT encode(content_hash, 'hex') AS h FROM timeseries.location_points ORDER BY 1`)).rows.map((r) => r.h),
+    devices: (await tx.query<{ device: string }>(`SELECT DISTINCT device FROM timeseries.location_points ORDER BY 1`)).rows.map((r) => r.device),
+    items: (await tx.query<{ h: string }>(`SELECT encode(content_hash, 'hex') AS h FROM user_data.items ORDER BY 1`)).rows.map((r) => r.h),
+    quarantine: (await tx.query(`SELECT entry, category, reason, byte_offset FROM imports.quarantine ORDER BY entry, byte_offset, reason`)).rows,
+    hours: (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_hours`)).rows[0]!.n,
+  }));
+}
+
+const comparable = (files: FileReport[]) =>
+  files.map(({ seconds: _s, ...file }) => file).sort((a, b) => a.path.localeCompare(b.path));
+
+test('parsed in a worker or in the runner\'s thread, a file gives the same rows, report, quarantine and repairs', { skip }, async () => {
+  const inThread = await createUser(t.lake, 'in-thread');
+  const inWorker = await createUser(t.lake, 'in-worker');
+  const run = (userId: string, parseWorkerMinBytes: number) => runImport(t.lake.db, { userId, inputs: [dir], batchSize: 1000, parseWorkerMinBytes });
+  const a = await run(inThread, Infinity);
+  const b = await run(inWorker, 0);
+  assert.deepEqual(comparable(b.files), comparable(a.files));
+  const records = a.files.find((f) => f.path.endsWith('Records.json'))!;
+  assert.equal(records.records, POINTS - 12, 'all but the 12 points out of range');
+  assert.equal(records.duplicates, 1);
+  assert.deepEqual(records.repairs, { invalidUtf8: 24, nulCharacters: 24 });
+  assert.equal(a.files.find((f) => f.path.endsWith('MyActivity.json'))!.status, 'partial');
+  const [left, right] = [await stored(inThread), await stored(inWorker)];
+  assert.deepEqual(right, left);
+  assert.ok(left.devices.includes('phone\ufffd'), 'the repaired device tag is stored');
+  assert.equal(left.quarantine.filter((q) => q.category === 'invalid').length, 12);
+});
+
+test('an import stopped while a worker parses resumes after its last committed batch, with the rows of an uninterrupted one', { skip }, async () => {
+  const userId = await createUser(t.lake, 'stopped');
+  const stop = new AbortController();
+  const options = { userId, inputs: [path.join(dir, 'Records.json')], batchSize: 500, parseWorkerMinBytes: 0 };
+  await assert.rejects(
+    runImport(t.lake.db, { ...options, signal: stop.signal, onProgress: (p) => p.records >= 2000 && stop.abort('test') }),
+    ImportAbortedError,
+  );
+  const resumed = await runImport(t.lake.db, options);
+  const file = resumed.files[0]!;
+  assert.equal(file.status, 'done');
+  assert.ok(file.resumedFrom >= 2000 && file.resumedFrom < POINTS, `resumed after ${file.resumedFrom} events`);
+  const whole = await createUser(t.lake, 'whole');
+  await runImport(t.lake.db, { ...options, userId: whole });
+  assert.deepEqual((await stored(userId)).points, (await stored(whole)).points);
+});
