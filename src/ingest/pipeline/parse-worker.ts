@@ -12,7 +12,7 @@ import { SOURCES } from '../sources/index.js';
 import { produceBatches, type ParseOutcome } from './batches.js';
 import type { FromWorker, ToWorker, WorkerStart } from './parse-in-worker.js';
 
-/** Batches handed over but not yet committed, at most: the loader's window and one more. */
+/** Batches handed over and not yet committed beyond which the worker waits: the one loading and one ready. */
 const AHEAD = 2;
 
 const start = workerData as WorkerStart;
