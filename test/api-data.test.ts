@@ -314,19 +314,29 @@ describe('locations as GeoJSON', () => {
     const [first] = collection.features;
     assert.equal(first!.type, 'Feature');
     assert.equal(first!.geometry.type, 'Point');
-    assert.deepEqual(first!.properties, {
-      recorded_at: '2024-03-01T00:40:00.000Z',
-      accuracy_m: 10,
-      velocity_mps: null,
-      heading_deg: null,
-      activity: null,
-      device: null,
-      source: 'test.records',
-    });
+    // What a point does not record is left out, not null.
+    assert.deepEqual(first!.properties, { recorded_at: '2024-03-01T00:40:00.000Z', accuracy_m: 10, source: 'test.records' });
     // Point 40: 40 % 3 != 0 so no altitude; point 42 has one.
     assert.deepEqual(first!.geometry.coordinates, [BERLIN.lon + ((40 % 11) - 5) * 0.0004, BERLIN.lat + ((40 % 7) - 3) * 0.0004]);
     assert.equal(collection.features[2]!.geometry.coordinates.length, 3);
     assert.equal(collection.features[2]!.geometry.coordinates[2], 34);
+  });
+
+  test('the properties a point records are there, strings escaped; the ones it does not are left out', async () => {
+    const { userId } = await createUser(t.lake.db, 'dora');
+    const key = (await createApiKey(t.lake.db, 'dora')).key;
+    await loadBatch(t.lake.db, { userId, jobId: null, fileId: null }, {
+      records: [
+        { type: 'location_point', source: 'test.full', key: [1], recordedAt: new Date('2024-07-01T10:00:00.123Z'), lat: 1.5, lon: -2.25,
+          altitudeM: 12.5, accuracyM: 3, velocityMps: 1.25, headingDeg: 270, activity: 'ON "FOOT"', device: 'phone\\1' },
+        { type: 'location_point', source: 'test.full', key: [2], recordedAt: new Date('2024-07-01T11:00:00Z'), lat: 1.5, lon: -2.25 },
+      ],
+    });
+    const page = await get<FeatureCollection>(server, '/v1/locations?from=2024-07-01&to=2024-07-02', key);
+    assert.deepEqual(page.body.features.map((f) => [f.geometry.coordinates, f.properties]), [
+      [[-2.25, 1.5, 12.5], { recorded_at: '2024-07-01T10:00:00.123Z', accuracy_m: 3, velocity_mps: 1.25, heading_deg: 270, activity: 'ON "FOOT"', device: 'phone\\1', source: 'test.full' }],
+      [[-2.25, 1.5], { recorded_at: '2024-07-01T11:00:00.000Z', source: 'test.full' }],
+    ]);
   });
 
   test('radius in metres around a point', async () => {

@@ -45,13 +45,14 @@ const LocationsQuery = Type.Object(
 const PointFeature = Type.Object({
   type: Type.Literal('Feature'),
   geometry: Type.Object({ type: Type.Literal('Point'), coordinates: Type.Array(Type.Number(), { minItems: 2, maxItems: 3, description: '[lon, lat] or [lon, lat, altitude]' }) }),
+  // What the point does not record is left out rather than null: a quarter of a page's bytes.
   properties: Type.Object({
     recorded_at: Type.String({ format: 'date-time' }),
-    accuracy_m: Nullable(Type.Number()),
-    velocity_mps: Nullable(Type.Number()),
-    heading_deg: Nullable(Type.Number()),
-    activity: Nullable(Type.String()),
-    device: Nullable(Type.String()),
+    accuracy_m: Type.Optional(Type.Number()),
+    velocity_mps: Type.Optional(Type.Number()),
+    heading_deg: Type.Optional(Type.Number()),
+    activity: Type.Optional(Type.String()),
+    device: Type.Optional(Type.String()),
     source: Type.String(),
   }),
 });
@@ -111,15 +112,15 @@ export function locationConditions(filter: LocationFilter, params: SqlParams, us
 
 /**
  * One row of the page as a GeoJSON Feature, written as JSON text by the database (keys in this
- * order). Concatenated rather than json_build_object: a third less time and no spaces around
- * the colons (a fifth of the bytes). Numbers print as float8out/float4out do (shortest exact form),
- * strings through to_json (escaped).
+ * order): one concat(), which skips NULL arguments, so a property the point does not record
+ * (`',"device":' || device` is NULL) is left out. Text rather than json_build_object: a third
+ * less time and no spaces around the colons (a fifth of the bytes). Numbers print as
+ * float8out/float4out do (shortest exact form), strings through to_json (escaped).
  */
-const FEATURE_JSON = `'{"type":"Feature","geometry":{"type":"Point","coordinates":[' || lon || ',' || lat || coalesce(',' || altitude_m, '')
-  || ']},"properties":{"recorded_at":"' || to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-  || '","accuracy_m":' || coalesce(accuracy_m::text, 'null') || ',"velocity_mps":' || coalesce(velocity_mps::text, 'null')
-  || ',"heading_deg":' || coalesce(heading_deg::text, 'null') || ',"activity":' || coalesce(to_json(activity)::text, 'null')
-  || ',"device":' || coalesce(to_json(device)::text, 'null') || ',"source":' || to_json(source)::text || '}}'`;
+const FEATURE_JSON = `concat('{"type":"Feature","geometry":{"type":"Point","coordinates":[', lon, ',', lat, ',' || altitude_m,
+  ']},"properties":{"recorded_at":"', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), '"',
+  ',"accuracy_m":' || accuracy_m, ',"velocity_mps":' || velocity_mps, ',"heading_deg":' || heading_deg,
+  ',"activity":' || to_json(activity)::text, ',"device":' || to_json(device)::text, ',"source":', to_json(source)::text, '}}')`;
 
 const HOUR_MS = 3_600_000;
 
