@@ -4,12 +4,14 @@
 // runner's thread, a file that ends early kept up to where it broke, and a stopped import that
 // resumes where its last batch committed.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { ImportAbortedError, runImport } from '../src/ingest/runner.js';
 import type { FileReport } from '../src/ingest/report.js';
+import { tarFile } from './support/archives.js';
 import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const skip = BACKEND === 'server' ? 'the parse worker serves the embedded database only (a server loads in its own processes)' : false;
@@ -89,4 +91,25 @@ test('an import stopped while a worker parses resumes after its last committed b
   const whole = await createUser(t.lake, 'whole');
   await runImport(t.lake.db, { ...options, userId: whole });
   assert.deepEqual((await stored(userId)).points, (await stored(whole)).points);
+});
+
+test('an archive that breaks while a worker parses one of its files fails that file as it would without the worker', { skip }, async () => {
+  const records = await readFile(path.join(dir, 'Records.json'));
+  const tgz = gzipSync(tarFile({ name: 'Takeout/Location History/Records.json' }, records));
+  const broken = path.join(dir, 'broken', 'takeout.tgz');
+  await import('node:fs/promises').then((fs) => fs.mkdir(path.dirname(broken), { recursive: true }));
+  await writeFile(broken, tgz.subarray(0, Math.floor(tgz.length * 0.6)));
+  const run = async (name: string, parseWorkerMinBytes: number) => {
+    const userId = await createUser(t.lake, name);
+    const report = await runImport(t.lake.db, { userId, inputs: [broken], batchSize: 1000, parseWorkerMinBytes });
+    return { report, rows: (await stored(userId)).points.length };
+  };
+  const inThread = await run('broken-in-thread', Infinity);
+  const inWorker = await run('broken-in-worker', 0);
+  assert.equal(inThread.report.status, 'failed');
+  assert.ok(inThread.report.error?.code.startsWith('ARCHIVE_'), JSON.stringify(inThread.report.error));
+  assert.deepEqual(inWorker.report.error, inThread.report.error);
+  assert.deepEqual(inWorker.report.files.map((f) => [f.path, f.status]), inThread.report.files.map((f) => [f.path, f.status]));
+  assert.ok(inWorker.rows > 0, 'what was read before the break is kept');
+  assert.equal(inWorker.rows, inThread.rows);
 });

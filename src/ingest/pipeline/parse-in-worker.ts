@@ -44,6 +44,7 @@ interface WorkerTable {
 export type ToWorker =
   | { kind: 'chunk'; data: Uint8Array }
   | { kind: 'end' }
+  | { kind: 'broken' }
   | { kind: 'settled'; id: number }
   | { kind: 'records'; id: number };
 
@@ -95,6 +96,8 @@ export function batchesFromWorker(
   let ahead = 0;
   let pumping = false;
   let inputDone = false;
+  /** Why the input stopped (the archive broke): the worker stops there too, and this is the import's error. */
+  let inputError: unknown = null;
   const pump = async (): Promise<void> => {
     if (pumping || inputDone) return;
     pumping = true;
@@ -111,7 +114,11 @@ export function batchesFromWorker(
         worker.postMessage({ kind: 'chunk', data: copy } satisfies ToWorker, [copy.buffer]);
       }
     } catch (error) {
-      deliver({ kind: 'failed', error }); // the archive broke: the same error as without a worker
+      // The archive broke: the worker hands over the batches it finished from what it got, then
+      // fails where the input ends, and the import fails with this error, as without a worker.
+      inputDone = true;
+      inputError = error;
+      worker.postMessage({ kind: 'broken' } satisfies ToWorker);
     } finally {
       pumping = false;
     }
@@ -174,6 +181,7 @@ export function batchesFromWorker(
           repairs.nulCharacters += message.repairs.nulCharacters;
           return;
         case 'error':
+          if (inputError) throw inputError;
           throw message.code ? new LakeError(message.code as ErrorCode, message.message) : new Error(message.message);
         case 'failed':
           throw message.error;

@@ -24,6 +24,8 @@ const typeOf = new Map<unknown, string>(Object.entries(DESTINATIONS).map(([type,
 // it sends more while this thread still has input to work on.
 const queued: Buffer[] = [];
 let ended = false;
+/** The input ended because it broke (the runner reports why): the stream fails after the queued chunks. */
+let broken = false;
 let wanted = false;
 /** Pushes the next chunk (or the end) if the stream wants one and there is one. */
 function feed(): void {
@@ -35,7 +37,8 @@ function feed(): void {
     input.push(chunk);
   } else if (ended) {
     wanted = false;
-    input.push(null);
+    if (broken) input.destroy(new Error('the input broke'));
+    else input.push(null);
   }
 }
 const input = new Readable({
@@ -55,6 +58,9 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'end':
       ended = true;
+      break;
+    case 'broken':
+      ended = broken = true;
       break;
     case 'settled':
       kept.delete(message.id);
