@@ -8,7 +8,7 @@
 // measured slower (its start, the messages, a second module loader) and is not used.
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { LakeError, type ErrorCode } from '../../errors.js';
+import { ERRORS, LakeError, type ErrorCode } from '../../errors.js';
 import type { LoadTarget, PreparedBatch, QuarantineEntry } from '../load/loader.js';
 import { DESTINATIONS, type Destination } from '../load/tables.js';
 import type { LakeRecord, RepairCounts } from '../records.js';
@@ -182,7 +182,7 @@ export function batchesFromWorker(
           return;
         case 'error':
           if (inputError) throw inputError;
-          throw message.code ? new LakeError(message.code as ErrorCode, message.message) : new Error(message.message);
+          throw message.code !== null && message.code in ERRORS ? new LakeError(message.code as ErrorCode, message.message) : new Error(message.message);
         case 'failed':
           throw message.error;
       }
