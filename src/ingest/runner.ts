@@ -11,11 +11,11 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { LakeError, ParseError } from '../errors.js';
+import { LakeError } from '../errors.js';
 import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
 import { loadResilient } from './load/resilient.js';
-import { prepareBatch, type Checkpoint, type QuarantineEntry } from './load/loader.js';
-import type { LakeRecord, QuarantineCategory, RepairCounts } from './records.js';
+import { prepareBatch, type Checkpoint } from './load/loader.js';
+import type { QuarantineCategory } from './records.js';
 import { createFile, createJob, finishFile, finishJob, removeFileRows, takeOverInterruptedFile } from './receive/ledger.js';
 import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
 import { LOADED_TABLES } from './load/tables.js';
@@ -376,7 +376,7 @@ async function parseAndLoad(
   }
   if (outcome.broken) {
     report.status = 'partial';
-    report.note = outcome.broken.message;
+    report.note = outcome.broken;
   } else if (report.status === 'done' && outcome.events === 0) {
     report.status = 'empty';
     report.note = `recognised as ${source.id} but holds no records`;

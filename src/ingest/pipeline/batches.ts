@@ -31,8 +31,8 @@ export interface ProducedBatch {
 export interface ParseOutcome {
   /** Parse events in the file, resumed ones included. */
   events: number;
-  /** The error that ended a file early (truncated JSON...): what came before it is kept. */
-  broken: { message: string; byteOffset: number } | null;
+  /** The message of the error that ended a file early (truncated JSON...): what came before it is kept. */
+  broken: string | null;
 }
 
 export interface ProduceOptions {
@@ -89,7 +89,7 @@ export async function* produceBatches(
     if (!(cause instanceof ParseError)) throw cause;
     // A file that ends early keeps what was complete; the rest is quarantined with where it broke.
     quarantine('malformed', cause.message, { byteOffset: cause.byteOffset });
-    outcome.broken = { message: cause.message, byteOffset: cause.byteOffset };
+    outcome.broken = cause.message;
   }
   yield take(true);
 }
