@@ -80,6 +80,24 @@ export function assertCopyTarget(table: string, access: CopyAccess): void {
   }
 }
 
+/**
+ * loadAsUser inside an open transaction, shared by both adapters: the direct part, then the end of
+ * direct COPY (`access`) and the user's identity for the rest.
+ */
+export async function directThenAsUser<D, T>(
+  tx: Transaction,
+  access: CopyAccess,
+  userId: string,
+  settings: Readonly<Record<string, string>>,
+  direct: (tx: Transaction) => Promise<D>,
+  work: (tx: Transaction, direct: D) => Promise<T>,
+): Promise<T> {
+  const done = await direct(tx);
+  access.direct = false;
+  await enterUserContext(tx, userId, settings);
+  return work(tx, done);
+}
+
 /** The statements that open a user transaction; shared by both adapters. */
 export async function enterUserContext(
   tx: Queryable,

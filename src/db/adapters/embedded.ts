@@ -14,7 +14,7 @@ import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
 import { vector } from '@electric-sql/pglite/vector';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { LakeError } from '../../errors.js';
-import { assertCopyTarget, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -64,13 +64,9 @@ class EmbeddedDatabase implements Database {
   }
 
   loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T> {
-    return this.pg.transaction(async (tx) => {
+    return this.pg.transaction((tx) => {
       const access: CopyAccess = { direct: true };
-      const wrapped = wrap(tx, access);
-      const done = await direct(wrapped);
-      access.direct = false;
-      await enterUserContext(wrapped, userId, this.userContext);
-      return work(wrapped, done);
+      return directThenAsUser(wrap(tx, access), access, userId, this.userContext, direct, work);
     });
   }
 

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import { LakeError } from '../../errors.js';
-import { assertCopyTarget, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -71,12 +71,7 @@ class ServerDatabase implements Database {
 
   loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T> {
     const access: CopyAccess = { direct: true };
-    return this.inTransaction(async (tx) => {
-      const done = await direct(tx);
-      access.direct = false;
-      await enterUserContext(tx, userId, this.userContext);
-      return work(tx, done);
-    }, access);
+    return this.inTransaction((tx) => directThenAsUser(tx, access, userId, this.userContext, direct, work), access);
   }
 
   private async inTransaction<T>(work: (tx: Transaction) => Promise<T>, access: CopyAccess = { direct: false }): Promise<T> {
