@@ -39,7 +39,8 @@ export interface BulkInsertOptions {
   replace?: ReplaceNewer;
   /**
    * A statement run after the rows moved, given a relation holding the batch's rows (the staging
-   * table): for tables derived from the loaded one (summaries), in the same transaction.
+   * table, or a query whose parameters copyDirect binds): for tables derived from the loaded one
+   * (summaries), in the same transaction. It takes no parameters of its own.
    */
   derive?: (batch: string) => string;
 }
@@ -122,10 +123,7 @@ export async function copyDirect(
   await tx.query('RELEASE SAVEPOINT lake_copy_direct');
   if (options.derive) {
     // The batch's rows read back by the primary key's range (they are all there is in it).
-    if (!/^[0-9a-f-]{36}$/i.test(userId)) throw new Error(`not a user id: ${userId}`);
-    await tx.query(options.derive(
-      `(SELECT * FROM ${table} WHERE user_id = '${userId}' AND ${column} BETWEEN '${from.toISOString()}' AND '${to.toISOString()}') AS batch`,
-    ));
+    await tx.query(options.derive(`(SELECT * FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3) AS batch`), [userId, from, to]);
   }
   return { received, inserted: received, updated: 0, duplicates: 0 };
 }
