@@ -19,14 +19,12 @@ const METRES_PER_DEGREE = 110_500;
 /** Over this many rows of cells (a radius of about 440 km), a scan is cheaper than the ranges. */
 const MAX_ROWS = 400;
 
-/**
- * The SQL expression of a point's cell, as stored in timeseries.location_points.cell (migration
- * 0015). Written here and in the migration alike; `cellOf` is the same arithmetic in JavaScript.
- */
-export const CELL_SQL = `floor((lat + 90) * ${PER_DEGREE})::bigint * ${COLUMNS} + floor((lon + 180) * ${PER_DEGREE})::bigint`;
+const rowOf = (lat: number): number => Math.floor((lat + 90) * PER_DEGREE);
+const columnOf = (lon: number): number => Math.floor((lon + 180) * PER_DEGREE);
 
+/** A point's cell: the arithmetic of the `cell` column of timeseries.location_points (migration 0015). */
 export function cellOf(lat: number, lon: number): number {
-  return Math.floor((lat + 90) * PER_DEGREE) * COLUMNS + Math.floor((lon + 180) * PER_DEGREE);
+  return rowOf(lat) * COLUMNS + columnOf(lon);
 }
 
 /** Inclusive ranges of cell numbers [low, high]. */
@@ -40,30 +38,27 @@ export function cellRangesAround(lat: number, lon: number, radiusM: number): Cel
   const degrees = radiusM / METRES_PER_DEGREE;
   const south = Math.max(-90, lat - degrees);
   const north = Math.min(90, lat + degrees);
-  const firstRow = Math.floor((south + 90) * PER_DEGREE);
-  const lastRow = Math.floor((north + 90) * PER_DEGREE);
+  const firstRow = rowOf(south);
+  const lastRow = rowOf(north);
   if (lastRow - firstRow + 1 > MAX_ROWS) return null;
   // The widest the circle gets in longitude is where it comes nearest a pole.
   const poleward = Math.max(Math.abs(south), Math.abs(north));
   const cos = Math.cos((poleward * Math.PI) / 180);
   const spanLon = cos > 1e-9 ? degrees / cos : Infinity;
-  const columns = spanLon >= 180 ? [[0, COLUMNS - 1]] : columnRanges(lon - spanLon, lon + spanLon);
-  if (columns.length === 1 && columns[0]![0] === 0 && columns[0]![1] === COLUMNS - 1) {
-    return [[firstRow * COLUMNS, lastRow * COLUMNS + COLUMNS - 1]]; // whole rows are one range
-  }
+  if (spanLon >= 180) return [[firstRow * COLUMNS, lastRow * COLUMNS + COLUMNS - 1]]; // whole rows are one range
+  const columns = columnRanges(lon - spanLon, lon + spanLon);
   const ranges: CellRange[] = [];
   for (let row = firstRow; row <= lastRow; row++) {
-    for (const [low, high] of columns) ranges.push([row * COLUMNS + low!, row * COLUMNS + high!]);
+    for (const [low, high] of columns) ranges.push([row * COLUMNS + low, row * COLUMNS + high]);
   }
   return ranges;
 }
 
 /** Column ranges for longitudes west..east, split where they cross the antimeridian. */
-function columnRanges(west: number, east: number): number[][] {
-  const column = (lon: number) => Math.floor((lon + 180) * PER_DEGREE);
-  if (west < -180) return [[0, column(east)], [column(west + 360), COLUMNS - 1]];
-  if (east > 180) return [[0, column(east - 360)], [column(west), COLUMNS - 1]];
-  return [[column(west), column(east)]];
+function columnRanges(west: number, east: number): CellRange[] {
+  if (west < -180) return [[0, columnOf(east)], [columnOf(west + 360), COLUMNS - 1]];
+  if (east > 180) return [[0, columnOf(east - 360)], [columnOf(west), COLUMNS - 1]];
+  return [[columnOf(west), columnOf(east)]];
 }
 
 /** The ranges as an SQL condition on `cell` (numbers only: safe to inline), or null for no condition. */
