@@ -149,18 +149,16 @@ test('the months of a batch get their partitions before the rows arrive', async 
   assert.equal(parked.rows[0]!.n, 0);
 });
 
-test('a batch the database refuses is split until the refused record is alone; it is quarantined and the rest loads', async () => {
+test('a batch the database refuses is split by rows until the refused one is alone; it is quarantined with an excerpt and the rest loads', async () => {
   const { loadResilient } = await import('../src/ingest/load/resilient.js');
+  const { prepareBatch } = await import('../src/ingest/load/loader.js');
   const points: LakeRecord[] = Array.from({ length: 9 }, (_, i) => ({
     type: 'location_point' as const, source: 'test.split', key: [i], recordedAt: new Date(Date.UTC(2021, 0, 1, 0, i)),
     lat: i === 6 ? 123 : 10 + i, lon: 20,
   }));
-  const counts = await loadResilient(t.lake.db, target(), {
-    records: points,
-    offsets: points.map((_, i) => 1000 + i * 50),
-    entry: 'Takeout/split.json',
-    checkpoint: { recordsDone: 9, byteOffset: 1400 },
-  });
+  const checkpoint = { recordsDone: 9, byteOffset: 1400 };
+  const offsets = points.map((_, i) => 1000 + i * 50);
+  const counts = await loadResilient(t.lake.db, target(), prepareBatch(target(), { records: points, checkpoint }, offsets), 'Takeout/split.json');
   assert.equal(counts.inserted, 8);
   assert.deepEqual(counts.quarantinedByDatabase, { invalid: 1 });
   const rows = await t.lake.db.asUser(user, (tx) =>
@@ -168,44 +166,48 @@ test('a batch the database refuses is split until the refused record is alone; i
   );
   assert.equal(rows.rows[0]!.n, 8);
   const refused = await t.lake.db.asUser(user, (tx) =>
-    tx.query<{ entry: string; byte_offset: number; reason: string }>(
-      `SELECT entry, byte_offset, reason FROM imports.quarantine WHERE reason LIKE 'refused by the database%'`,
+    tx.query<{ entry: string; byte_offset: number; reason: string; excerpt: string }>(
+      `SELECT entry, byte_offset, reason, excerpt FROM imports.quarantine WHERE entry = 'Takeout/split.json'`,
     ),
   );
   assert.equal(refused.rows.length, 1);
-  assert.equal(refused.rows[0]!.entry, 'Takeout/split.json');
   assert.equal(refused.rows[0]!.byte_offset, 1300);
   assert.match(refused.rows[0]!.reason, /check constraint/);
-  const checkpoint = await t.lake.db.asUser(user, (tx) =>
+  // The refused row as the database reads it: its values, not its owner.
+  const excerpt = refused.rows[0]!.excerpt;
+  assert.match(excerpt, /"lat": 123\b/);
+  assert.match(excerpt, /"source": "test\.split"/);
+  assert.doesNotMatch(excerpt, /user_id|content_hash/);
+  const stored = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ records_done: number }>(`SELECT records_done FROM imports.checkpoints WHERE file_id = $1`, [FILE]),
   );
-  assert.equal(checkpoint.rows[0]!.records_done, 9);
+  assert.equal(stored.rows[0]!.records_done, 9);
 });
 
-test('a batch made elsewhere (a parse worker: COPY data, its records fetched on demand) is split the same way when refused', async () => {
+test('a refused batch of several tables is split across them: only the refused row of each table is quarantined', async () => {
   const { loadResilient } = await import('../src/ingest/load/resilient.js');
   const { prepareBatch } = await import('../src/ingest/load/loader.js');
-  const points: LakeRecord[] = Array.from({ length: 5 }, (_, i) => ({
-    type: 'location_point' as const, source: 'test.split-worker', key: [i], recordedAt: new Date(Date.UTC(2021, 1, 1, 0, i)),
-    lat: i === 2 ? -95 : 10 + i, lon: 20,
-  }));
-  let fetched = 0;
-  const checkpoint = { recordsDone: 5, byteOffset: 900 };
-  const counts = await loadResilient(t.lake.db, target(), {
-    records: [],
-    offsets: [],
-    prepared: prepareBatch(target(), { records: points, checkpoint }),
-    loadRecords: async () => (fetched++, { records: points, offsets: points.map((_, i) => 700 + i * 50) }),
-    entry: 'Takeout/split-worker.json',
-    checkpoint,
-  });
-  assert.equal(fetched, 1, 'the records are fetched once, when the batch is refused');
-  assert.equal(counts.inserted, 4);
-  assert.deepEqual(counts.quarantinedByDatabase, { invalid: 1 });
+  const records: LakeRecord[] = Array.from({ length: 12 }, (_, i) => i % 2 === 0
+    ? { type: 'location_point' as const, source: 'test.split-tables', key: [i], recordedAt: new Date(Date.UTC(2021, 1, 1, 0, i)),
+      lat: i === 4 ? -95 : 10 + i, lon: 20 }
+    : { type: 'measurement' as const, source: 'test.split-tables', key: [i], measuredAt: new Date(Date.UTC(2021, 1, 1, 0, i)),
+      metric: i === 9 ? null as unknown as string : 'steps', value: i, unit: 'count' });
+  const offsets = records.map((_, i) => 700 + i * 10);
+  const counts = await loadResilient(t.lake.db, target(), prepareBatch(target(), { records, checkpoint: { recordsDone: 12, byteOffset: 810 } }, offsets),
+    'Takeout/split-tables.json');
+  assert.equal(counts.inserted, 10);
+  assert.deepEqual(counts.quarantinedByDatabase, { invalid: 2 });
   const refused = await t.lake.db.asUser(user, (tx) =>
-    tx.query<{ byte_offset: number }>(`SELECT byte_offset FROM imports.quarantine WHERE entry = 'Takeout/split-worker.json'`),
+    tx.query<{ byte_offset: number; reason: string }>(`SELECT byte_offset, reason FROM imports.quarantine WHERE entry = 'Takeout/split-tables.json' ORDER BY 1`),
   );
-  assert.deepEqual(refused.rows, [{ byte_offset: 800 }]);
+  assert.deepEqual(refused.rows.map((r) => r.byte_offset), [740, 790]);
+  assert.match(refused.rows[0]!.reason, /check constraint/);
+  assert.match(refused.rows[1]!.reason, /null value/);
+  const loaded = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number }>(`SELECT (SELECT count(*) FROM timeseries.location_points WHERE source = 'test.split-tables')
+                                  + (SELECT count(*) FROM timeseries.measurements WHERE source = 'test.split-tables') AS n`),
+  );
+  assert.equal(Number(loaded.rows[0]!.n), 10);
 });
 
 test('binary COPY keeps values exact: times before 2000 and after 2038, ms precision, reals, empty and long arrays, NaN as NULL', async () => {

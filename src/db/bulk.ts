@@ -56,17 +56,8 @@ export async function bulkInsert(
   options: BulkInsertOptions = {},
 ): Promise<BulkInsertResult> {
   const { format = 'text', replace, derive } = options;
-  // One staging table per destination and connection, kept for the session and emptied at each
-  // commit: creating and dropping it for every batch cost more than loading 1,000 rows. The
-  // statements repeat verbatim, so the server plans and counts them as one.
-  const name = `lake_staging_${table.replace(/\W/g, '_')}`;
-  const staging = `pg_temp.${name}`;
+  const staging = await stagingTable(tx, table, columns);
   const list = columns.join(', ');
-  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS ${name} ON COMMIT DELETE ROWS AS SELECT ${list} FROM ${table} WITH NO DATA`);
-  let used = usedIn.get(tx);
-  if (!used) usedIn.set(tx, (used = new Set()));
-  if (used.has(name)) await tx.query(`TRUNCATE ${staging}`);
-  used.add(name);
   const received = await tx.copyFrom(staging, columns, data, format);
   const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`);
   let updated = 0;
@@ -84,6 +75,41 @@ export async function bulkInsert(
   }
   if (derive) await tx.query(derive(staging));
   return { received, inserted: moved.rowCount, updated, duplicates: received - moved.rowCount - updated };
+}
+
+/**
+ * The transaction's empty staging table for `table`: its columns, none of its constraints. One per
+ * destination and connection, kept for the session and emptied at each commit: creating and
+ * dropping it for every batch cost more than loading 1,000 rows. The statements repeat verbatim,
+ * so the server plans and counts them as one.
+ */
+async function stagingTable(tx: Transaction, table: string, columns: readonly string[]): Promise<string> {
+  const name = `lake_staging_${table.replace(/\W/g, '_')}`;
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS ${name} ON COMMIT DELETE ROWS AS SELECT ${columns.join(', ')} FROM ${table} WITH NO DATA`);
+  let used = usedIn.get(tx);
+  if (!used) usedIn.set(tx, (used = new Set()));
+  if (used.has(name)) await tx.query(`TRUNCATE pg_temp.${name}`);
+  used.add(name);
+  return `pg_temp.${name}`;
+}
+
+/**
+ * COPY data as JSON text, a row each, decoded by the database itself (for the quarantine entry of
+ * a row it refused: the batch holds bytes, not records), without the ids and hash the lake adds. Null
+ * when the data cannot even be read into the staging table.
+ */
+export async function rowsAsJson(tx: Transaction, table: string, columns: readonly string[], data: CopyData, format?: CopyFormat): Promise<string[] | null> {
+  const staging = await stagingTable(tx, table, columns);
+  await tx.query('SAVEPOINT lake_rows_as_json');
+  try {
+    await tx.copyFrom(staging, columns, data, format);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    await tx.query('ROLLBACK TO SAVEPOINT lake_rows_as_json');
+    return null;
+  }
+  const rows = await tx.query<{ json: string }>(`SELECT (to_jsonb(s) - 'user_id' - 'import_file_id' - 'content_hash')::text AS json FROM ${staging} s`);
+  return rows.rows.map((row) => row.json);
 }
 
 /** Where a batch's rows fall: its user and the range of its time column, to tell whether any stored row can meet them. */

@@ -14,7 +14,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { LakeError } from '../errors.js';
 import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
 import { loadResilient } from './load/resilient.js';
-import { prepareBatch, type Checkpoint } from './load/loader.js';
+import type { Checkpoint } from './load/loader.js';
 import type { QuarantineCategory } from './records.js';
 import { createFile, createJob, finishFile, finishJob, removeFileRows, takeOverInterruptedFile } from './receive/ledger.js';
 import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
@@ -153,9 +153,10 @@ async function recordRefusal(db: Database, userId: string, jobId: string, refusa
     note: refusal.reason,
   });
   await loadResilient(db, { userId, jobId, fileId }, {
-    records: [],
+    tables: [],
     quarantine: [{ entry: refusal.path, category: refusal.category, reason: refusal.reason }],
-  });
+    checkpoint: null,
+  }, refusal.path);
   const report = emptyReport(refusal.path, refusal.archive, 'refused', refusal.reason);
   report.quarantined[refusal.category] = 1;
   return report;
@@ -290,7 +291,7 @@ async function applyScanVerdict(
   }
   const reason = `malware found by ClamAV: ${verdict.signature}`;
   await removeFileRows(db, userId, fileId, LOADED_TABLES);
-  await loadResilient(db, { userId, jobId, fileId }, { records: [], quarantine: [{ entry: report.path, category: 'unsafe', reason }] });
+  await loadResilient(db, { userId, jobId, fileId }, { tables: [], quarantine: [{ entry: report.path, category: 'unsafe', reason }], checkpoint: null }, report.path);
   report.status = 'refused';
   report.note = reason;
   report.records = 0;
@@ -338,10 +339,7 @@ async function parseAndLoad(
     const end: Checkpoint = { recordsDone: produced.eventsDone, byteOffset: produced.lastOffset };
     while (loading.length >= window) await settleOldest();
     const checkpoint = loading.length === 0 ? end : committed;
-    const prepared = produced.tables
-      ? { tables: produced.tables, quarantine: produced.quarantine, checkpoint }
-      : prepareBatch(target, { ...produced, checkpoint });
-    const done = loadResilient(db, target, { ...produced, checkpoint, prepared, entry: path }).then((counts) => {
+    const done = loadResilient(db, target, { tables: produced.tables, quarantine: produced.quarantine, checkpoint }, path).then((counts) => {
       report.records += counts.inserted;
       report.updated += counts.updated;
       report.duplicates += counts.duplicates;
@@ -355,11 +353,11 @@ async function parseAndLoad(
   };
 
   const outcome: ParseOutcome = { events: 0, broken: null };
-  const produce = { resumedFrom: report.resumedFrom, batchSize: options.batchSize };
+  const produce = { resumedFrom: report.resumedFrom, batchSize: options.batchSize, target };
   // Only into the embedded database, which loads in this thread (see pipeline/parse-in-worker.ts).
   const inWorker = db.backend === 'embedded' && source.standalone === true && entry.size !== null &&
     entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES);
-  const worker = inWorker ? batchesFromWorker(source, input, { path, exportedAt: entry.exportedAt, target }, produce, outcome, report.repairs) : null;
+  const worker = inWorker ? batchesFromWorker(source, input, { path, exportedAt: entry.exportedAt }, produce, outcome, report.repairs) : null;
   const batches: AsyncIterable<WorkerBatch> = worker?.batches ??
     produceBatches(source, input, { path, repairs: report.repairs, blobs: options.blobs ?? null, exportedAt: entry.exportedAt }, produce, outcome);
   try {

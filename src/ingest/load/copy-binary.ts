@@ -7,6 +7,9 @@
 // Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** Signature, flags and header extension length: where the first row starts. */
+export const COPY_HEADER_BYTES = 19;
+const TRAILER_BYTES = 2;
 /** 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix milliseconds. */
 const PG_EPOCH_MS = 946_684_800_000;
 const DAY_MS = 86_400_000;
@@ -23,7 +26,12 @@ export class CopyBinaryWriter {
     this.buffer.set(SIGNATURE, 0);
     this.buffer.writeInt32BE(0, 11); // flags: no OIDs
     this.buffer.writeInt32BE(0, 15); // header extension length
-    this.position = 19;
+    this.position = COPY_HEADER_BYTES;
+  }
+
+  /** Bytes written so far: where the next row starts. */
+  get length(): number {
+    return this.position;
   }
 
   /** Starts a row of `fields` fields. */
@@ -184,6 +192,23 @@ export class CopyBinaryWriter {
     this.buffer.copy(grown, 0, 0, this.position);
     this.buffer = grown;
   }
+}
+
+/**
+ * The rows of `data` (finished COPY data) from byte `start` to byte `end`, as COPY data of their
+ * own: to split a batch the database refused.
+ */
+export function sliceCopyRows(data: Buffer, start: number, end: number): Buffer {
+  const slice = Buffer.allocUnsafeSlow(COPY_HEADER_BYTES + (end - start) + TRAILER_BYTES);
+  data.copy(slice, 0, 0, COPY_HEADER_BYTES);
+  data.copy(slice, COPY_HEADER_BYTES, start, end);
+  slice.writeInt16BE(-1, slice.length - TRAILER_BYTES);
+  return slice;
+}
+
+/** Where the trailer of finished COPY data starts: the end of its last row. */
+export function copyRowsEnd(data: Buffer): number {
+  return data.length - TRAILER_BYTES;
 }
 
 /** A uuid's 16 bytes, for `CopyBinaryWriter.uuid`. */

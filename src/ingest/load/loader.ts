@@ -5,8 +5,7 @@ import { hash } from 'node:crypto';
 import type { Database, Transaction } from '../../db/database.js';
 import { bulkInsert, copyDirect, type BulkInsertResult } from '../../db/bulk.js';
 import type { LakeRecord, Rejection } from '../records.js';
-import { CopyBinaryWriter, uuidBytes } from './copy-binary.js';
-import { DESTINATIONS, type Destination } from './tables.js';
+import { BatchEncoder, type EncodedTable } from './encode.js';
 
 /** Where a file stands once a batch is committed. */
 export interface Checkpoint {
@@ -45,33 +44,15 @@ export interface LoadCounts {
 
 /** A batch turned into binary COPY data per destination table: the CPU work, done before the database is awaited. */
 export interface PreparedBatch {
-  /** `revised`: some record carries a revision (a newer one may replace a stored row). */
-  tables: { destination: Destination; data: Buffer; from: number; to: number; revised: boolean }[];
+  tables: readonly EncodedTable[];
   quarantine: readonly QuarantineEntry[];
   checkpoint: Checkpoint | null;
 }
 
-/** Binary COPY bytes a row takes, about, to size a batch's buffer once (it grows when short). */
-const ROW_BYTES_GUESS = 256;
-
-export function prepareBatch(target: LoadTarget, batch: Batch): PreparedBatch {
-  const user = uuidBytes(target.userId);
-  const file = target.fileId ? uuidBytes(target.fileId) : null;
-  const tables = [...groupByDestination(batch.records)].map(([destination, group]) => {
-    const writer = new CopyBinaryWriter(group.length * ROW_BYTES_GUESS);
-    let from = Infinity;
-    let to = -Infinity;
-    let revised = false;
-    for (const record of group) {
-      destination.write(writer, record as never, user, file);
-      if (record.revision != null) revised = true;
-      const t = destination.time(record as never)?.getTime();
-      if (t !== undefined && t < from) from = t;
-      if (t !== undefined && t > to) to = t;
-    }
-    return { destination, data: writer.finish(), from, to, revised };
-  });
-  return { tables, quarantine: batch.quarantine ?? [], checkpoint: batch.checkpoint ?? null };
+export function prepareBatch(target: LoadTarget, batch: Batch, offsets?: readonly number[]): PreparedBatch {
+  const encoder = new BatchEncoder(target);
+  batch.records.forEach((record, i) => encoder.add(record, offsets?.[i]));
+  return { tables: encoder.finish(), quarantine: batch.quarantine ?? [], checkpoint: batch.checkpoint ?? null };
 }
 
 /** One transaction: the records, the quarantined input and the checkpoint, all or nothing. */
@@ -149,17 +130,6 @@ async function copyDirectWherePossible(tx: Transaction, userId: string, tables: 
       : null);
   }
   return counts;
-}
-
-function groupByDestination(records: readonly LakeRecord[]): Map<Destination, LakeRecord[]> {
-  const groups = new Map<Destination, LakeRecord[]>();
-  for (const record of records) {
-    const destination = DESTINATIONS[record.type] as Destination;
-    let group = groups.get(destination);
-    if (!group) groups.set(destination, (group = []));
-    group.push(record);
-  }
-  return groups;
 }
 
 /** Months known to have their partition, per database: most batches need no round trip. */

@@ -1,11 +1,13 @@
 // The transform and quality stages of one file, as batches ready to load: the source's events,
-// skipping those a resumed import already committed, each record normalized, validated and
-// tagged with its language, each refusal turned into a quarantine entry. The same generator runs
-// in the runner's thread or in a parse worker (parse-worker.ts); the runner loads what it yields.
+// skipping those a resumed import already committed, each record normalized, validated, tagged
+// with its language and at once encoded as a COPY row (load/encode.ts: so it dies young), each
+// refusal turned into a quarantine entry. The same generator runs in the runner's thread or in a
+// parse worker (parse-worker.ts); the runner loads what it yields.
 import type { Readable } from 'node:stream';
 import { ParseError } from '../../errors.js';
-import type { QuarantineEntry } from '../load/loader.js';
-import type { LakeRecord, QuarantineCategory } from '../records.js';
+import { BatchEncoder, type EncodedTable } from '../load/encode.js';
+import type { LoadTarget, QuarantineEntry } from '../load/loader.js';
+import type { QuarantineCategory } from '../records.js';
 import type { ParseContext, Source } from '../source.js';
 import { tagLanguage } from '../transform/language.js';
 import { normalizeRecord } from '../transform/normalize.js';
@@ -15,9 +17,8 @@ import { validateRecord } from '../validate/validate.js';
 const MAX_BATCH_INPUT_BYTES = 32 * 1024 * 1024;
 
 export interface ProducedBatch {
-  records: LakeRecord[];
-  /** Byte offset of each record in its file, for quarantine entries of records the database refuses. */
-  offsets: number[];
+  /** The batch's records as COPY rows, with their offsets in the file. */
+  tables: EncodedTable[];
   quarantine: QuarantineEntry[];
   /** Parse events of the file (records and rejections) up to the end of this batch: what a resume skips. */
   eventsDone: number;
@@ -40,6 +41,8 @@ export interface ProduceOptions {
   resumedFrom: number;
   /** Records and quarantined values per batch, at most. */
   batchSize: number;
+  /** Whose rows these are and which file they come from (the COPY rows carry both). */
+  target: LoadTarget;
 }
 
 export async function* produceBatches(
@@ -50,15 +53,16 @@ export async function* produceBatches(
   outcome: ParseOutcome,
 ): AsyncGenerator<ProducedBatch> {
   const path = context.path;
-  let batch: Omit<ProducedBatch, 'eventsDone' | 'lastOffset' | 'last'> = { records: [], offsets: [], quarantine: [] };
+  const encoder = new BatchEncoder(options.target);
+  let quarantined: QuarantineEntry[] = [];
   let lastOffset = 0;
   let batchStart: number | null = null;
   const quarantine = (category: QuarantineCategory, reason: string, where: { byteOffset?: number | null; line?: number | null; excerpt?: string | null }) => {
-    batch.quarantine.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
+    quarantined.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
   };
   const take = (last: boolean): ProducedBatch => {
-    const done = { ...batch, eventsDone: outcome.events, lastOffset, last };
-    batch = { records: [], offsets: [], quarantine: [] };
+    const done = { tables: encoder.finish(), quarantine: quarantined, eventsDone: outcome.events, lastOffset, last };
+    quarantined = [];
     batchStart = null;
     return done;
   };
@@ -75,13 +79,12 @@ export async function* produceBatches(
         const checked = validateRecord(normalizeRecord(event.record, context.repairs));
         if (checked.ok) {
           tagLanguage(checked.record); // after validation: on the text as stored, and only for kept records
-          batch.records.push(checked.record);
-          batch.offsets.push(event.offset);
+          encoder.add(checked.record, event.offset);
         } else {
           quarantine(checked.rejection.category, checked.rejection.reason, { ...checked.rejection, byteOffset: event.offset });
         }
       }
-      if (batch.records.length + batch.quarantine.length >= options.batchSize || lastOffset - (batchStart ?? lastOffset) >= MAX_BATCH_INPUT_BYTES) {
+      if (encoder.rows + quarantined.length >= options.batchSize || lastOffset - (batchStart ?? lastOffset) >= MAX_BATCH_INPUT_BYTES) {
         yield take(false);
       }
     }

@@ -1,27 +1,24 @@
 // Parsing a large file in a worker thread while this thread loads it into the embedded database.
 // PGlite runs inside this thread: without the worker, parsing, hashing and writing COPY data for
 // a point (about 8 µs) and storing it (about 8 µs) take turns on one core while the other idles.
-// The worker (parse-worker.ts) runs the same produceBatches and prepareBatch this thread would and
-// hands over COPY data; this side sends it the file ahead of need (a PGlite statement holds this
+// The worker (parse-worker.ts) runs the same produceBatches this thread would and hands over its
+// COPY data; this side sends it the file ahead of need (a PGlite statement holds this
 // thread for the length of a batch, so the worker must not wait for each chunk), and tells it when
 // a batch is committed. On a server the database has its own processes: there the worker was
 // measured slower (its start, the messages, a second module loader) and is not used.
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { ERRORS, LakeError, type ErrorCode } from '../../errors.js';
-import type { LoadTarget, PreparedBatch, QuarantineEntry } from '../load/loader.js';
+import type { EncodedTable } from '../load/encode.js';
+import type { QuarantineEntry } from '../load/loader.js';
 import { DESTINATIONS, type Destination } from '../load/tables.js';
 import type { LakeRecord, RepairCounts } from '../records.js';
 import type { Source } from '../source.js';
 import type { ParseOutcome, ProduceOptions, ProducedBatch } from './batches.js';
 
-/** A batch as the runner loads it: from this thread's produceBatches, or from a worker with its COPY data made. */
+/** A batch as the runner loads it: from this thread's produceBatches, or from a worker. */
 export interface WorkerBatch extends ProducedBatch {
-  /** The batch as COPY data already (made in the worker; `records` is then empty). */
-  tables?: PreparedBatch['tables'];
-  /** The batch's records, for splitting it when the database refuses one (kept by the worker). */
-  loadRecords?: () => Promise<{ records: LakeRecord[]; offsets: number[] }>;
-  /** Called once the batch is committed (the worker forgets its records). */
+  /** Called once the batch is committed (the worker may then parse further ahead). */
   settled?: () => void;
 }
 
@@ -29,29 +26,21 @@ export interface WorkerStart {
   sourceId: string;
   path: string;
   exportedAt: Date | null;
-  target: LoadTarget;
   produce: ProduceOptions;
 }
 
-interface WorkerTable {
-  type: string;
-  data: Buffer;
-  from: number;
-  to: number;
-  revised: boolean;
-}
+/** An EncodedTable on its way between threads: its destination by record type. */
+export type WorkerTable = Omit<EncodedTable, 'destination'> & { type: string };
 
 export type ToWorker =
   | { kind: 'chunk'; data: Uint8Array }
   | { kind: 'end' }
   | { kind: 'broken' }
-  | { kind: 'settled'; id: number }
-  | { kind: 'records'; id: number };
+  | { kind: 'settled'; id: number };
 
 export type FromWorker =
   | { kind: 'consumed'; bytes: number }
   | { kind: 'batch'; id: number; tables: WorkerTable[]; quarantine: QuarantineEntry[]; eventsDone: number; lastOffset: number; last: boolean }
-  | { kind: 'records'; id: number; records: LakeRecord[]; offsets: number[] }
   | { kind: 'done'; outcome: ParseOutcome; repairs: RepairCounts }
   | { kind: 'error'; message: string; code: string | null };
 
@@ -69,12 +58,12 @@ export interface WorkerBatches {
 export function batchesFromWorker(
   source: Source,
   input: Readable,
-  file: { path: string; exportedAt: Date | null; target: LoadTarget },
+  file: { path: string; exportedAt: Date | null },
   produce: ProduceOptions,
   outcome: ParseOutcome,
   repairs: RepairCounts,
 ): WorkerBatches {
-  const start: WorkerStart = { sourceId: source.id, path: file.path, exportedAt: file.exportedAt, target: file.target, produce };
+  const start: WorkerStart = { sourceId: source.id, path: file.path, exportedAt: file.exportedAt, produce };
   const worker = new Worker(new URL('./parse-worker-entry.mjs', import.meta.url), {
     workerData: start,
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
@@ -88,7 +77,6 @@ export function batchesFromWorker(
     inbox.push(message);
     wake?.();
   };
-  const recordRequests = new Map<number, (batch: { records: LakeRecord[]; offsets: number[] }) => void>();
   let exited = false;
 
   // The input, sent ahead while the worker has less than INPUT_AHEAD_BYTES unread.
@@ -128,9 +116,6 @@ export function batchesFromWorker(
     if (message.kind === 'consumed') {
       ahead -= message.bytes;
       void pump();
-    } else if (message.kind === 'records') {
-      recordRequests.get(message.id)?.({ records: message.records, offsets: message.offsets });
-      recordRequests.delete(message.id);
     } else {
       deliver(message);
     }
@@ -143,24 +128,15 @@ export function batchesFromWorker(
   void pump();
 
   const toBatch = (message: Extract<FromWorker, { kind: 'batch' }>): WorkerBatch => ({
-    records: [],
-    offsets: [],
     quarantine: message.quarantine,
     eventsDone: message.eventsDone,
     lastOffset: message.lastOffset,
     last: message.last,
-    tables: message.tables.map(({ type, data, from, to, revised }) => ({
+    tables: message.tables.map(({ type, data, ...rest }) => ({
+      ...rest,
       destination: DESTINATIONS[type as LakeRecord['type']] as Destination,
       data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-      from,
-      to,
-      revised,
     })),
-    loadRecords: () =>
-      new Promise((resolve) => {
-        recordRequests.set(message.id, resolve);
-        worker.postMessage({ kind: 'records', id: message.id } satisfies ToWorker);
-      }),
     settled: () => {
       if (!exited) worker.postMessage({ kind: 'settled', id: message.id } satisfies ToWorker);
     },

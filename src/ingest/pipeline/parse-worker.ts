@@ -1,16 +1,14 @@
-// The parse worker (see parse-in-worker.ts): one file's transform and quality stages
-// (produceBatches) and its COPY data (prepareBatch), in a thread of its own. Its input arrives in
-// chunks sent ahead of need; its batches leave as transferred buffers; the records of a batch
-// stay here until the runner says it is committed, in case the database refuses one and the
-// batch must be split by record.
+// The parse worker (see parse-in-worker.ts): one file's transform and quality stages and its COPY
+// data (produceBatches), in a thread of its own. Its input arrives in chunks sent ahead of need;
+// its batches leave as transferred buffers, and it works at most AHEAD batches ahead of what the
+// runner has committed.
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { prepareBatch } from '../load/loader.js';
 import { DESTINATIONS } from '../load/tables.js';
-import type { LakeRecord, RepairCounts } from '../records.js';
+import type { RepairCounts } from '../records.js';
 import { SOURCES } from '../sources/index.js';
 import { produceBatches, type ParseOutcome } from './batches.js';
-import type { FromWorker, ToWorker, WorkerStart } from './parse-in-worker.js';
+import type { FromWorker, ToWorker, WorkerStart, WorkerTable } from './parse-in-worker.js';
 
 /** Batches handed over and not yet committed beyond which the worker waits: the one loading and one ready. */
 const AHEAD = 2;
@@ -47,7 +45,8 @@ const input = new Readable({
     feed();
   },
 });
-const kept = new Map<number, { records: LakeRecord[]; offsets: number[] }>();
+/** Batches handed over and not yet committed. */
+const handedOver = new Set<number>();
 let wakeProducer: (() => void) | null = null;
 let finished = false;
 
@@ -63,15 +62,10 @@ port.on('message', (message: ToWorker) => {
       ended = broken = true;
       break;
     case 'settled':
-      kept.delete(message.id);
+      handedOver.delete(message.id);
       wakeProducer?.();
-      if (finished && kept.size === 0) port.close();
+      if (finished && handedOver.size === 0) port.close();
       return;
-    case 'records': {
-      const batch = kept.get(message.id);
-      post({ kind: 'records', id: message.id, records: batch?.records ?? [], offsets: batch?.offsets ?? [] });
-      return;
-    }
   }
   feed();
 });
@@ -84,13 +78,12 @@ try {
   const context = { path: start.path, repairs, blobs: null, exportedAt: start.exportedAt };
   let id = 0;
   for await (const batch of produceBatches(source, input, context, start.produce, outcome)) {
-    const prepared = prepareBatch(start.target, { records: batch.records, quarantine: batch.quarantine });
-    const tables = prepared.tables.map(({ destination, data, from, to, revised }) => ({ type: typeOf.get(destination)!, data, from, to, revised }));
-    kept.set(id, { records: batch.records, offsets: batch.offsets });
+    const tables: WorkerTable[] = batch.tables.map(({ destination, ...rest }) => ({ ...rest, type: typeOf.get(destination)! }));
+    handedOver.add(id);
     const { quarantine, eventsDone, lastOffset, last } = batch;
     post({ kind: 'batch', id, tables, quarantine, eventsDone, lastOffset, last }, tables.map((t) => t.data.buffer as ArrayBuffer));
     id++;
-    while (kept.size > AHEAD) await new Promise<void>((resolve) => (wakeProducer = resolve));
+    while (handedOver.size > AHEAD) await new Promise<void>((resolve) => (wakeProducer = resolve));
     wakeProducer = null;
   }
   post({ kind: 'done', outcome, repairs });
@@ -99,4 +92,4 @@ try {
   post({ kind: 'error', message: e.message, code: e.code ?? null });
 }
 finished = true;
-if (kept.size === 0) port.close();
+if (handedOver.size === 0) port.close();
