@@ -101,15 +101,19 @@ test("a loaded row for another user is refused by row-level security, and the ba
   assert.equal(await countCopied(), before);
 });
 
-test('with PostGIS the geography is derived from lat/lon', { skip: false }, async (ctx) => {
+test('with PostGIS the points\' geography is derived from lat/lon, in a view that keeps row-level security', { skip: false }, async (ctx) => {
   if (!t.lake.profile.features.geo.enabled) return ctx.skip('no PostGIS on this backend');
   const r = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ meters: number }>(
       `SELECT round(ST_Distance(geog, ST_SetSRID(ST_MakePoint(lon, lat + 1), 4326)::geography))::int AS meters
-         FROM timeseries.location_points WHERE source = 'copy-test' LIMIT 1`,
+         FROM timeseries.location_points_geography WHERE source = 'copy-test' LIMIT 1`,
     ),
   );
   assert.ok(Math.abs(r.rows[0]!.meters - 111_000) < 1_500, `one degree of latitude is about 111 km, got ${r.rows[0]!.meters}`);
+  const stranger = await createUser(t.lake, 'geography-stranger');
+  const seen = await t.lake.db.asUser(stranger, (tx) =>
+    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_points_geography WHERE source = 'copy-test'`));
+  assert.equal(seen.rows[0]!.n, 0, 'another user sees none of the points through the view');
 });
 
 test('the profile reports the extensions this backend has', () => {

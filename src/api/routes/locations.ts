@@ -79,11 +79,12 @@ export interface LocationFilter {
 
 /**
  * WHERE conditions for a location filter on a table with lat, lon (and geog with PostGIS). The
- * radius uses ST_DWithin on the geography column where PostGIS is installed (on the spheroid);
- * elsewhere the haversine distance on a sphere. With `cells` (location points, migration 0015)
- * the cells around the centre find the candidates by index first.
+ * radius uses ST_DWithin on the geography where PostGIS is installed (on the spheroid); elsewhere
+ * the haversine distance on a sphere. `points`: the table is timeseries.location_points, whose
+ * cells (migration 0015) find the candidates by index first, and which stores no geography
+ * (migration 0017): it is built for those candidates only.
  */
-export function locationConditions(filter: LocationFilter, params: SqlParams, useGeography: boolean, cells = false): string[] {
+export function locationConditions(filter: LocationFilter, params: SqlParams, useGeography: boolean, points = false): string[] {
   const where: string[] = [];
   if (filter.from) where.push(`recorded_at >= ${params.add(filter.from)}`);
   if (filter.to) where.push(`recorded_at < ${params.add(filter.to)}`);
@@ -95,14 +96,14 @@ export function locationConditions(filter: LocationFilter, params: SqlParams, us
   }
   if (filter.near) {
     // The cells around the centre find the candidates by index (src/geo/cells.ts); the distance decides.
-    const nearby = cells ? cellCondition(cellRangesAround(filter.near.lat, filter.near.lon, filter.near.radiusM)) : null;
+    const nearby = points ? cellCondition(cellRangesAround(filter.near.lat, filter.near.lon, filter.near.radiusM)) : null;
     if (nearby) where.push(nearby);
     const lat = `${params.add(filter.near.lat)}::float8`;
     const lon = `${params.add(filter.near.lon)}::float8`;
     const radius = `${params.add(filter.near.radiusM)}::float8`;
     where.push(
       useGeography
-        ? `ST_DWithin(geog, ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326)::geography, ${radius})`
+        ? `ST_DWithin(${points ? 'ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography' : 'geog'}, ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326)::geography, ${radius})`
         : `2 * ${EARTH_RADIUS_M} * asin(sqrt(power(sin(radians(lat - ${lat}) / 2), 2)
              + cos(radians(${lat})) * cos(radians(lat)) * power(sin(radians(lon - ${lon}) / 2), 2))) <= ${radius}`,
     );
