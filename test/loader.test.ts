@@ -239,3 +239,20 @@ test('binary COPY keeps values exact: times before 2000 and after 2038, ms preci
   assert.equal(rows.message.body, null);
   assert.deepEqual(rows.message.labels, ['Inbox']);
 });
+
+test('the content hash is the SHA-256 of JSON.stringify([type, source, ...key]), whatever the key holds', async () => {
+  const { contentHash } = await import('../src/ingest/load/tables.js');
+  const { createHash } = await import('node:crypto');
+  const keys: unknown[][] = [
+    [], [0], [-0], [1.5e-7], [1e21], [-123456789012345], [Number.NaN], [Number.POSITIVE_INFINITY], [null], [undefined], [true, false],
+    ['plain'], ['quote " backslash \\ tab \t newline \n'], ['ünïcödé 🌍'], ['\ud800 lone surrogate'], ['\u0000\u001f\u007f'],
+    [1362115161298, 535511202, 99936845, 29, null], ['a', 1, null, true, 'b'],
+  ];
+  for (const key of keys) {
+    for (const [type, source] of [['location_point', 'google.location.records'], ['item', 'odd "source" \\']]) {
+      const record = { type, source, key } as unknown as LakeRecord;
+      const expected = createHash('sha256').update(JSON.stringify([type, source, ...key])).digest('latin1');
+      assert.equal(contentHash(record), expected, JSON.stringify(key));
+    }
+  }
+});
