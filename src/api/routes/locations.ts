@@ -270,9 +270,11 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
       );
       const { features, rows, last_time, last_hash } = result.rows[0]!;
       const nextCursor = rows > limit && last_time && last_hash ? encodeCursor([last_time, last_hash] satisfies Position) : null;
-      // A string with a JSON content type is sent as it is (the response schema stays for the OpenAPI document).
+      // Sent as it is, bypassing the response schema (which stays for the OpenAPI document), and as
+      // bytes: handed to the socket as a string, the half-megabyte page of a day was encoded inside
+      // writev at a cost of about 0.5 ms a request, three times Buffer.from's (p95 at 8 clients 58 → 52 ms).
       const body = `{"type":"FeatureCollection","features":[${features}],"next_cursor":${JSON.stringify(nextCursor)}}`;
-      return reply.type('application/json; charset=utf-8').send(body as never);
+      return reply.type('application/json; charset=utf-8').send(Buffer.from(body) as never);
     },
   );
 }
