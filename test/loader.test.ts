@@ -251,8 +251,30 @@ test('the content hash is the SHA-256 of JSON.stringify([type, source, ...key]),
   for (const key of keys) {
     for (const [type, source] of [['location_point', 'google.location.records'], ['item', 'odd "source" \\']]) {
       const record = { type, source, key } as unknown as LakeRecord;
-      const expected = createHash('sha256').update(JSON.stringify([type, source, ...key])).digest('latin1');
+      const expected = createHash('sha256').update(JSON.stringify([type, source, ...key])).digest().toString('latin1');
       assert.equal(contentHash(record), expected, JSON.stringify(key));
     }
   }
+});
+
+test('a committed batch\'s COPY buffer is written into by the next batch, which loads intact', async () => {
+  const { BatchEncoder } = await import('../src/ingest/load/encode.js');
+  const { loadPrepared } = await import('../src/ingest/load/loader.js');
+  const encoder = new BatchEncoder(target());
+  const batch = (from: number) => Array.from({ length: 50 }, (_, i): LakeRecord => ({
+    type: 'location_point', source: 'test.recycle', key: [from + i], recordedAt: new Date(Date.UTC(2022, 0, 1, 0, from + i)), lat: 1 + i / 100, lon: 2,
+    attributes: { n: from + i },
+  }));
+  for (const record of batch(0)) encoder.add(record);
+  const first = encoder.finish();
+  await loadPrepared(t.lake.db, target(), { tables: first, quarantine: [], checkpoint: null });
+  const buffer = first[0]!.data.buffer;
+  encoder.recycle([buffer]);
+  for (const record of batch(100)) encoder.add(record);
+  const second = encoder.finish();
+  assert.equal(second[0]!.data.buffer, buffer, 'the second batch writes into the first one\'s buffer');
+  await loadPrepared(t.lake.db, target(), { tables: second, quarantine: [], checkpoint: null });
+  const rows = await t.lake.db.asUser(user, (tx) =>
+    tx.query<{ n: number; sum: number }>(`SELECT count(*)::int AS n, sum((attributes->>'n')::int)::int AS sum FROM timeseries.location_points WHERE source = 'test.recycle'`));
+  assert.deepEqual(rows.rows[0], { n: 100, sum: (49 * 50) / 2 + (100 * 50 + (49 * 50) / 2) });
 });

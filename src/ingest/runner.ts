@@ -23,8 +23,8 @@ import { drain, peekHead } from './receive/peek.js';
 import { quarantinedCount, type FileReport, type FileStatus, type ImportReport } from './report.js';
 import { detectSource, SOURCES } from './sources/index.js';
 import type { Source } from './source.js';
-import { produceBatches, type ParseOutcome } from './pipeline/batches.js';
-import { batchesFromWorker, type WorkerBatch } from './pipeline/parse-in-worker.js';
+import { produceBatches, type ParseOutcome, type ProducedBatch } from './pipeline/batches.js';
+import { batchesFromWorker } from './pipeline/parse-in-worker.js';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -326,15 +326,15 @@ async function parseAndLoad(
   // before it, otherwise the end of the last batch awaited. A kill thus re-reads at most `window`
   // batches, whose rows come back as duplicates.
   const window = Math.max(1, Math.min(db.concurrentTransactions, availableParallelism()));
-  const loading: { done: Promise<void>; end: Checkpoint; settled: () => void }[] = [];
+  const loading: { done: Promise<void>; end: Checkpoint; release: () => void }[] = [];
   let committed: Checkpoint | null = null;
   const settleOldest = async (): Promise<void> => {
     const oldest = loading.shift()!;
     await oldest.done;
     committed = oldest.end;
-    oldest.settled();
+    oldest.release();
   };
-  const load = async (produced: WorkerBatch): Promise<void> => {
+  const load = async (produced: ProducedBatch): Promise<void> => {
     for (const q of produced.quarantine) report.quarantined[q.category] = (report.quarantined[q.category] ?? 0) + 1;
     const end: Checkpoint = { recordsDone: produced.eventsDone, byteOffset: produced.lastOffset };
     while (loading.length >= window) await settleOldest();
@@ -349,7 +349,7 @@ async function parseAndLoad(
       onBatch(counts.inserted + counts.updated + counts.duplicates);
     });
     done.catch(() => {}); // awaited (and rethrown) by settleOldest
-    loading.push({ done, end, settled: produced.settled ?? (() => {}) });
+    loading.push({ done, end, release: () => produced.release() });
   };
 
   const outcome: ParseOutcome = { events: 0, broken: null };
@@ -358,7 +358,7 @@ async function parseAndLoad(
   const inWorker = db.backend === 'embedded' && source.standalone === true && entry.size !== null &&
     entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES);
   const worker = inWorker ? batchesFromWorker(source, input, { path, exportedAt: entry.exportedAt }, produce, outcome, report.repairs) : null;
-  const batches: AsyncIterable<WorkerBatch> = worker?.batches ??
+  const batches: AsyncIterable<ProducedBatch> = worker?.batches ??
     produceBatches(source, input, { path, repairs: report.repairs, blobs: options.blobs ?? null, exportedAt: entry.exportedAt }, produce, outcome);
   try {
     for await (const produced of batches) {

@@ -10,6 +10,8 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Signature, flags and header extension length: where the first row starts. */
 export const COPY_HEADER_BYTES = 19;
 const TRAILER_BYTES = 2;
+/** The smallest buffer a writer starts with (and the smallest worth reusing). */
+export const MIN_BUFFER_BYTES = 1024;
 /** 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix milliseconds. */
 const PG_EPOCH_MS = 946_684_800_000;
 const DAY_MS = 86_400_000;
@@ -21,8 +23,10 @@ export class CopyBinaryWriter {
   private buffer: Buffer;
   private position = 0;
 
-  constructor(expectedBytes = 64 * 1024) {
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(expectedBytes, 1024)); // never the shared pool's: parse workers transfer it
+  /** `start`: the bytes to expect, or a buffer to write into (one of an earlier batch, committed since; it grows as a new one would). */
+  constructor(start: number | Buffer = 64 * 1024) {
+    // Never the shared pool's memory: parse workers transfer it.
+    this.buffer = typeof start === 'number' ? Buffer.allocUnsafeSlow(Math.max(start, MIN_BUFFER_BYTES)) : start;
     this.buffer.set(SIGNATURE, 0);
     this.buffer.writeInt32BE(0, 11); // flags: no OIDs
     this.buffer.writeInt32BE(0, 15); // header extension length

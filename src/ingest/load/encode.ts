@@ -5,8 +5,13 @@
 // batch keeps only its bytes, where each row starts, and the file offset each came from: enough
 // to split it by rows when the database refuses one (resilient.ts). Measured on the server import
 // of a 200 MB Records.json: 31.6 → 41 MB/s, 7.8 → 5.6 µs of CPU per point.
+//
+// The buffers of committed batches come back (recycle) and later batches write into them: a new
+// megabyte-sized buffer per batch is memory outside the JavaScript heap, which V8 counts towards
+// starting a full garbage collection; reusing them took those from 20 to 8 in that import
+// (41 → 44-48 MB/s, 5.5 → 4.7 µs of CPU per point).
 import type { LakeRecord } from '../records.js';
-import { COPY_HEADER_BYTES, CopyBinaryWriter, copyRowsEnd, sliceCopyRows, uuidBytes } from './copy-binary.js';
+import { COPY_HEADER_BYTES, CopyBinaryWriter, copyRowsEnd, MIN_BUFFER_BYTES, sliceCopyRows, uuidBytes } from './copy-binary.js';
 import { DESTINATIONS, type Destination } from './tables.js';
 
 /** One destination's rows of a batch, as binary COPY data. */
@@ -35,12 +40,15 @@ interface OpenTable {
 
 /** A first buffer for a destination not seen yet; later batches start at the size the last one reached. */
 const FIRST_BUFFER_BYTES = 256 * 1024;
+/** Buffers kept for reuse, at most: a batch or two per destination in flight. */
+const MAX_SPARES = 8;
 
 export class BatchEncoder {
   private readonly user: Buffer;
   private readonly file: Buffer | null;
   private readonly open = new Map<Destination, OpenTable>();
   private readonly lastSize = new Map<Destination, number>();
+  private readonly spares: Buffer[] = [];
   private count = 0;
 
   constructor(target: { userId: string; fileId: string | null }) {
@@ -57,7 +65,7 @@ export class BatchEncoder {
     const destination = DESTINATIONS[record.type] as Destination;
     let table = this.open.get(destination);
     if (!table) {
-      const writer = new CopyBinaryWriter(this.lastSize.get(destination) ?? FIRST_BUFFER_BYTES);
+      const writer = new CopyBinaryWriter(this.spares.pop() ?? this.lastSize.get(destination) ?? FIRST_BUFFER_BYTES);
       this.open.set(destination, (table = { writer, rows: [], offsets: [], from: Infinity, to: -Infinity, revised: false }));
     }
     table.rows.push(table.writer.length);
@@ -82,6 +90,13 @@ export class BatchEncoder {
     this.open.clear();
     this.count = 0;
     return tables;
+  }
+
+  /** The whole buffers behind committed tables' data, for later batches to write into. */
+  recycle(buffers: readonly ArrayBuffer[]): void {
+    for (const buffer of buffers) {
+      if (this.spares.length < MAX_SPARES && buffer.byteLength >= MIN_BUFFER_BYTES) this.spares.push(Buffer.from(buffer));
+    }
   }
 }
 

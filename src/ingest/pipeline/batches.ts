@@ -26,6 +26,11 @@ export interface ProducedBatch {
   lastOffset: number;
   /** The file's last batch (possibly empty: it carries the final checkpoint). */
   last: boolean;
+  /**
+   * Called once the batch is committed: its COPY buffers (these, when they were transferred back
+   * from another thread) are written into again by later batches.
+   */
+  release(buffers?: readonly ArrayBuffer[]): void;
 }
 
 /** How the file's parse ended, filled in by produceBatches as it goes. */
@@ -61,7 +66,9 @@ export async function* produceBatches(
     quarantined.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
   };
   const take = (last: boolean): ProducedBatch => {
-    const done = { tables: encoder.finish(), quarantine: quarantined, eventsDone: outcome.events, lastOffset, last };
+    const tables = encoder.finish();
+    const release = (buffers = tables.map((table) => table.data.buffer as ArrayBuffer)) => encoder.recycle(buffers);
+    const done = { tables, quarantine: quarantined, eventsDone: outcome.events, lastOffset, last, release };
     quarantined = [];
     batchStart = null;
     return done;

@@ -16,12 +16,6 @@ import type { LakeRecord, RepairCounts } from '../records.js';
 import type { Source } from '../source.js';
 import type { ParseOutcome, ProduceOptions, ProducedBatch } from './batches.js';
 
-/** A batch as the runner loads it: from this thread's produceBatches, or from a worker. */
-export interface WorkerBatch extends ProducedBatch {
-  /** Called once the batch is committed (the worker may then parse further ahead). */
-  settled?: () => void;
-}
-
 export interface WorkerStart {
   sourceId: string;
   path: string;
@@ -36,7 +30,8 @@ export type ToWorker =
   | { kind: 'chunk'; data: Uint8Array }
   | { kind: 'end' }
   | { kind: 'broken' }
-  | { kind: 'settled'; id: number };
+  /** The batch is committed: its buffers come back to be written into again. */
+  | { kind: 'settled'; id: number; buffers: ArrayBuffer[] };
 
 export type FromWorker =
   | { kind: 'consumed'; bytes: number }
@@ -49,8 +44,8 @@ const WORKER_HEAP_MB = 128;
 /** Input sent to the worker and not yet read by it, at most: enough for it to parse through a batch's load. */
 const INPUT_AHEAD_BYTES = 16 * 1024 * 1024;
 
-export interface WorkerBatches {
-  batches: AsyncIterable<WorkerBatch>;
+export interface ProducedBatches {
+  batches: AsyncIterable<ProducedBatch>;
   /** Ends the worker, whatever state it is in (call when the file is done or abandoned). */
   stop(): Promise<void>;
 }
@@ -62,7 +57,7 @@ export function batchesFromWorker(
   produce: ProduceOptions,
   outcome: ParseOutcome,
   repairs: RepairCounts,
-): WorkerBatches {
+): ProducedBatches {
   const start: WorkerStart = { sourceId: source.id, path: file.path, exportedAt: file.exportedAt, produce };
   const worker = new Worker(new URL('./parse-worker-entry.mjs', import.meta.url), {
     workerData: start,
@@ -127,7 +122,7 @@ export function batchesFromWorker(
   });
   void pump();
 
-  const toBatch = (message: Extract<FromWorker, { kind: 'batch' }>): WorkerBatch => ({
+  const toBatch = (message: Extract<FromWorker, { kind: 'batch' }>): ProducedBatch => ({
     quarantine: message.quarantine,
     eventsDone: message.eventsDone,
     lastOffset: message.lastOffset,
@@ -137,12 +132,14 @@ export function batchesFromWorker(
       destination: DESTINATIONS[type as LakeRecord['type']] as Destination,
       data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
     })),
-    settled: () => {
-      if (!exited) worker.postMessage({ kind: 'settled', id: message.id } satisfies ToWorker);
+    release() {
+      if (exited) return;
+      const buffers = this.tables.map((table) => table.data.buffer as ArrayBuffer);
+      worker.postMessage({ kind: 'settled', id: message.id, buffers } satisfies ToWorker, buffers);
     },
   });
 
-  async function* batches(): AsyncGenerator<WorkerBatch> {
+  async function* batches(): AsyncGenerator<ProducedBatch> {
     for (;;) {
       while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       wake = null;

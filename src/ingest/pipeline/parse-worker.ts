@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DESTINATIONS } from '../load/tables.js';
 import type { RepairCounts } from '../records.js';
 import { SOURCES } from '../sources/index.js';
-import { produceBatches, type ParseOutcome } from './batches.js';
+import { produceBatches, type ParseOutcome, type ProducedBatch } from './batches.js';
 import type { FromWorker, ToWorker, WorkerStart, WorkerTable } from './parse-in-worker.js';
 
 /** Batches handed over and not yet committed beyond which the worker waits: the one loading and one ready. */
@@ -46,7 +46,7 @@ const input = new Readable({
   },
 });
 /** Batches handed over and not yet committed. */
-const handedOver = new Set<number>();
+const handedOver = new Map<number, ProducedBatch>();
 let wakeProducer: (() => void) | null = null;
 let finished = false;
 
@@ -62,6 +62,7 @@ port.on('message', (message: ToWorker) => {
       ended = broken = true;
       break;
     case 'settled':
+      handedOver.get(message.id)?.release(message.buffers);
       handedOver.delete(message.id);
       wakeProducer?.();
       if (finished && handedOver.size === 0) port.close();
@@ -79,7 +80,7 @@ try {
   let id = 0;
   for await (const batch of produceBatches(source, input, context, start.produce, outcome)) {
     const tables: WorkerTable[] = batch.tables.map(({ destination, ...rest }) => ({ ...rest, type: typeOf.get(destination)! }));
-    handedOver.add(id);
+    handedOver.set(id, batch);
     const { quarantine, eventsDone, lastOffset, last } = batch;
     post({ kind: 'batch', id, tables, quarantine, eventsDone, lastOffset, last }, tables.map((t) => t.data.buffer as ArrayBuffer));
     id++;
