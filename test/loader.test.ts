@@ -268,7 +268,7 @@ test('a committed batch\'s COPY buffer is written into by the next batch, which 
   for (const record of batch(0)) encoder.add(record);
   const first = encoder.finish();
   await loadPrepared(t.lake.db, target(), { tables: first, quarantine: [], checkpoint: null });
-  const buffer = first[0]!.data.buffer;
+  const buffer = first[0]!.data.buffer as ArrayBuffer;
   encoder.recycle([buffer]);
   for (const record of batch(100)) encoder.add(record);
   const second = encoder.finish();

@@ -337,7 +337,12 @@ export interface Rejection {
  * the file carries on. `offset` is the byte offset in the file where the value starts.
  */
 export type ParseEvent =
-  | { kind: 'record'; record: LakeRecord; offset: number }
+  /**
+   * `asciiOnly`: every string in the record is plain ASCII (made from input bytes that were all
+   * ASCII with no escape sequence, and the source's own ASCII constants), so normalization would
+   * change nothing and is skipped. Only a source that knows where each string came from sets it.
+   */
+  | { kind: 'record'; record: LakeRecord; offset: number; asciiOnly?: boolean }
   | { kind: 'reject'; rejection: Rejection };
 
 /** Counters of repairs made while normalizing text (invalid UTF-8, NUL characters). */

@@ -49,6 +49,12 @@ export type JsonScanEvent =
       value: unknown;
       /** Invalid UTF-8 sequences replaced by U+FFFD while decoding this element. */
       invalidUtf8: number;
+      /**
+       * The element's bytes were all ASCII with no escape sequence: every string in `value` is
+       * plain ASCII (no NUL, nothing for NFC to change). Known per element, or for a whole run
+       * of elements parsed together; false when unknown.
+       */
+      plainAscii: boolean;
     }
   | { kind: 'malformed'; target: number; index: number; offset: number; reason: string; excerpt: string }
   | { kind: 'too_large'; target: number; index: number; offset: number; bytes: number }
@@ -72,6 +78,8 @@ export const DEFAULT_MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
 const ROOT_KEYS_KEPT = 20;
 const EXCERPT_BYTES = 160;
 
+/** Or-ed into `high` when a string holds an escape sequence: above any byte, so `high < 0x80` means plain ASCII. */
+const ESCAPED = 0x100;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
@@ -535,7 +543,12 @@ export class JsonArrayScanner {
           const b = chunk[i]!;
           high |= b;
           if (b === QUOTE) break;
-          i += b === BACKSLASH ? 2 : 1;
+          if (b === BACKSLASH) {
+            high |= ESCAPED;
+            i += 2;
+          } else {
+            i++;
+          }
         }
         inString = false;
         i++;
@@ -639,7 +652,7 @@ export class JsonArrayScanner {
     if (length > 1) {
       const from = this.runStarts[0]!;
       const to = this.runEnds[length - 1]!;
-      const ascii = this.runHigh < 0x80;
+      const ascii = (this.runHigh & 0x80) === 0;
       if (ascii || isUtf8(chunk.subarray(from, to))) {
         let values: unknown;
         try {
@@ -649,7 +662,7 @@ export class JsonArrayScanner {
         }
         if (Array.isArray(values) && values.length === length) {
           for (let k = 0; k < length; k++) {
-            events.push({ kind: 'element', target, index: firstIndex + k, offset: this.runBase + this.runStarts[k]!, value: values[k], invalidUtf8: 0 });
+            events.push({ kind: 'element', target, index: firstIndex + k, offset: this.runBase + this.runStarts[k]!, value: values[k], invalidUtf8: 0, plainAscii: this.runHigh < 0x80 });
           }
           return;
         }
@@ -711,14 +724,14 @@ export class JsonArrayScanner {
 function parseElement(bytes: Buffer, high: number, target: number, index: number, offset: number): JsonScanEvent {
   let text: string;
   let invalidUtf8 = 0;
-  if (high < 0x80) {
+  if ((high & 0x80) === 0) {
     // Pure ASCII: latin1 decoding is a plain copy and gives the same string.
     text = bytes.toString('latin1');
   } else {
     ({ text, invalidUtf8 } = decodeUtf8Counting(bytes));
   }
   try {
-    return { kind: 'element', target, index, offset, value: JSON.parse(text) as unknown, invalidUtf8 };
+    return { kind: 'element', target, index, offset, value: JSON.parse(text) as unknown, invalidUtf8, plainAscii: high < 0x80 };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { kind: 'malformed', target, index, offset, reason: `invalid JSON: ${reason}`, excerpt: excerptOf(bytes) };

@@ -83,7 +83,7 @@ export async function* produceBatches(
       } else {
         lastOffset = event.offset;
         batchStart ??= event.offset;
-        const checked = validateRecord(normalizeRecord(event.record, context.repairs));
+        const checked = validateRecord(event.asciiOnly ? event.record : normalizeRecord(event.record, context.repairs));
         if (checked.ok) {
           tagLanguage(checked.record); // after validation: on the text as stored, and only for kept records
           encoder.add(checked.record, event.offset);

@@ -20,6 +20,8 @@ export interface ElementPosition {
   /** Index into the targets. */
   target: number;
   index: number;
+  /** Every string in the element is plain ASCII (see JsonScanEvent). */
+  plainAscii: boolean;
 }
 
 export interface JsonSourceOptions {
@@ -100,7 +102,7 @@ class JsonSourceEvents implements AsyncIterableIterator<ParseEvent> {
     switch (event.kind) {
       case 'element':
         if (event.invalidUtf8 > 0) this.context.repairs.invalidUtf8 += event.invalidUtf8;
-        this.options.onElement(event.value, { offset: event.offset, target: event.target, index: event.index }, out);
+        this.options.onElement(event.value, { offset: event.offset, target: event.target, index: event.index, plainAscii: event.plainAscii }, out);
         return;
       case 'malformed':
         out.push(reject('malformed', `element ${event.index} of ${describePath(targets[event.target]!.path)}: ${event.reason}`, event.offset, event.excerpt || null));
@@ -151,8 +153,8 @@ export function excerptOf(value: unknown): string {
   return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
 }
 
-export function emit(record: LakeRecord, offset: number): ParseEvent {
-  return { kind: 'record', record, offset };
+export function emit(record: LakeRecord, offset: number, asciiOnly = false): ParseEvent {
+  return { kind: 'record', record, offset, asciiOnly };
 }
 
 /**

@@ -106,7 +106,8 @@ export function summarizeActivity(value: unknown): ActivitySummary | null {
   return summary;
 }
 
-export function locationPointFromRecord(value: unknown, offset: number): ParseEvent {
+/** `plainAscii`: the element's strings are all plain ASCII; the point's are then too (its own are ASCII constants and ISO times). */
+export function locationPointFromRecord(value: unknown, offset: number, plainAscii = false): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a "locations" element that is not an object', offset, value);
   const instant = instantOf(value, 'timestampMs', 'timestamp');
   if (!instant) {
@@ -150,7 +151,7 @@ export function locationPointFromRecord(value: unknown, offset: number): ParseEv
     device,
   };
   if (attributes) record.attributes = attributes;
-  return emit(record, offset);
+  return emit(record, offset, plainAscii);
 }
 
 export const locationRecordsSource: Source = {
@@ -162,7 +163,7 @@ export const locationRecordsSource: Source = {
     return parseJsonSource(input, context, {
       targets: [{ path: ['locations'] }],
       expected: '"locations" array',
-      onElement: (value, at, out) => out.push(locationPointFromRecord(value, at.offset)),
+      onElement: (value, at, out) => out.push(locationPointFromRecord(value, at.offset, at.plainAscii)),
     });
   },
 };
