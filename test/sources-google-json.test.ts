@@ -632,7 +632,9 @@ describe('chunk boundaries', () => {
       const results = [];
       for (const chunkSize of [1, 7, 1 << 16]) {
         const { events, error, repairs } = await parse(source, fixture(relative), { chunkSize, path: relative });
-        results.push({ events, repairs, error: error ? [error.byteOffset, error.message] : null });
+        // asciiOnly aside: elements parsed together share one flag (json-array.ts), so it may differ by chunking.
+        const compared = events.map((event) => (event.kind === 'record' ? { ...event, asciiOnly: undefined } : event));
+        results.push({ events: compared, repairs, error: error ? [error.byteOffset, error.message] : null });
       }
       assert.ok(results[0]!.events.length > 0);
       assert.deepEqual(results[1], results[0]);
