@@ -73,6 +73,32 @@ test('batches in any order, overlapping hours and duplicates keep one row an hou
   await assertCurrent(alice, 4);
 });
 
+test('ties at an hour\'s first instant, out-of-order batches and a refused first point still give each hour its first point', async () => {
+  const carol = await createUser(t.lake, 'carol');
+  await t.lake.db.asUser(carol, async (tx) => {
+    await tx.query(`INSERT INTO imports.jobs (user_id, job_id) VALUES ($1, $2)`, [carol, FILES.first]);
+    await tx.query(`INSERT INTO imports.files (user_id, file_id, job_id, path) VALUES ($1, $2, $2, 'x.json')`, [carol, FILES.first]);
+  });
+  const target = { userId: carol, jobId: FILES.first, fileId: FILES.first };
+  const at = (iso: string, lat: number): LakeRecord =>
+    ({ type: 'location_point', source: 'test.hours', key: [iso, lat], recordedAt: new Date(iso), lat, lon: 13.4 });
+  // Three points at 14:00:05 (only their hashes order them), listed after later ones of the hour.
+  await loadBatch(t.lake.db, target, {
+    records: [at('2024-05-01T14:40:00Z', 1), at('2024-05-01T14:00:05Z', 2), at('2024-05-01T15:10:00Z', 3), at('2024-05-01T14:00:05Z', 4), at('2024-05-01T14:00:05Z', 5)],
+  });
+  await assertCurrent(carol, 2);
+  // The same through the staging path (its range is taken now), with a new, earlier tie.
+  await loadBatch(t.lake.db, target, { records: [at('2024-05-01T14:00:05Z', 6), at('2024-05-01T14:00:01Z', 7), at('2024-05-01T14:00:01Z', 8)] });
+  await assertCurrent(carol, 2);
+  // A batch split because its hour's first point is refused (latitude 123): the next point heads the hour.
+  const { loadResilient } = await import('../src/ingest/load/resilient.js');
+  const { prepareBatch } = await import('../src/ingest/load/loader.js');
+  const records = [at('2024-05-01T16:00:00Z', 123), at('2024-05-01T16:20:00Z', 9), at('2024-05-01T16:30:00Z', 10), at('2024-05-01T16:10:00Z', 11)];
+  const counts = await loadResilient(t.lake.db, target, prepareBatch(target, { records }), 'x.json');
+  assert.equal(counts.inserted, 3);
+  await assertCurrent(carol, 3);
+});
+
 test("removing a file's rows recomputes the hours it held, and only the owner's", async () => {
   await removeFileRows(t.lake.db, alice, FILES.second, ['timeseries.location_points']);
   await assertCurrent(alice, 3);

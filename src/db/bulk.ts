@@ -43,6 +43,11 @@ export interface BulkInsertOptions {
    * (summaries), in the same transaction. It takes no parameters of its own.
    */
   derive?: (batch: string) => string;
+  /**
+   * The only rows `derive` needs: those whose `column` is one of `instants` (the earliest of each
+   * hour, for the hourly summary). The relation it gets then holds just them, not the batch.
+   */
+  deriveAt?: { column: string; instants: readonly Date[] };
 }
 
 /** Staging tables already used in a transaction: a second use in it must empty the table first. */
@@ -55,7 +60,7 @@ export async function bulkInsert(
   data: CopyData,
   options: BulkInsertOptions = {},
 ): Promise<BulkInsertResult> {
-  const { format = 'text', replace, derive } = options;
+  const { format = 'text', replace, derive, deriveAt } = options;
   const staging = await stagingTable(tx, table, columns);
   const list = columns.join(', ');
   const received = await tx.copyFrom(staging, columns, data, format);
@@ -73,7 +78,10 @@ export async function bulkInsert(
     );
     updated = replaced.rowCount;
   }
-  if (derive) await tx.query(derive(staging));
+  if (derive) {
+    if (deriveAt) await tx.query(derive(`(SELECT * FROM ${staging} WHERE ${deriveAt.column} = ANY ($1::timestamptz[])) AS batch`), [deriveAt.instants]);
+    else await tx.query(derive(staging));
+  }
   return { received, inserted: moved.rowCount, updated, duplicates: received - moved.rowCount - updated };
 }
 
@@ -131,7 +139,7 @@ export async function copyDirect(
   columns: readonly string[],
   data: CopyData,
   range: TimeRange,
-  options: Pick<BulkInsertOptions, 'format' | 'derive'> = {},
+  options: Pick<BulkInsertOptions, 'format' | 'derive' | 'deriveAt'> = {},
 ): Promise<BulkInsertResult | null> {
   const { userId, column, from, to } = range;
   const stored = await tx.query(`SELECT 1 FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3 LIMIT 1`, [userId, from, to]);
@@ -148,8 +156,11 @@ export async function copyDirect(
   }
   await tx.query('RELEASE SAVEPOINT lake_copy_direct');
   if (options.derive) {
-    // The batch's rows read back by the primary key's range (they are all there is in it).
-    await tx.query(options.derive(`(SELECT * FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3) AS batch`), [userId, from, to]);
+    // The batch's rows read back by the primary key's range (they are all there is in it), or
+    // only those at the instants the derive needs.
+    const at = options.deriveAt ? ` AND ${column} = ANY ($4::timestamptz[])` : '';
+    const params = options.deriveAt ? [userId, from, to, options.deriveAt.instants] : [userId, from, to];
+    await tx.query(options.derive(`(SELECT * FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3${at}) AS batch`), params);
   }
   return { received, inserted: received, updated: 0, duplicates: 0 };
 }

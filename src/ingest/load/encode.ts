@@ -27,6 +27,8 @@ export interface EncodedTable {
   to: number;
   /** Some row carries a revision (records.ts): it may replace a stored row. */
   revised: boolean;
+  /** With Destination.deriveBucketMs: the earliest instant (Unix ms) of each bucket the rows fall in. */
+  deriveAt?: number[];
 }
 
 interface OpenTable {
@@ -36,6 +38,8 @@ interface OpenTable {
   from: number;
   to: number;
   revised: boolean;
+  /** Bucket → its earliest instant, with Destination.deriveBucketMs. */
+  heads: Map<number, number> | null;
 }
 
 /** A first buffer for a destination not seen yet; later batches start at the size the last one reached. */
@@ -66,7 +70,8 @@ export class BatchEncoder {
     let table = this.open.get(destination);
     if (!table) {
       const writer = new CopyBinaryWriter(this.spares.pop() ?? this.lastSize.get(destination) ?? FIRST_BUFFER_BYTES);
-      this.open.set(destination, (table = { writer, rows: [], offsets: [], from: Infinity, to: -Infinity, revised: false }));
+      const heads = destination.deriveBucketMs ? new Map<number, number>() : null;
+      this.open.set(destination, (table = { writer, rows: [], offsets: [], from: Infinity, to: -Infinity, revised: false, heads }));
     }
     table.rows.push(table.writer.length);
     table.offsets.push(offset);
@@ -75,6 +80,11 @@ export class BatchEncoder {
     if (time !== undefined) {
       if (time < table.from) table.from = time;
       if (time > table.to) table.to = time;
+      if (table.heads) {
+        const bucket = Math.floor(time / destination.deriveBucketMs!);
+        const earliest = table.heads.get(bucket);
+        if (earliest === undefined || time < earliest) table.heads.set(bucket, time);
+      }
     }
     if (record.revision != null) table.revised = true;
     this.count++;
@@ -82,10 +92,10 @@ export class BatchEncoder {
 
   /** The tables written since the last call, in the order their first rows came; the encoder starts afresh. */
   finish(): EncodedTable[] {
-    const tables = [...this.open].map(([destination, { writer, ...rest }]) => {
+    const tables = [...this.open].map(([destination, { writer, heads, ...rest }]): EncodedTable => {
       const data = writer.finish();
       this.lastSize.set(destination, data.length + (data.length >>> 3));
-      return { destination, data, ...rest };
+      return heads ? { destination, data, ...rest, deriveAt: [...heads.values()] } : { destination, data, ...rest };
     });
     this.open.clear();
     this.count = 0;
@@ -124,12 +134,17 @@ export function splitRows(tables: readonly EncodedTable[], count: number): [Enco
   return [first, second];
 }
 
-/** Rows `from` to `to` (exclusive) of a table. Its time range and revision flag stay the whole table's: wider, never wrong. */
+/**
+ * Rows `from` to `to` (exclusive) of a table. Its time range and revision flag stay the whole
+ * table's: wider, never wrong. Its derive instants do not (a bucket's earliest row may be in the
+ * other part, or be the refused one): the part's derive reads all its rows.
+ */
 function sliceRows(table: EncodedTable, from: number, to: number): EncodedTable {
   const start = table.rows[from]!;
   const end = to < table.rows.length ? table.rows[to]! : copyRowsEnd(table.data);
+  const { deriveAt: _, ...whole } = table;
   return {
-    ...table,
+    ...whole,
     data: sliceCopyRows(table.data, start, end),
     rows: table.rows.slice(from, to).map((row) => row - start + COPY_HEADER_BYTES),
     offsets: table.offsets.slice(from, to),

@@ -3,7 +3,7 @@
 // nothing lost, nothing doubled (and re-sent rows are absorbed by the content-hash keys anyway).
 import { hash } from 'node:crypto';
 import type { Database, Transaction } from '../../db/database.js';
-import { bulkInsert, copyDirect, type BulkInsertResult } from '../../db/bulk.js';
+import { bulkInsert, copyDirect, type BulkInsertOptions, type BulkInsertResult } from '../../db/bulk.js';
 import type { LakeRecord, Rejection } from '../records.js';
 import { BatchEncoder, type EncodedTable } from './encode.js';
 
@@ -65,11 +65,13 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   await ensurePartitions(db, batch.tables);
   return db.loadAsUser(userId, (tx) => copyDirectWherePossible(tx, userId, batch.tables), async (tx, direct) => {
     const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0 };
-    for (const [index, { destination, data, revised }] of batch.tables.entries()) {
+    for (const [index, table] of batch.tables.entries()) {
+      const { destination, data, revised } = table;
       const counts = direct[index] ?? await bulkInsert(tx, destination.table, destination.columns, data, {
         format: 'binary',
         replace: revised ? destination.replace : undefined,
         derive: destination.derive,
+        deriveAt: deriveAtOf(table),
       });
       total.received += counts.received;
       total.inserted += counts.inserted;
@@ -117,16 +119,24 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   });
 }
 
+/** The instants the table's derive needs (Destination.deriveBucketMs), as bulk.ts takes them. */
+function deriveAtOf(table: EncodedTable): BulkInsertOptions['deriveAt'] {
+  return table.deriveAt && table.destination.timeColumn
+    ? { column: table.destination.timeColumn, instants: table.deriveAt.map((ms) => new Date(ms)) }
+    : undefined;
+}
+
 /** Each table's counts where it loaded by copyDirect (bulk.ts); null where it must take bulkInsert. */
 async function copyDirectWherePossible(tx: Transaction, userId: string, tables: PreparedBatch['tables']): Promise<(BulkInsertResult | null)[]> {
   const counts: (BulkInsertResult | null)[] = [];
-  for (const { destination, data, from, to, revised } of tables) {
+  for (const table of tables) {
+    const { destination, data, from, to, revised } = table;
     // Only time-partitioned tables have a range to check; rows with revisions may replace stored ones.
     const eligible = destination.timeColumn !== null && from !== Infinity && !revised;
     counts.push(eligible
       ? await copyDirect(tx, destination.table, destination.columns, data,
         { userId, column: destination.timeColumn!, from: new Date(from), to: new Date(to) },
-        { format: 'binary', derive: destination.derive })
+        { format: 'binary', derive: destination.derive, deriveAt: deriveAtOf(table) })
       : null);
   }
   return counts;

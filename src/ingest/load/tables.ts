@@ -16,6 +16,12 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
   replace?: { conflict: readonly string[]; columns: readonly string[] };
   /** A statement keeping a table derived from this one current, given a relation of the batch's rows (bulk.ts). */
   derive?: (batch: string) => string;
+  /**
+   * When `derive` needs only the rows at the earliest instant of each bucket of this many
+   * milliseconds of the time column (the first point of each hour): the encoder finds those
+   * instants, and the derive reads just the rows at them instead of the whole batch.
+   */
+  deriveBucketMs?: number;
   /** The record as one row of binary COPY, its fields in column order and of the columns' types. */
   write(w: CopyBinaryWriter, record: R, userId: Buffer, importFileId: Buffer | null): void;
   time(record: R): Date | null;
@@ -99,6 +105,7 @@ export const DESTINATIONS: DestinationMap = {
       w.uuid(file);
     },
     time: (r) => r.recordedAt,
+    deriveBucketMs: 3_600_000,
     // Each hour's first point (migration 0014), for maps of long ranges: the batch's heads replace
     // stored ones they precede. Rows of the batch that were duplicates are already stored as such.
     // A point heads its hour when the one before it (lag) is of another hour: read back in primary
