@@ -180,3 +180,15 @@ test('a wrong password and a missing database are each named', { skip: !SERVER_U
   assert.equal(notFound.code, 'DB_NOT_FOUND');
   assert.match(notFound.message, /database "no_such_lake" does not exist/);
 });
+
+test('a statement asked to be prepared is parsed once per connection and answers each call with its own parameters', async (ctx) => {
+  if (t.lake.db.backend !== 'server') return ctx.skip('PGlite has no prepared statements of its own to reuse: it ignores the option');
+  const sql = `SELECT $1::int * 2 AS doubled /* prepared-test */`;
+  await t.lake.db.transaction(async (tx) => {
+    const answers = [];
+    for (const n of [1, 2, 3]) answers.push((await tx.query<{ doubled: number }>(sql, [n], { prepare: true })).rows[0]!.doubled);
+    assert.deepEqual(answers, [2, 4, 6]);
+    const prepared = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1`, [sql]);
+    assert.equal(prepared.rows[0]!.n, 1);
+  });
+});

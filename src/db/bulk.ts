@@ -50,6 +50,9 @@ export interface BulkInsertOptions {
   deriveAt?: { column: string; instants: readonly Date[] };
 }
 
+/** The statements here repeat verbatim batch after batch: prepared once per connection (QueryOptions). */
+const PREPARE = { prepare: true };
+
 /** Staging tables already used in a transaction: a second use in it must empty the table first. */
 const usedIn = new WeakMap<Transaction, Set<string>>();
 
@@ -64,7 +67,7 @@ export async function bulkInsert(
   const staging = await stagingTable(tx, table, columns);
   const list = columns.join(', ');
   const received = await tx.copyFrom(staging, columns, data, format);
-  const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`);
+  const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`, [], PREPARE);
   let updated = 0;
   if (replace) {
     // Then the stored rows that a higher revision in the batch supersedes (rows just inserted have
@@ -75,12 +78,14 @@ export async function bulkInsert(
          FROM (SELECT DISTINCT ON (${key.join(', ')}) ${list} FROM ${staging} WHERE revision IS NOT NULL
                 ORDER BY ${key.join(', ')}, revision DESC) AS newer
         WHERE ${key.map((c) => `stored.${c} = newer.${c}`).join(' AND ')} AND newer.revision > coalesce(stored.revision, -1)`,
+      [],
+      PREPARE,
     );
     updated = replaced.rowCount;
   }
   if (derive) {
-    if (deriveAt) await tx.query(derive(`(SELECT * FROM ${staging} WHERE ${deriveAt.column} = ANY ($1::timestamptz[])) AS batch`), [deriveAt.instants]);
-    else await tx.query(derive(staging));
+    if (deriveAt) await tx.query(derive(`(SELECT * FROM ${staging} WHERE ${deriveAt.column} = ANY ($1::timestamptz[])) AS batch`), [deriveAt.instants], PREPARE);
+    else await tx.query(derive(staging), [], PREPARE);
   }
   return { received, inserted: moved.rowCount, updated, duplicates: received - moved.rowCount - updated };
 }
@@ -142,7 +147,7 @@ export async function copyDirect(
   options: Pick<BulkInsertOptions, 'format' | 'derive' | 'deriveAt'> = {},
 ): Promise<BulkInsertResult | null> {
   const { userId, column, from, to } = range;
-  const stored = await tx.query(`SELECT 1 FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3 LIMIT 1`, [userId, from, to]);
+  const stored = await tx.query(`SELECT 1 FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3 LIMIT 1`, [userId, from, to], PREPARE);
   if (stored.rowCount > 0) return null;
   await tx.query('SAVEPOINT lake_copy_direct');
   let received: number;
@@ -160,7 +165,7 @@ export async function copyDirect(
     // only those at the instants the derive needs.
     const at = options.deriveAt ? ` AND ${column} = ANY ($4::timestamptz[])` : '';
     const params = options.deriveAt ? [userId, from, to, options.deriveAt.instants] : [userId, from, to];
-    await tx.query(options.derive(`(SELECT * FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3${at}) AS batch`), params);
+    await tx.query(options.derive(`(SELECT * FROM ${table} WHERE user_id = $1 AND ${column} BETWEEN $2 AND $3${at}) AS batch`), params, PREPARE);
   }
   return { received, inserted: received, updated: 0, duplicates: 0 };
 }

@@ -1,10 +1,11 @@
 // Server adapter: a real PostgreSQL over a connection pool, with streaming COPY FROM STDIN.
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import { LakeError } from '../../errors.js';
-import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
+import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryOptions, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -53,8 +54,8 @@ class ServerDatabase implements Database {
     readonly concurrentTransactions: number,
   ) {}
 
-  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-    const result = await this.pool.query(sql, params as unknown[]);
+  async query<Row>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<Row>> {
+    const result = await this.pool.query(statement(sql, params, options));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
   }
 
@@ -112,10 +113,27 @@ class ServerDatabase implements Database {
   }
 }
 
+/** Names of the statements prepared on request (QueryOptions.prepare), by their text. */
+const preparedNames = new Map<string, string>();
+/** Distinct texts prepared at most: a bound should a caller prepare texts that vary. */
+const MAX_PREPARED = 256;
+
+/** The query for node-postgres: named (so each connection prepares it once) when asked to be prepared. */
+function statement(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
+  const values = params as unknown[];
+  if (!options?.prepare) return { text: sql, values };
+  let name = preparedNames.get(sql);
+  if (name === undefined) {
+    if (preparedNames.size >= MAX_PREPARED) return { text: sql, values };
+    preparedNames.set(sql, (name = `lake_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`));
+  }
+  return { name, text: sql, values };
+}
+
 function wrap(client: pg.PoolClient, access: CopyAccess): Transaction {
   return {
-    async query<Row>(sql: string, params: readonly unknown[] = []) {
-      const result = await client.query(sql, params as unknown[]);
+    async query<Row>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) {
+      const result = await client.query(statement(sql, params, options));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async copyFrom(table, columns, data, format = 'text') {

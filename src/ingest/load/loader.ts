@@ -97,6 +97,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
           quarantine.map((q) => q.excerpt ?? null),
           quarantine.map((q) => hash('sha256', JSON.stringify([q.entry, q.byteOffset ?? null, q.line ?? null, q.category, q.reason]), 'buffer')),
         ],
+        { prepare: true },
       );
     }
     if (importFileId) {
@@ -111,6 +112,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
            SET records_done = excluded.records_done, byte_offset = excluded.byte_offset, cursor = excluded.cursor, updated_at = now()`,
         [userId, importFileId, total.inserted, total.duplicates, quarantine.length,
           checkpoint?.recordsDone ?? null, checkpoint?.byteOffset ?? null, checkpoint?.cursor ?? {}],
+        { prepare: true },
       );
     } else if (checkpoint) {
       throw new Error('a checkpoint needs an import file');
