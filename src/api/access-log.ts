@@ -87,6 +87,7 @@ export class AccessLog {
                 JSON.stringify({ method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, key_id: e.keyId, request_id: e.requestId }),
               ),
             ],
+            { prepare: true },
           );
           const lastUse = new Map<string, Date>();
           for (const e of entries) if ((lastUse.get(e.keyId)?.getTime() ?? -Infinity) < e.at.getTime()) lastUse.set(e.keyId, e.at);
@@ -95,6 +96,7 @@ export class AccessLog {
                FROM unnest($1::uuid[], $2::timestamptz[]) AS u(key_id, at)
               WHERE k.key_id = u.key_id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`,
             [[...lastUse.keys()], [...lastUse.values()]],
+            { prepare: true },
           );
         });
       } catch (error) {

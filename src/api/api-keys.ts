@@ -138,6 +138,7 @@ export async function verifyApiKey(db: Database, presented: string): Promise<Pri
        FROM user_data.api_keys k JOIN user_data.users u ON u.user_id = k.user_id
       WHERE k.prefix = $1`,
     [prefix],
+    { prepare: true }, // once per request
   );
   const presentedHash = hashSecret(secret);
   let found: (typeof candidates.rows)[number] | undefined;

@@ -77,15 +77,12 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
       app.log.error({ err: error }, `access log: ${count} entries could not be written`);
     },
   });
+  const requestSettings = lake.config.apiTimeoutMs > 0 ? { statement_timeout: `${lake.config.apiTimeoutMs}ms` } : undefined;
   const context: ApiContext = {
     lake,
     metrics,
-    asUser: (request, work) =>
-      metrics.timeTransaction((inner) => lake.db.asUser(principalOf(request).userId, inner), async (tx) => {
-        // Every query of an API request is cut at LAKE_API_TIMEOUT_MS (limits.ts).
-        if (lake.config.apiTimeoutMs > 0) await tx.query(`SELECT set_config('statement_timeout', $1, true)`, [`${lake.config.apiTimeoutMs}ms`]);
-        return work(tx);
-      }),
+    // Every query of an API request is cut at LAKE_API_TIMEOUT_MS (limits.ts), set with the user's identity.
+    asUser: (request, work) => metrics.timeTransaction((inner) => lake.db.asUser(principalOf(request).userId, inner, requestSettings), work),
   };
 
   app.decorate('accessLog', accessLog);

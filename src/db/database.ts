@@ -61,9 +61,10 @@ export interface Database extends Queryable {
   /**
    * A transaction as the application role with `userId` as the identity (transaction-local, so
    * safe under a pooler in transaction mode). Row-level security limits it to that user's rows;
-   * with `null`, to no rows at all.
+   * with `null`, to no rows at all. `settings`: more transaction-local settings (an API request's
+   * statement_timeout), set in the same statement as the identity.
    */
-  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T>;
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T>;
   /**
    * The loader's transaction: `direct` runs first as the maintenance role, where copyFrom may load
    * user tables themselves (row-level security refuses COPY to the application role, and COPY

@@ -266,6 +266,8 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
                   max(encode(content_hash, 'hex')) FILTER (WHERE n = ${params.add(limit)}) AS last_hash
              FROM numbered`,
           params.values,
+          // Prepared per connection (QueryOptions) unless a radius writes its grid cells into the text.
+          { prepare: filter.near === null },
         ),
       );
       const { features, rows, last_time, last_hash } = result.rows[0]!;

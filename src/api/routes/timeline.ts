@@ -107,6 +107,8 @@ export function timelineRoutes(app: ApiApp, context: ApiContext): void {
             ORDER BY occurred_at ${direction}, item_id ${direction}
             LIMIT ${params.add(limit + 1)}`,
           params.values,
+          // Its text depends only on which filters are present: kept prepared per connection (QueryOptions).
+          { prepare: true },
         ),
       );
       const page = rows.rows.slice(0, limit);

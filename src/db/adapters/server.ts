@@ -63,9 +63,9 @@ class ServerDatabase implements Database {
     return this.inTransaction(work);
   }
 
-  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T> {
     return this.inTransaction(async (tx) => {
-      await enterUserContext(tx, userId, this.userContext);
+      await enterUserContext(tx, userId, settings ? { ...this.userContext, ...settings } : this.userContext);
       return work(tx);
     });
   }
