@@ -253,24 +253,27 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
       }
       // The features are built by the database as JSON text and sent as they come: parsing rows
       // into objects and serializing them again took most of the time of a large page. Ordered by
-      // the page's own order, the aggregate needs no sort of its own where the page comes from the
-      // primary key (PostgreSQL 16+), and the cursor is computed for the last row only: a fifth
-      // less time for a one-day page.
+      // the page's own order, the aggregates need no sort of their own where the page comes from
+      // the primary key (PostgreSQL 16+). The page holds one row more than the limit, to tell
+      // whether another page follows; the features of all of them are made, and the extra one is
+      // cut off here, which costs less than numbering the rows to leave it out (a quarter of the
+      // database's time for a one-day page). The cursor is the key of the page's last row.
       const result = await context.asUser(request, (tx) =>
         tx.query<{ features: string; rows: number; last_time: string | null; last_hash: string | null }>(
-          `WITH page AS (${page}),
-                numbered AS (SELECT page.*, row_number() OVER (ORDER BY recorded_at, content_hash) AS n FROM page)
-           SELECT coalesce(string_agg(${FEATURE_JSON}, ',' ORDER BY recorded_at, content_hash) FILTER (WHERE n <= ${params.add(limit)}), '') AS features,
-                  count(*)::int AS rows,
-                  max(${utcMicros('recorded_at')}) FILTER (WHERE n = ${params.add(limit)}) AS last_time,
-                  max(encode(content_hash, 'hex')) FILTER (WHERE n = ${params.add(limit)}) AS last_hash
-             FROM numbered`,
+          `SELECT features, rows, ${utcMicros('last.time')} AS last_time, encode(last.hash, 'hex') AS last_hash
+             FROM (SELECT coalesce(string_agg(${FEATURE_JSON}, ',' ORDER BY recorded_at, content_hash), '') AS features,
+                          count(*)::int AS rows,
+                          (array_agg(recorded_at ORDER BY recorded_at, content_hash))[${params.add(limit)}] AS time,
+                          (array_agg(content_hash ORDER BY recorded_at, content_hash))[${params.add(limit)}] AS hash
+                     FROM (${page}) AS page) AS last`,
           params.values,
           // Prepared per connection (QueryOptions) unless a radius writes its grid cells into the text.
           { prepare: filter.near === null },
         ),
       );
-      const { features, rows, last_time, last_hash } = result.rows[0]!;
+      const { rows, last_time, last_hash } = result.rows[0]!;
+      // The extra row's feature is the last: no feature's text holds `,{"type":"Feature",` (quotes inside strings are escaped).
+      const features = rows > limit ? result.rows[0]!.features.slice(0, result.rows[0]!.features.lastIndexOf(',{"type":"Feature",')) : result.rows[0]!.features;
       const nextCursor = rows > limit && last_time && last_hash ? encodeCursor([last_time, last_hash] satisfies Position) : null;
       // Sent as it is, bypassing the response schema (which stays for the OpenAPI document), and as
       // bytes: handed to the socket as a string, the half-megabyte page of a day was encoded inside
