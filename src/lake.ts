@@ -44,7 +44,7 @@ export class Lake {
     // Each adapter is imported only when used: PGlite and PostGIS weigh tens of MB in memory.
     if (config.databaseUrl) {
       const { openServer } = await import('./db/adapters/server.js');
-      db = await openServer({ url: config.databaseUrl, poolMax: config.poolMax, session });
+      db = await openServer({ url: config.databaseUrl, poolMax: config.poolMax, preparedStatements: config.preparedStatements, session });
     } else {
       const { embeddedDirectory, openEmbedded } = await import('./db/adapters/embedded.js');
       const { lockDirectory } = await import('./db/adapters/directory-lock.js');

@@ -192,3 +192,18 @@ test('a statement asked to be prepared is parsed once per connection and answers
     assert.equal(prepared.rows[0]!.n, 1);
   });
 });
+
+test('with LAKE_DB_PREPARED_STATEMENTS=off nothing is prepared (for poolers that cannot keep prepared statements)', async (ctx) => {
+  if (t.lake.db.backend !== 'server') return ctx.skip('PGlite has no prepared statements of its own to reuse: it ignores the option');
+  const unprepared = await openTestLake({ LAKE_DB_PREPARED_STATEMENTS: 'off' });
+  try {
+    const sql = `SELECT $1::int + 1 AS next /* unprepared-test */`;
+    await unprepared.lake.db.transaction(async (tx) => {
+      assert.equal((await tx.query<{ next: number }>(sql, [41], { prepare: true })).rows[0]!.next, 42);
+      const prepared = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1`, [sql]);
+      assert.equal(prepared.rows[0]!.n, 0);
+    });
+  } finally {
+    await unprepared.dispose();
+  }
+});

@@ -17,6 +17,12 @@ const SETTINGS = {
     schema: z.string().regex(/^postgres(ql)?:\/\/.+/).optional(),
   },
   poolMax: { env: 'LAKE_DB_POOL_MAX', default: '10', allowed: 'an integer from 1 to 200', schema: z.coerce.number().int().min(1).max(200) },
+  preparedStatements: {
+    env: 'LAKE_DB_PREPARED_STATEMENTS',
+    default: 'on',
+    allowed: 'on or off (off behind a connection pooler that cannot keep named prepared statements)',
+    schema: z.enum(['on', 'off']).transform((value) => value === 'on'),
+  },
   workMem: { env: 'LAKE_WORK_MEM', default: '16MB', allowed: 'a size such as 16MB, 512kB or 1GB', schema: memorySize },
   maintenanceWorkMem: { env: 'LAKE_MAINTENANCE_WORK_MEM', default: '512MB', allowed: 'a size such as 512MB or 1GB', schema: memorySize },
   statementTimeoutMs: {
@@ -133,6 +139,8 @@ export interface Config {
   /** Absent: the embedded PGlite database under tiers.hot. */
   databaseUrl: string | undefined;
   poolMax: number;
+  /** Whether the server adapter keeps repeated statements prepared per connection (QueryOptions.prepare). */
+  preparedStatements: boolean;
   workMem: string;
   maintenanceWorkMem: string;
   statementTimeoutMs: number;

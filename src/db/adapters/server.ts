@@ -12,6 +12,8 @@ import type { SessionSettings } from '../session.js';
 export interface ServerOptions {
   url: string;
   poolMax: number;
+  /** Named statements for QueryOptions.prepare; off behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21). */
+  preparedStatements?: boolean;
   session: SessionSettings;
 }
 
@@ -41,7 +43,7 @@ export async function openServer(options: ServerOptions): Promise<Database> {
     await pool.end().catch(() => {});
     throw connectionError(cause, target);
   }
-  return new ServerDatabase(pool, target.display, options.poolMax);
+  return new ServerDatabase(pool, target.display, options.poolMax, options.preparedStatements ?? true);
 }
 
 class ServerDatabase implements Database {
@@ -52,10 +54,11 @@ class ServerDatabase implements Database {
     private readonly pool: pg.Pool,
     readonly location: string,
     readonly concurrentTransactions: number,
+    private readonly prepare: boolean,
   ) {}
 
   async query<Row>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<Row>> {
-    const result = await this.pool.query(statement(sql, params, options));
+    const result = await this.pool.query(statement(sql, params, this.prepare && options?.prepare));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
   }
 
@@ -84,7 +87,7 @@ class ServerDatabase implements Database {
     let broken = false;
     try {
       await client.query('BEGIN');
-      const result = await work(wrap(client, access));
+      const result = await work(wrap(client, access, this.prepare));
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -118,10 +121,10 @@ const preparedNames = new Map<string, string>();
 /** Distinct texts prepared at most: a bound should a caller prepare texts that vary. */
 const MAX_PREPARED = 256;
 
-/** The query for node-postgres: named (so each connection prepares it once) when asked to be prepared. */
-function statement(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
+/** The query for node-postgres: named (so each connection prepares it once) when it is to be prepared. */
+function statement(sql: string, params: readonly unknown[], prepare: boolean | undefined): pg.QueryConfig {
   const values = params as unknown[];
-  if (!options?.prepare) return { text: sql, values };
+  if (!prepare) return { text: sql, values };
   let name = preparedNames.get(sql);
   if (name === undefined) {
     if (preparedNames.size >= MAX_PREPARED) return { text: sql, values };
@@ -130,10 +133,10 @@ function statement(sql: string, params: readonly unknown[], options?: QueryOptio
   return { name, text: sql, values };
 }
 
-function wrap(client: pg.PoolClient, access: CopyAccess): Transaction {
+function wrap(client: pg.PoolClient, access: CopyAccess, prepare: boolean): Transaction {
   return {
     async query<Row>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) {
-      const result = await client.query(statement(sql, params, options));
+      const result = await client.query(statement(sql, params, prepare && options?.prepare));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async copyFrom(table, columns, data, format = 'text') {
