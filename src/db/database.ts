@@ -109,14 +109,15 @@ export async function directThenAsUser<D, T>(
   return work(tx, done);
 }
 
-/** The statements that open a user transaction; shared by both adapters. */
+/** The statements that open a user transaction; shared by both adapters. `extra`: the caller's own settings (asUser's). */
 export async function enterUserContext(
   tx: Queryable,
   userId: string | null,
   settings: Readonly<Record<string, string>> = {},
+  extra: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   // set_config('role', ..., true) is SET LOCAL ROLE: one round trip for role, identity and settings.
-  const names = ['role', 'lake.user_id', ...Object.keys(settings)];
-  const values = [APP_ROLE, userId ?? '', ...Object.values(settings)];
+  const names = ['role', 'lake.user_id', ...Object.keys(settings), ...Object.keys(extra)];
+  const values = [APP_ROLE, userId ?? '', ...Object.values(settings), ...Object.values(extra)];
   await tx.query(`SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)`, [names, values], { prepare: true });
 }

@@ -73,7 +73,7 @@ class EmbeddedDatabase implements Database {
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T> {
     return this.pg.transaction(async (tx) => {
       const wrapped = wrap(tx, { direct: false });
-      await enterUserContext(wrapped, userId, settings ? { ...this.userContext, ...settings } : this.userContext);
+      await enterUserContext(wrapped, userId, this.userContext, settings);
       return work(wrapped);
     });
   }

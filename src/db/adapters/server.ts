@@ -68,7 +68,7 @@ class ServerDatabase implements Database {
 
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T> {
     return this.inTransaction(async (tx) => {
-      await enterUserContext(tx, userId, settings ? { ...this.userContext, ...settings } : this.userContext);
+      await enterUserContext(tx, userId, this.userContext, settings);
       return work(tx);
     });
   }
