@@ -271,9 +271,9 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
           { prepare: filter.near === null },
         ),
       );
-      const { rows, last_time, last_hash } = result.rows[0]!;
+      const { features: all, rows, last_time, last_hash } = result.rows[0]!;
       // The extra row's feature is the last: no feature's text holds `,{"type":"Feature",` (quotes inside strings are escaped).
-      const features = rows > limit ? result.rows[0]!.features.slice(0, result.rows[0]!.features.lastIndexOf(',{"type":"Feature",')) : result.rows[0]!.features;
+      const features = rows > limit ? all.slice(0, all.lastIndexOf(',{"type":"Feature",')) : all;
       const nextCursor = rows > limit && last_time && last_hash ? encodeCursor([last_time, last_hash] satisfies Position) : null;
       // Sent as it is, bypassing the response schema (which stays for the OpenAPI document), and as
       // bytes: handed to the socket as a string, the half-megabyte page of a day was encoded inside
