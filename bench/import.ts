@@ -8,10 +8,12 @@
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
 // which holds the whole lake (and, embedded, the PGlite WebAssembly heap), and its CPU time per
-// point (on a shared machine a steadier figure than the rate). Run it with the heap
+// point (on a shared machine a steadier figure than the rate): the whole process's, its main
+// thread's, and with a server on this machine the server's; and how busy the machine's cores
+// were (Linux /proc; left out elsewhere). Run it with the heap
 // bound the `lake` command uses (bin/lake.js): node --max-old-space-size=192 --import tsx ...
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,15 +70,63 @@ if (args.backend === 'server') {
   };
 }
 
+const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux architecture Node runs on
+
+/** CPU seconds (user and system) of a /proc/…/stat line. */
+function cpuSecondsOf(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds of this machine's PostgreSQL processes alive now, or null where /proc cannot tell. */
+function postgresCpuSeconds(): number | null {
+  if (!existsSync('/proc/self/stat')) return null;
+  let seconds = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      if (stat.includes('(postgres)')) seconds += cpuSecondsOf(stat);
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return seconds;
+}
+
+/**
+ * CPU seconds of this process's main thread alone, or null where /proc cannot tell: the thread
+ * that parses and encodes (process.cpuUsage() also counts the GC's and libuv's helper threads).
+ */
+function mainThreadCpuSeconds(): number | null {
+  const stat = `/proc/self/task/${process.pid}/stat`;
+  return existsSync(stat) ? cpuSecondsOf(readFileSync(stat, 'latin1')) : null;
+}
+
+/** Busy and total CPU time of the whole machine (all cores) so far, or null where /proc cannot tell. */
+function machineCpuTicks(): { busy: number; total: number } | null {
+  if (!existsSync('/proc/stat')) return null;
+  const [, ...ticks] = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  const total = ticks.slice(0, 8).reduce((sum, t) => sum + t, 0); // user … steal
+  return { busy: total - ticks[3]! - ticks[4]!, total }; // less idle and iowait
+}
+
 const lake = await Lake.open(loadConfig({ LAKE_DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }));
 try {
   const userId = await ensureUser(lake.db, 'bench');
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = databaseUrl ? postgresCpuSeconds() : null;
+  const mainCpuBefore = mainThreadCpuSeconds();
+  const machineBefore = machineCpuTicks();
   const parseWorkerMinBytes = args['parse-worker-mb'] === undefined ? undefined : Number(args['parse-worker-mb']) * 1024 * 1024;
   const report = await runImport(lake.db, { userId, inputs: [file], batchSize: Number(args['batch-size']), blobs: lake.blobs, parseWorkerMinBytes });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  // Read before the pool closes: a backend's CPU is gone from /proc once it exits.
+  const serverCpuAfter = serverCpuBefore === null ? null : postgresCpuSeconds();
+  const mainCpuAfter = mainThreadCpuSeconds();
+  const machineAfter = machineCpuTicks();
   const records = report.totals.records;
   const rssMb = process.resourceUsage().maxRSS / 1024;
   const blobs = await lake.blobs.summarize();
@@ -96,6 +146,12 @@ try {
       peakRssMB: Math.round(rssMb),
       // CPU of this process per record (parse, transform, COPY encoding; with PGlite also the database).
       lakeCpuMicrosPerRecord: +((cpu.user + cpu.system) / records).toFixed(2),
+      ...(mainCpuBefore !== null && mainCpuAfter !== null ? { mainThreadCpuMicrosPerRecord: +(((mainCpuAfter - mainCpuBefore) * 1e6) / records).toFixed(2) } : {}),
+      // With a server on this machine: CPU of all its processes (backends, WAL writer, checkpointer,
+      // autovacuum workers still running) per record, over the import alone.
+      ...(serverCpuAfter !== null && serverCpuBefore !== null ? { serverCpuMicrosPerRecord: +(((serverCpuAfter - serverCpuBefore) * 1e6) / records).toFixed(2) } : {}),
+      // How busy all of this machine's cores were over the import (every process counted).
+      ...(machineBefore && machineAfter ? { machineBusyPercent: Math.round((100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total)) } : {}),
       heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1e6),
       batchSize: Number(args['batch-size']),
     }),
