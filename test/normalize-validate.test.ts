@@ -192,7 +192,7 @@ describe('language', () => {
     assert.equal(detectLanguage('https://www.adobe.com/creativecloud.html Wie repariert man einen platten Fahrradreifen'), 'de');
   });
 
-  test('tagLanguage: items only, an existing tag is kept, title and text both count', () => {
+  test('tagLanguage: items and documents only, an existing tag is kept, title and text both count for items', () => {
     const fromText = item({ title: 'Notiz', text: 'Morgen früh fahren wir mit dem Zug nach Hamburg zu meiner Schwester' });
     tagLanguage(fromText);
     assert.equal(fromText.language, 'de');
@@ -205,6 +205,17 @@ describe('language', () => {
     const place = { type: 'place' as const, source: 's', key: ['p'], placeId: 'x', name: 'How to fix a flat bicycle tire at home without tools' };
     tagLanguage(place);
     assert.equal('language' in place, false);
+    // A document's language is its text's; its title (often a file name) does not count.
+    const document = {
+      type: 'document' as const, source: 's', key: ['d'], sha256: '00', size: 1, path: 'notes.txt', kind: 'text' as const, mimeType: null,
+      mimeFromName: null, title: 'How to fix a flat bicycle tire at home without tools', language: null,
+      text: 'Morgen früh fahren wir mit dem Zug nach Hamburg zu meiner Schwester', metadata: {}, pii: null, extraction: 'text' as const,
+    };
+    tagLanguage(document);
+    assert.equal(document.language, 'de');
+    const untitled = { ...document, language: null, text: null, title: 'Morgen früh fahren wir mit dem Zug nach Hamburg zu meiner Schwester' };
+    tagLanguage(untitled);
+    assert.equal(untitled.language, null);
   });
 });
 

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ImportAbortedError, runImport } from '../src/ingest/runner.js';
+import { SOURCES } from '../src/ingest/sources/index.js';
+import { isStandalone, loadStandaloneSource } from '../src/ingest/sources/standalone.js';
 import type { FileReport } from '../src/ingest/report.js';
 import { tarFile } from './support/archives.js';
 import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
@@ -57,6 +59,16 @@ async function stored(userId: string) {
 
 const comparable = (files: FileReport[]) =>
   files.map(({ seconds: _s, ...file }) => file).sort((a, b) => a.path.localeCompare(b.path));
+
+test('a worker loads each standalone source alone, and it is the very source the runner detected', async () => {
+  // No database involved: this runs on both backends.
+  const standalone = SOURCES.filter((source) => isStandalone(source.id));
+  assert.ok(standalone.some((source) => source.id === 'google.location.records'));
+  for (const source of standalone) assert.equal(await loadStandaloneSource(source.id), source, source.id);
+  assert.equal(isStandalone('google.gmail.mbox'), false, 'the mbox parser writes attachments to the blob store');
+  assert.equal(isStandalone('toString'), false);
+  await assert.rejects(loadStandaloneSource('google.gmail.mbox'), /no standalone source google\.gmail\.mbox/);
+});
 
 test('parsed in a worker or in the runner\'s thread, a file gives the same rows, report, quarantine and repairs', { skip }, async () => {
   const inThread = await createUser(t.lake, 'in-thread');

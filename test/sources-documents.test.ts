@@ -293,11 +293,13 @@ describe('documents import', () => {
     assert.equal(byName.get('invoice.pdf')?.records, 2); // the blob reference and the document row
 
     const docs = await t.lake.db.asUser(user, (tx) =>
-      tx.query<{ path: string; kind: string; extraction: string; title: string | null; body: string | null; pii: Record<string, number> | null; sha256: Buffer; size_bytes: string; mime_type: string | null; mime_from_name: string | null }>(
-        `SELECT path, kind, extraction, title, body, pii, sha256, size_bytes, mime_type, mime_from_name FROM user_data.documents ORDER BY path`,
+      tx.query<{ path: string; kind: string; extraction: string; title: string | null; body: string | null; language: string | null; pii: Record<string, number> | null; sha256: Buffer; size_bytes: string; mime_type: string | null; mime_from_name: string | null }>(
+        `SELECT path, kind, extraction, title, body, language, pii, sha256, size_bytes, mime_type, mime_from_name FROM user_data.documents ORDER BY path`,
       ),
     );
     const rows = new Map(docs.rows.map((r) => [path.basename(r.path), r]));
+    assert.equal(rows.get('notes.txt')?.language, 'en', 'the language of the text');
+    assert.equal(rows.get('blob.bin')?.language, null, 'no text, no language');
     assert.deepEqual([...rows.keys()].sort(), Object.keys(files).filter((n) => n !== 'Drive/empty.txt').map((n) => path.basename(n)).sort());
     for (const [name, content] of Object.entries(files)) {
       if (content.length === 0) continue;

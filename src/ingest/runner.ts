@@ -22,6 +22,7 @@ import { LOADED_TABLES } from './load/tables.js';
 import { drain, peekHead } from './receive/peek.js';
 import { quarantinedCount, type FileReport, type FileStatus, type ImportReport } from './report.js';
 import { detectSource, SOURCES } from './sources/index.js';
+import { isStandalone } from './sources/standalone.js';
 import type { Source } from './source.js';
 import { produceBatches, type ParseOutcome, type ProducedBatch } from './pipeline/batches.js';
 import { batchesFromWorker } from './pipeline/parse-in-worker.js';
@@ -355,7 +356,7 @@ async function parseAndLoad(
   const outcome: ParseOutcome = { events: 0, broken: null };
   const produce = { resumedFrom: report.resumedFrom, batchSize: options.batchSize, target };
   // Only into the embedded database, which loads in this thread (see pipeline/parse-in-worker.ts).
-  const inWorker = db.backend === 'embedded' && source.standalone === true && entry.size !== null &&
+  const inWorker = db.backend === 'embedded' && isStandalone(source.id) && entry.size !== null &&
     entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES);
   const worker = inWorker ? batchesFromWorker(source, input, { path, exportedAt: entry.exportedAt }, produce, outcome, report.repairs) : null;
   const batches: AsyncIterable<ProducedBatch> = worker?.batches ??

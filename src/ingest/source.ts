@@ -47,11 +47,6 @@ export interface Source {
   description: string;
   detect(probe: Probe): Confidence | null;
   /**
-   * The parser needs nothing but its input and context.path/exportedAt (no blob store, no
-   * database), so a large file may be parsed in a worker thread (ingest/pipeline/).
-   */
-  standalone?: boolean;
-  /**
    * Streams the file's records in order. Must read the input incrementally (files can be many GB)
    * and yield rejections for bad values instead of throwing; throws only when the file as a whole
    * cannot be read further (a `ParseError` naming the byte offset).

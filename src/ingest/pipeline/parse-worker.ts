@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DESTINATIONS } from '../load/tables.js';
 import type { RepairCounts } from '../records.js';
-import { SOURCES } from '../sources/index.js';
+import { loadStandaloneSource } from '../sources/standalone.js';
 import { produceBatches, type ParseOutcome, type ProducedBatch } from './batches.js';
 import type { FromWorker, ToWorker, WorkerStart, WorkerTable } from './parse-in-worker.js';
 
@@ -72,8 +72,7 @@ port.on('message', (message: ToWorker) => {
 });
 
 try {
-  const source = SOURCES.find((s) => s.id === start.sourceId);
-  if (!source) throw new Error(`no source ${start.sourceId} in the parse worker`);
+  const source = await loadStandaloneSource(start.sourceId);
   const repairs: RepairCounts = { invalidUtf8: 0, nulCharacters: 0 };
   const outcome: ParseOutcome = { events: 0, broken: null };
   const context = { path: start.path, repairs, blobs: null, exportedAt: start.exportedAt };

@@ -1,5 +1,5 @@
-// Language tagging of item records: an ISO 639-1 code (a valid BCP 47 tag: `en`, `fr`, `de`...)
-// for the title and text, or null when there is too little text to tell.
+// Language tagging of item and document records: an ISO 639-1 code (a valid BCP 47 tag: `en`,
+// `fr`, `de`...) for the title and text, or null when there is too little text to tell.
 //
 // Library: eld ("Efficient Language Detector", Apache-2.0, 60 languages), its `extrasmall`
 // n-gram table. Measured on this machine (Node 20, 45 hand-written sentences in 9 languages, and
@@ -51,10 +51,13 @@ export function detectLanguage(text: string): string | null {
   return language;
 }
 
-/** Sets `language` on an item record that has none and enough text; other records are untouched. */
+/**
+ * Sets `language` on an item (from its title and text) or a document (from its text) that has
+ * none and enough text; other records are untouched.
+ */
 export function tagLanguage(record: LakeRecord): void {
-  if (record.type !== 'item' || record.language != null) return;
-  const title = record.title ?? '';
+  if ((record.type !== 'item' && record.type !== 'document') || record.language != null) return;
+  const title = record.type === 'item' ? (record.title ?? '') : '';
   const text = record.text ?? '';
   if (title.length + text.length === 0) return;
   const language = detectLanguage(title.length > 0 && text.length > 0 ? `${title}\n${text}` : title || text);

@@ -10,7 +10,6 @@ import { byteChunks } from '../../parse/byte-chunks.js';
 import { sniffMimeType, type SniffResult } from '../../extract/sniff.js';
 import type { BlobRefRecord, DocumentExtraction, DocumentRecord, ParseEvent } from '../../records.js';
 import type { ParseContext } from '../../source.js';
-import { detectLanguage } from '../../transform/language.js';
 import { TEXT_MAX_BYTES } from '../../validate/validate.js';
 import { scanPii } from '../../../store/pii.js';
 
@@ -169,7 +168,7 @@ export function documentEvents(sourceId: string, context: ParseContext, stored: 
     mimeFromName: stored.sniff.expected,
     title,
     text,
-    language: text === null ? null : detectLanguage(text),
+    language: null, // detected from the text with the other records' (pipeline/batches.ts)
     metadata: fields.metadata,
     pii: text === null ? null : piiCounts(text),
     extraction: fields.extraction,

@@ -62,7 +62,6 @@ function itemFromVisit(value: unknown, offset: number): ParseEvent {
 export const chromeHistorySource: Source = {
   id: CHROME_HISTORY_SOURCE_ID,
   description: 'Chrome browsing history from Google Takeout (BrowserHistory.json / History.json)',
-  standalone: true,
   detect,
   parse(input, context) {
     return parseJsonSource(input, context, {

@@ -112,7 +112,6 @@ function pointEvents(point: unknown, dataSource: string | null, offset: number, 
 export const fitRawSource: Source = {
   id: FIT_RAW_SOURCE_ID,
   description: 'Google Takeout Fit raw data points (All Data/, one JSON file per data stream)',
-  standalone: true,
   detect,
   parse(input, context) {
     let dataSource: string | null = null;

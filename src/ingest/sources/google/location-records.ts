@@ -157,7 +157,6 @@ export function locationPointFromRecord(value: unknown, offset: number, plainAsc
 export const locationRecordsSource: Source = {
   id: LOCATION_RECORDS_SOURCE_ID,
   description: 'Google Location History Records.json (Takeout before the 2024 move to on-device Timeline)',
-  standalone: true,
   detect,
   parse(input, context) {
     return parseJsonSource(input, context, {

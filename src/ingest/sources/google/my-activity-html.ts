@@ -69,7 +69,6 @@ const KNOWN_ACTIONS = new Set(ACTION_PHRASES);
 export const myActivityHtmlSource: Source = {
   id: MY_ACTIVITY_HTML_SOURCE_ID,
   description: 'Google Takeout My Activity (HTML), including YouTube watch and search history',
-  standalone: true,
   detect(probe: Probe): Confidence | null {
     const head = probe.head.toString('latin1');
     if (OUTER_CELL_IN_HEAD.test(head) && head.includes('content-cell')) return 'content';

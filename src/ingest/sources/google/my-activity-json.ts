@@ -111,7 +111,6 @@ function youTubeVideoId(url: string): string | null {
 export const myActivityJsonSource: Source = {
   id: MY_ACTIVITY_JSON_SOURCE_ID,
   description: 'Google My Activity in JSON (every product, including YouTube watch-history.json and search-history.json)',
-  standalone: true,
   detect,
   parse(input, context) {
     return parseJsonSource(input, context, {

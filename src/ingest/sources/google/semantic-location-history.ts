@@ -217,7 +217,6 @@ function durationOf(duration: unknown): { start: Instant; end: Instant } | strin
 export const semanticLocationHistorySource: Source = {
   id: SEMANTIC_SOURCE_ID,
   description: 'Google Semantic Location History monthly files (timelineObjects: place visits and activity segments)',
-  standalone: true,
   detect,
   parse(input, context) {
     const reader = new SemanticFileReader();

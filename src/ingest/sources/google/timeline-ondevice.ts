@@ -328,7 +328,6 @@ function timelineMemory(memory: Record<string, unknown>, span: Span, offset: num
 export const timelineOnDeviceSource: Source = {
   id: ONDEVICE_SOURCE_ID,
   description: 'Google Maps Timeline exported from the device (Android Timeline.json, iOS location-history.json)',
-  standalone: true,
   detect,
   parse(input, context) {
     const reader = new OnDeviceFileReader();
