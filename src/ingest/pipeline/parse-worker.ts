@@ -8,7 +8,7 @@ import { DESTINATIONS } from '../load/tables.js';
 import type { RepairCounts } from '../records.js';
 import { loadStandaloneSource } from '../sources/standalone.js';
 import { produceBatches, type ParseOutcome, type ProducedBatch } from './batches.js';
-import type { FromWorker, ToWorker, WorkerStart, WorkerTable } from './parse-in-worker.js';
+import { fromErrorMessage, toErrorMessage, type FromWorker, type ToWorker, type WorkerStart, type WorkerTable } from './parse-in-worker.js';
 
 /** Batches handed over and not yet committed beyond which the worker waits: the one loading and one ready. */
 const AHEAD = 2;
@@ -22,8 +22,8 @@ const typeOf = new Map<unknown, string>(Object.entries(DESTINATIONS).map(([type,
 // it sends more while this thread still has input to work on.
 const queued: Buffer[] = [];
 let ended = false;
-/** The input ended because it broke (the runner reports why): the stream fails after the queued chunks. */
-let broken = false;
+/** The input broke (the runner reports why): the stream fails with this after the queued chunks. */
+let broken: Error | null = null;
 let wanted = false;
 /** Pushes the next chunk (or the end) if the stream wants one and there is one. */
 function feed(): void {
@@ -35,7 +35,7 @@ function feed(): void {
     input.push(chunk);
   } else if (ended) {
     wanted = false;
-    if (broken) input.destroy(new Error('the input broke'));
+    if (broken) input.destroy(broken);
     else input.push(null);
   }
 }
@@ -59,7 +59,8 @@ port.on('message', (message: ToWorker) => {
       ended = true;
       break;
     case 'broken':
-      ended = broken = true;
+      ended = true;
+      broken = fromErrorMessage(message);
       break;
     case 'settled':
       handedOver.get(message.id)?.release(message.buffers);
@@ -88,8 +89,7 @@ try {
   }
   post({ kind: 'done', outcome, repairs });
 } catch (error) {
-  const e = error as Error & { code?: string };
-  post({ kind: 'error', message: e.message, code: e.code ?? null });
+  post({ kind: 'error', ...toErrorMessage(error) });
 }
 finished = true;
 if (handedOver.size === 0) port.close();

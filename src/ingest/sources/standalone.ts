@@ -2,7 +2,7 @@
 // store, no database), so that a large file of theirs may be parsed in a worker thread
 // (ingest/pipeline/parse-in-worker.ts). Each one is loaded on its own: a worker that imported
 // every source (sources/index.ts, with the HTML, mail, media and document parsers) spent 0.3 s of
-// its start on modules it never ran, a quarter of the time a 32 MB file takes to load.
+// its start on modules it never ran (it started in 0.45 s, now 0.2 s).
 import type { Source } from '../source.js';
 
 const LOADERS: Readonly<Record<string, () => Promise<Source>>> = {
