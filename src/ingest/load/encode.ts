@@ -110,6 +110,11 @@ export class BatchEncoder {
   }
 }
 
+/** The whole buffers behind tables' COPY data: to transfer them between threads, or recycle them. */
+export function buffersOf(tables: readonly { data: Buffer }[]): ArrayBuffer[] {
+  return tables.map((table) => table.data.buffer as ArrayBuffer);
+}
+
 export function countRows(tables: readonly EncodedTable[]): number {
   let rows = 0;
   for (const table of tables) rows += table.rows.length;

@@ -5,7 +5,7 @@
 // parse worker (parse-worker.ts); the runner loads what it yields.
 import type { Readable } from 'node:stream';
 import { ParseError } from '../../errors.js';
-import { BatchEncoder, type EncodedTable } from '../load/encode.js';
+import { BatchEncoder, buffersOf, type EncodedTable } from '../load/encode.js';
 import type { LoadTarget, QuarantineEntry } from '../load/loader.js';
 import type { LakeRecord, QuarantineCategory } from '../records.js';
 import type { ParseContext, Source } from '../source.js';
@@ -72,7 +72,7 @@ export async function* produceBatches(
   };
   const take = (last: boolean): ProducedBatch => {
     const tables = encoder.finish();
-    const release = (buffers = tables.map((table) => table.data.buffer as ArrayBuffer)) => encoder.recycle(buffers);
+    const release = (buffers = buffersOf(tables)) => encoder.recycle(buffers);
     const done = { tables, quarantine: quarantined, eventsDone: outcome.events, lastOffset, last, release };
     quarantined = [];
     batchStart = null;

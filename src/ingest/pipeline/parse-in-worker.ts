@@ -10,7 +10,7 @@
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { ERRORS, LakeError, type ErrorCode } from '../../errors.js';
-import type { EncodedTable } from '../load/encode.js';
+import { buffersOf, type EncodedTable } from '../load/encode.js';
 import type { QuarantineEntry } from '../load/loader.js';
 import { DESTINATIONS, type Destination } from '../load/tables.js';
 import type { LakeRecord, RepairCounts } from '../records.js';
@@ -152,7 +152,7 @@ export function batchesFromWorker(
     })),
     release() {
       if (exited) return;
-      const buffers = this.tables.map((table) => table.data.buffer as ArrayBuffer);
+      const buffers = buffersOf(this.tables);
       worker.postMessage({ kind: 'settled', id: message.id, buffers } satisfies ToWorker, buffers);
     },
   });

@@ -4,6 +4,7 @@
 // runner has committed.
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
+import { buffersOf } from '../load/encode.js';
 import { DESTINATIONS } from '../load/tables.js';
 import type { RepairCounts } from '../records.js';
 import { loadStandaloneSource } from '../sources/standalone.js';
@@ -82,7 +83,7 @@ try {
     const tables: WorkerTable[] = batch.tables.map(({ destination, ...rest }) => ({ ...rest, type: typeOf.get(destination)! }));
     handedOver.set(id, batch);
     const { quarantine, eventsDone, lastOffset, last } = batch;
-    post({ kind: 'batch', id, tables, quarantine, eventsDone, lastOffset, last }, tables.map((t) => t.data.buffer as ArrayBuffer));
+    post({ kind: 'batch', id, tables, quarantine, eventsDone, lastOffset, last }, buffersOf(tables));
     id++;
     while (handedOver.size > AHEAD) await new Promise<void>((resolve) => (wakeProducer = resolve));
     wakeProducer = null;
