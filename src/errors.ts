@@ -7,6 +7,8 @@ export const ERRORS = {
   USAGE: { exit: 2, http: 400 },
   DATA_DIR_UNWRITABLE: { exit: 3, http: 500 },
   DATA_DIR_LOCKED: { exit: 3, http: 503 },
+  /** The data directory belongs to another database than the one configured (its blobs are that lake's). */
+  DATA_DIR_MISMATCH: { exit: 3, http: 500 },
   DB_UNREACHABLE: { exit: 4, http: 503 },
   DB_AUTH_FAILED: { exit: 4, http: 503 },
   DB_NOT_FOUND: { exit: 4, http: 503 },

@@ -1,9 +1,11 @@
 // The lake as a whole: configuration, data directory, database, capability profile. Opened with
-// an async factory so that nothing half-built escapes: `await Lake.open(config)`.
+// an async factory so that nothing half-built escapes: `await Lake.open(config)`. A data directory
+// is only ever opened with the database it belongs to (data-dir-identity.ts).
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config/config.js';
+import { DataDirBinding } from './data-dir-identity.js';
 import { APP_ROLE, type Database } from './db/database.js';
 import { installExtensions } from './db/extensions.js';
 import { migrate, type MigrateResult } from './db/migrate.js';
@@ -41,6 +43,8 @@ export class Lake {
     };
     let releaseLock: (() => Promise<void>) | null = null;
     let db: Database;
+    // The data directory's record of its database; none for an in-memory database, gone at close.
+    let binding: DataDirBinding | null = null;
     // Each adapter is imported only when used: PGlite and PostGIS weigh tens of MB in memory.
     if (config.databaseUrl) {
       const { openServer } = await import('./db/adapters/server.js');
@@ -51,6 +55,8 @@ export class Lake {
       const directory = options.inMemory ? null : embeddedDirectory(config.tiers.hot);
       if (directory) releaseLock = await lockDirectory(config.tiers.hot);
       try {
+        // Before opening, which would create a database where there was none.
+        if (directory) binding = await DataDirBinding.before(config, 'embedded', directory);
         db = await openEmbedded({ directory, session });
       } catch (error) {
         await releaseLock?.();
@@ -60,6 +66,9 @@ export class Lake {
     try {
       let migrations: MigrateResult | null = null;
       let profile: Profile;
+      // Once connected, so that an unreachable server is reported as such first.
+      if (db.backend === 'server') binding = await DataDirBinding.before(config, 'server', db.location);
+      await binding?.confirm(db);
       if (options.migrate ?? true) {
         const notes = await installExtensions(db);
         profile = withNotes(await db.detectProfile(), notes);
@@ -69,6 +78,7 @@ export class Lake {
       } else {
         profile = await db.detectProfile();
       }
+      await binding?.adopt(db);
       db.setUserContextSettings(userContextSettings(profile));
       return new Lake(config, db, profile, migrations, releaseLock);
     } catch (error) {
