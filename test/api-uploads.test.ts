@@ -51,6 +51,42 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+interface RawResponse {
+  status: number;
+  headers: import('node:http').IncomingHttpHeaders;
+  body: string;
+}
+
+/** A request whose path is sent exactly as given (fetch would normalize `..`, `//` and `%2F`). */
+function rawRequest(method: string, rawPath: string, key: string | null, patchBody: { offset?: number; body?: Buffer } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(server.url);
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path: rawPath,
+        agent: false,
+        headers: {
+          ...TUS,
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(patchBody.body
+            ? { 'upload-offset': String(patchBody.offset ?? 0), 'content-type': 'application/offset+octet-stream', 'content-length': String(patchBody.body.length) }
+            : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end(patchBody.body);
+  });
+}
+
 /** A file of random bytes, written in 1 MiB pieces (never whole in memory), and its SHA-256. */
 async function randomFile(file: string, size: number): Promise<string> {
   const hash = createHash('sha256');
@@ -248,30 +284,8 @@ describe('bad input', () => {
   });
 
   test('upload ids with `..` or that are not server ids: 404, nothing outside the upload directory touched', async () => {
-    const raw = (method: string, rawPath: string) =>
-      new Promise<number>((resolve, reject) => {
-        const url = new URL(server.url);
-        const req = httpRequest(
-          {
-            host: url.hostname,
-            port: url.port,
-            method,
-            path: rawPath,
-            agent: false,
-            headers: {
-              ...TUS,
-              authorization: `Bearer ${aliceKey}`,
-              ...(method === 'PATCH' ? { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': '3' } : {}),
-            },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode!);
-          },
-        );
-        req.on('error', reject);
-        req.end(method === 'PATCH' ? 'abc' : undefined);
-      });
+    const raw = async (method: string, rawPath: string) =>
+      (await rawRequest(method, rawPath, aliceKey, method === 'PATCH' ? { offset: 0, body: Buffer.from('abc') } : {})).status;
     for (const method of ['HEAD', 'PATCH', 'DELETE', 'GET']) {
       for (const id of ['..', '..%2F..%2Fhot', '%2E%2E', '..%5C..%5Cx', 'not-an-id', `${'0'.repeat(8)}-0000-0000-0000-000000000000.json`]) {
         const status = await raw(method, `/v1/uploads/${id}`);
@@ -295,6 +309,67 @@ describe('bad input', () => {
     assert.equal((await create(server, null, 10, { sha256: sha256('x') })).status, 401);
     assert.equal((await head(server, null, created.id!)).status, 401);
     assert.equal((await patch(server, null, created.id!, 3, data.subarray(3))).status, 401);
+  });
+
+  test("another user's upload cannot be reached through anything after one's own id: query strings, more segments, encoded or doubled slashes", async () => {
+    const secret = Buffer.from('alice secret bytes');
+    const alice = await create(server, aliceKey, secret.length, { filename: 'alice-private.txt', sha256: sha256(secret) });
+    assert.equal((await patch(server, aliceKey, alice.id!, 0, secret.subarray(0, 5))).status, 204);
+    const mine = Buffer.from('bob bytes');
+    const bob = await create(server, bobKey, mine.length, { filename: 'bob.txt', sha256: sha256(mine) });
+    const A = alice.id!;
+    const B = bob.id!;
+    const variants = [
+      `/v1/uploads/${B}?x=/${A}`,
+      `/v1/uploads/${B}?x=%2F${A}`,
+      `/v1/uploads/${B}?/${A}`,
+      `/v1/uploads/${B}/${A}`,
+      `/v1/uploads/${B}%2F${A}`,
+      `/v1/uploads/${B}%2f${A}`,
+      `/v1/uploads/${B}//${A}`,
+      `/v1/uploads/${B};/${A}`,
+      `/v1/uploads/${B}/../${A}`,
+      `/v1/uploads//${A}`,
+      `/v1/uploads/x/${A}`,
+      `/v1/uploads?x=/${A}`,
+    ];
+    const aliceUntouched = async (context: string) => {
+      assert.equal((await head(server, aliceKey, A)).offset, 5, `${context}: alice's offset unchanged`);
+      assert.deepEqual(await readFile(path.join(t.config.uploadDir, A)), secret.subarray(0, 5), `${context}: alice's bytes unchanged`);
+      const row = await t.lake.db.query<{ status: string }>(`SELECT status FROM imports.uploads WHERE upload_id = $1`, [A]);
+      assert.equal(row.rows[0]!.status, 'uploading', `${context}: alice's row unchanged`);
+    };
+    for (const variant of variants) {
+      for (const method of ['HEAD', 'GET', 'PATCH', 'DELETE', 'POST']) {
+        const context = `${method} ${variant}`;
+        const response = await rawRequest(method, variant, bobKey, method === 'PATCH' ? { offset: 5, body: Buffer.from('EVIL') } : {});
+        // Nothing of alice's upload in the answer: not its metadata (base64 in Upload-Metadata), length, offset or row.
+        const seen = `${JSON.stringify(response.headers)} ${response.body}`;
+        for (const secretText of ['alice-private', Buffer.from('alice-private.txt').toString('base64'), sha256(secret)]) {
+          assert.ok(!seen.includes(secretText), `${context}: answered ${response.status} with alice's upload: ${seen}`);
+        }
+        if (response.headers['upload-length'] !== undefined) assert.equal(response.headers['upload-length'], String(mine.length), context);
+        if (response.status === 200 && method === 'GET') assert.equal(JSON.parse(response.body).upload_id, B, context);
+        assert.ok(response.status !== 200 || method === 'GET' || method === 'HEAD', `${context}: ${response.status}`);
+        await aliceUntouched(context);
+      }
+    }
+    // Bob's own upload (a new one: the DELETEs above removed his first), reached with anything after its id, is still only bob's.
+    const again = (await create(server, bobKey, mine.length, { filename: 'bob.txt', sha256: sha256(mine) })).id!;
+    const sent = await rawRequest('PATCH', `/v1/uploads/${again}?x=/${A}`, bobKey, { offset: 0, body: mine });
+    assert.equal(sent.status, 204, `bob's own PATCH: ${sent.body}`);
+    assert.deepEqual(await readFile(path.join(t.config.uploadDir, again)), mine);
+    await aliceUntouched('after bob finished his own upload');
+  });
+
+  test('tus discovery: OPTIONS /v1/uploads answers Tus-Version, Tus-Extension and Tus-Max-Size, without a key', async () => {
+    const response = await fetch(`${server.url}/v1/uploads`, { method: 'OPTIONS' });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get('tus-version'), '1.0.0');
+    const extensions = response.headers.get('tus-extension')!.split(',');
+    for (const extension of ['creation', 'termination', 'expiration']) assert.ok(extensions.includes(extension), extension);
+    assert.ok(!extensions.includes('creation-defer-length'), 'every upload must declare its length');
+    assert.equal(response.headers.get('tus-max-size'), String(t.config.uploadMaxBytes));
   });
 
   test('upload requests are in the access log of their user, with their status', async () => {

@@ -13,9 +13,17 @@ declare module 'fastify' {
   }
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A /v1 route open without a key (tus discovery): it reads no user data. */
+    public?: boolean;
+  }
+}
+
 /** An onRequest hook: a missing, malformed, unknown or revoked key ends the request with 401. */
 export function authenticate(db: Database): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
+    if (request.routeOptions.config.public) return;
     request.principal = await verifyApiKey(db, bearerToken(request.headers.authorization));
   };
 }

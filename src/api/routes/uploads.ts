@@ -4,11 +4,13 @@
 //   HEAD   /v1/uploads/{id}   its offset
 //   PATCH  /v1/uploads/{id}   append at Upload-Offset (application/offset+octet-stream)
 //   DELETE /v1/uploads/{id}   terminate
+//   OPTIONS /v1/uploads       discovery: Tus-Version, Tus-Extension, Tus-Max-Size (no key needed)
 //   GET    /v1/uploads/{id}   the upload as JSON: status (uploading, verified...), size, offset
 //
 // Every request has passed the API key check (the /v1 hook). Before tus sees a request for an
 // upload, its row is read as the request's user: no row (another user's upload, an id that never
-// existed, `..`) is a 404; an expired one a 410. The body of a PATCH is not read by Fastify: its
+// existed, `..`) is a 404; an expired one a 410. tus then acts on that id only, whatever else
+// the URL holds (uploads.ts). The body of a PATCH is not read by Fastify: its
 // stream goes to tus as it arrives, so uploads of any size take constant memory.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { stat } from 'node:fs/promises';
@@ -48,6 +50,9 @@ function routes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
   const toTus = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const userId = principalOf(request).userId;
     const id = (request.params as { id?: string }).id;
+    if (request.method === 'POST' && request.headers['upload-length'] === undefined) {
+      throw new LakeError('INVALID_REQUEST', 'Upload-Length is required: uploads of a deferred length are not accepted');
+    }
     if (id !== undefined) {
       const row = await ownUpload(context, request, uploads, id);
       if (request.method === 'DELETE' && row.status === 'verified') {
@@ -59,7 +64,7 @@ function routes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
     }
     // From here on tus writes the response itself (the access log and metrics still see it).
     reply.hijack();
-    await uploads.handle(request.raw, reply.raw, userId);
+    await uploads.handle(request.raw, reply.raw, userId, id);
     if (id !== undefined && request.method === 'DELETE' && reply.raw.statusCode === 204) {
       await uploads.removeFiles(id);
       await context.asUser(request, (tx) =>
@@ -71,6 +76,17 @@ function routes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
   const common = { tags: ['uploads'], security: [{ apiKey: [] }] };
   const idParams = Type.Object({ id: Type.String({ description: 'the upload id from the Location of its creation' }) });
   app.route({ method: 'POST', url: '/uploads', schema: { ...common, summary: 'create a resumable upload (tus 1.0)', ...TUS_HEADERS }, handler: toTus });
+  app.route({
+    method: 'OPTIONS',
+    url: '/uploads',
+    // Discovery holds no user data, and browsers send their preflight without credentials.
+    config: { public: true },
+    schema: { tags: ['uploads'], summary: 'tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size', ...TUS_HEADERS },
+    handler: async (request, reply) => {
+      reply.hijack();
+      await uploads.handle(request.raw, reply.raw, null);
+    },
+  });
   for (const method of ['HEAD', 'PATCH', 'DELETE'] as const) {
     app.route({
       method,

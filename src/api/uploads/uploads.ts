@@ -7,7 +7,12 @@
 //   that never existed. The owner's id is also written into the upload's info file by the server
 //   (a client's own `owner` metadata is overwritten), for the hooks that run without a request.
 // - Ids: made by the server (UUIDs) and checked against that shape before anything touches the
-//   disk; the file store also refuses ids that resolve outside its directory.
+//   disk; the file store also refuses ids that resolve outside its directory. The id tus works on
+//   is the one the route checked, handed over with the request (never read again from the URL,
+//   whose query string or extra segments tus would otherwise take it from), and the request's URL
+//   is rewritten to the canonical one before tus sees it.
+// - Discovery: OPTIONS answers Tus-Version, Tus-Extension (without creation-defer-length, which
+//   the lake refuses: every upload declares its length) and Tus-Max-Size.
 // - The whole file's SHA-256: declared by the client at creation (Upload-Metadata `sha256`, hex or
 //   base64), computed from the stored file once its last byte is in (streaming), compared: on a
 //   mismatch the upload is refused (460 CHECKSUM_MISMATCH) and deleted, so nothing can import it.
@@ -81,6 +86,8 @@ export class Uploads {
   readonly store: FileStore;
   /** The user of each request handed to tus (its hooks get the Node request, not Fastify's). */
   private readonly owners = new WeakMap<IncomingMessage, string>();
+  /** The upload id each request was checked for: the only id tus may act on. */
+  private readonly checkedIds = new WeakMap<IncomingMessage, string>();
   private readonly sweeper: NodeJS.Timeout;
   private sweeping: Promise<void> | null = null;
 
@@ -90,12 +97,19 @@ export class Uploads {
     private readonly log: (message: string, error?: unknown) => void = () => {},
   ) {
     this.store = new FileStore({ directory: settings.directory, expirationPeriodInMilliseconds: settings.ttlMs });
+    // Every upload declares its length (created() refuses a deferred one): discovery says so.
+    this.store.extensions = this.store.extensions.filter((extension) => extension !== 'creation-defer-length');
     this.tus = new TusServer({
       path: UPLOADS_PATH,
       datastore: this.store,
       locker: new MemoryLocker(),
       maxSize: settings.maxBytes,
       namingFunction: () => randomUUID(),
+      // Whatever the URL holds after the id (a query string, more segments) never names the upload.
+      getFileIdFromRequest: (req) => {
+        const node = nodeRequest(req);
+        return node ? this.checkedIds.get(node) : undefined;
+      },
       // The client's Location is built from the Host it used; forwarded headers are not trusted.
       respectForwardedHeaders: false,
       onUploadCreate: (req, upload) => this.created(req, upload),
@@ -118,9 +132,17 @@ export class Uploads {
     this.sweeper = setInterval(() => void this.sweepExpired(), every).unref();
   }
 
-  /** Hand a request to tus, as the given user (ownership was checked by the caller). */
-  async handle(raw: IncomingMessage, res: import('node:http').ServerResponse, userId: string): Promise<void> {
-    this.owners.set(raw, userId);
+  /**
+   * Hand a request to tus, as the given user, for the upload id whose ownership the caller checked
+   * (none for a creation or discovery). tus sees the canonical URL of that id, nothing else.
+   */
+  async handle(raw: IncomingMessage, res: import('node:http').ServerResponse, userId: string | null, uploadId?: string): Promise<void> {
+    if (userId !== null) this.owners.set(raw, userId);
+    if (uploadId !== undefined) {
+      if (!UPLOAD_ID.test(uploadId)) throw new Error(`not an upload id: ${JSON.stringify(uploadId.slice(0, 100))}`);
+      this.checkedIds.set(raw, uploadId);
+    }
+    raw.url = uploadId === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${uploadId}`;
     await this.tus.handle(raw, res);
   }
 
