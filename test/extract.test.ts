@@ -886,3 +886,54 @@ test('no file descriptors left open, even when the iteration is abandoned mid-ar
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(await openFds(), before);
 });
+
+describe('found by the archive fuzzer (test/fuzz-archives.test.ts)', () => {
+  test('ZIP64 offsets past 2^53 (end record, local header) are ARCHIVE_INVALID, not an uncaught RangeError', { timeout: 20_000 }, async () => {
+    const dir = await caseDir();
+    const valid = path.join(dir, 'valid.zip');
+    await writeYazl(valid, [{ name: 'Takeout/a.txt', content: Buffer.from('a') }], { zip64: true });
+    const bytes = await readFile(valid);
+
+    // The ZIP64 end-of-central-directory locator's offset of the ZIP64 end record.
+    const farEnd = Buffer.from(bytes);
+    farEnd.writeBigUInt64LE(0xffff_ffff_ffff_ffffn, farEnd.indexOf(Buffer.from([0x50, 0x4b, 0x06, 0x07])) + 8);
+    await writeFile(path.join(dir, 'far-end.zip'), farEnd);
+    // The entry's local header offset, in the central record's ZIP64 extra field (its last 8 bytes).
+    const farEntry = Buffer.from(bytes);
+    const central = farEntry.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    const extraEnd = central + 46 + farEntry.readUInt16LE(central + 28) + farEntry.readUInt16LE(central + 30);
+    const zip64Extra = farEntry.indexOf(Buffer.from([0x01, 0x00]), central + 46 + farEntry.readUInt16LE(central + 28));
+    farEntry.writeBigUInt64LE(1n << 60n, zip64Extra + 4 + farEntry.readUInt16LE(zip64Extra + 2) - 8);
+    assert.ok(zip64Extra + 4 + farEntry.readUInt16LE(zip64Extra + 2) <= extraEnd);
+    await writeFile(path.join(dir, 'far-entry.zip'), farEntry);
+
+    const end = await readUntilError([path.join(dir, 'far-end.zip')]);
+    isLakeError('ARCHIVE_INVALID', /^far-end\.zip: not a readable zip .*points at bytes 18446744073709552000/)(end.error);
+    const entry = await readUntilError([path.join(dir, 'far-entry.zip')]);
+    isLakeError('ARCHIVE_INVALID', /^far-entry\.zip: entry "Takeout\/a\.txt": .*points at bytes 11529215046068\d+.*\(local header at byte 11529215046068\d+\)$/)(entry.error);
+  });
+
+  test('a tar size that is not a number (garbage octal, negative base-256, PAX size "NaN") is ARCHIVE_INVALID, not a hang', { timeout: 20_000 }, async () => {
+    const dir = await caseDir();
+    const garbage = tarHeader({ name: 'Takeout/a.json' });
+    garbage.write('zz9-zz9-zz9\0', 124, 'latin1');
+    const negative = tarHeader({ name: 'Takeout/a.json' });
+    negative.fill(0xff, 124, 136);
+    negative[135] = 0xfe; // two's complement: -1
+    for (const header of [garbage, negative]) {
+      header.fill(0x20, 148, 156);
+      header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    }
+    const tars: Record<string, Buffer> = {
+      'garbage.tar': Buffer.concat([garbage, Buffer.alloc(512), TAR_END]),
+      'negative.tar': Buffer.concat([negative, Buffer.alloc(512), TAR_END]),
+      'pax-size.tgz': zlib.gzipSync(Buffer.concat([paxHeader({ size: 'NaN' }), tarFile({ name: 'Takeout/a.json' }, Buffer.from('{}')), TAR_END])),
+    };
+    for (const [name, data] of Object.entries(tars)) {
+      await writeFile(path.join(dir, name), data);
+      const { yielded, error } = await readUntilError([path.join(dir, name)]);
+      assert.equal(yielded, 0, name);
+      isLakeError('ARCHIVE_INVALID', new RegExp(`^${name.replace('.', '\\.')}: corrupt tar: entry "Takeout/a\\.json" declares an invalid size \\((NaN|-\\d+)\\) \\(header at byte (0|1024) of the tar stream\\)$`))(error);
+    }
+  });
+});

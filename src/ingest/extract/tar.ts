@@ -120,6 +120,17 @@ export async function* readTar(input: string, archive: string, gzipped: boolean,
       currentHeaderOffset = source.offset;
       current = { archive, entry: displayName(header.name) };
       budget.countEntries(1, current);
+      // A size field that is not octal digits, a negative base-256 one, or a PAX `size` that is not
+      // a number, reach us as NaN, null or < 0; tar-stream then never ends the entry (a hang).
+      const size = header.size ?? 0;
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new LakeError(
+          'ARCHIVE_INVALID',
+          `${archive}: corrupt tar: entry "${current.entry}" declares an invalid size (${String(header.size)}) ` +
+            `(header at byte ${source.offset} of the tar stream)`,
+          { details: { archive, entry: current.entry, byteOffset: source.offset } },
+        );
+      }
 
       const outcome = classify(header, source, input, archive, context);
       if (outcome === null) {

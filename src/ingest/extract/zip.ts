@@ -1,6 +1,7 @@
 // Zip archives through yauzl: the central directory is read lazily, one entry at a time (bounded
 // memory for millions of entries), and each entry is inflated only when opened.
-import type { Readable } from 'node:stream';
+import { close, fstat, open, read } from 'node:fs';
+import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { LakeError } from '../../errors.js';
 import type { ReaderContext } from './context.js';
@@ -9,29 +10,103 @@ import { ChargedExtent, InflationGuard, type Location } from './limits.js';
 import { validDate, type EntryOutcome, type ExportEntry, type Refusal } from './types.js';
 
 /**
+ * The zip file as yauzl reads it. yauzl's own reader passes every offset the archive declares
+ * straight to fs.read, which throws, inside a callback where nothing can catch it, for a position
+ * past 2^53 (a ZIP64 field of 0xFFFF...): the process died. Here such a read fails as an error,
+ * which yauzl reports like any other unreadable offset.
+ */
+class ZipFileReader extends yauzl.RandomAccessReader {
+  constructor(private readonly fd: number) {
+    super();
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (error: Error | null, bytesRead?: number) => void): void {
+    const problem = rangeProblem(position, position + length);
+    if (problem !== null) {
+      setImmediate(() => callback(problem));
+      return;
+    }
+    read(this.fd, buffer, offset, length, position, (error, bytesRead) => callback(error, bytesRead));
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    return new FileRangeStream(this.fd, start, end, rangeProblem(start, end));
+  }
+
+  override close(callback: (error: Error | null) => void): void {
+    close(this.fd, callback);
+  }
+}
+
+/** Bytes start..end of the file; never closes the descriptor (fs.ReadStream's destroy() would, even without autoClose). */
+class FileRangeStream extends Readable {
+  private position: number;
+
+  constructor(
+    private readonly fd: number,
+    start: number,
+    private readonly end: number,
+    private readonly problem: Error | null,
+  ) {
+    super({ highWaterMark: 64 * 1024 });
+    this.position = start;
+  }
+
+  override _read(size: number): void {
+    if (this.problem !== null) {
+      this.destroy(this.problem);
+      return;
+    }
+    const length = Math.min(size, this.end - this.position);
+    if (!(length > 0)) {
+      this.push(null);
+      return;
+    }
+    const buffer = Buffer.allocUnsafe(length);
+    read(this.fd, buffer, 0, length, this.position, (error, bytesRead) => {
+      if (error !== null) {
+        this.destroy(error);
+        return;
+      }
+      this.position += bytesRead;
+      // A short file ends the stream early; yauzl reports the missing bytes.
+      this.push(bytesRead === 0 ? null : buffer.subarray(0, bytesRead));
+    });
+  }
+}
+
+function rangeProblem(start: number, end: number): Error | null {
+  if (Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end >= start) return null;
+  return new Error(`the archive points at bytes ${start} to ${end}, past the end of any file`);
+}
+
+/**
  * Opens the central directory. Names are decoded by us (decodeStrings: false), because yauzl
  * rejects a bad name by failing the whole archive, and we refuse just that entry.
  */
 export function openZip(input: string, archive: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(
-      input,
-      { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: true },
-      (error, zip) => {
-        if (error !== null || zip === undefined) {
-          reject(
-            new LakeError('ARCHIVE_INVALID', `${archive}: not a readable zip (truncated, or no central directory): ${error?.message}`, {
-              cause: error,
-              details: { archive },
-            }),
-          );
-          return;
-        }
-        // Errors outside readEntry (closing the file) must not crash the process.
-        zip.on('error', () => {});
-        resolve(zip);
-      },
-    );
+    const fail = (error: Error): void => {
+      reject(
+        new LakeError('ARCHIVE_INVALID', `${archive}: not a readable zip (truncated, or no central directory): ${error.message}`, {
+          cause: error,
+          details: { archive },
+        }),
+      );
+    };
+    open(input, 'r', (openError, fd) => {
+      if (openError !== null) return fail(openError);
+      fstat(fd, (statError, stats) => {
+        if (statError !== null) return close(fd, () => fail(statError));
+        const options = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: true };
+        yauzl.fromRandomAccessReader(new ZipFileReader(fd), stats.size, options, (error, zip) => {
+          if (error !== null || zip === undefined) return close(fd, () => fail(error ?? new Error('no zip file')));
+          // Errors outside readEntry (closing the file) must not crash the process.
+          zip.on('error', () => {});
+          resolve(zip);
+        });
+      });
+    });
   });
 }
 
