@@ -1,8 +1,18 @@
 // Query parameters shared by the /v1 routes: their JSON Schemas (checked by Fastify before a
 // handler runs, and listed in the OpenAPI document) and the parsing that a schema cannot express
-// (real calendar dates, ordered ranges). Every refusal is INVALID_REQUEST naming the parameter.
+// (real calendar dates, ordered ranges, finite numbers). Every refusal is INVALID_REQUEST naming
+// the parameter, in words (errors.ts).
+import type { FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { LakeError } from '../errors.js';
+import { validationFailure } from './errors.js';
+
+/**
+ * A schema's words for the form its value must take, said when a value does not match its pattern
+ * or format (a regular expression means nothing to most readers). An OpenAPI extension: ajv is
+ * told it is an annotation (server.ts), and clients see it in /openapi.json.
+ */
+export const EXPECTED = 'x-expected';
 
 const INSTANT_PATTERN = '^(\\d{4})-(\\d{2})-(\\d{2})(?:T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2}))?$';
 
@@ -11,7 +21,16 @@ export const InstantParam = (description: string) =>
     pattern: INSTANT_PATTERN,
     description: `${description}: an ISO 8601 date (UTC midnight) or date-time with Z or an offset`,
     examples: ['2024-03-10', '2024-03-10T12:00:00Z'],
+    [EXPECTED]: 'a date like 2024-01-31 or a date-time like 2024-01-31T12:00:00Z (Z or an offset such as +01:00)',
   });
+
+/**
+ * A numeric query parameter, declared with both ends of its range: every number a route takes
+ * has a minimum and a maximum. Its text must also be a finite decimal number (screenParameters).
+ */
+export const IntegerParam = (options: { minimum: number; maximum: number; default?: number; description: string }) => Type.Integer(options);
+
+export const NumberParam = (options: ({ minimum: number } | { exclusiveMinimum: number }) & { maximum: number; description: string }) => Type.Number(options);
 
 export const TimeRangeParams = {
   from: Type.Optional(InstantParam('start of the time range, inclusive')),
@@ -57,7 +76,7 @@ export interface TimeRange {
 export function parseTimeRange(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
   const from = query.from === undefined ? null : parseInstant('from', query.from);
   const to = query.to === undefined ? null : parseInstant('to', query.to);
-  if (from && to && from.getTime() >= to.getTime()) throw invalid('to', 'must be later than from');
+  if (from && to && from.getTime() >= to.getTime()) throw invalid('to', 'must be later than `from`');
   return { from, to };
 }
 
@@ -76,8 +95,20 @@ export interface BoundingBox {
 }
 
 const NUMBER = '-?\\d{1,3}(?:\\.\\d+)?';
-export const BBOX_PATTERN = `^${NUMBER},${NUMBER},${NUMBER},${NUMBER}$`;
-export const NEAR_PATTERN = `^${NUMBER},${NUMBER}$`;
+const BBOX_PATTERN = `^${NUMBER},${NUMBER},${NUMBER},${NUMBER}$`;
+const NEAR_PATTERN = `^${NUMBER},${NUMBER}$`;
+
+export const BboxParam = Type.String({
+  pattern: BBOX_PATTERN,
+  description: 'minLon,minLat,maxLon,maxLat in degrees (minLon > maxLon crosses the antimeridian)',
+  [EXPECTED]: 'four numbers minLon,minLat,maxLon,maxLat in degrees, like 13.3,52.4,13.5,52.6',
+});
+
+export const NearParam = Type.String({
+  pattern: NEAR_PATTERN,
+  description: 'lat,lon of a centre; needs radius',
+  [EXPECTED]: 'two numbers lat,lon in degrees, like 52.52,13.405',
+});
 
 /** minLon,minLat,maxLon,maxLat in degrees; minLon > maxLon crosses the antimeridian. */
 export function parseBbox(text: string): BoundingBox {
@@ -90,10 +121,52 @@ export function parseBbox(text: string): BoundingBox {
 
 export function parseNear(text: string): { lat: number; lon: number } {
   const [lat, lon] = text.split(',').map(Number) as [number, number];
-  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) throw invalid('near', 'expected lat,lon within -90..90 and -180..180');
+  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) throw invalid('near', `must be lat,lon within -90..90 and -180..180, not ${JSON.stringify(text)}`);
   return { lat, lon };
 }
 
 export function invalid(name: string, problem: string): LakeError {
-  return new LakeError('INVALID_REQUEST', `querystring/${name} ${problem}`);
+  return new LakeError('INVALID_REQUEST', `\`${name}\` ${problem}`);
+}
+
+/**
+ * The requests /v1/uploads hands to the tus server (all but GET): the tus protocol has no query
+ * parameters, and what a client appends is ignored there (uploads.ts keeps it from the store).
+ */
+function isTusRequest(request: FastifyRequest): boolean {
+  return request.method !== 'GET' && (request.routeOptions.url ?? '').startsWith('/v1/uploads');
+}
+
+/** A number written in decimal, optionally with an exponent: not Infinity, NaN, hex or blanks. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+type PartSchema = { properties?: Record<string, { type?: unknown }> } | undefined;
+
+/**
+ * preValidation, for every route, what ajv would let through: a query or path parameter that is a number must be written as a
+ * finite decimal number. Ajv's type coercion turns "Infinity" and "1e309" into Infinity, and its
+ * minimum and maximum skip numbers that are not finite: such a value would pass every range (and
+ * reach the SQL as 'Infinity'). Checked here, on the text, before ajv coerces it. A route that
+ * declares no query parameters takes none, tus requests aside (ajv refuses the unknown ones of the
+ * others).
+ */
+export async function screenParameters(request: FastifyRequest): Promise<void> {
+  const schema = request.routeOptions.schema as Record<string, PartSchema> | undefined;
+  const query = (request.query ?? {}) as Record<string, unknown>;
+  if (!schema?.querystring && !isTusRequest(request)) {
+    const unknown = Object.keys(query)[0];
+    if (unknown !== undefined) {
+      throw validationFailure('querystring', { keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: unknown }, parentSchema: { properties: {} } });
+    }
+  }
+  for (const [part, values] of [['querystring', query], ['params', request.params]] as const) {
+    for (const [name, property] of Object.entries(schema?.[part]?.properties ?? {})) {
+      if (property.type !== 'number' && property.type !== 'integer') continue;
+      const value = (values as Record<string, unknown> | undefined)?.[name];
+      for (const text of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+        if (typeof text === 'string' && DECIMAL.test(text) && Number.isFinite(Number(text))) continue;
+        throw validationFailure(part, { keyword: 'finite', instancePath: `/${name}`, params: {}, parentSchema: property, data: text });
+      }
+    }
+  }
 }

@@ -13,8 +13,9 @@ import type { Lake } from '../lake.js';
 import { AccessLog } from './access-log.js';
 import { authenticate, principalOf } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
-import { installErrorHandling } from './errors.js';
+import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js';
 import { limitOptions, registerRateLimit } from './limits.js';
+import { EXPECTED, screenParameters } from './query-params.js';
 import { ApiMetrics } from './metrics.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -63,9 +64,14 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
     genReqId: () => randomUUID(),
     // Body size, handler and idle timeouts, socket-level errors as JSON (limits.ts).
     ...limitOptions(lake.config),
+    // Refusals of the router (a path parameter too long, a malformed URL) in the API's error shape.
+    maxParamLength: MAX_PARAM_LENGTH,
+    frameworkErrors,
     ajv: {
       // Unknown query parameters are refused rather than silently dropped (a typo is an error).
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      // verbose: a failure carries its schema and value, for a message in words (errors.ts).
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, verbose: true },
+      plugins: [(ajv: { addKeyword(definition: object): unknown }) => ajv.addKeyword({ keyword: EXPECTED, schemaType: 'string' })],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -88,6 +94,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   app.decorate('accessLog', accessLog);
   app.decorateRequest('principal', null);
   installErrorHandling(app);
+  app.addHook('preValidation', screenParameters);
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);

@@ -35,6 +35,8 @@ export type CellRange = readonly [number, number];
  * null when the circle spans so many rows of cells that the filter would not pay.
  */
 export function cellRangesAround(lat: number, lon: number, radiusM: number): CellRange[] | null {
+  // A radius that is not a finite number leaves the decision to the distance condition.
+  if (![lat, lon, radiusM].every(Number.isFinite)) return null;
   const degrees = radiusM / METRES_PER_DEGREE;
   const south = Math.max(-90, lat - degrees);
   const north = Math.min(90, lat + degrees);
@@ -61,8 +63,12 @@ function columnRanges(west: number, east: number): CellRange[] {
   return [[columnOf(west), columnOf(east)]];
 }
 
-/** The ranges as an SQL condition on `cell` (numbers only: safe to inline), or null for no condition. */
-export function cellCondition(ranges: readonly CellRange[] | null): string | null {
+/**
+ * The ranges as an SQL condition on `cell`, or null for no condition. Every number is bound
+ * (`bind` returns its placeholder), never written into the text: one OR of ranges, which the
+ * planner turns into one index scan per range as it did for literals.
+ */
+export function cellCondition(ranges: readonly CellRange[] | null, bind: (cell: number) => string): string | null {
   if (!ranges) return null;
-  return `(${ranges.map(([low, high]) => (low === high ? `cell = ${low}` : `cell BETWEEN ${low} AND ${high}`)).join(' OR ')})`;
+  return `(${ranges.map(([low, high]) => (low === high ? `cell = ${bind(low)}::bigint` : `cell BETWEEN ${bind(low)}::bigint AND ${bind(high)}::bigint`)).join(' OR ')})`;
 }

@@ -7,12 +7,14 @@ import { Type } from 'typebox';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import {
-  BBOX_PATTERN,
+  BboxParam,
   CursorParam,
   ErrorBody,
+  IntegerParam,
   invalid,
-  NEAR_PATTERN,
+  NearParam,
   Nullable,
+  NumberParam,
   parseBbox,
   parseNear,
   parseTimeRange,
@@ -25,18 +27,18 @@ import { SqlParams } from '../sql.js';
 /** Mean Earth radius (IUGG), for the distance formula used where PostGIS is absent. */
 const EARTH_RADIUS_M = 6_371_008.8;
 /** Half the Earth's circumference: every point is within this distance. */
-const MAX_RADIUS_M = 20_037_509;
+export const MAX_RADIUS_M = 20_037_509;
 
 const LocationsQuery = Type.Object(
   {
     ...TimeRangeParams,
-    bbox: Type.Optional(Type.String({ pattern: BBOX_PATTERN, description: 'minLon,minLat,maxLon,maxLat in degrees (minLon > maxLon crosses the antimeridian)' })),
-    near: Type.Optional(Type.String({ pattern: NEAR_PATTERN, description: 'lat,lon of a centre; needs radius' })),
-    radius: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_RADIUS_M, description: 'metres around near' })),
+    bbox: Type.Optional(BboxParam),
+    near: Type.Optional(NearParam),
+    radius: Type.Optional(NumberParam({ exclusiveMinimum: 0, maximum: MAX_RADIUS_M, description: 'metres around near' })),
     simplify: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 31_622_400, description: 'keep the first point of every bucket of this many seconds (e.g. 3600: one per hour)' }),
+      IntegerParam({ minimum: 1, maximum: 31_622_400, description: 'keep the first point of every bucket of this many seconds (e.g. 3600: one per hour)' }),
     ),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000, description: 'features per page' })),
+    limit: Type.Optional(IntegerParam({ minimum: 1, maximum: 10_000, default: 1000, description: 'features per page' })),
     cursor: Type.Optional(CursorParam),
   },
   { additionalProperties: false },
@@ -96,7 +98,7 @@ export function locationConditions(filter: LocationFilter, params: SqlParams, us
   }
   if (filter.near) {
     // The cells around the centre find the candidates by index (src/geo/cells.ts); the distance decides.
-    const nearby = points ? cellCondition(cellRangesAround(filter.near.lat, filter.near.lon, filter.near.radiusM)) : null;
+    const nearby = points ? cellCondition(cellRangesAround(filter.near.lat, filter.near.lon, filter.near.radiusM), (cell) => params.add(cell)) : null;
     if (nearby) where.push(nearby);
     const lat = `${params.add(filter.near.lat)}::float8`;
     const lon = `${params.add(filter.near.lon)}::float8`;
@@ -234,7 +236,7 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
     },
     async (request, reply) => {
       const query = request.query;
-      if ((query.near === undefined) !== (query.radius === undefined)) throw invalid(query.near === undefined ? 'near' : 'radius', 'near and radius go together');
+      if ((query.near === undefined) !== (query.radius === undefined)) throw query.near === undefined ? invalid('near', 'is required with `radius`') : invalid('radius', 'is required with `near`');
       const near = query.near === undefined ? null : { ...parseNear(query.near), radiusM: query.radius! };
       const filter: LocationFilter = { ...parseTimeRange(query), bbox: query.bbox === undefined ? null : parseBbox(query.bbox), near };
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor, isPosition);
@@ -267,7 +269,7 @@ export function locationRoutes(app: ApiApp, context: ApiContext): void {
                           (array_agg(content_hash ORDER BY recorded_at, content_hash))[${params.add(limit)}] AS hash
                      FROM (${page}) AS page) AS last`,
           params.values,
-          // Prepared per connection (QueryOptions) unless a radius writes its grid cells into the text.
+          // Prepared per connection (QueryOptions) unless a radius makes the text vary (a pair of parameters per range of grid cells).
           { prepare: filter.near === null },
         ),
       );

@@ -6,27 +6,29 @@ import { Type, type Static } from 'typebox';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import {
-  BBOX_PATTERN,
+  BboxParam,
   CursorParam,
   ErrorBody,
+  IntegerParam,
   invalid,
-  NEAR_PATTERN,
+  NearParam,
   Nullable,
+  NumberParam,
   parseBbox,
   parseNear,
   parseTimeRange,
   TimeRangeParams,
 } from '../query-params.js';
 import { SqlParams } from '../sql.js';
-import { locationConditions } from './locations.js';
+import { locationConditions, MAX_RADIUS_M } from './locations.js';
 
 const PlacesQuery = Type.Object(
   {
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'text found in the name or the address (case-insensitive)' })),
-    bbox: Type.Optional(Type.String({ pattern: BBOX_PATTERN, description: 'minLon,minLat,maxLon,maxLat in degrees (minLon > maxLon crosses the antimeridian)' })),
-    near: Type.Optional(Type.String({ pattern: NEAR_PATTERN, description: 'lat,lon of a centre; needs radius' })),
-    radius: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 20_037_509, description: 'metres around near' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'places per page' })),
+    bbox: Type.Optional(BboxParam),
+    near: Type.Optional(NearParam),
+    radius: Type.Optional(NumberParam({ exclusiveMinimum: 0, maximum: MAX_RADIUS_M, description: 'metres around near' })),
+    limit: Type.Optional(IntegerParam({ minimum: 1, maximum: 1000, default: 100, description: 'places per page' })),
     cursor: Type.Optional(CursorParam),
   },
   { additionalProperties: false },
@@ -55,7 +57,7 @@ const VisitsQuery = Type.Object(
   {
     ...TimeRangeParams,
     place_id: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'only visits to this place' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'visits per page' })),
+    limit: Type.Optional(IntegerParam({ minimum: 1, maximum: 1000, default: 100, description: 'visits per page' })),
     cursor: Type.Optional(CursorParam),
   },
   { additionalProperties: false },
@@ -162,7 +164,7 @@ export function placeRoutes(app: ApiApp, context: ApiContext): void {
     },
     async (request) => {
       const query = request.query;
-      if ((query.near === undefined) !== (query.radius === undefined)) throw invalid(query.near === undefined ? 'near' : 'radius', 'near and radius go together');
+      if ((query.near === undefined) !== (query.radius === undefined)) throw query.near === undefined ? invalid('near', 'is required with `radius`') : invalid('radius', 'is required with `near`');
       const near = query.near === undefined ? null : { ...parseNear(query.near), radiusM: query.radius! };
       const bbox = query.bbox === undefined ? null : parseBbox(query.bbox);
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor, isPlacePosition);
