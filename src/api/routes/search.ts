@@ -23,7 +23,7 @@
 import { Type, type Static } from 'typebox';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiApp, ApiContext } from '../context.js';
-import { CursorParam, ErrorBody, invalid, ListParam, Nullable, parseList, parseTimeRange, TimeRangeParams, type TimeRange } from '../query-params.js';
+import { CursorParam, ErrorBody, IntegerParam, invalid, ListParam, Nullable, parseList, parseTimeRange, TimeRangeParams, type TimeRange } from '../query-params.js';
 import { SqlParams } from '../sql.js';
 
 /** Ranked results are paged this deep at most. */
@@ -38,7 +38,7 @@ const SearchQuery = Type.Object(
     q: Type.String({ minLength: 1, maxLength: 500, description: 'what to find: words (web search syntax: "a phrase", -not, or), typos tolerated in titles and names' }),
     types: Type.Optional(ListParam(`only these: ${SEARCH_TYPES.join(', ')}`)),
     ...TimeRangeParams,
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'results per page' })),
+    limit: Type.Optional(IntegerParam({ minimum: 1, maximum: 100, default: 20, description: 'results per page' })),
     cursor: Type.Optional(CursorParam),
   },
   { additionalProperties: false },

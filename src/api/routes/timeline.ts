@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
 import type { ApiApp, ApiContext } from '../context.js';
-import { CursorParam, ErrorBody, ListParam, Nullable, parseList, parseTimeRange, TimeRangeParams } from '../query-params.js';
+import { CursorParam, ErrorBody, IntegerParam, ListParam, Nullable, parseList, parseTimeRange, TimeRangeParams } from '../query-params.js';
 import { SqlParams } from '../sql.js';
 
 const TimelineQuery = Type.Object(
@@ -13,7 +13,7 @@ const TimelineQuery = Type.Object(
     sources: Type.Optional(ListParam('only these sources, e.g. google.chrome.history')),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'words in the title or body (web search syntax: "phrase", -not, or)' })),
     order: Type.Optional(Type.Enum(['desc', 'asc'], { default: 'desc', description: 'newest first (desc) or oldest first (asc)' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'items per page' })),
+    limit: Type.Optional(IntegerParam({ minimum: 1, maximum: 1000, default: 100, description: 'items per page' })),
     cursor: Type.Optional(CursorParam),
   },
   { additionalProperties: false },
