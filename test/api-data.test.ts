@@ -33,7 +33,7 @@ interface FeatureCollection {
   next_cursor: string | null;
 }
 interface TimelinePage {
-  items: { item_id: number; occurred_at: string; kind: string; source: string; title: string | null }[];
+  items: { item_id: string; occurred_at: string; kind: string; source: string; title: string | null }[];
   next_cursor: string | null;
 }
 
@@ -41,7 +41,7 @@ function aliceRecords(): LakeRecord[] {
   const records: LakeRecord[] = [];
   const kinds = ['search', 'page_visit', 'video_watch'];
   for (let i = 0; i < 230; i++) {
-    // Every tenth item shares its time with the one before: pages must break ties by item_id.
+    // Every tenth item shares its time with the one before: pages must break ties (by content hash).
     const minute = i % 10 === 9 ? i - 1 : i;
     records.push({
       type: 'item',
@@ -161,10 +161,10 @@ describe('user B gets none of user A’s data, and A gets all of A’s, on every
   test('/v1/items/:id: 404 with no hint for the other user’s item, the item and its provenance for its owner', async () => {
     const aliceItem = (await get<TimelinePage>(server, '/v1/timeline?limit=1', users.alice.key)).body.items[0]!;
     const asBob = await get(server, `/v1/items/${aliceItem.item_id}`, users.bob.key);
-    const missing = await get(server, '/v1/items/987654321', users.bob.key);
+    const missing = await get(server, '/v1/items/0b0e6a4c-27a1-4d4e-9c51-3f1c2a7f9e10', users.bob.key);
     assert.equal(asBob.status, 404);
     assert.deepEqual(asBob.body, { error: { code: 'NOT_FOUND', message: `no item ${aliceItem.item_id}` } });
-    assert.deepEqual(missing.body, { error: { code: 'NOT_FOUND', message: 'no item 987654321' } }, 'the same answer as an id that does not exist');
+    assert.deepEqual(missing.body, { error: { code: 'NOT_FOUND', message: 'no item 0b0e6a4c-27a1-4d4e-9c51-3f1c2a7f9e10' } }, 'the same answer as an id that does not exist');
     const asAlice = await get(server, `/v1/items/${aliceItem.item_id}`, users.alice.key);
     assert.equal(asAlice.status, 200);
     assert.deepEqual(asAlice.body.item, aliceItem);
@@ -245,7 +245,7 @@ describe('user B gets none of user A’s data, and A gets all of A’s, on every
 
 describe('pagination returns every row exactly once', () => {
   test('timeline, newest first and oldest first, with ties in time, filtered and not', async () => {
-    const all = await t.lake.db.asUser(users.alice.id, (tx) => tx.query<{ item_id: number; kind: string }>(`SELECT item_id, kind FROM user_data.items`));
+    const all = await t.lake.db.asUser(users.alice.id, (tx) => tx.query<{ item_id: string; kind: string }>(`SELECT item_id, kind FROM user_data.items`));
     for (const [query, expected] of [
       ['limit=7', all.rows],
       ['limit=7&order=asc', all.rows],
@@ -255,7 +255,7 @@ describe('pagination returns every row exactly once', () => {
       const pages = await allPages<TimelinePage>(server, `/v1/timeline?${query}`, users.alice.key);
       const ids = pages.flatMap((p) => p.items.map((i) => i.item_id));
       assert.equal(ids.length, new Set(ids).size, `${query}: no item twice`);
-      assert.deepEqual([...ids].sort((a, b) => a - b), expected.map((r) => r.item_id).sort((a, b) => a - b), query);
+      assert.deepEqual([...ids].sort(), expected.map((r) => r.item_id).sort(), query);
       assert.ok(pages.slice(0, -1).every((p) => p.items.length === Number(/limit=(\d+)/.exec(query)![1])), `${query}: full pages until the last`);
       const times = pages.flatMap((p) => p.items.map((i) => Date.parse(i.occurred_at)));
       const ordered = query.includes('order=asc') ? times.every((x, i) => i === 0 || times[i - 1]! <= x) : times.every((x, i) => i === 0 || times[i - 1]! >= x);

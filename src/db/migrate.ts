@@ -96,11 +96,15 @@ export interface MigrateResult {
   skipped: MigrationStatus[];
 }
 
-/** Apply every pending migration whose requirements are met; record the others as skipped. */
-export async function migrate(db: Database, profile: Profile): Promise<MigrateResult> {
+/**
+ * Apply every pending migration whose requirements are met; record the others as skipped.
+ * `through`: stop after that version (tests build a lake as an older release left it).
+ */
+export async function migrate(db: Database, profile: Profile, options: { through?: number } = {}): Promise<MigrateResult> {
   await ensureLedger(db);
   const result: MigrateResult = { applied: [], skipped: [] };
   for (const migration of await loadMigrations()) {
+    if (options.through !== undefined && migration.version > options.through) break;
     const outcome = await db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
       const row = (await readLedger(tx)).get(migration.version);

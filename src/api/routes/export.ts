@@ -5,8 +5,9 @@
 // every other request), and a client that goes away stops the reading.
 //
 // Lines: `{"table":"user_data.items","row":{...}}` with every column but the derived ones (search
-// vectors, geography), then one last line `{"complete":true,"rows":{"user_data.items":N,...}}`. A
-// response without that line was cut short.
+// vectors, geography) and the numbers drawn from sequences every user shares (identity columns:
+// internal orderings whose gaps would show other users' activity), then one last line
+// `{"complete":true,"rows":{"user_data.items":N,...}}`. A response without that line was cut short.
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -25,7 +26,11 @@ interface ExportedTable {
   name: string;
   /** The primary key after user_id: column names and types. */
   key: readonly { column: string; type: string }[];
-  /** Left out: generated columns (geography, search vectors: derived from the others) and API key hashes (credentials, not data). */
+  /**
+   * Left out: generated columns (geography, search vectors: derived from the others), identity
+   * columns (numbers from a sequence all users share: their gaps tell of other users' rows) and API
+   * key hashes (credentials, not data). Identity columns still order the chunks, on the server only.
+   */
   derived: readonly string[];
 }
 
@@ -42,7 +47,8 @@ async function userTables(context: ApiContext): Promise<ExportedTable[]> {
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
               WHERE i.indrelid = c.oid AND i.indisprimary AND a.attname <> 'user_id') AS key,
             ARRAY(SELECT a.attname::text FROM pg_attribute a
-                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND (a.attgenerated <> '' OR a.attname = 'secret_hash')
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                     AND (a.attgenerated <> '' OR a.attidentity <> '' OR a.attname = 'secret_hash')
                    ORDER BY a.attnum) AS derived
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition

@@ -1,11 +1,17 @@
 // GET /v1/items/:id: one timeline item with its provenance, the imports.files row it was loaded
 // from (which import job, which file of which archive, its checksum and format). Another user's
 // item is simply not there under row-level security: the same 404 as an id that never existed.
+// The id is the item's random UUID; a number is the id an item had before migration 0018 (a shared
+// sequence then), still answered for the rows that have one, so that ids kept by clients still work.
 import { Type } from 'typebox';
 import { LakeError } from '../../errors.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { ErrorBody, Nullable } from '../query-params.js';
 import { ITEM_COLUMNS, TimelineItem, toTimelineItem, type ItemRow } from './timeline.js';
+
+const ITEM_ID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+/** Numbers handed out before migration 0018, answered for the rows that had them. */
+const LEGACY_ITEM_ID = '[1-9][0-9]{0,14}';
 
 const ImportFile = Type.Object({
   file_id: Type.String({ format: 'uuid' }),
@@ -48,14 +54,20 @@ export function itemRoutes(app: ApiApp, context: ApiContext): void {
         summary: 'one timeline item and the import file it came from',
         tags: ['data'],
         security: [{ apiKey: [] }],
-        params: Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'item_id' }) }),
+        params: Type.Object({
+          id: Type.String({ pattern: `^(?:${ITEM_ID}|${LEGACY_ITEM_ID})$`, description: 'the item_id (a UUID); or the number an item had as its id before ids became UUIDs' }),
+        }),
         response: { 200: ItemWithProvenance, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
       },
     },
     async (request) => {
-      const itemId = Number(request.params.id);
+      const itemId = request.params.id;
+      const legacy = new RegExp(`^${LEGACY_ITEM_ID}$`).test(itemId);
       const found = await context.asUser(request, async (tx) => {
-        const item = await tx.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM user_data.items WHERE item_id = $1 LIMIT 1`, [itemId]);
+        const item = await tx.query<ItemRow>(
+          `SELECT ${ITEM_COLUMNS} FROM user_data.items WHERE ${legacy ? 'legacy_item_id = $1::bigint' : 'item_id = $1::uuid'} LIMIT 1`,
+          [itemId],
+        );
         const row = item.rows[0];
         if (!row) return null;
         const file = row.import_file_id

@@ -80,7 +80,7 @@ const Report = Type.Object({
 });
 
 const QuarantineRow = Type.Object({
-  quarantine_id: Type.Integer(),
+  quarantine_id: Type.String({ description: 'hex SHA-256 of (entry, byte offset, line, category, reason): the entry’s key among the user’s, nothing shared with other users' }),
   entry: Type.String({ description: 'the file it was found in' }),
   category: Type.String(),
   reason: Type.String(),
@@ -417,25 +417,28 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     async (request) => {
       const job = await ownJob(request, request.params.id);
       const { limit, cursor } = request.query;
-      const after = cursor === undefined ? 0 : decodeCursor(cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0);
+      // Entries come in the order they were found (the internal quarantine_id, drawn from a sequence
+      // every user shares, so never shown); the cursor names the page's last entry by its dedup key.
+      const after = cursor === undefined ? null : decodeCursor(cursor, (v): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v));
       const rows = await context.asUser(request, (tx) =>
         tx
-          .query<{ quarantine_id: number; entry: string; category: string; reason: string; byte_offset: number | null; line: number | null; excerpt: string | null; created_at: Date }>(
-            `SELECT quarantine_id, entry, category, reason, byte_offset, line, excerpt, created_at FROM imports.quarantine
-              WHERE job_id = $1 AND quarantine_id > $2 ORDER BY quarantine_id LIMIT $3`,
-            [job.job_id, after, limit + 1],
+          .query<{ entry_key: string; entry: string; category: string; reason: string; byte_offset: number | null; line: number | null; excerpt: string | null; created_at: Date }>(
+            `SELECT encode(dedup_key, 'hex') AS entry_key, entry, category, reason, byte_offset, line, excerpt, created_at FROM imports.quarantine
+              WHERE job_id = $1 ${after === null ? '' : `AND quarantine_id > (SELECT quarantine_id FROM imports.quarantine WHERE dedup_key = decode($3::text, 'hex'))`}
+              ORDER BY quarantine_id LIMIT $2`,
+            after === null ? [job.job_id, limit + 1] : [job.job_id, limit + 1, after],
           )
           .then((r) => r.rows),
       );
       const page = rows.slice(0, limit);
       return {
-        items: page.map((q) => ({
+        items: page.map(({ entry_key, ...q }) => ({
+          quarantine_id: entry_key,
           ...q,
-          quarantine_id: Number(q.quarantine_id),
           byte_offset: q.byte_offset === null ? null : Number(q.byte_offset),
           created_at: q.created_at.toISOString(),
         })),
-        next_cursor: rows.length > limit ? encodeCursor(Number(page.at(-1)!.quarantine_id)) : null,
+        next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.entry_key) : null,
       };
     },
   );

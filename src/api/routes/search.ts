@@ -46,7 +46,7 @@ const SearchQuery = Type.Object(
 
 const SearchResult = Type.Object({
   type: Type.Enum([...SEARCH_TYPES]),
-  id: Type.String({ description: 'item_id for items, place_id for places, the hex content hash otherwise' }),
+  id: Type.String({ description: 'item_id (a UUID) for items, place_id for places, the hex content hash otherwise' }),
   at: Nullable(Type.String({ format: 'date-time', description: 'when it happened (none for places and contacts)' })),
   title: Nullable(Type.String()),
   snippet: Nullable(Type.String({ description: `the start of the body, at most ${SNIPPET_CHARS} characters` })),

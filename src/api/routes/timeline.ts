@@ -1,5 +1,7 @@
 // GET /v1/timeline: the unified timeline (user_data.items), newest first by default, filtered by
-// time range, kinds, sources and words, paged with a cursor on (occurred_at, item_id).
+// time range, kinds, sources and words, paged with a cursor on (occurred_at, content_hash): the
+// primary key after user_id, so pages are read in index order and a cursor holds nothing shared
+// between users (migration 0018).
 import { Type, type Static } from 'typebox';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
 import type { ApiApp, ApiContext } from '../context.js';
@@ -20,7 +22,7 @@ const TimelineQuery = Type.Object(
 );
 
 export const TimelineItem = Type.Object({
-  item_id: Type.Integer(),
+  item_id: Type.String({ format: 'uuid', description: 'random: says nothing about other items or users' }),
   occurred_at: Type.String({ format: 'date-time' }),
   utc_offset_minutes: Nullable(Type.Integer()),
   kind: Type.String(),
@@ -41,7 +43,7 @@ const TimelinePage = Type.Object({
 });
 
 export interface ItemRow {
-  item_id: number;
+  item_id: string;
   occurred_at: Date;
   utc_offset_minutes: number | null;
   kind: string;
@@ -63,10 +65,13 @@ export function toTimelineItem(row: ItemRow): Static<typeof TimelineItem> {
   return { ...row, occurred_at: row.occurred_at.toISOString() };
 }
 
-type Position = [time: string, itemId: number];
+/** The last row's key: its time and its hex content hash. */
+type Position = [time: string, contentHash: string];
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
 
 function isPosition(value: unknown): value is Position {
-  return Array.isArray(value) && value.length === 2 && isMicrosTimestamp(value[0]) && Number.isSafeInteger(value[1]);
+  return Array.isArray(value) && value.length === 2 && isMicrosTimestamp(value[0]) && typeof value[1] === 'string' && HEX_HASH.test(value[1]);
 }
 
 export function timelineRoutes(app: ApiApp, context: ApiContext): void {
@@ -96,15 +101,15 @@ export function timelineRoutes(app: ApiApp, context: ApiContext): void {
       const sources = parseList(query.sources);
       if (sources) where.push(`source = ANY(${params.add(sources)}::text[])`);
       if (query.q !== undefined) where.push(`search @@ websearch_to_tsquery('simple', ${params.add(query.q)})`);
-      if (after) where.push(`(occurred_at, item_id) ${descending ? '<' : '>'} (${params.add(after[0])}::timestamptz, ${params.add(after[1])}::bigint)`);
+      if (after) where.push(`(occurred_at, content_hash) ${descending ? '<' : '>'} (${params.add(after[0])}::timestamptz, decode(${params.add(after[1])}::text, 'hex'))`);
       const direction = descending ? 'DESC' : 'ASC';
       // One row more than the page shows whether another page follows.
       const rows = await context.asUser(request, (tx) =>
-        tx.query<ItemRow & { position_time: string }>(
-          `SELECT ${ITEM_COLUMNS}, ${utcMicros('occurred_at')} AS position_time
+        tx.query<ItemRow & { position_time: string; position_hash: string }>(
+          `SELECT ${ITEM_COLUMNS}, ${utcMicros('occurred_at')} AS position_time, encode(content_hash, 'hex') AS position_hash
              FROM user_data.items
             ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-            ORDER BY occurred_at ${direction}, item_id ${direction}
+            ORDER BY occurred_at ${direction}, content_hash ${direction}
             LIMIT ${params.add(limit + 1)}`,
           params.values,
           // Its text depends only on which filters are present: kept prepared per connection (QueryOptions).
@@ -114,8 +119,8 @@ export function timelineRoutes(app: ApiApp, context: ApiContext): void {
       const page = rows.rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        items: page.map(({ position_time: _, ...row }) => toTimelineItem(row)),
-        next_cursor: rows.rows.length > limit && last ? encodeCursor([last.position_time, last.item_id] satisfies Position) : null,
+        items: page.map(({ position_time: _time, position_hash: _hash, ...row }) => toTimelineItem(row)),
+        next_cursor: rows.rows.length > limit && last ? encodeCursor([last.position_time, last.position_hash] satisfies Position) : null,
       };
     },
   );
