@@ -21,6 +21,10 @@ export const ERRORS = {
   UNSUPPORTED_FORMAT: { exit: 6, http: 415 },
   ARCHIVE_UNSAFE: { exit: 6, http: 422 },
   ARCHIVE_INVALID: { exit: 6, http: 422 },
+  /** A path given to `lake import` that does not exist: a usage error, found before any job is made. */
+  INPUT_NOT_FOUND: { exit: 2, http: 400 },
+  /** An input, or a file or folder inside one, that this process may not read (EACCES, EPERM). */
+  INPUT_UNREADABLE: { exit: 6, http: 422 },
   NOT_FOUND: { exit: 1, http: 404 },
   BLOB_NOT_FOUND: { exit: 1, http: 404 },
   BLOB_CORRUPT: { exit: 1, http: 500 },

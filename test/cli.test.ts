@@ -1,11 +1,14 @@
 // The `lake` command as a user runs it: a real process, real files, exit codes and one-line errors.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { loadConfig } from '../src/config/config.js';
+import { Lake } from '../src/lake.js';
+import { buildZip } from './support/archives.js';
 import { lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, SERVER_URL } from './support/lake.js';
 
@@ -18,9 +21,11 @@ interface Outcome {
   stderr: string;
 }
 
-async function lake(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+/** Run `lake`; `uid`: as that user (set only when this process is root). */
+async function lake(args: string[], env: Record<string, string> = {}, uid?: number): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [LAKE, ...args], { env: lakeEnvironment(env), timeout: 120_000 });
+    const as = uid === undefined ? {} : { uid, gid: uid };
+    const { stdout, stderr } = await run(process.execPath, [LAKE, ...args], { env: lakeEnvironment(env), timeout: 120_000, ...as });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -116,4 +121,154 @@ test('two processes cannot open one embedded data directory', { skip: SERVER_URL
   } finally {
     await holder.close();
   }
+});
+
+/** With the lake the commands use, opened here while no command runs. */
+async function withLake<T>(work: (lake: Lake) => Promise<T>): Promise<T> {
+  const opened = await Lake.open(loadConfig(env), { migrate: false });
+  try {
+    return await work(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+const jobCount = () => withLake(async (l) => (await l.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM imports.jobs`)).rows[0]!.n);
+/** Error lines (`lake: ... [CODE]`) on stderr, without the progress lines. */
+const errorLines = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('lake: '));
+
+test('lake import exits 0 when every file is done, 1 for an empty or refused file, 6 for an unreadable archive: report on stdout, error on stderr', async () => {
+  const inputs = path.join(dir, 'inputs');
+  await mkdir(inputs, { recursive: true });
+  const good = path.join(inputs, 'Records.json');
+  await writeFile(good, '{"locations":[{"timestampMs":"1500000000000","latitudeE7":520000000,"longitudeE7":130000000}]}');
+  const empty = path.join(inputs, 'empty.json');
+  await writeFile(empty, '');
+  const refused = path.join(inputs, 'refused.zip');
+  await writeFile(refused, buildZip([{ name: '../escape.txt', content: Buffer.from('out') }]));
+  const broken = path.join(inputs, 'broken.zip');
+  await writeFile(broken, Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(200, 7)]));
+
+  const done = await lake(['import', good, '--user', 'exits'], env);
+  assert.equal(done.code, 0, done.stderr);
+  assert.match(done.stdout, /^done: 1 files, 1 records loaded/m);
+  assert.deepEqual(errorLines(done.stderr), []);
+
+  for (const [input, status] of [[empty, 'empty'], [refused, 'refused']] as const) {
+    const out = await lake(['import', input, '--user', 'exits'], env);
+    assert.equal(out.code, 1, `${status}: ${out.stderr}`);
+    assert.match(out.stdout, new RegExp(`^${status} `, 'm'));
+    assert.match(out.stdout, /^partial: 1 files/m);
+    assert.deepEqual(errorLines(out.stderr), []);
+  }
+
+  const unreadable = await lake(['import', broken, '--user', 'exits'], env);
+  assert.equal(unreadable.code, 6, unreadable.stderr);
+  assert.match(unreadable.stdout, /^failed: 0 files/m);
+  assert.doesNotMatch(unreadable.stdout, /ARCHIVE_INVALID/);
+  assert.equal(errorLines(unreadable.stderr).length, 1, unreadable.stderr);
+  assert.match(errorLines(unreadable.stderr)[0]!, /^lake: broken\.zip: not a readable zip .* \[ARCHIVE_INVALID\]$/);
+
+  const json = await lake(['import', broken, '--user', 'exits', '--json'], env);
+  assert.equal(json.code, 6);
+  const report = JSON.parse(json.stdout) as { status: string; error: { code: string } };
+  assert.deepEqual([report.status, report.error.code], ['failed', 'ARCHIVE_INVALID']);
+});
+
+test('lake import of a path that is not there, or with a bad option: exit 2, one line on stderr, nothing on stdout, no job', async () => {
+  const before = await jobCount();
+  const missing = path.join(dir, 'no-such', 'takeout.zip');
+  const out = await lake(['import', missing], env);
+  assert.equal(out.code, 2);
+  assert.equal(out.stdout, '');
+  assert.equal(out.stderr, `lake: ${missing}: no such file or folder [INPUT_NOT_FOUND]\n`);
+  const option = await lake(['import', dir, '--batch-size', '0'], env);
+  assert.equal(option.code, 2);
+  assert.match(option.stderr, /^lake: --batch-size 0 is not valid: .* \[USAGE\]\n$/);
+  assert.equal(await jobCount(), before);
+});
+
+// Root reads whatever the permissions say: the commands run as `nobody` then, which a root test may start.
+const asUid = process.getuid?.() === 0 ? 65534 : undefined;
+
+test('an input, or a file inside one, that the process may not read: exit 6 with its path, before any job for a top-level input', async () => {
+  const before = await jobCount();
+  await chmod(dir, 0o755);
+  const closed = path.join(dir, 'closed');
+  await mkdir(closed);
+  await writeFile(path.join(closed, 'notes.json'), '{"a":1}');
+  await chmod(closed, 0o700);
+  if (asUid === undefined) await chmod(closed, 0o000);
+  const top = await lake(['import', closed], env, asUid);
+  assert.equal(top.code, 6, top.stderr);
+  assert.equal(top.stdout, '');
+  assert.match(top.stderr, new RegExp(`^lake: ${closed}: permission denied \\(EACCES on access\\): this process \\(uid \\d+\\) may not read it \\[INPUT_UNREADABLE\\]\\n$`));
+  assert.equal(await jobCount(), before);
+  await chmod(closed, 0o700);
+
+  // A folder that may be read, one of whose files may not: the import stops there, naming it.
+  const open = path.join(dir, 'open');
+  await mkdir(open);
+  await writeFile(path.join(open, 'a.json'), '{"a":1}');
+  const secret = path.join(open, 'secret.json');
+  await writeFile(secret, '{"b":2}');
+  await chmod(secret, asUid === undefined ? 0o000 : 0o600);
+  const dataDir = env.LAKE_DATA_DIR!;
+  if (asUid !== undefined) await chownTree(dataDir, asUid);
+  try {
+    const inside = await lake(['import', open, '--user', 'exits'], env, asUid);
+    assert.equal(inside.code, 6, inside.stderr);
+    assert.match(inside.stdout, /^done +a\.json/m);
+    assert.deepEqual(errorLines(inside.stderr), [`lake: ${secret}: permission denied (EACCES on open): this process (uid ${asUid ?? process.getuid!()}) may not read it [INPUT_UNREADABLE]`]);
+  } finally {
+    if (asUid !== undefined) await chownTree(dataDir, 0);
+  }
+});
+
+async function chownTree(top: string, uid: number): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  await chown(top, uid, uid);
+  for (const entry of await readdir(top, { recursive: true })) await chown(path.join(top, entry), uid, uid);
+}
+
+test('lake import: exit 3 for an unwritable data directory, 4 for an unreachable database', async () => {
+  const file = path.join(dir, 'a-file');
+  await writeFile(file, '');
+  const unwritable = await lake(['import', dir, '--data-dir', path.join(file, 'lake')], env);
+  assert.equal(unwritable.code, 3, unwritable.stderr);
+  assert.match(unwritable.stderr, /\[DATA_DIR_UNWRITABLE\]\n$/);
+  const unreachable = await lake(['import', dir], { ...env, DATABASE_URL: 'postgres://lake:x@127.0.0.1:1/lake' });
+  assert.equal(unreachable.code, 4, unreachable.stderr);
+  assert.match(unreachable.stderr, /\(ECONNREFUSED\) \[DB_UNREACHABLE\]\n$/);
+});
+
+test('migrations: exit 1 from doctor while one is pending, 5 when applying it fails or a recorded one changed', async () => {
+  const first = await withLake(async (l) =>
+    (await l.db.query<{ version: number; name: string; checksum: string; status: string; reason: string | null }>(`SELECT * FROM lake.migrations WHERE version = 1`)).rows[0]!,
+  );
+  try {
+    // Forgotten by the ledger, so pending; applying it again fails on what it already made.
+    await withLake((l) => l.db.query(`DELETE FROM lake.migrations WHERE version = 1`));
+    const pending = await lake(['doctor'], env);
+    assert.equal(pending.code, 1, pending.stderr);
+    const failed = await lake(['migrate'], env);
+    assert.equal(failed.code, 5, failed.stderr);
+    assert.match(failed.stderr, /^lake: migration 1 \(foundation\) failed: .* \[MIGRATION_FAILED\]\n$/);
+    await withLake((l) =>
+      l.db.query(`INSERT INTO lake.migrations (version, name, checksum, status, reason) VALUES ($1, $2, $3, $4, $5)`, [
+        first.version,
+        first.name,
+        first.checksum,
+        first.status,
+        first.reason,
+      ]),
+    );
+    await withLake((l) => l.db.query(`UPDATE lake.migrations SET checksum = 'edited' WHERE version = 1`));
+    const changed = await lake(['migrate'], env);
+    assert.equal(changed.code, 5, changed.stderr);
+    assert.match(changed.stderr, /\[MIGRATION_CHANGED\]\n$/);
+  } finally {
+    await withLake((l) => l.db.query(`UPDATE lake.migrations SET checksum = $1 WHERE version = 1`, [first.checksum]));
+  }
+  assert.equal((await lake(['migrate'], env)).code, 0);
 });

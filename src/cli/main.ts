@@ -3,14 +3,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { ENVIRONMENT, loadConfig, type Config, type ConfigOverrides } from '../config/config.js';
 import { migrationStatus } from '../db/migrate.js';
 import { LakeError } from '../errors.js';
+import { assertInputsReadable } from '../ingest/receive/inputs.js';
 import { ensureUser } from '../ingest/receive/ledger.js';
-import { formatReport } from '../ingest/report.js';
+import { formatReport, importExitCode } from '../ingest/report.js';
 import { DEFAULT_BATCH_SIZE, runImport } from '../ingest/runner.js';
 import { Lake } from '../lake.js';
 import { registerApiCommands } from './api.js';
 import { registerBlobCommands } from './blobs.js';
 import { doctor, formatDoctor } from './doctor.js';
-import { printJson, reportFailure } from './output.js';
+import { printError, printJson, reportFailure } from './output.js';
 import { ProgressReporter } from './progress.js';
 
 interface GlobalOptions {
@@ -86,6 +87,9 @@ program
     if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(options.user)) {
       throw new LakeError('USAGE', `--user ${options.user} is not valid: expected lower-case letters, digits, '.', '_' or '-' (up to 63)`);
     }
+    // Before the database is opened (or made): a path that is not there or may not be read is a
+    // one-line error, and no job is recorded for it (runImport checks again).
+    await assertInputsReadable(paths);
     const lake = await Lake.open(config());
     try {
       const userId = await ensureUser(lake.db, options.user);
@@ -97,12 +101,14 @@ program
         blobs: lake.blobs,
         clamavAddress: lake.config.clamavAddress,
         onProgress: (p) => progress.update(p),
+        onResumeJob: (job) => progress.resumed(job),
       });
       progress.done();
+      // The report on stdout, the error that stopped the import (if one did) on stderr.
       if (options.json) printJson(report);
       else console.log(formatReport(report));
-      if (report.error) process.exitCode = new LakeError(report.error.code as never, report.error.message).exitCode;
-      else if (report.status !== 'done') process.exitCode = 1;
+      if (report.error) printError(report.error.message, report.error.code);
+      process.exitCode = importExitCode(report);
     } finally {
       await lake.close();
     }

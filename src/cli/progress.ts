@@ -45,6 +45,15 @@ export class ProgressReporter {
     }
   }
 
+  /** Said once, before any progress: this run takes over the job of an interrupted run of the same import. */
+  resumed(job: { jobId: string; startedAt: Date }): void {
+    if (this.mode === 'json') {
+      this.stream.write(`${JSON.stringify({ event: 'resumed', jobId: job.jobId, startedAt: job.startedAt.toISOString() })}\n`);
+      return;
+    }
+    this.stream.write(`lake: resuming import job ${job.jobId} (started ${job.startedAt.toISOString()}), whose process was interrupted\n`);
+  }
+
   /** Clear the bar before the report is printed. */
   done(): void {
     if (this.drawn) this.stream.write('\r\x1b[K');

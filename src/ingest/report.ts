@@ -1,5 +1,6 @@
 // What an import reports: one line per file of the export (recognised or not, nothing silently
 // dropped), then totals.
+import { ERRORS, type ErrorCode } from '../errors.js';
 import type { QuarantineCategory, RepairCounts } from './records.js';
 
 export type FileStatus = 'done' | 'partial' | 'empty' | 'skipped' | 'refused' | 'failed';
@@ -28,6 +29,8 @@ export interface FileReport {
 
 export interface ImportReport {
   jobId: string;
+  /** This run took over the job of an earlier run of the same import whose process was gone (killed, crashed). */
+  resumedInterrupted: boolean;
   status: 'done' | 'partial' | 'failed';
   /** Set when the import stopped early (unreadable archive, database failure). */
   error: { code: string; message: string } | null;
@@ -37,6 +40,16 @@ export interface ImportReport {
 
 export function quarantinedCount(file: FileReport): number {
   return Object.values(file.quarantined).reduce((a, b) => a + (b ?? 0), 0);
+}
+
+/**
+ * The exit code of `lake import`, from its report alone: the error's code when the import stopped
+ * early (6 for an unreadable archive, 4 for the database...), 0 when every file is done (or
+ * skipped: nothing reads it), 1 when any file is empty, refused, partial or failed.
+ */
+export function importExitCode(report: ImportReport): number {
+  if (report.error) return ERRORS[report.error.code as ErrorCode]?.exit ?? 1;
+  return report.status === 'done' ? 0 : 1;
 }
 
 export function formatReport(report: ImportReport): string {
@@ -56,11 +69,11 @@ export function formatReport(report: ImportReport): string {
   });
   const t = report.totals;
   return [
+    ...(report.resumedInterrupted ? [`resumed job ${report.jobId}: an earlier run of this import was interrupted; files resume after their last committed batch`, ''] : []),
     ...rows,
     '',
     `${report.status}: ${t.files} files, ${t.records} records loaded, ${t.updated ? `${t.updated} updated, ` : ''}${t.duplicates} duplicates, ${t.quarantined} quarantined, ` +
       `${formatBytes(t.bytes)} in ${t.seconds.toFixed(1)} s (job ${report.jobId})`,
-    ...(report.error ? [`error: ${report.error.message} [${report.error.code}]`] : []),
   ].join('\n');
 }
 

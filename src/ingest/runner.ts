@@ -8,6 +8,7 @@
 // the content-hash keys make everything else a counted duplicate.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -16,7 +17,19 @@ import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type Extra
 import { loadResilient } from './load/resilient.js';
 import type { Checkpoint } from './load/loader.js';
 import type { QuarantineCategory } from './records.js';
-import { createFile, createJob, finishFile, finishJob, removeFileRows, takeOverInterruptedFile } from './receive/ledger.js';
+import { HEARTBEAT_MS, thisRunner } from './job-liveness.js';
+import { assertInputsReadable, unreadableInput } from './receive/inputs.js';
+import {
+  beatJob,
+  claimJob,
+  createFile,
+  createJob,
+  finishFile,
+  finishJob,
+  removeFileRows,
+  takeOverInterruptedFile,
+  takeOverInterruptedJob,
+} from './receive/ledger.js';
 import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
 import { LOADED_TABLES } from './load/tables.js';
 import { drain, peekHead } from './receive/peek.js';
@@ -67,6 +80,8 @@ export interface ImportOptions {
   /** clamd to scan every file with while it streams (config.clamavAddress). */
   clamavAddress?: string;
   onProgress?: (progress: ImportProgress) => void;
+  /** Told when this run takes over the job of an interrupted run of the same import, before it reads anything. */
+  onResumeJob?: (job: { jobId: string; startedAt: Date }) => void;
   /** Fill this existing job (made and queued by the API) instead of making a new one. */
   jobId?: string;
   /**
@@ -92,7 +107,49 @@ function checkAborted(signal: AbortSignal | undefined): void {
 export async function runImport(db: Database, options: ImportOptions): Promise<ImportReport> {
   const started = performance.now();
   const { userId } = options;
-  const jobId = options.jobId ?? (await createJob(db, userId, options.inputs, { batchSize: options.batchSize }));
+  await assertInputsReadable(options.inputs);
+  const { jobId, resumedInterrupted } = await startJob(db, options);
+  // The job's heartbeat: how a later reader tells this run from one whose process is gone (job-liveness.ts).
+  const heartbeat = setInterval(() => void beatJob(db, userId, jobId, thisRunner()).catch(() => {}), HEARTBEAT_MS).unref();
+  try {
+    return await importInto(db, options, jobId, resumedInterrupted, started);
+  } catch (cause) {
+    // Anything unforeseen ends the job as failed rather than leaving it running; its unfinished
+    // file stays resumable. A stop through the signal leaves the job to its caller.
+    if (!(cause instanceof ImportAbortedError)) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      await finishJob(db, userId, jobId, 'failed', {}, message).catch(() => {});
+    }
+    throw cause;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+/**
+ * The job this run fills: the given one (made by the API), else the job of an interrupted earlier
+ * run of the same import (same user, same inputs) taken over, else a new one. Either way this
+ * process is recorded as its runner.
+ */
+async function startJob(db: Database, options: ImportOptions): Promise<{ jobId: string; resumedInterrupted: boolean }> {
+  const runner = thisRunner();
+  if (options.jobId) {
+    await claimJob(db, options.userId, options.jobId, runner);
+    return { jobId: options.jobId, resumedInterrupted: false };
+  }
+  // The same import from another folder or with its parts in another order is still the same.
+  const paths = [...new Set(options.inputs.map((input) => path.resolve(input)))].sort();
+  const jobOptions = { batchSize: options.batchSize, paths };
+  const taken = await takeOverInterruptedJob(db, options.userId, paths, jobOptions, runner);
+  if (taken) {
+    options.onResumeJob?.(taken);
+    return { jobId: taken.jobId, resumedInterrupted: true };
+  }
+  return { jobId: await createJob(db, options.userId, options.inputs, jobOptions, runner), resumedInterrupted: false };
+}
+
+async function importInto(db: Database, options: ImportOptions, jobId: string, resumedInterrupted: boolean, started: number): Promise<ImportReport> {
+  const { userId } = options;
   const files: FileReport[] = [];
   const progress: ImportProgress = { path: '', fileBytes: 0, fileSize: null, records: 0, bytes: 0, filesDone: 0 };
   let error: ImportReport['error'] = null;
@@ -108,8 +165,9 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
       else finished(await importEntry(db, options, jobId, outcome.entry, progress));
     }
   } catch (cause) {
-    if (!(cause instanceof LakeError)) throw cause;
-    error = { code: cause.code, message: cause.message };
+    const failure = cause instanceof LakeError ? cause : unreadableInput(cause);
+    if (!failure) throw cause;
+    error = { code: failure.code, message: failure.message };
     if (cause instanceof EntryFailure) finished(cause.report);
   }
   await runAfterImport(db, userId, options.sources ?? SOURCES, files);
@@ -125,7 +183,7 @@ export async function runImport(db: Database, options: ImportOptions): Promise<I
   const clean = files.every((f) => f.status === 'done' || f.status === 'skipped');
   const status = error ? 'failed' : clean ? 'done' : 'partial';
   await finishJob(db, userId, jobId, status, totals, error?.message ?? null);
-  return { jobId, status, error, files, totals };
+  return { jobId, resumedInterrupted, status, error, files, totals };
 }
 
 /**

@@ -10,6 +10,8 @@ export interface LakeImportRun {
   signal: NodeJS.Signals | null;
   /** The report (`--json`). */
   stdout: string;
+  /** Progress and other events (`--json`: one JSON object a line) and error lines. */
+  stderr: string[];
 }
 
 export interface LakeImportOptions {
@@ -28,14 +30,16 @@ export function lakeImport(options: LakeImportOptions): Promise<LakeImportRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: options.env });
     let stdout = '';
+    const stderr: string[] = [];
     child.stdout.on('data', (chunk) => (stdout += chunk));
     createInterface({ input: child.stderr }).on('line', (line) => {
+      stderr.push(line);
       if (options.killAfterRecords === undefined || !line.startsWith('{')) return;
       const event = JSON.parse(line) as { event: string; records: number };
       if (event.event === 'progress' && event.records >= options.killAfterRecords) child.kill('SIGKILL');
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 

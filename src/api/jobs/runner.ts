@@ -7,20 +7,25 @@
 // 'running' while it imports, then 'done' / 'partial' / 'failed' (runImport's verdict) or
 // 'cancelled'. Stopping the runner (server shutdown) aborts running imports at their next batch
 // boundary, with that batch's checkpoint committed, and puts them back to 'queued'; the next start
-// queues every 'queued' or 'running' job again (a 'running' one is what a crash left), and the
-// import resumes each unfinished file after its checkpoint. Content hashes make anything read
+// queues every 'queued' job again, and every 'running' one whose process is gone (what a crash
+// left: 'interrupted', see ingest/job-liveness.ts; a job another live server runs stays its), and
+// the import resumes each unfinished file after its checkpoint. Content hashes make anything read
 // twice a counted duplicate, never a second row.
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Transaction } from '../../db/database.js';
+import { thisRunner } from '../../ingest/job-liveness.js';
+import { JOB_LIVENESS_COLUMNS, jobState, type JobLivenessRow } from '../../ingest/receive/ledger.js';
 import type { QuarantineCategory } from '../../ingest/records.js';
 import type { FileReport, ImportReport } from '../../ingest/report.js';
 import { DEFAULT_BATCH_SIZE, ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
 import type { Lake } from '../../lake.js';
 import { readUpload, type Uploads } from '../uploads/uploads.js';
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'partial' | 'failed' | 'cancelled';
-export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'partial', 'failed', 'cancelled'];
+/** 'interrupted': running, but its process is gone (a `lake import` killed, a server that crashed): stored or seen as such. */
+export type JobStatus = 'queued' | 'running' | 'interrupted' | 'done' | 'partial' | 'failed' | 'cancelled';
+/** Statuses no runner moves on by itself (an interrupted job waits for its import to run again, or a retry). */
+export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'partial', 'failed', 'cancelled', 'interrupted'];
 
 /** What a running job has done in this run, as it goes (the database has the cumulative counts). */
 export interface LiveProgress {
@@ -127,17 +132,24 @@ export class JobRunner extends EventEmitter<JobEvents> {
     }
   }
 
-  /** Queue every job a previous server left queued or running, oldest first. */
+  /** Queue every job a previous server left queued, or running and then interrupted, oldest first. */
   async start(): Promise<void> {
     // Which jobs wait is read on the maintenance connection, before any identity (like the API
     // key lookup); everything about each job then runs as its user.
-    const waiting = await this.lake.db.query<{ user_id: string; job_id: string }>(
-      `SELECT user_id, job_id FROM imports.jobs
-        WHERE status IN ('queued', 'running') AND upload_id IS NOT NULL ORDER BY created_at, job_id`,
+    const waiting = await this.lake.db.query<JobLivenessRow & { user_id: string }>(
+      `SELECT j.user_id, j.job_id, j.status, ${JOB_LIVENESS_COLUMNS} FROM imports.jobs j
+        WHERE j.status IN ('queued', 'running', 'interrupted') AND j.upload_id IS NOT NULL ORDER BY j.created_at, j.job_id`,
     );
     for (const row of waiting.rows) {
-      await this.lake.db.asUser(row.user_id, (tx) => tx.query(`UPDATE imports.jobs SET status = 'queued' WHERE job_id = $1 AND status = 'running'`, [row.job_id]));
-      this.enqueue(row.user_id, row.job_id);
+      if (jobState(row) === 'running') continue; // another server, still alive, runs it
+      const requeued = await this.lake.db.asUser(row.user_id, (tx) =>
+        tx.query(`UPDATE imports.jobs SET status = 'queued' WHERE job_id = $1 AND status = $2 AND runner IS NOT DISTINCT FROM $3::jsonb RETURNING job_id`, [
+          row.job_id,
+          row.status,
+          row.runner === null ? null : JSON.stringify(row.runner),
+        ]),
+      );
+      if (requeued.rows.length > 0) this.enqueue(row.user_id, row.job_id);
     }
   }
 
@@ -215,9 +227,9 @@ export class JobRunner extends EventEmitter<JobEvents> {
       const claimed = await asUser(async (tx) => {
         const row = await tx.query<{ upload_id: string; options: { batchSize?: number; uploadIds?: string[] } }>(
           `UPDATE imports.jobs SET status = 'running', started_at = coalesce(started_at, now()), finished_at = NULL, error = NULL,
-                  attempts = attempts + 1
+                  attempts = attempts + 1, runner = $2, heartbeat_at = now()
             WHERE job_id = $1 AND status = 'queued' RETURNING upload_id, options`,
-          [jobId],
+          [jobId, thisRunner()],
         );
         const claim = row.rows[0];
         if (!claim) return null;

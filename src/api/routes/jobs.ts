@@ -9,7 +9,7 @@
 //   GET  /v1/jobs/{id}/report      one line per file of the export, like `lake import --json`
 //   GET  /v1/jobs/{id}/quarantine  what was refused, where and why (cursor pages)
 //   POST /v1/jobs/{id}/cancel      stop it (a running job at its next batch boundary)
-//   POST /v1/jobs/{id}/retry       run a failed, cancelled or partial job again: it resumes its files
+//   POST /v1/jobs/{id}/retry       run a failed, cancelled, partial or interrupted job again: it resumes its files
 //                                  from their checkpoints, and what is already loaded counts as duplicates
 //
 // Jobs are rows of imports.jobs read as the request's user: another user's job is a 404.
@@ -21,6 +21,8 @@ import { LakeError } from '../../errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
+import type { JobRunnerIdentity } from '../../ingest/job-liveness.js';
+import { JOB_LIVENESS_COLUMNS, jobState } from '../../ingest/receive/ledger.js';
 import { FINAL_STATUSES, type JobRunner, type JobStatus, type LiveProgress } from '../jobs/runner.js';
 import { CursorParam, ErrorBody, Nullable } from '../query-params.js';
 import { readUpload } from '../uploads/uploads.js';
@@ -41,7 +43,23 @@ const Progress = Type.Object({
 
 const Job = Type.Object({
   job_id: Type.String({ format: 'uuid' }),
-  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('partial'), Type.Literal('failed'), Type.Literal('cancelled'), Type.Literal('pending')]),
+  status: Type.Union(
+    [
+      Type.Literal('queued'),
+      Type.Literal('running'),
+      Type.Literal('interrupted'),
+      Type.Literal('done'),
+      Type.Literal('partial'),
+      Type.Literal('failed'),
+      Type.Literal('cancelled'),
+      Type.Literal('pending'),
+    ],
+    {
+      description:
+        'interrupted: its process is gone (a `lake import` killed, a server that crashed): the same `lake import` run again, ' +
+        'or a server start for an upload job, resumes it',
+    },
+  ),
   upload_id: Nullable(Type.String({ format: 'uuid', description: 'the (first) upload it imports' })),
   upload_ids: Type.Array(Type.String({ format: 'uuid' }), { description: 'every upload it imports, as one export' }),
   filename: Nullable(Type.String()),
@@ -103,6 +121,8 @@ interface JobRow {
   started_at: Date | null;
   finished_at: Date | null;
   progress: Partial<LiveProgress>;
+  runner: JobRunnerIdentity | null;
+  heartbeat_age_ms: number | null;
   filename: string | null;
   upload_bytes: number | null;
   files: number;
@@ -113,7 +133,7 @@ interface JobRow {
 
 const JOB_SELECT = `
   SELECT j.job_id, j.status, j.upload_id, j.inputs, j.options, j.attempts, j.error, j.created_at, ${utcMicros('j.created_at')} AS created_key,
-         j.started_at, j.finished_at, j.progress, u.filename, u.size_bytes AS upload_bytes,
+         j.started_at, j.finished_at, j.progress, ${JOB_LIVENESS_COLUMNS}, u.filename, u.size_bytes AS upload_bytes,
          f.files, f.records, f.duplicates, f.quarantined
     FROM imports.jobs j
     LEFT JOIN imports.uploads u ON u.user_id = j.user_id AND u.upload_id = j.upload_id
@@ -128,10 +148,11 @@ function readJob(tx: Transaction, jobId: string): Promise<JobRow | null> {
 }
 
 function toJob(row: JobRow, live: LiveProgress | null) {
-  const saved = row.status === 'running' ? (live ?? row.progress) : null;
+  const status = live ? row.status : jobState(row);
+  const saved = status === 'running' ? (live ?? row.progress) : null;
   return {
     job_id: row.job_id,
-    status: row.status,
+    status,
     upload_id: row.upload_id,
     upload_ids: row.options?.uploadIds ?? (row.upload_id ? [row.upload_id] : []),
     filename: row.filename ?? (Array.isArray(row.inputs) && typeof row.inputs[0] === 'string' ? row.inputs[0] : null),
@@ -320,7 +341,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
       // Read again after subscribing: a job that ended in between is not missed.
       const now = (await context.asUser(request, (tx) => readJob(tx, jobId)).catch(() => null)) ?? first;
       send('job', toJob(now, runner.live(jobId)));
-      if (FINAL_STATUSES.includes(now.status as JobStatus) && !runner.isActive(jobId)) {
+      if (FINAL_STATUSES.includes(jobState(now) as JobStatus) && !runner.isActive(jobId)) {
         send('done', toJob(now, null));
         end();
       }
@@ -466,7 +487,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     {
       schema: {
         ...common,
-        summary: 'run a failed, cancelled or partial job again (it resumes; loaded records count as duplicates)',
+        summary: 'run a failed, cancelled, partial or interrupted job again (it resumes; loaded records count as duplicates)',
         params: jobParams,
         response: { 202: Job, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody },
       },
@@ -479,13 +500,16 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
           if (!upload || upload.status !== 'verified') throw new LakeError('GONE', `job ${job.job_id} cannot run again: upload ${uploadId} is ${upload?.status ?? 'gone'}`);
         }
         if (!job.upload_id) throw new LakeError('CONFLICT', `job ${job.job_id} was not made from an upload (lake import): run that command again`);
+        // Interrupted too: stored so, or running with its process gone (and still naming that process).
         const result = await tx.query(
-          `UPDATE imports.jobs SET status = 'queued', error = NULL, finished_at = NULL WHERE job_id = $1 AND status IN ('failed', 'cancelled', 'partial') RETURNING job_id`,
-          [job.job_id],
+          `UPDATE imports.jobs SET status = 'queued', error = NULL, finished_at = NULL
+            WHERE job_id = $1 AND (status IN ('failed', 'cancelled', 'partial', 'interrupted') OR ($2 AND status = 'running' AND runner IS NOT DISTINCT FROM $3::jsonb))
+            RETURNING job_id`,
+          [job.job_id, jobState(job) === 'interrupted' && !runner.isActive(job.job_id), job.runner === null ? null : JSON.stringify(job.runner)],
         );
         return result.rows.length > 0 ? readJob(tx, job.job_id) : null;
       });
-      if (!updated) throw new LakeError('CONFLICT', `job ${job.job_id} is ${job.status}: only a failed, cancelled or partial job can be retried`);
+      if (!updated) throw new LakeError('CONFLICT', `job ${job.job_id} is ${jobState(job)}: only a failed, cancelled, partial or interrupted job can be retried`);
       runner.enqueue(principalOf(request).userId, job.job_id);
       return reply.status(202).send(toJob(updated, null));
     },

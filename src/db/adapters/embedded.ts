@@ -92,7 +92,15 @@ class EmbeddedDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    if (!this.pg.closed) await this.pg.close();
+    if (this.pg.closed) return;
+    // PGlite's close ends its Emscripten runtime, which sets process.exitCode to 0: the exit code
+    // a command chose before closing the database (an import that failed, a pending migration) stays.
+    const exitCode = process.exitCode;
+    try {
+      await this.pg.close();
+    } finally {
+      process.exitCode = exitCode;
+    }
   }
 }
 

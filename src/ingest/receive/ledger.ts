@@ -2,17 +2,91 @@
 // all written as the importing user (row-level security applies to the ledger too).
 import type { Database, Transaction } from '../../db/database.js';
 import { retryTransient } from '../../db/retry.js';
+import { isRunnerGone, type JobRunnerIdentity } from '../job-liveness.js';
 import type { RepairCounts } from '../records.js';
 import type { FileStatus } from '../report.js';
 
-export async function createJob(db: Database, userId: string, inputs: readonly string[], options: Record<string, unknown>): Promise<string> {
+export async function createJob(
+  db: Database,
+  userId: string,
+  inputs: readonly string[],
+  options: Record<string, unknown>,
+  runner: JobRunnerIdentity,
+): Promise<string> {
   const r = await asUser(db, userId, (tx) =>
     tx.query<{ job_id: string }>(
-      `INSERT INTO imports.jobs (user_id, status, inputs, options, started_at) VALUES ($1, 'running', $2, $3, now()) RETURNING job_id`,
-      [userId, JSON.stringify(inputs), options],
+      `INSERT INTO imports.jobs (user_id, status, inputs, options, started_at, runner, heartbeat_at, attempts)
+       VALUES ($1, 'running', $2, $3, now(), $4, now(), 1) RETURNING job_id`,
+      [userId, JSON.stringify(inputs), options, runner],
     ),
   );
   return r.rows[0]!.job_id;
+}
+
+/** A job row as liveness needs it: its runner and how old its heartbeat is by the database's clock. */
+export interface JobLivenessRow {
+  job_id: string;
+  status: string;
+  runner: JobRunnerIdentity | null;
+  heartbeat_age_ms: number | null;
+}
+
+/** SQL for JobLivenessRow's last two columns, over imports.jobs aliased `j`. */
+export const JOB_LIVENESS_COLUMNS = `j.runner, (extract(epoch FROM now() - coalesce(j.heartbeat_at, j.started_at)) * 1000)::float8 AS heartbeat_age_ms`;
+
+/** `interrupted` for a running job whose process is gone (job-liveness.ts), else the stored status. */
+export function jobState<S extends string>(row: { status: S; runner: JobRunnerIdentity | null; heartbeat_age_ms: number | null }): S | 'interrupted' {
+  return row.status === 'running' && isRunnerGone(row.runner, row.heartbeat_age_ms) ? 'interrupted' : row.status;
+}
+
+/**
+ * Mark this user's `lake import` jobs whose process is gone `interrupted`, then take over the
+ * newest interrupted one of the same import (`paths`: its inputs resolved and sorted) for this
+ * run: it is `running` again under this process, one attempt more. Returns its id, or null. The
+ * takeover only succeeds while the row still names the dead runner, so two runs started at once
+ * cannot both take the same job.
+ */
+export async function takeOverInterruptedJob(
+  db: Database,
+  userId: string,
+  paths: readonly string[],
+  options: Record<string, unknown>,
+  runner: JobRunnerIdentity,
+): Promise<{ jobId: string; startedAt: Date } | null> {
+  return asUser(db, userId, async (tx) => {
+    const running = await tx.query<JobLivenessRow>(
+      `SELECT j.job_id, j.status, ${JOB_LIVENESS_COLUMNS} FROM imports.jobs j WHERE j.status = 'running' AND j.upload_id IS NULL`,
+    );
+    for (const row of running.rows.filter((r) => jobState(r) === 'interrupted')) {
+      await tx.query(`UPDATE imports.jobs SET status = 'interrupted' WHERE job_id = $1 AND status = 'running' AND runner IS NOT DISTINCT FROM $2::jsonb`, [
+        row.job_id,
+        row.runner === null ? null : JSON.stringify(row.runner),
+      ]);
+    }
+    const taken = await tx.query<{ job_id: string; started_at: Date }>(
+      `UPDATE imports.jobs SET status = 'running', runner = $2, heartbeat_at = now(), attempts = attempts + 1, options = options || $3,
+              error = NULL, finished_at = NULL
+        WHERE job_id = (SELECT job_id FROM imports.jobs WHERE status = 'interrupted' AND upload_id IS NULL AND options->'paths' = $1::jsonb
+                         ORDER BY created_at DESC LIMIT 1)
+          AND status = 'interrupted'
+        RETURNING job_id, started_at`,
+      [JSON.stringify(paths), runner, options],
+    );
+    const row = taken.rows[0];
+    return row ? { jobId: row.job_id, startedAt: row.started_at } : null;
+  });
+}
+
+/** A job this process starts running (one made by the API): its runner is recorded and its heartbeat begins. */
+export async function claimJob(db: Database, userId: string, jobId: string, runner: JobRunnerIdentity): Promise<void> {
+  await asUser(db, userId, (tx) => tx.query(`UPDATE imports.jobs SET runner = $2, heartbeat_at = now() WHERE job_id = $1`, [jobId, runner]));
+}
+
+/** The heartbeat of a job this process runs (job-liveness.ts). */
+export async function beatJob(db: Database, userId: string, jobId: string, runner: JobRunnerIdentity): Promise<void> {
+  await asUser(db, userId, (tx) =>
+    tx.query(`UPDATE imports.jobs SET heartbeat_at = now() WHERE job_id = $1 AND status = 'running' AND runner = $2::jsonb`, [jobId, JSON.stringify(runner)]),
+  );
 }
 
 export async function finishJob(
