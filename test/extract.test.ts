@@ -937,3 +937,22 @@ describe('found by the archive fuzzer (test/fuzz-archives.test.ts)', () => {
     }
   });
 });
+
+test('a tar whose PAX header is larger than 1 MiB is ARCHIVE_UNSAFE after about 1 MiB, not held in memory whole', { timeout: 60_000 }, async () => {
+  const dir = await caseDir();
+  const pax = paxHeader({ comment: 'x'.repeat(8 * 1024 * 1024) });
+  const tar = Buffer.concat([pax, tarFile({ name: 'Takeout/a.json' }, Buffer.from('{}')), TAR_END]);
+  await writeFile(path.join(dir, 'big-pax.tar'), tar);
+  await writeFile(path.join(dir, 'big-pax.tgz'), zlib.gzipSync(tar, { level: 1 }));
+  // A PAX header of 64 KiB (an archive full of extended attributes) is still read.
+  await writeFile(path.join(dir, 'xattrs.tar'), Buffer.concat([paxHeader({ 'SCHILY.xattr.user.x': 'y'.repeat(64 * 1024) }), tarFile({ name: 'Takeout/a.json' }, Buffer.from('{}')), TAR_END]));
+
+  for (const name of ['big-pax.tar', 'big-pax.tgz']) {
+    const { yielded, error } = await readUntilError([path.join(dir, name)], name.endsWith('.tgz') ? { limits: { maxCompressionRatio: 1e6 } } : {});
+    assert.equal(yielded, 0, name);
+    isLakeError('ARCHIVE_UNSAFE', new RegExp(`^${name.replace('.', '\\.')}: a PAX or GNU long-name header larger than 1048576 bytes, from byte (\\d+) of the tar stream; stopped$`))(error);
+    assert.ok(Number((error as LakeError).details.byteOffset) < 1024 * 1024, String((error as LakeError).details.byteOffset));
+  }
+  const { entries } = await readAll([path.join(dir, 'xattrs.tar')]);
+  assert.deepEqual(entries.map((entry) => [entry.path, entry.bytes.toString()]), [['Takeout/a.json', '{}']]);
+});

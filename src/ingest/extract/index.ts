@@ -28,11 +28,12 @@
 //
 // Thrown (from the iteration, or from an opened stream): LakeError
 // - ARCHIVE_INVALID: not a readable zip (truncated, no central directory), corrupt or truncated
-//   gzip/tar (names the archive, entry and byte offset), an entry whose inflated size differs from
-//   its declared size (yauzl's message), incomplete split export ("incomplete export: part 003 of
+//   gzip/tar (names the archive, entry and byte offset; a tar size field that is not a number), an
+//   entry whose inflated size differs from its declared size (yauzl's message), a zip offset past
+//   2^53 or past the file, incomplete split export ("incomplete export: part 003 of
 //   takeout-... missing", see split-parts.ts for what can and cannot be detected);
-// - ARCHIVE_UNSAFE: a limit tripped (entry count, total bytes, compression ratio while inflating),
-//   or overlapping zip entries;
+// - ARCHIVE_UNSAFE: a limit tripped (entry count, total bytes, compression ratio while inflating,
+//   a tar PAX or GNU long-name header over 1 MiB), or overlapping zip entries;
 // - NOT_FOUND / USAGE: an input that does not exist, is not a file or folder, or a part given twice.
 // Every zip's central directory is read before the first outcome, so a truncated part, or too many
 // entries, fails before anything is yielded. Nothing is ever written to disk.

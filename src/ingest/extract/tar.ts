@@ -32,6 +32,19 @@ interface TarSource {
 
 const READ_CHUNK = 64 * 1024;
 const END_OF_ARCHIVE_BYTES = 1024;
+/** PAX extended headers and GNU long names are metadata: a few KiB in real archives. */
+const MAX_TAR_HEADER_BYTES = 1024 * 1024;
+
+/**
+ * Bytes tar-stream holds while it waits for the end of a PAX or GNU long-name header: it keeps
+ * such a header whole in memory, whatever size it declares (its internal buffer is the only place
+ * that says so; tar-stream is pinned, and a test fails if this stops measuring). Entry data is not
+ * held there: it flows out with backpressure.
+ */
+function bytesHeldByParser(extract: tarStream.Extract): number {
+  const held = (extract as unknown as { _buffer?: { buffered?: unknown } })._buffer?.buffered;
+  return typeof held === 'number' ? held : 0;
+}
 
 /** The last `length` bytes of a stream, kept without holding the stream. */
 class TailBytes {
@@ -94,7 +107,19 @@ export async function* readTar(input: string, archive: string, gzipped: boolean,
   // tar-stream accepts a stream cut exactly at an entry boundary; the end-of-archive marker (at
   // least two zero blocks, Z9) tells such a truncated tar from a complete one.
   const tail = new TailBytes(END_OF_ARCHIVE_BYTES);
-  guard.on('data', (chunk: Buffer) => tail.push(chunk));
+  guard.on('data', (chunk: Buffer) => {
+    tail.push(chunk);
+    const held = bytesHeldByParser(extract);
+    if (held <= MAX_TAR_HEADER_BYTES) return;
+    const from = guard.bytesInflated - held;
+    fail(
+      new LakeError(
+        'ARCHIVE_UNSAFE',
+        `${archive}: a PAX or GNU long-name header larger than ${MAX_TAR_HEADER_BYTES} bytes, from byte ${from} of the tar stream; stopped`,
+        { details: { archive, byteOffset: from, limit: 'tarHeaderBytes', value: MAX_TAR_HEADER_BYTES } },
+      ),
+    );
+  });
   const failureOf = (): Error | null => failure;
 
   const sources = extract[Symbol.asyncIterator]() as unknown as AsyncIterator<TarSource>;
