@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ARCHIVE_KINDS, fuzzCaseArbitrary, runFuzzCase, settledHeapMiB, type ArchiveKind } from './support/fuzz-archives.js';
@@ -31,7 +32,7 @@ after(async () => {
 for (const kind of ARCHIVE_KINDS) {
   test(`${kind}: mutated inputs give entries or a LakeError naming the input (seed ${SEED})`, async () => {
     let index = 0;
-    await fc.assert(
+    const result = await fc.check(
       fc.asyncProperty(fuzzCaseArbitrary(kind), async (fuzzCase) => {
         const verdict = await runFuzzCase(fuzzCase, path.join(root, `${kind}-${index++}`), { timeoutMs: TIMEOUT_MS });
         if (!verdict.ok) throw new Error(`${verdict.problem}: ${verdict.message}`);
@@ -39,6 +40,14 @@ for (const kind of ARCHIVE_KINDS) {
       // No shrinking: each step rebuilds an archive, and the failing case is printed as it is.
       { seed: SEED, numRuns: RUNS[kind], endOnFailure: true },
     );
+    if (result.failed) {
+      // fast-check's own report prints every byte of the case; this one stays readable.
+      const shown = inspect(result.counterexample?.[0], { depth: 5, maxArrayLength: 24, maxStringLength: 200, breakLength: 160 });
+      assert.fail(
+        `${kind} failed with seed ${result.seed}, path "${result.counterexamplePath}" (FUZZ_SEED=${result.seed} reruns it):\n` +
+          `${result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance)}\ncase: ${shown}`,
+      );
+    }
   });
 }
 

@@ -38,7 +38,7 @@ const nameArbitrary: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('e\u0301.json', '\u00e9.json', 'Ω/ω.txt', '😀.json', '\u202e.json').map((name) => Buffer.from(name)) },
 );
 
-const contentArbitrary: fc.Arbitrary<Buffer> = fc.oneof(
+const contentArbitrary: fc.Arbitrary<Buffer<ArrayBuffer>> = fc.oneof(
   { weight: 4, arbitrary: fc.uint8Array({ maxLength: 600 }).map((bytes) => Buffer.from(bytes)) },
   { weight: 3, arbitrary: fc.constantFrom('{"locations":[{"latitudeE7":1,"longitudeE7":2}]}', 'From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody\n', 'a,b\n1,2\n3,4\n', '<!doctype html><html><body>x</body></html>', '').map((text) => Buffer.from(text)) },
   // Compressible runs, larger than one zlib chunk (16 KiB) so inflation is streamed.
@@ -239,7 +239,7 @@ export function applyMutations(input: Buffer, mutations: readonly Mutation[], fo
 
 export interface ZipEntrySpec {
   name: Buffer;
-  content: Buffer;
+  content: Buffer<ArrayBuffer>;
   stored: boolean;
   /** Written as the entry's kind: a directory record, a Unix symlink, the encryption bit. */
   shape: 'file' | 'directory' | 'symlink' | 'encrypted' | 'method-12';
@@ -247,7 +247,7 @@ export interface ZipEntrySpec {
 
 export interface TarEntrySpec {
   name: Buffer;
-  content: Buffer;
+  content: Buffer<ArrayBuffer>;
   shape: 'file' | 'gnu-long-name' | 'pax' | 'directory' | 'symlink' | 'hardlink' | 'global-pax' | 'unknown-type';
   /** Extra PAX records (hostile values) for the `pax` shape. */
   pax: Record<string, string>;
@@ -255,16 +255,29 @@ export interface TarEntrySpec {
 
 export interface FolderNodeSpec {
   segments: Buffer[];
-  content: Buffer;
+  content: Buffer<ArrayBuffer>;
   shape: 'file' | 'symlink-inside' | 'symlink-outside' | 'symlink-broken' | 'symlink-loop' | 'symlink-folder' | 'fifo';
 }
 
-export type FuzzCase =
+/**
+ * How the entries are read: `full` (every stream to its end, as the brief of the harness asks),
+ * `partial` (the first chunk, then the stream is destroyed) or `unopened` (the iteration moves on),
+ * since abandoned streams have their own paths (drains, destroys) that must not fail either.
+ */
+export type ReadMode = 'full' | 'partial' | 'unopened';
+
+export type FuzzCase = { readMode: ReadMode } & (
   | { kind: 'zip' | 'zip64'; entries: ZipEntrySpec[]; mutations: Mutation[]; limits: Partial<ExtractLimits> }
-  | { kind: 'split'; parts: ZipEntrySpec[][]; mutatedPart: number; mutations: Mutation[]; dropPart: number | null; allowIncompleteSplit: boolean; limits: Partial<ExtractLimits> }
+  | { kind: 'split'; format: 'zip' | 'tgz'; parts: ZipEntrySpec[][]; mutatedPart: number; mutations: Mutation[]; dropPart: number | null; allowIncompleteSplit: boolean; limits: Partial<ExtractLimits> }
   | { kind: 'tar' | 'tgz'; entries: TarEntrySpec[]; endMarker: boolean; gzipMembers: number; mutateGzip: boolean; mutations: Mutation[]; limits: Partial<ExtractLimits> }
   | { kind: 'folder'; nodes: FolderNodeSpec[]; limits: Partial<ExtractLimits> }
-  | { kind: 'file'; base: 'zip' | 'tar' | 'gzip' | 'bytes'; content: Buffer; mutations: Mutation[]; name: string };
+  | { kind: 'file'; base: 'zip' | 'tar' | 'gzip' | 'bytes'; content: Buffer<ArrayBuffer>; mutations: Mutation[]; name: string }
+);
+
+const readModeArbitrary: fc.Arbitrary<ReadMode> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('full' as const) },
+  { weight: 1, arbitrary: fc.constantFrom('partial' as const, 'unopened' as const) },
+);
 
 /** Usually the defaults; sometimes low limits, so the limit paths are reached by small inputs. */
 const limitsArbitrary: fc.Arbitrary<Partial<ExtractLimits>> = fc.oneof(
@@ -309,6 +322,10 @@ const folderNodeArbitrary: fc.Arbitrary<FolderNodeSpec> = fc.record({
 });
 
 export function fuzzCaseArbitrary(kind: ArchiveKind): fc.Arbitrary<FuzzCase> {
+  return fc.tuple(kindCaseArbitrary(kind), readModeArbitrary).map(([fuzzCase, readMode]) => ({ ...fuzzCase, readMode }));
+}
+
+function kindCaseArbitrary(kind: ArchiveKind): fc.Arbitrary<DistributiveOmit<FuzzCase, 'readMode'>> {
   const entries = fc.array(zipEntryArbitrary, { minLength: 1, maxLength: 6 });
   switch (kind) {
     case 'zip':
@@ -317,10 +334,11 @@ export function fuzzCaseArbitrary(kind: ArchiveKind): fc.Arbitrary<FuzzCase> {
     case 'split':
       return fc.record({
         kind: fc.constant(kind),
+        format: fc.constantFrom('zip' as const, 'tgz' as const),
         parts: fc.array(fc.array(zipEntryArbitrary, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 3 }),
         mutatedPart: fc.nat(),
         mutations: mutationsArbitrary,
-        dropPart: fc.option(fc.nat(), { freq: 8 }),
+        dropPart: fc.option(fc.nat(), { freq: 8, nil: null }),
         allowIncompleteSplit: fc.boolean(),
         limits: limitsArbitrary,
       });
@@ -347,6 +365,8 @@ export function fuzzCaseArbitrary(kind: ArchiveKind): fc.Arbitrary<FuzzCase> {
       });
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 // ---------------------------------------------------------------------------------------------
 // Building a case's inputs on disk
@@ -435,9 +455,13 @@ export async function materialize(fuzzCase: FuzzCase, dir: string): Promise<stri
         const mutated = fuzzCase.mutatedPart % fuzzCase.parts.length;
         for (const [index, entries] of fuzzCase.parts.entries()) {
           if (fuzzCase.dropPart !== null && fuzzCase.dropPart % fuzzCase.parts.length === index) continue;
-          const file = path.join(dir, `takeout-20240101T000000Z-${String(index + 1).padStart(3, '0')}.zip`);
-          const bytes = await buildZipBytes(entries, false, scratch);
-          await writeFile(file, index === mutated ? applyMutations(bytes, fuzzCase.mutations, 'zip') : bytes);
+          const file = path.join(dir, `takeout-20240101T000000Z-${String(index + 1).padStart(3, '0')}.${fuzzCase.format}`);
+          const mutations = index === mutated ? fuzzCase.mutations : [];
+          if (fuzzCase.format === 'zip') await writeFile(file, applyMutations(await buildZipBytes(entries, false, scratch), mutations, 'zip'));
+          else {
+            const tarEntries = entries.map((entry): TarEntrySpec => ({ name: entry.name, content: entry.content, shape: 'file', pax: {} }));
+            await writeFile(file, zlib.gzipSync(applyMutations(buildTarBytes(tarEntries, true), mutations, 'tar')));
+          }
           files.push(file);
         }
         return files;
@@ -519,12 +543,19 @@ async function buildFolder(root: Buffer, nodes: FolderNodeSpec[], outside: Buffe
 export type Verdict =
   | { ok: true; outcome: 'read'; entries: number; refused: number; bytes: number }
   | { ok: true; outcome: 'lake-error'; code: string; entries: number }
-  | { ok: false; problem: 'exception' | 'unnamed-error' | 'uncaught' | 'hang' | 'size-mismatch' | 'wrote-files'; message: string };
+  | { ok: false; problem: 'exception' | 'unnamed-error' | 'uncaught' | 'hang' | 'size-mismatch' | 'wrote-files' | 'memory'; message: string };
 
 export interface RunOptions {
   /** A case still running after this long is a hang. */
   timeoutMs: number;
+  /** Memory (JS heap and buffers) a case may add while it runs; inputs are at most 4 MiB. Default 128 MiB. */
+  maxMemoryGrowthMiB?: number;
 }
+
+const memoryInUse = (): number => {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+};
 
 /** What every input kind and every entry is read through: the stream as the import pipeline reads it. */
 async function consume(stream: Readable, name: string): Promise<number> {
@@ -541,7 +572,7 @@ async function consume(stream: Readable, name: string): Promise<number> {
   return bytes;
 }
 
-async function readCase(inputs: string[], limits: Partial<ExtractLimits>, allowIncompleteSplit: boolean): Promise<Verdict> {
+async function readCase(inputs: string[], limits: Partial<ExtractLimits>, allowIncompleteSplit: boolean, readMode: ReadMode): Promise<Verdict> {
   let entries = 0;
   let refused = 0;
   let bytes = 0;
@@ -553,6 +584,15 @@ async function readCase(inputs: string[], limits: Partial<ExtractLimits>, allowI
       }
       const { entry } = outcome;
       entries += 1;
+      if (readMode === 'unopened') continue;
+      if (readMode === 'partial') {
+        const stream = await entry.open();
+        for await (const chunk of stream) {
+          sniffMimeType(chunk as Buffer, entry.path);
+          break; // leaving the loop destroys the stream
+        }
+        continue;
+      }
       // Zip and folder entries are read twice by the pipeline: a head to sniff, then the whole.
       if (!entry.sequential) sniffMimeType(await readHead(await entry.open(), 4096), entry.path);
       const read = await consume(await entry.open(), entry.path);
@@ -603,14 +643,23 @@ export async function runFuzzCase(fuzzCase: FuzzCase, dir: string, options: RunO
   process.on('uncaughtException', onStray);
   process.on('unhandledRejection', onStray);
   let timer: NodeJS.Timeout | undefined;
+  const memoryBefore = memoryInUse();
+  let memoryPeak = memoryBefore;
+  const sampler = setInterval(() => {
+    memoryPeak = Math.max(memoryPeak, memoryInUse());
+  }, 10);
   try {
     const limits = 'limits' in fuzzCase ? fuzzCase.limits : {};
     const hang = new Promise<Verdict>((resolve) => {
       timer = setTimeout(() => resolve({ ok: false, problem: 'hang', message: `still reading after ${options.timeoutMs} ms` }), options.timeoutMs);
     });
-    let verdict = await Promise.race([readCase(inputs, limits, fuzzCase.kind === 'split' && fuzzCase.allowIncompleteSplit), hang]);
+    let verdict = await Promise.race([readCase(inputs, limits, fuzzCase.kind === 'split' && fuzzCase.allowIncompleteSplit, fuzzCase.readMode), hang]);
     // Late errors (a stream failing after the iteration ended) show up within a few turns.
     await new Promise((resolve) => setTimeout(resolve, 5));
+    const growthMiB = (memoryPeak - memoryBefore) / 1024 / 1024;
+    if (verdict.ok && growthMiB > (options.maxMemoryGrowthMiB ?? 128)) {
+      verdict = { ok: false, problem: 'memory', message: `memory in use grew by ${growthMiB.toFixed(0)} MiB while reading` };
+    }
     if (stray.length > 0) {
       const error = stray[0];
       verdict = { ok: false, problem: 'uncaught', message: error instanceof Error ? (error.stack ?? error.message) : String(error) };
@@ -624,6 +673,7 @@ export async function runFuzzCase(fuzzCase: FuzzCase, dir: string, options: RunO
     return verdict;
   } finally {
     clearTimeout(timer);
+    clearInterval(sampler);
     process.off('uncaughtException', onStray);
     process.off('unhandledRejection', onStray);
   }
