@@ -71,7 +71,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
       // Unknown query parameters are refused rather than silently dropped (a typo is an error).
       // verbose: a failure carries its schema and value, for a message in words (errors.ts).
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, verbose: true },
-      plugins: [(ajv: { addKeyword(definition: object): unknown }) => ajv.addKeyword({ keyword: EXPECTED, schemaType: 'string' })],
+      plugins: [(ajv) => ajv.addKeyword({ keyword: EXPECTED, schemaType: 'string' })],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
