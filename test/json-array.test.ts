@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { ParseError } from '../src/errors.js';
 import { jsonArrayElements, scanJsonBatches, JsonArrayScanner, type JsonScanEvent, type JsonScanTarget } from '../src/ingest/parse/json-array.js';
+import { MAX_NESTING_DEPTH } from '../src/ingest/parse/nesting.js';
 
 async function* chunksOf(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
@@ -247,6 +248,37 @@ describe('jsonArrayElements', () => {
       const tooLarge = events.find((event) => event.kind === 'too_large');
       assert.deepEqual(tooLarge, { kind: 'too_large', target: 0, index: 1, offset: text.indexOf('{"big"'), bytes: 5011 });
     }
+  });
+
+  it('reads raw control bytes inside strings (keys and values) as the characters they stand for; the element is then not plain ASCII', async () => {
+    // Issue 12: a literal NUL in a Records.json string made the element malformed, and its excerpt aborted the import.
+    const text = `{"locations":[{"a":1},{"so\u0001urce":"wi\u0000fi\tx"},{"b":2}],"k\u0002ey":0}`;
+    for (const size of [1, 5, 1 << 16]) {
+      const { events, error } = await scan(Buffer.from(text, 'utf8'), [{ path: ['locations'] }], size);
+      assert.equal(error, null);
+      assert.deepEqual(valuesOf(events), [{ a: 1 }, { 'so\u0001urce': 'wi\u0000fi\tx' }, { b: 2 }]);
+      assert.equal(elementsOf(events)[1]!.plainAscii, false);
+    }
+    // Outside a string a control byte is still an error, reported for its element alone.
+    const broken = `[{"a":nu\u0000ll},{"b":1}]`;
+    const { events } = await scan(broken, [{ path: [] }]);
+    assert.deepEqual(valuesOf(events), [{ b: 1 }]);
+    assert.equal(events.filter((event) => event.kind === 'malformed').length, 1);
+  });
+
+  it(`reports an element nested deeper than ${MAX_NESTING_DEPTH} levels as too_deep, at its offset, and reads on`, async () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const limit = `${'['.repeat(MAX_NESTING_DEPTH)}${']'.repeat(MAX_NESTING_DEPTH)}`;
+    const text = `{"skipped":${deep},"locations":[${deep},{"a":${limit.slice(1, -1)}},{"b":2}]}`;
+    for (const size of [3, 1000, 1 << 16]) {
+      const { events, error } = await scan(text, [{ path: ['locations'] }], size);
+      assert.equal(error, null);
+      assert.deepEqual(events.filter((event) => event.kind === 'too_deep'), [{ kind: 'too_deep', target: 0, index: 0, offset: text.indexOf('"locations":[') + '"locations":['.length, depth: MAX_NESTING_DEPTH }]);
+      assert.deepEqual(elementsOf(events).map((event) => event.index), [1, 2]);
+    }
+    // A target read whole (mode value) is bounded the same way.
+    const { events } = await scan(`{"v":${deep}}`, [{ path: ['v'], mode: 'value' }]);
+    assert.deepEqual(events.map((event) => event.kind), ['too_deep', 'end']);
   });
 
   it('refuses decoded text as input (its offsets would not be byte offsets)', async () => {

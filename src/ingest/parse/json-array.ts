@@ -17,6 +17,7 @@
 // The byte offsets reported are file offsets, a UTF-8 BOM included.
 import { isUtf8 } from 'node:buffer';
 import { ParseError } from '../../errors.js';
+import { MAX_NESTING_DEPTH } from './nesting.js';
 
 export interface JsonScanTarget {
   /** Object keys from the root to the wanted value; `[]` is the root value itself. */
@@ -58,6 +59,8 @@ export type JsonScanEvent =
     }
   | { kind: 'malformed'; target: number; index: number; offset: number; reason: string; excerpt: string }
   | { kind: 'too_large'; target: number; index: number; offset: number; bytes: number }
+  /** An element nested deeper than MAX_NESTING_DEPTH: skipped by depth counting, never decoded. */
+  | { kind: 'too_deep'; target: number; index: number; offset: number; depth: number }
   | { kind: 'not_array'; target: number; offset: number; found: JsonValueType }
   | {
       kind: 'end';
@@ -206,6 +209,8 @@ export class JsonArrayScanner {
   /** Index in the current chunk where the captured bytes begin (0 when continuing from a previous chunk). */
   private captureChunkStart = 0;
   private captureOversized = false;
+  /** The captured value nests deeper than MAX_NESTING_DEPTH: reported as `too_deep`, not buffered. */
+  private captureTooDeep = false;
   private depth = 0;
   private inString = false;
   private escapePending = false;
@@ -478,6 +483,7 @@ export class JsonArrayScanner {
     this.capturePieces.length = 0;
     this.captureBytes = 0;
     this.captureOversized = false;
+    this.captureTooDeep = false;
     this.high = 0;
     this.depth = 0;
     this.inString = false;
@@ -564,7 +570,8 @@ export class JsonArrayScanner {
           if (b === QUOTE) {
             inString = true;
           } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
-            depth++;
+            // Only a flag: a skipped value needs no bound, its depth is just a counter.
+            if (++depth > MAX_NESTING_DEPTH) this.captureTooDeep = true;
           } else if (--depth === 0) {
             this.high = high;
             return i;
@@ -586,7 +593,10 @@ export class JsonArrayScanner {
     const start = this.captureChunkStart;
     const length = chunk.length - start;
     this.captureBytes += length;
-    if (this.captureOversized) return;
+    if (this.captureOversized || this.captureTooDeep) {
+      this.capturePieces.length = 0;
+      return;
+    }
     if (this.captureBytes > this.maxElementBytes) {
       this.captureOversized = true;
       this.capturePieces.length = 0;
@@ -602,6 +612,11 @@ export class JsonArrayScanner {
     const index = this.captureIndex;
     const offset = this.valueStart;
     const totalBytes = this.captureBytes + (end - start);
+    if (this.captureTooDeep) {
+      this.capturePieces.length = 0;
+      this.push(events, { kind: 'too_deep', target, index, offset, depth: MAX_NESTING_DEPTH });
+      return;
+    }
     if (this.captureOversized || totalBytes > this.maxElementBytes) {
       this.capturePieces.length = 0;
       this.push(events, { kind: 'too_large', target, index, offset, bytes: totalBytes });
@@ -701,12 +716,8 @@ export class JsonArrayScanner {
         this.keyPieces.push(chunk.subarray(start, i));
         const raw = Buffer.concat(this.keyPieces).toString('utf8');
         this.keyPieces = [];
-        let key: string;
-        try {
-          key = JSON.parse(`"${raw}"`) as string;
-        } catch {
-          this.fail(this.keyStart, 'invalid object key');
-        }
+        const key = parseJsonKey(raw);
+        if (key === null) this.fail(this.keyStart, 'invalid object key');
         const frame = this.frames[this.frames.length - 1]!;
         if (this.frames.length === 1 && this.rootKeys.length < ROOT_KEYS_KEPT) this.rootKeys.push(key);
         this.memberPath = [...frame.path, key];
@@ -733,9 +744,58 @@ function parseElement(bytes: Buffer, high: number, target: number, index: number
   try {
     return { kind: 'element', target, index, offset, value: JSON.parse(text) as unknown, invalidUtf8, plainAscii: high < 0x80 };
   } catch (error) {
+    // Only now, off the hot path: raw control bytes in strings (JSON.parse refuses them) are read
+    // as the characters they stand for; the NULs among them are then removed and counted by
+    // normalization like an escaped \u0000, since the element is not plain ASCII any more.
+    const escaped = escapeRawControlBytes(text);
+    if (escaped !== null) {
+      try {
+        return { kind: 'element', target, index, offset, value: JSON.parse(escaped) as unknown, invalidUtf8, plainAscii: false };
+      } catch {
+        // malformed for another reason as well: reported with the first error
+      }
+    }
     const reason = error instanceof Error ? error.message : String(error);
     return { kind: 'malformed', target, index, offset, reason: `invalid JSON: ${reason}`, excerpt: excerptOf(bytes) };
   }
+}
+
+/**
+ * `text` (JSON) with the raw control characters (U+0000-U+001F) inside its strings written as
+ * `\u00XX` escapes, or null when it holds none. JSON forbids them raw, but exports do contain
+ * them (a NUL in a Records.json `source`), and the text around them is good.
+ */
+export function escapeRawControlBytes(text: string): string | null {
+  let out: string | null = null;
+  let copied = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!inString) {
+      if (c === QUOTE) inString = true;
+    } else if (c === BACKSLASH) {
+      i++;
+    } else if (c === QUOTE) {
+      inString = false;
+    } else if (c < 0x20) {
+      out = (out ?? '') + text.slice(copied, i) + `\\u${c.toString(16).padStart(4, '0')}`;
+      copied = i + 1;
+    }
+  }
+  return out === null ? null : out + text.slice(copied);
+}
+
+/** An object key's text (between its quotes, as in the file) decoded; null when it is not a JSON string. */
+function parseJsonKey(raw: string): string | null {
+  for (const text of [raw, escapeRawControlBytes(`"${raw}"`)?.slice(1, -1)]) {
+    if (text === undefined) continue;
+    try {
+      return JSON.parse(`"${text}"`) as string;
+    } catch {
+      // tried with raw control bytes escaped next
+    }
+  }
+  return null;
 }
 
 function comparePath(path: readonly string[], target: readonly string[]): 'equal' | 'prefix' | 'none' {

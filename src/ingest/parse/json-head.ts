@@ -1,6 +1,7 @@
 // Describes the structure visible in the first bytes of a JSON file, for format detection: the
 // root type and the key paths seen (`locations`, `locations[].latitudeE7`, `[].header`...). The
 // head is usually cut mid-value; whatever was seen before the cut is reported.
+import { MAX_NESTING_DEPTH } from './nesting.js';
 
 export interface JsonHeadShape {
   /** Type of the root value, or null when the head does not start like JSON. */
@@ -53,6 +54,7 @@ export function describeJsonHead(head: Uint8Array): JsonHeadShape {
       continue;
     }
     if (c === '{' || c === '[') {
+      if (stack.length >= MAX_NESTING_DEPTH) break; // what was seen above it is the shape
       const path = valuePath();
       if (c === '[') arrays.add(path);
       stack.push({ path, isArray: c === '[' });

@@ -9,7 +9,7 @@ import { BatchEncoder, buffersOf, type EncodedTable } from '../load/encode.js';
 import type { LoadTarget, QuarantineEntry } from '../load/loader.js';
 import type { LakeRecord, QuarantineCategory } from '../records.js';
 import type { ParseContext, Source } from '../source.js';
-import { normalizeRecord } from '../transform/normalize.js';
+import { normalizeRecord, normalizeText } from '../transform/normalize.js';
 import { validateRecord } from '../validate/validate.js';
 
 /**
@@ -68,7 +68,10 @@ export async function* produceBatches(
   let lastOffset = 0;
   let batchStart: number | null = null;
   const quarantine = (category: QuarantineCategory, reason: string, where: { byteOffset?: number | null; line?: number | null; excerpt?: string | null }) => {
-    quarantined.push({ entry: path, category, reason, byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt: where.excerpt ?? null });
+    // Reasons and excerpts quote the input (a parser's message, the element's first bytes): cleaned
+    // like the records' text, since PostgreSQL refuses a NUL in text.
+    const excerpt = where.excerpt == null ? null : normalizeText(where.excerpt, null);
+    quarantined.push({ entry: path, category, reason: normalizeText(reason, null), byteOffset: where.byteOffset ?? null, line: where.line ?? null, excerpt });
   };
   const take = (last: boolean): ProducedBatch => {
     const tables = encoder.finish();
@@ -108,7 +111,7 @@ export async function* produceBatches(
     if (!(cause instanceof ParseError)) throw cause;
     // A file that ends early keeps what was complete; the rest is quarantined with where it broke.
     quarantine('malformed', cause.message, { byteOffset: cause.byteOffset });
-    outcome.broken = cause.message;
+    outcome.broken = normalizeText(cause.message, null);
   }
   yield take(true);
 }

@@ -7,9 +7,10 @@
 //
 // Covered: every top-level string field of a record (title, text, url, name, address, kind...),
 // the strings of the natural key (cleaned but not counted: they repeat the fields' values), and,
-// recursively with keys included down to MAX_ATTRIBUTE_DEPTH levels, `attributes`, a contact's
-// `structuredName` and every other top-level array (a message's to, cc, labels and attachments; a
-// contact's emails, phones, addresses; an event's attendees). Deeper values are replaced by
+// recursively with keys included down to MAX_ATTRIBUTE_DEPTH levels, every top-level plain object
+// and array: `attributes`, a contact's `structuredName`, a document's `metadata` and `pii`, a
+// message's to, cc, labels and attachments, a contact's emails, phones, addresses, an event's
+// attendees. Deeper values are replaced by
 // null: no real export nests that far, and an unbounded walk of hostile input could
 // overflow the stack. Dates, numbers and non-plain objects are left alone.
 //
@@ -75,10 +76,8 @@ export function normalizeRecord<T extends LakeRecord>(record: T, repairs: Repair
     } else if (name === 'key') {
       const key = normalizeKey(value as NaturalKey);
       if (key !== value) fields[name] = key;
-    } else if ((name === 'attributes' || name === 'structuredName') && value !== null && typeof value === 'object') {
-      normalizeNested(value, 1, repairs);
-    } else if (Array.isArray(value)) {
-      normalizeNested(value, 1, repairs);
+    } else if (value !== null && typeof value === 'object') {
+      normalizeNested(value, 1, repairs); // arrays and plain objects; a Date is left alone
     }
   }
   return record;

@@ -15,6 +15,7 @@ import { Tokenizer, TokenType } from '@streamparser/json';
 import type { ParseEvent } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
 import { detectMimeType } from '../../extract/sniff.js';
+import { MAX_NESTING_DEPTH } from '../../parse/nesting.js';
 import { BoundedText, documentEvents, Intake } from './intake.js';
 
 export const JSON_SOURCE_ID = 'document.json';
@@ -53,13 +54,20 @@ export class JsonShape {
   private firstObjectElement: 'none' | 'reading' | 'done' = 'none';
   strings = 0;
   readonly text = new BoundedText();
+  /** A container opened deeper than MAX_NESTING_DEPTH: the tokens after it are not followed. */
+  tooDeep = false;
 
   token(token: TokenType, value: unknown): void {
+    if (this.tooDeep) return;
     const top = this.stack[this.stack.length - 1];
     switch (token) {
       case TokenType.LEFT_BRACE:
       case TokenType.LEFT_BRACKET: {
         const type = token === TokenType.LEFT_BRACE ? 'object' : 'array';
+        if (this.stack.length >= MAX_NESTING_DEPTH) {
+          this.tooDeep = true;
+          return;
+        }
         this.value(type);
         if (this.stack.length === 1 && top?.type === 'array' && type === 'object' && this.firstObjectElement === 'none') this.firstObjectElement = 'reading';
         this.stack.push({ type, expectKey: type === 'object' });
@@ -150,6 +158,7 @@ async function* parse(input: Readable, context: ParseContext): AsyncIterable<Par
   tokenizer.onToken = ({ token, value, offset }) => {
     lastOffset = offset + bom;
     shape.token(token, value);
+    if (shape.tooDeep) failure ??= { message: `nested deeper than ${MAX_NESTING_DEPTH} levels`, offset: lastOffset };
   };
   tokenizer.onError = (error) => {
     const position = positionIn(error.message);

@@ -35,6 +35,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CalendarEventRecord, ParseEvent, Rejection } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
+import { MAX_NESTING_DEPTH } from '../../parse/nesting.js';
 import { isKnownTimeZone, wallTimeToUtc } from '../../parse/zoned-time.js';
 import { logicalLines, parseContentLine, physicalLines, unescapeText, type ContentLine } from './vcard.js';
 
@@ -98,10 +99,22 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
   const events: Component[] = [];
   const zones = new Map<string, Component>();
   let calendarName: string | null = null;
+  /** Components open below MAX_NESTING_DEPTH: skipped, with what they hold, until they close. */
+  let skippedDepth = 0;
   for await (const logical of logicalLines(physicalLines(input, context.path))) {
     const text = logical.bytes.toString('utf8');
     if (text.trim() === '') continue;
     const marker = /^(BEGIN|END):([A-Za-z0-9-]+)\s*$/.exec(text);
+    if (skippedDepth > 0) {
+      if (marker) skippedDepth += marker[1]!.toUpperCase() === 'BEGIN' ? 1 : -1;
+      continue;
+    }
+    if (marker?.[1]!.toUpperCase() === 'BEGIN' && stack.length >= MAX_NESTING_DEPTH) {
+      skippedDepth = 1;
+      const reason = `BEGIN:${marker[2]} on line ${logical.line} nests deeper than ${MAX_NESTING_DEPTH} components; skipped up to its END`;
+      yield { kind: 'reject', rejection: { category: 'too_large', reason, line: logical.line, byteOffset: logical.offset, excerpt: null } };
+      continue;
+    }
     if (marker?.[1]!.toUpperCase() === 'BEGIN') {
       const component: Component = { name: marker[2]!.toUpperCase(), line: logical.line, offset: logical.offset, props: [], children: [], raw: [] };
       stack[stack.length - 1]?.children.push(component);

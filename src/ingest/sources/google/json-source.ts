@@ -110,6 +110,9 @@ class JsonSourceEvents implements AsyncIterableIterator<ParseEvent> {
       case 'too_large':
         out.push(reject('too_large', `element ${event.index} of ${describePath(targets[event.target]!.path)} is ${event.bytes} bytes, over the limit`, event.offset));
         return;
+      case 'too_deep':
+        out.push(reject('too_large', `element ${event.index} of ${describePath(targets[event.target]!.path)} nests deeper than ${event.depth} levels, over the limit`, event.offset));
+        return;
       case 'not_array': {
         this.wrongType[event.target] = true;
         const target = targets[event.target]!;
