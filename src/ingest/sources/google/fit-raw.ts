@@ -75,6 +75,12 @@ function pointEvents(point: unknown, dataSource: string | null, offset: number, 
   }
   const endNanos = numberOf(point.endTimeNanos) ?? startNanos;
   const measuredAt = new Date(Math.floor(startNanos / NANOS_PER_MS));
+  const endedAt = new Date(Math.floor(endNanos / NANOS_PER_MS));
+  if (Number.isNaN(endedAt.getTime())) {
+    // A start out of range is refused by validation; the end only goes to attributes, so here.
+    out.push(rejectValue('invalid', `Fit data point of ${type} with an endTimeNanos out of range`, offset, point));
+    return;
+  }
   const origin = stringOf(point.originDataSourceId) ?? dataSource ?? '';
   const values = fieldValues(point);
   if (!values.some((v) => v !== null)) {
@@ -83,7 +89,7 @@ function pointEvents(point: unknown, dataSource: string | null, offset: number, 
   }
   const attributes: Record<string, unknown> = { originDataSourceId: origin };
   if (dataSource) attributes.dataSource = dataSource;
-  if (endNanos > startNanos) attributes.endedAt = new Date(Math.floor(endNanos / NANOS_PER_MS)).toISOString();
+  if (endNanos > startNanos) attributes.endedAt = endedAt.toISOString();
   const key = (field: number) => ['google-fit-raw', type, startNanos, endNanos, origin, field];
 
   if (type === LOCATION_SAMPLE) {

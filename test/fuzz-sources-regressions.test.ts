@@ -1,0 +1,34 @@
+// Inputs the source fuzzer (bench/fuzz-sources.ts) found that made a source parser throw, each cut
+// down to what matters and run through the same path as an import (produceBatches: parse,
+// normalize, validate, encode), without a database. Each must end in records and quarantine
+// entries, never in another exception.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { produceBatches, type ParseOutcome } from '../src/ingest/pipeline/batches.js';
+import type { QuarantineEntry } from '../src/ingest/load/loader.js';
+import { SOURCES } from '../src/ingest/sources/index.js';
+
+async function importWithoutDatabase(sourceId: string, path: string, content: string | Buffer): Promise<{ rows: number; quarantine: QuarantineEntry[]; outcome: ParseOutcome }> {
+  const source = SOURCES.find((s) => s.id === sourceId)!;
+  const outcome: ParseOutcome = { events: 0, broken: null };
+  const target = { userId: '00000000-0000-0000-0000-000000000001', jobId: null, fileId: null };
+  const context = { path, repairs: { invalidUtf8: 0, nulCharacters: 0 }, blobs: null, exportedAt: null };
+  let rows = 0;
+  const quarantine: QuarantineEntry[] = [];
+  for await (const batch of produceBatches(source, Readable.from([Buffer.from(content)]), context, { resumedFrom: 0, batchSize: 100, target }, outcome)) {
+    for (const table of batch.tables) rows += table.rows.length;
+    quarantine.push(...batch.quarantine);
+  }
+  return { rows, quarantine, outcome };
+}
+
+describe('source parsers on inputs the fuzzer found', () => {
+  test('google.fit.raw: an endTimeNanos past any date is refused for its point, not thrown (RangeError: Invalid time value)', async () => {
+    const point = (start: string, end: string) => `{"dataTypeName":"com.google.step_count.delta","startTimeNanos":"${start}","endTimeNanos":"${end}","fitValue":[{"value":{"intVal":12}}]}`;
+    const text = `{"Data Source":"derived:x","Data Points":[${point('1600000000000000000', '9'.repeat(80))},${point('1600000000000000000', '1600000060000000000')}]}`;
+    const { rows, quarantine } = await importWithoutDatabase('google.fit.raw', 'Takeout/Fit/All Data/raw_steps.json', text);
+    assert.equal(rows, 1);
+    assert.deepEqual(quarantine.map((q) => [q.category, q.reason, q.byteOffset]), [['invalid', 'Fit data point of com.google.step_count.delta with an endTimeNanos out of range', text.indexOf('{"dataTypeName"')]]);
+  });
+});
