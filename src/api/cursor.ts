@@ -13,7 +13,7 @@ export function decodeCursor<T>(cursor: string, isPosition: (value: unknown) => 
   } catch {
     value = undefined;
   }
-  if (!isPosition(value)) throw new LakeError('INVALID_REQUEST', 'cursor is not valid: pass back the next_cursor of the previous page unchanged');
+  if (!isPosition(value)) throw new LakeError('INVALID_REQUEST', '`cursor` is not valid: pass back the next_cursor of the previous page unchanged');
   return value;
 }
 

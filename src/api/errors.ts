@@ -23,6 +23,13 @@ const FRAMEWORK_STATUS_CODES: Record<number, ErrorCode> = {
   503: 'NOT_READY',
 };
 
+/**
+ * A schema's words for the form its value must take, said when a value does not match its pattern
+ * or format (a regular expression means nothing to most readers). An OpenAPI extension: ajv is
+ * told it is an annotation (server.ts), and clients see it in /openapi.json.
+ */
+export const EXPECTED = 'x-expected';
+
 /** One failed check, as ajv reports it with `verbose` (server.ts): the schema and value at fault. */
 export interface ValidationIssue {
   keyword: string;
@@ -61,9 +68,9 @@ function shown(value: unknown): string {
 
 /** "from 1 to 1000", "greater than 0 and at most 20037509"... */
 function rangeWords(schema: Record<string, unknown>): string {
+  if (typeof schema.minimum === 'number' && typeof schema.maximum === 'number') return `from ${schema.minimum} to ${schema.maximum}`;
   const low = typeof schema.exclusiveMinimum === 'number' ? `greater than ${schema.exclusiveMinimum}` : typeof schema.minimum === 'number' ? `at least ${schema.minimum}` : null;
   const high = typeof schema.exclusiveMaximum === 'number' ? `less than ${schema.exclusiveMaximum}` : typeof schema.maximum === 'number' ? `at most ${schema.maximum}` : null;
-  if (typeof schema.minimum === 'number' && typeof schema.maximum === 'number') return `from ${schema.minimum} to ${schema.maximum}`;
   return [low, high].filter(Boolean).join(' and ');
 }
 
@@ -94,7 +101,7 @@ export function describeValidation(part: RequestPart, issue: ValidationIssue): s
     case 'pattern':
     case 'format': {
       const format = typeof schema.format === 'string' ? FORMAT_WORDS[schema.format] : undefined;
-      const expected = (schema['x-expected'] as string | undefined) ?? format ?? (typeof schema.description === 'string' ? schema.description : 'in the form /openapi.json describes');
+      const expected = (schema[EXPECTED] as string | undefined) ?? format ?? (typeof schema.description === 'string' ? schema.description : 'in the form /openapi.json describes');
       return `${subject} must be ${expected}${given}`;
     }
     case 'enum':

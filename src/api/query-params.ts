@@ -5,14 +5,10 @@
 import type { FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { LakeError } from '../errors.js';
-import { validationFailure } from './errors.js';
+import { EXPECTED, validationFailure } from './errors.js';
 
-/**
- * A schema's words for the form its value must take, said when a value does not match its pattern
- * or format (a regular expression means nothing to most readers). An OpenAPI extension: ajv is
- * told it is an annotation (server.ts), and clients see it in /openapi.json.
- */
-export const EXPECTED = 'x-expected';
+/** The annotation for a parameter's expected form in words (errors.ts), for the routes' schemas. */
+export { EXPECTED };
 
 const INSTANT_PATTERN = '^(\\d{4})-(\\d{2})-(\\d{2})(?:T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2}))?$';
 
