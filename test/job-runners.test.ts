@@ -57,6 +57,8 @@ test('a starting server requeues the upload job of a dead process only; a dead `
     assert.deepEqual(status, { [crashed]: 'failed', [live]: 'running', [killedImport]: 'interrupted' });
     const one = await get(server, `/v1/jobs/${killedImport}`, key);
     assert.equal(one.body.status, 'interrupted');
+    const report = await get(server, `/v1/jobs/${killedImport}/report`, key);
+    assert.equal(report.body.status, 'interrupted');
   } finally {
     await server.close();
   }

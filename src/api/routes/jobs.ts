@@ -407,7 +407,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
       const sum = (pick: (line: (typeof lines)[number]) => number) => lines.reduce((n, line) => n + pick(line), 0);
       return {
         job_id: job.job_id,
-        status: job.status,
+        status: jobState(job),
         error: job.error,
         files: lines,
         totals: {
@@ -477,7 +477,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     async (request) => {
       const job = await ownJob(request, request.params.id);
       const status = await runner.cancel(principalOf(request).userId, job.job_id);
-      if (status === null) throw new LakeError('CONFLICT', `job ${job.job_id} is ${job.status}: only a queued or running job can be cancelled`);
+      if (status === null) throw new LakeError('CONFLICT', `job ${job.job_id} is ${jobState(job)}: only a queued or running job can be cancelled`);
       return toJob((await context.asUser(request, (tx) => readJob(tx, job.job_id)))!, null);
     },
   );
