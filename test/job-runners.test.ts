@@ -59,6 +59,8 @@ test('a starting server requeues the upload job of a dead process only; a dead `
     assert.equal(one.body.status, 'interrupted');
     const report = await get(server, `/v1/jobs/${killedImport}/report`, key);
     assert.equal(report.body.status, 'interrupted');
+    const openapi = await get(server, '/openapi.json');
+    assert.match(JSON.stringify(openapi.body.paths['/v1/jobs'].get.responses['200']), /"interrupted"/, 'the status is in the documented schema');
   } finally {
     await server.close();
   }
