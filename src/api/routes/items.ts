@@ -6,7 +6,7 @@
 import { Type } from 'typebox';
 import { LakeError } from '../../errors.js';
 import type { ApiApp, ApiContext } from '../context.js';
-import { ErrorBody, Nullable } from '../query-params.js';
+import { ErrorBody, EXPECTED, Nullable } from '../query-params.js';
 import { ITEM_COLUMNS, TimelineItem, toTimelineItem, type ItemRow } from './timeline.js';
 
 const ITEM_ID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
@@ -55,7 +55,11 @@ export function itemRoutes(app: ApiApp, context: ApiContext): void {
         tags: ['data'],
         security: [{ apiKey: [] }],
         params: Type.Object({
-          id: Type.String({ pattern: `^(?:${ITEM_ID}|${LEGACY_ITEM_ID})$`, description: 'the item_id (a UUID); or the number an item had as its id before ids became UUIDs' }),
+          id: Type.String({
+            pattern: `^(?:${ITEM_ID}|${LEGACY_ITEM_ID})$`,
+            description: 'the item_id (a UUID); or the number an item had as its id before ids became UUIDs',
+            [EXPECTED]: 'an item_id, a UUID like 0b0e6a4c-27a1-4d4e-9c51-3f1c2a7f9e10 (or the number an item loaded before ids became UUIDs had then)',
+          }),
         }),
         response: { 200: ItemWithProvenance, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
       },
