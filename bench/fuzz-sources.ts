@@ -42,6 +42,7 @@ let totalInputs = 0;
 let totalFailures = 0;
 let peakHeapMiB = 0;
 try {
+  await runner.ready();
   for (const source of sources) {
     const outcomes: Record<string, number> = {};
     const failures: Array<{ seed: number; problem: string; message: string; replay: string }> = [];

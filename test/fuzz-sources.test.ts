@@ -3,7 +3,7 @@
 // within the per-input timeout and the worker's bounded heap. No database. The long run is
 // bench/fuzz-sources.ts; a failure here prints the command that replays it.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { caseFromSeed, describeCase, FuzzRunner, inputSeed, SOURCE_IDS } from './support/fuzz-sources.js';
 
 const RUN_SEED = 20261207;
@@ -12,6 +12,7 @@ const MS_PER_SOURCE = 600;
 const MIN_INPUTS_PER_SOURCE = 2;
 
 const runner = new FuzzRunner({ timeoutMs: 20_000 });
+before(() => runner.ready());
 after(() => runner.stop());
 
 describe(`source fuzzer, seed ${RUN_SEED}`, () => {
