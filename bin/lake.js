@@ -8,4 +8,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// Before the command loads (seconds): from here on, a launcher that goes away stops the lake.
+const { stopWithLauncher } = await import('../src/cli/launcher.ts');
+stopWithLauncher();
 await import('../src/cli/main.ts');
