@@ -1,14 +1,16 @@
 // A mutation fuzzer over the archive readers (src/ingest/extract): fast-check arbitraries that
 // describe a valid, real-shaped input (zip with stored and deflated entries, ZIP64, split Takeout
-// parts, tar with PAX and GNU long names, tgz, folders, single files) with hostile names, plus a
+// parts, tar with PAX and GNU long names, tgz, folders, single files, several of those in one call)
+// with hostile names, plus a
 // list of mutations to apply to its bytes (flips, cuts, repeated or deleted sections, header fields
 // set to huge or lying values). `runFuzzCase` writes the case into a temp folder, reads it through
 // readExport, consumes every entry's stream fully and judges the outcome: entries read, or a
 // LakeError naming the input; anything else (another exception, an uncaught error, a hang, a
-// file written, bytes that disagree with the declared size) is a failure.
+// file written, bytes that disagree with the declared size, memory or a file descriptor kept) is a
+// failure.
 // Used by test/fuzz-archives.test.ts (short, seeded) and bench/fuzz-archives.ts (long).
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
@@ -17,7 +19,7 @@ import { LakeError } from '../../src/errors.js';
 import { readExport, readHead, sniffMimeType, type ExtractLimits } from '../../src/ingest/extract/index.js';
 import { buildZip, paxHeader, TAR_END, tarFile, tarHeader, writeYazl } from './archives.js';
 
-export const ARCHIVE_KINDS = ['zip', 'zip64', 'split', 'tar', 'tgz', 'folder', 'file'] as const;
+export const ARCHIVE_KINDS = ['zip', 'zip64', 'split', 'tar', 'tgz', 'folder', 'file', 'mixed'] as const;
 export type ArchiveKind = (typeof ARCHIVE_KINDS)[number];
 
 /** Names written into entries that, if anything ever wrote them to disk, would be found by checkNothingWritten. */
@@ -261,10 +263,11 @@ export interface FolderNodeSpec {
 
 /**
  * How the entries are read: `full` (every stream to its end, as the brief of the harness asks),
- * `partial` (the first chunk, then the stream is destroyed) or `unopened` (the iteration moves on),
- * since abandoned streams have their own paths (drains, destroys) that must not fail either.
+ * `partial` (the first chunk, then the stream is destroyed), `unopened` (the iteration moves on)
+ * or `break` (the loop is left after the first entry), since abandoned streams and iterations have
+ * their own paths (drains, destroys, closes) that must not fail or leak either.
  */
-export type ReadMode = 'full' | 'partial' | 'unopened';
+export type ReadMode = 'full' | 'partial' | 'unopened' | 'break';
 
 export type FuzzCase = { readMode: ReadMode } & (
   | { kind: 'zip' | 'zip64'; entries: ZipEntrySpec[]; mutations: Mutation[]; limits: Partial<ExtractLimits> }
@@ -272,11 +275,13 @@ export type FuzzCase = { readMode: ReadMode } & (
   | { kind: 'tar' | 'tgz'; entries: TarEntrySpec[]; endMarker: boolean; gzipMembers: number; mutateGzip: boolean; mutations: Mutation[]; limits: Partial<ExtractLimits> }
   | { kind: 'folder'; nodes: FolderNodeSpec[]; limits: Partial<ExtractLimits> }
   | { kind: 'file'; base: 'zip' | 'tar' | 'gzip' | 'bytes'; content: Buffer<ArrayBuffer>; mutations: Mutation[]; name: string }
+  // Several inputs of different kinds in one readExport call (the first part's limits apply).
+  | { kind: 'mixed'; parts: FuzzCase[] }
 );
 
 const readModeArbitrary: fc.Arbitrary<ReadMode> = fc.oneof(
   { weight: 6, arbitrary: fc.constant('full' as const) },
-  { weight: 1, arbitrary: fc.constantFrom('partial' as const, 'unopened' as const) },
+  { weight: 1, arbitrary: fc.constantFrom('partial' as const, 'unopened' as const, 'break' as const) },
 );
 
 /** Usually the defaults; sometimes low limits, so the limit paths are reached by small inputs. */
@@ -355,6 +360,11 @@ function kindCaseArbitrary(kind: ArchiveKind): fc.Arbitrary<DistributiveOmit<Fuz
       });
     case 'folder':
       return fc.record({ kind: fc.constant(kind), nodes: fc.array(folderNodeArbitrary, { minLength: 1, maxLength: 8 }), limits: limitsArbitrary });
+    case 'mixed':
+      return fc.record({
+        kind: fc.constant(kind),
+        parts: fc.array(fc.constantFrom<ArchiveKind>('zip', 'zip64', 'tar', 'tgz', 'folder', 'file').chain(fuzzCaseArbitrary), { minLength: 2, maxLength: 4 }),
+      });
     case 'file':
       return fc.record({
         kind: fc.constant(kind),
@@ -483,6 +493,15 @@ export async function materialize(fuzzCase: FuzzCase, dir: string): Promise<stri
         await buildFolder(Buffer.from(root), fuzzCase.nodes, Buffer.from(dir));
         return [root];
       }
+      case 'mixed': {
+        const inputs: string[] = [];
+        for (const [index, part] of fuzzCase.parts.entries()) {
+          const partDir = path.join(dir, `part-${index}`);
+          await mkdir(partDir);
+          inputs.push(...(await materialize(part, partDir)));
+        }
+        return inputs;
+      }
       case 'file': {
         const base =
           fuzzCase.base === 'zip' ? buildZip([{ name: 'a.json', content: fuzzCase.content }])
@@ -543,7 +562,7 @@ async function buildFolder(root: Buffer, nodes: FolderNodeSpec[], outside: Buffe
 export type Verdict =
   | { ok: true; outcome: 'read'; entries: number; refused: number; bytes: number }
   | { ok: true; outcome: 'lake-error'; code: string; entries: number }
-  | { ok: false; problem: 'exception' | 'unnamed-error' | 'uncaught' | 'hang' | 'size-mismatch' | 'wrote-files' | 'memory'; message: string };
+  | { ok: false; problem: 'exception' | 'unnamed-error' | 'uncaught' | 'hang' | 'size-mismatch' | 'wrote-files' | 'memory' | 'fd-leak'; message: string };
 
 export interface RunOptions {
   /** A case still running after this long is a hang. */
@@ -585,6 +604,10 @@ async function readCase(inputs: string[], limits: Partial<ExtractLimits>, allowI
       const { entry } = outcome;
       entries += 1;
       if (readMode === 'unopened') continue;
+      if (readMode === 'break') {
+        sniffMimeType(await readHead(await entry.open(), 512), entry.path);
+        break;
+      }
       if (readMode === 'partial') {
         const stream = await entry.open();
         for await (const chunk of stream) {
@@ -615,6 +638,15 @@ async function readCase(inputs: string[], limits: Partial<ExtractLimits>, allowI
   }
 }
 
+/** This process's open descriptors and what they point at; null where /proc is absent. */
+async function openDescriptors(): Promise<string[] | null> {
+  const names = await readdir('/proc/self/fd').catch(() => null);
+  if (names === null) return null;
+  const targets = await Promise.all(names.map((fd) => readlink(`/proc/self/fd/${fd}`).then((target) => `${fd}:${target}`, () => null)));
+  // The readdir above has its own descriptor, gone by now; /proc files are the runtime's own (memory figures).
+  return targets.filter((target): target is string => target !== null && !target.includes(':/proc/'));
+}
+
 /** Every path under dir, by raw bytes (folder cases hold names that are not UTF-8), not following links. */
 async function listTree(dir: Buffer, found: string[] = []): Promise<string[]> {
   for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
@@ -635,6 +667,7 @@ export async function runFuzzCase(fuzzCase: FuzzCase, dir: string, options: RunO
   await mkdir(dir, { recursive: true });
   const inputs = await materialize(fuzzCase, dir);
   const before = await listTree(Buffer.from(dir));
+  const descriptorsBefore = await openDescriptors();
 
   const stray: unknown[] = [];
   const onStray = (error: unknown): void => {
@@ -649,7 +682,8 @@ export async function runFuzzCase(fuzzCase: FuzzCase, dir: string, options: RunO
     memoryPeak = Math.max(memoryPeak, memoryInUse());
   }, 10);
   try {
-    const limits = 'limits' in fuzzCase ? fuzzCase.limits : {};
+    const first = fuzzCase.kind === 'mixed' ? fuzzCase.parts[0] : fuzzCase;
+    const limits = first !== undefined && 'limits' in first ? first.limits : {};
     const hang = new Promise<Verdict>((resolve) => {
       timer = setTimeout(() => resolve({ ok: false, problem: 'hang', message: `still reading after ${options.timeoutMs} ms` }), options.timeoutMs);
     });
@@ -669,6 +703,16 @@ export async function runFuzzCase(fuzzCase: FuzzCase, dir: string, options: RunO
       const written = after.filter((file) => !before.includes(file));
       const escaped = (await readdir(path.dirname(dir))).filter((name) => name.includes(ESCAPE_MARKER));
       if (written.length > 0 || escaped.length > 0) verdict = { ok: false, problem: 'wrote-files', message: [...written, ...escaped].join(', ') };
+    }
+    if (verdict.ok && descriptorsBefore !== null) {
+      // Descriptors close asynchronously once the iteration has ended: give them a moment.
+      let open = await openDescriptors();
+      for (let wait = 0; wait < 50 && open !== null && open.length > descriptorsBefore.length; wait += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        open = await openDescriptors();
+      }
+      const leaked = (open ?? []).filter((fd) => !descriptorsBefore.includes(fd));
+      if (leaked.length > 0) verdict = { ok: false, problem: 'fd-leak', message: `file descriptors left open: ${leaked.join(', ')}` };
     }
     return verdict;
   } finally {
