@@ -31,4 +31,12 @@ describe('source parsers on inputs the fuzzer found', () => {
     assert.equal(rows, 1);
     assert.deepEqual(quarantine.map((q) => [q.category, q.reason, q.byteOffset]), [['invalid', 'Fit data point of com.google.step_count.delta with an endTimeNanos out of range', text.indexOf('{"dataTypeName"')]]);
   });
+
+  test('google.calendar.ics: an RRULE BYDAY that names no weekday refuses its event, not the whole calendar (Error thrown while expanding)', async () => {
+    const event = (uid: string, rule: string) => ['BEGIN:VEVENT', `UID:${uid}`, 'DTSTART:20240101T100000Z', 'DTEND:20240101T110000Z', `SUMMARY:${uid}`, ...(rule ? [`RRULE:${rule}`] : []), 'END:VEVENT'];
+    const text = ['BEGIN:VCALENDAR', 'VERSION:2.0', ...event('bad', 'FREQ=WEEKLY;COUNT=3;BYDAY=M\u0001O'), ...event('good', 'FREQ=DAILY;COUNT=2'), 'END:VCALENDAR', ''].join('\r\n');
+    const { rows, quarantine } = await importWithoutDatabase('google.calendar.ics', 'Takeout/Calendar/cal.ics', text);
+    assert.equal(rows, 2);
+    assert.deepEqual(quarantine.map((q) => [q.category, q.reason, q.line]), [['malformed', 'VEVENT on line 3: RRULE BYDAY M\u0001O is not a weekday', 3]]);
+  });
 });

@@ -318,6 +318,9 @@ function parseEvent(component: Component, zones: Map<string, Component>): Parsed
     if (count !== undefined && !/^\d+$/.test(count)) throw new Malformed(`RRULE COUNT ${count} is not a whole number`);
     const until = rrule.get('UNTIL');
     if (until !== undefined && Number.isNaN(parseUntil(until, start))) throw new Malformed(`RRULE UNTIL ${until} is not a date`);
+    // Checked here, with the event, and not first when its occurrences are counted (outside the event's refusal).
+    const badDay = rrule.get('BYDAY')?.split(',').find((d) => !BYDAY_PART.test(d));
+    if (badDay !== undefined) throw new Malformed(`RRULE BYDAY ${badDay} is not a weekday`);
     const unsupported = [...rrule.keys()].filter((k) => !['FREQ', 'INTERVAL', 'COUNT', 'UNTIL', 'BYDAY', 'BYMONTHDAY', 'BYMONTH', 'WKST'].includes(k));
     if (rrule.get('WKST') && rrule.get('WKST') !== 'MO') unsupported.push('WKST');
     if (unsupported.length > 0) attributes.unsupported = unsupported;
@@ -396,6 +399,8 @@ function parseUntil(value: string, start: When): number {
 }
 
 const WEEKDAYS = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+/** One BYDAY part: a weekday, optionally with its ordinal (`-1FR`, `2MO`). */
+const BYDAY_PART = /^([+-]?\d{1,2})?(SU|MO|TU|WE|TH|FR|SA)$/;
 
 /** The series' occurrence starts (UTC ms), in order, up to `limit`. */
 function occurrences(event: Parsed, limit: number): { starts: number[]; capped: boolean } {
@@ -405,8 +410,7 @@ function occurrences(event: Parsed, limit: number): { starts: number[]; capped: 
   const count = rule.has('COUNT') ? Number(rule.get('COUNT')) : Infinity;
   const until = rule.has('UNTIL') ? parseUntil(rule.get('UNTIL')!, event.start) : Infinity;
   const byDay = rule.get('BYDAY')?.split(',').map((d) => {
-    const m = /^([+-]?\d{1,2})?(SU|MO|TU|WE|TH|FR|SA)$/.exec(d);
-    if (!m) throw new Malformed(`RRULE BYDAY ${d} is not a weekday`);
+    const m = BYDAY_PART.exec(d)!; // checked by parseEvent
     return { n: m[1] ? Number(m[1]) : 0, day: WEEKDAYS.indexOf(m[2]!) };
   });
   const byMonthDay = rule.get('BYMONTHDAY')?.split(',').map(Number);
