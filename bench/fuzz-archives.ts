@@ -35,11 +35,18 @@ try {
     console.log(inspect(fuzzCase, { depth: 6, maxArrayLength: 64, breakLength: 160 }));
     const verdict = await runFuzzCase(fuzzCase, path.join(root, 'case'), { timeoutMs });
     console.log(JSON.stringify({ kind: kinds[0], seed, ...verdict }));
-    process.exit(verdict.ok ? 0 : 1);
+    process.exitCode = verdict.ok ? 0 : 1;
+  } else {
+    await fuzzFor(Number(values.seconds), Number(values.seed));
   }
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
+// A hung reader (a failure) would keep the process alive.
+process.exit(process.exitCode ?? 0);
 
-  const runSeed = Number(values.seed);
-  const secondsPerKind = Number(values.seconds) / kinds.length;
+async function fuzzFor(totalSeconds: number, runSeed: number): Promise<void> {
+  const secondsPerKind = totalSeconds / kinds.length;
   const baselineHeap = await settledHeapMiB();
   let peakHeap = baselineHeap;
   let totalInputs = 0;
@@ -66,8 +73,6 @@ try {
     console.log(JSON.stringify({ kind, inputs, inputsPerSecond: Math.round(inputs / seconds), outcomes, failures: failures.length, failureSamples: failures.slice(0, 10) }));
   }
   const heapGrowthMiB = Math.round((await settledHeapMiB()) - baselineHeap);
-  console.log(JSON.stringify({ summary: true, seed: runSeed, seconds: Number(values.seconds), inputs: totalInputs, failures: totalFailures, heapGrowthMiB, peakHeapMiB: Math.round(peakHeap) }));
+  console.log(JSON.stringify({ summary: true, seed: runSeed, seconds: totalSeconds, inputs: totalInputs, failures: totalFailures, heapGrowthMiB, peakHeapMiB: Math.round(peakHeap) }));
   process.exitCode = totalFailures > 0 ? 1 : 0;
-} finally {
-  await rm(root, { recursive: true, force: true });
 }

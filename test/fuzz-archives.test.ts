@@ -35,7 +35,9 @@ for (const kind of ARCHIVE_KINDS) {
     let index = 0;
     const result = await fc.check(
       fc.asyncProperty(fuzzCaseArbitrary(kind), async (fuzzCase) => {
-        const verdict = await runFuzzCase(fuzzCase, path.join(root, `${kind}-${index++}`), { timeoutMs: TIMEOUT_MS });
+        const dir = path.join(root, `${kind}-${index++}`);
+        const verdict = await runFuzzCase(fuzzCase, dir, { timeoutMs: TIMEOUT_MS });
+        await rm(dir, { recursive: true, force: true });
         if (!verdict.ok) throw new Error(`${verdict.problem}: ${verdict.message}`);
       }),
       // No shrinking: each step rebuilds an archive, and the failing case is printed as it is.
