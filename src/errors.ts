@@ -9,6 +9,8 @@ export const ERRORS = {
   DATA_DIR_LOCKED: { exit: 3, http: 503 },
   /** The data directory belongs to another database than the one configured (its blobs are that lake's). */
   DATA_DIR_MISMATCH: { exit: 3, http: 500 },
+  /** No room left on a disk the lake writes to (data directory, blob store, uploads, the database's): free space and run the same command again. */
+  DISK_FULL: { exit: 7, http: 507 },
   DB_UNREACHABLE: { exit: 4, http: 503 },
   DB_AUTH_FAILED: { exit: 4, http: 503 },
   DB_NOT_FOUND: { exit: 4, http: 503 },

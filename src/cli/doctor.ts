@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import type { Profile } from '../db/profile.js';
 import type { Lake } from '../lake.js';
+import { DISK_RESERVE_BYTES, formatBytes, freeBytes } from '../disk-space.js';
 
 export interface DoctorReport {
   backend: Profile['backend'];
@@ -11,7 +12,8 @@ export interface DoctorReport {
   extensions: Record<string, { state: 'installed' | 'available' | 'missing'; version: string | null; note?: string }>;
   features: Record<string, { enabled: boolean; description: string; missing: string[] }>;
   dataDir: string;
-  tiers: Record<string, { path: string; exists: boolean }>;
+  /** freeBytes: what can still be written there (null when unknown); below DISK_RESERVE_BYTES the lake is not healthy. */
+  tiers: Record<string, { path: string; exists: boolean; freeBytes: number | null }>;
   migrations: MigrationStatus[];
   healthy: boolean;
 }
@@ -21,7 +23,7 @@ export async function doctor(lake: Lake): Promise<DoctorReport> {
   const migrations = await migrationStatus(lake.db, profile);
   const tiers: DoctorReport['tiers'] = {};
   for (const [name, dir] of Object.entries(lake.config.tiers)) {
-    tiers[name] = { path: dir, exists: await stat(dir).then((s) => s.isDirectory(), () => false) };
+    tiers[name] = { path: dir, exists: await stat(dir).then((s) => s.isDirectory(), () => false), freeBytes: freeBytes(dir) };
   }
   return {
     backend: profile.backend,
@@ -43,7 +45,7 @@ export async function doctor(lake: Lake): Promise<DoctorReport> {
     dataDir: lake.config.dataDir,
     tiers,
     migrations,
-    healthy: migrations.every((m) => m.state === 'applied' || m.state === 'skipped'),
+    healthy: migrations.every((m) => m.state === 'applied' || m.state === 'skipped') && !Object.values(tiers).some(isFull),
   };
 }
 
@@ -52,7 +54,9 @@ export function formatDoctor(report: DoctorReport): string {
     `backend      ${report.backend} (PostgreSQL ${report.serverVersion})`,
     `database     ${report.database}`,
     `data dir     ${report.dataDir}`,
-    ...Object.entries(report.tiers).map(([name, t]) => `  ${name.padEnd(10)} ${t.path}${t.exists ? '' : ' (missing)'}`),
+    ...Object.entries(report.tiers).map(
+      ([name, t]) => `  ${name.padEnd(10)} ${t.path}${t.exists ? '' : ' (missing)'}${t.freeBytes === null ? '' : `  ${formatBytes(t.freeBytes)} free${isFull(t) ? ' (full)' : ''}`}`,
+    ),
     '',
     'extensions',
     ...Object.entries(report.extensions).map(
@@ -68,7 +72,16 @@ export function formatDoctor(report: DoctorReport): string {
     'migrations',
     ...report.migrations.map((m) => `  ${String(m.version).padStart(4, '0')} ${m.name.padEnd(24)} ${m.state}${m.reason ? ` (${m.reason})` : ''}`),
     '',
-    report.healthy ? 'ok' : 'not ready: run `lake migrate`',
+    report.healthy
+      ? 'ok'
+      : Object.values(report.tiers).some(isFull)
+        ? `not ready: the data directory needs ${formatBytes(DISK_RESERVE_BYTES)} free on each tier's disk: free space there`
+        : 'not ready: run `lake migrate`',
   ];
   return lines.join('\n');
+}
+
+/** Less free than the reserve every writer keeps (disk-space.ts): imports and uploads would stop with DISK_FULL. */
+function isFull(tier: { freeBytes: number | null }): boolean {
+  return tier.freeBytes !== null && tier.freeBytes < DISK_RESERVE_BYTES;
 }

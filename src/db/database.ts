@@ -72,6 +72,12 @@ export interface Database extends Queryable {
    * transaction becomes `userId`'s, as in asUser, for `work`. There is no way back.
    */
   loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T>;
+  /**
+   * Fails with DISK_FULL unless the database's disk has room for a load batch of `copyBytes` of
+   * COPY data, and the reserve it keeps (the embedded database's data directory). A server's disk
+   * is not seen from here: a server that runs out answers SQLSTATE 53100, also DISK_FULL.
+   */
+  assertRoomFor(copyBytes: number): Promise<void>;
   /** Settings applied with SET LOCAL in every user transaction (see userContextSettings). */
   setUserContextSettings(settings: Readonly<Record<string, string>>): void;
   /** Detect what this backend can do (extensions, version). */

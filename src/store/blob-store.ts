@@ -12,6 +12,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { assertFreeSpace, DISK_RESERVE_BYTES, diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
 import { BLOB_TIERS, decodeHeader, FrameDecoder, HEADER_BYTES, TierEncoder, type BlobTier } from './blob-codec.js';
 
@@ -67,6 +68,8 @@ const TEMP_DIR = 'tmp';
 const READ_CHUNK_BYTES = 1 << 20;
 const PRIVATE_FILE_MODE = 0o600;
 const PRIVATE_DIR_MODE = 0o700;
+/** While a blob is written, free space is read again after this many bytes: it stops before the disk's reserve is gone. */
+const SPACE_CHECK_BYTES = 8 * 1024 * 1024;
 
 export function assertSha256(value: string): void {
   if (!SHA256_HEX.test(value)) {
@@ -270,16 +273,30 @@ export class BlobStore {
     return removed;
   }
 
+  /**
+   * A full disk (or one whose reserve, DISK_RESERVE_BYTES, another writer such as the embedded
+   * database needs) stops the write with DISK_FULL naming the store; the temporary file goes.
+   */
   private async writeTemporary(source: BlobSource, tier: BlobTier): Promise<Written> {
+    const known = source instanceof Uint8Array ? source.length : 0;
+    assertFreeSpace(this.root, DISK_RESERVE_BYTES + known, 'the blob store');
     const tempPath = path.join(await this.temporaryDirectory(), `${randomUUID()}.part`);
-    const file = await open(tempPath, 'wx', PRIVATE_FILE_MODE);
+    const file = await open(tempPath, 'wx', PRIVATE_FILE_MODE).catch((error) => {
+      throw this.noSpaceAsDiskFull(error);
+    });
     try {
       const encoder = new TierEncoder(file, tier);
       const hash = createHash('sha256');
       let size = 0;
+      let unchecked = 0;
       for await (const chunk of chunksOf(source)) {
         hash.update(chunk);
         size += chunk.length;
+        unchecked += chunk.length;
+        if (unchecked >= SPACE_CHECK_BYTES && known === 0) {
+          assertFreeSpace(this.root, DISK_RESERVE_BYTES, 'the blob store');
+          unchecked = 0;
+        }
         await encoder.write(chunk);
       }
       const storedSize = await encoder.finish(size);
@@ -289,14 +306,20 @@ export class BlobStore {
     } catch (error) {
       await file.close().catch(() => {});
       await unlink(tempPath).catch(ignoreMissing);
-      throw error;
+      throw this.noSpaceAsDiskFull(error);
     }
+  }
+
+  private noSpaceAsDiskFull(error: unknown): unknown {
+    return isNoSpace(error) && !(error instanceof LakeError) ? diskFull(this.root, 'the blob store', { needed: DISK_RESERVE_BYTES, cause: error }) : error;
   }
 
   /** Rename a complete, synced temporary file to its final name and make the rename durable. */
   private async commit(tempPath: string, sha256: string, tier: BlobTier): Promise<void> {
     const target = this.pathFor(sha256, tier);
-    await makeDirectoryDurably(path.dirname(target));
+    await makeDirectoryDurably(path.dirname(target)).catch((error) => {
+      throw this.noSpaceAsDiskFull(error);
+    });
     // Replacing a file another put renamed there first is harmless: same name, same content.
     await rename(tempPath, target);
     await syncDirectory(path.dirname(target));

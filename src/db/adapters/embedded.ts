@@ -1,6 +1,9 @@
 // Embedded adapter: PGlite (PostgreSQL 17 in WebAssembly) in this process, persisted under the
 // hot tier of the data directory, with the extensions PGlite ships. One connection: transactions
 // are serialized by PGlite itself, and an aborted one is rolled back before the next query.
+// A full disk ends every call with DISK_FULL: there must be room before opening and before each
+// load batch (assertRoomFor), and PostgreSQL stopping dead cannot hang the process (pglite-guard.ts).
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
@@ -13,10 +16,12 @@ import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
 import { vector } from '@electric-sql/pglite/vector';
 import { postgis } from '@electric-sql/pglite-postgis';
+import { assertFreeSpace, DISK_RESERVE_BYTES, diskFull, isNoSpace, MIB } from '../../disk-space.js';
 import { LakeError } from '../../errors.js';
 import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
+import { GuardedNodeFS, stopReason } from './pglite-guard.js';
 
 const INT8 = 20;
 
@@ -26,23 +31,56 @@ export interface EmbeddedOptions {
   session: SessionSettings;
 }
 
+/** Free space the database always keeps (room for two WAL segments: disk-space.ts). */
+const EMBEDDED_RESERVE_BYTES = DISK_RESERVE_BYTES;
+/** A new database: PGlite's initdb and the lake's migrations (about 47 MB measured, WAL included). */
+const NEW_DATABASE_BYTES = 64 * MIB;
+/** Disk a batch may take per byte of its COPY data: staging table, heap, indexes and WAL. */
+const BYTES_PER_COPY_BYTE = 4;
+
 export async function openEmbedded(options: EmbeddedOptions): Promise<Database> {
-  if (options.directory !== null) await mkdir(options.directory, { recursive: true });
+  const { directory } = options;
+  if (directory !== null) {
+    await mkdir(directory, { recursive: true });
+    const needed = EMBEDDED_RESERVE_BYTES + (existsSync(path.join(directory, 'PG_VERSION')) ? 0 : NEW_DATABASE_BYTES);
+    assertFreeSpace(directory, needed, 'the embedded database');
+  }
+  const guard = directory === null ? null : new GuardedNodeFS(directory, (log) => stopProcess(directory!, log));
   let pg: PGlite;
   try {
-    pg = await PGlite.create(options.directory ?? 'memory://', {
+    pg = await PGlite.create({
+      ...(guard ? { fs: guard } : { dataDir: 'memory://' }),
       extensions: { vector, postgis, pg_trgm, hstore, fuzzystrmatch, pgcrypto, btree_gist, unaccent, uuid_ossp },
       // Counts and ids as numbers, as the server adapter returns them.
       parsers: { [INT8]: (value: string) => Number(value) },
     });
   } catch (cause) {
-    throw new LakeError('DB_ERROR', `cannot open the embedded database in ${options.directory}: ${message(cause)}`, { cause });
+    guard?.clearTimers();
+    const reason = guard && stopReason(guard.recentLog);
+    if (directory !== null && (isNoSpace(cause) || (reason && isNoSpace(reason)))) {
+      throw diskFull(directory, 'the embedded database', { needed: EMBEDDED_RESERVE_BYTES, cause: reason ?? cause });
+    }
+    throw new LakeError('DB_ERROR', `cannot open the embedded database in ${directory}: ${message(cause)}${reason ? ` (${reason})` : ''}`, { cause });
   }
   await pg.exec(
     `SET work_mem = '${options.session.workMem}'; SET maintenance_work_mem = '${options.session.maintenanceWorkMem}';` +
       `SET statement_timeout = ${options.session.statementTimeoutMs};`,
   );
-  return new EmbeddedDatabase(pg, options.directory ?? 'memory');
+  return new EmbeddedDatabase(pg, directory ?? 'memory', directory !== null);
+}
+
+/**
+ * PostgreSQL aborted (a PANIC: it could not write its WAL) and PGlite will never return from the
+ * call in progress (pglite-guard.ts): end the process the way the command line ends on an error,
+ * with the error's exit code. The database recovers from its WAL at the next open.
+ */
+function stopProcess(directory: string, log: readonly string[]): never {
+  const reason = stopReason(log) ?? 'PostgreSQL aborted';
+  const error = isNoSpace(reason)
+    ? diskFull(directory, 'the embedded database', { needed: EMBEDDED_RESERVE_BYTES, cause: reason })
+    : new LakeError('DB_ERROR', `the embedded database in ${directory} stopped (${reason}): run the command again`);
+  process.stderr.write(`lake: ${error.message} [${error.code}]\n`);
+  process.exit(error.exitCode);
 }
 
 class EmbeddedDatabase implements Database {
@@ -53,29 +91,51 @@ class EmbeddedDatabase implements Database {
   constructor(
     private readonly pg: PGlite,
     readonly location: string,
+    /** Kept on disk (not in memory): its file system can fill up. */
+    private readonly onDisk: boolean,
   ) {}
 
-  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-    return toResult<Row>(await this.pg.query<Row>(sql, params as unknown[]));
+  query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    return this.guarded(async () => toResult<Row>(await this.pg.query<Row>(sql, params as unknown[])));
   }
 
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.pg.transaction((tx) => work(wrap(tx, { direct: false })));
+    return this.guarded(() => this.pg.transaction((tx) => work(wrap(tx, { direct: false }))));
   }
 
   loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T> {
-    return this.pg.transaction((tx) => {
-      const access: CopyAccess = { direct: true };
-      return directThenAsUser(wrap(tx, access), access, userId, this.userContext, direct, work);
-    });
+    return this.guarded(() =>
+      this.pg.transaction((tx) => {
+        const access: CopyAccess = { direct: true };
+        return directThenAsUser(wrap(tx, access), access, userId, this.userContext, direct, work);
+      }),
+    );
   }
 
   asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T> {
-    return this.pg.transaction(async (tx) => {
-      const wrapped = wrap(tx, { direct: false });
-      await enterUserContext(wrapped, userId, this.userContext, settings);
-      return work(wrapped);
-    });
+    return this.guarded(() =>
+      this.pg.transaction(async (tx) => {
+        const wrapped = wrap(tx, { direct: false });
+        await enterUserContext(wrapped, userId, this.userContext, settings);
+        return work(wrapped);
+      }),
+    );
+  }
+
+  async assertRoomFor(copyBytes: number): Promise<void> {
+    if (this.onDisk) assertFreeSpace(this.location, EMBEDDED_RESERVE_BYTES + BYTES_PER_COPY_BYTE * copyBytes, 'the embedded database');
+  }
+
+  /** A statement refused for want of space (53100: a table file could not grow; rolled back) as DISK_FULL. */
+  private async guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (this.onDisk && !(error instanceof LakeError) && isNoSpace(error)) {
+        throw diskFull(this.location, 'the embedded database', { needed: EMBEDDED_RESERVE_BYTES, cause: error });
+      }
+      throw error;
+    }
   }
 
   setUserContextSettings(settings: Readonly<Record<string, string>>): void {

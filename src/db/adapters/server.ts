@@ -107,6 +107,9 @@ class ServerDatabase implements Database {
     this.userContext = settings;
   }
 
+  /** The server's disk is not seen from here: a full one answers SQLSTATE 53100 (DISK_FULL, db/retry.ts). */
+  async assertRoomFor(): Promise<void> {}
+
   detectProfile(): Promise<Profile> {
     return detectProfile(this, 'server');
   }

@@ -62,6 +62,8 @@ export function loadBatch(db: Database, target: LoadTarget, batch: Batch): Promi
 
 export async function loadPrepared(db: Database, target: LoadTarget, batch: PreparedBatch): Promise<LoadCounts> {
   const { userId, fileId: importFileId } = target;
+  // Before anything is written: a full disk stops the import here, between two committed batches.
+  await db.assertRoomFor(batch.tables.reduce((bytes, table) => bytes + table.data.length, 0));
   await ensurePartitions(db, batch.tables);
   return db.loadAsUser(userId, (tx) => copyDirectWherePossible(tx, userId, batch.tables), async (tx, direct) => {
     const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0 };

@@ -1,0 +1,161 @@
+// A full disk ends `lake import` and `lake doctor` within seconds with DISK_FULL (exit 7) naming
+// the directory, loses nothing that was committed, and the same command completes once there is
+// room, with the rows an unhindered import gives. The data directory is a real small file system
+// (a tmpfs, mounted as root) filled with a real file; on the server backend it holds the blobs.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { loadConfig } from '../src/config/config.js';
+import { DISK_RESERVE_BYTES, freeBytes, MIB } from '../src/disk-space.js';
+import { Lake } from '../src/lake.js';
+import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
+import { createServerDatabase } from './support/lake.js';
+
+const run = promisify(execFile);
+const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
+const POINTS = 20_000;
+const BLOB_FILES = 24;
+/** Room left above the reserve before the import: less than the export needs. */
+const ROOM_BYTES = 12 * MIB;
+
+let dir: string;
+let mountPoint: string;
+let mounted = false;
+let cannotMount: string | null = null;
+let exportDir: string;
+let env: Record<string, string>;
+let database: Awaited<ReturnType<typeof createServerDatabase>>;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-disk-full-'));
+  mountPoint = path.join(dir, 'disk');
+  await mkdir(mountPoint);
+  database = await createServerDatabase();
+  // The embedded database needs about 100 MiB to be created and migrated; blobs alone need less.
+  const size = database ? '96m' : '200m';
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint]);
+    mounted = true;
+  } catch (error) {
+    cannotMount = `cannot mount a small tmpfs here (needs root): ${(error as Error).message.split('\n')[0]}`;
+    return;
+  }
+  // An export whose rows go to the database and whose files go to the blob store.
+  exportDir = path.join(dir, 'export');
+  await mkdir(exportDir);
+  const points = Array.from({ length: POINTS }, (_, i) => {
+    const ms = Date.UTC(2019, 0, 1) + i * 30_000;
+    return `{"timestampMs":"${ms}","latitudeE7":${520000000 + i * 37},"longitudeE7":${133000000 - i * 41},"accuracy":${3 + (i % 40)}}`;
+  });
+  await writeFile(path.join(exportDir, 'Records.json'), `{"locations":[${points.join(',\n')}]}`);
+  for (let i = 0; i < BLOB_FILES; i++) await writeFile(path.join(exportDir, `file-${String(i).padStart(2, '0')}.bin`), randomBytes(MIB));
+  env = lakeEnvironment({ LAKE_DATA_DIR: path.join(mountPoint, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
+  // The lake is made (database created and migrated) while there is room.
+  const lake = await Lake.open(loadConfig(env));
+  await lake.close();
+});
+
+after(async () => {
+  if (mounted) await run('umount', ['-l', mountPoint]).catch(() => {});
+  await database?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Fill the disk until `room` bytes are free; returns the filler file. */
+async function fillDisk(room: number): Promise<string> {
+  const filler = path.join(mountPoint, 'filler');
+  const free = freeBytes(mountPoint)!;
+  assert.ok(free > room, `the disk has ${free} bytes free, not more than ${room}`);
+  await run('fallocate', ['-l', String(free - room), filler]);
+  return filler;
+}
+
+interface ImportJson {
+  status: string;
+  error: { code: string; message: string } | null;
+  files: { path: string; status: string; resumedFrom: number }[];
+}
+
+test('an import into a too-small data directory stops within seconds with DISK_FULL, then the same command completes with the rows of an unhindered import', async (t) => {
+  if (cannotMount) return t.skip(cannotMount);
+  const filler = await fillDisk(DISK_RESERVE_BYTES + ROOM_BYTES);
+
+  const started = performance.now();
+  const stopped = await lakeImport({ env, inputs: [exportDir], user: 'hindered', batchSize: 1000 });
+  const seconds = (performance.now() - started) / 1000;
+  const report = JSON.parse(stopped.stdout) as ImportJson;
+  assert.equal(stopped.code, 7, `exit ${stopped.code}: ${stopped.stderr.slice(-3).join('\n')}`);
+  assert.equal(report.error?.code, 'DISK_FULL');
+  assert.match(report.error!.message, new RegExp(`no space left for the (embedded database|blob store) in ${mountPoint}/data/\\S+: [\\d.]+ (KiB|MiB) free, 32\\.0 MiB needed`));
+  assert.ok(stopped.stderr.some((line) => line.endsWith('[DISK_FULL]')), 'one error line on stderr with the code');
+  // Start-up (tsx, PGlite) included, on a loaded machine: the point is that it ends, not how fast.
+  assert.ok(seconds < 90, `the import took ${seconds.toFixed(1)} s to stop`);
+  t.diagnostic(`stopped with DISK_FULL after ${seconds.toFixed(1)} s: ${report.error!.message}`);
+
+  await rm(filler);
+  const resumed = await lakeImport({ env, inputs: [exportDir], user: 'hindered', batchSize: 1000 });
+  assert.equal(resumed.code, 0, `exit ${resumed.code}: ${resumed.stderr.slice(-3).join('\n')}`);
+  const resumedReport = JSON.parse(resumed.stdout) as ImportJson;
+  assert.equal(resumedReport.status, 'done');
+  assert.equal(resumedReport.files.length, BLOB_FILES + 1);
+
+  const whole = await lakeImport({ env, inputs: [exportDir], user: 'whole', batchSize: 1000 });
+  assert.equal(whole.code, 0, `exit ${whole.code}: ${whole.stderr.slice(-3).join('\n')}`);
+
+  const lake = await Lake.open(loadConfig(env), { migrate: false });
+  try {
+    const rows = await lake.db.query<{ name: string; points: number; point_hashes: string; documents: number; document_hashes: string; blobs: number; loading: number }>(
+      `SELECT u.name,
+              (SELECT count(*) FROM timeseries.location_points p WHERE p.user_id = u.user_id)::int AS points,
+              (SELECT md5(string_agg(encode(p.content_hash, 'hex'), ',' ORDER BY p.content_hash)) FROM timeseries.location_points p WHERE p.user_id = u.user_id) AS point_hashes,
+              (SELECT count(*) FROM user_data.documents d WHERE d.user_id = u.user_id)::int AS documents,
+              (SELECT md5(string_agg(encode(d.sha256, 'hex'), ',' ORDER BY d.sha256)) FROM user_data.documents d WHERE d.user_id = u.user_id) AS document_hashes,
+              (SELECT count(*) FROM user_data.blob_refs b WHERE b.user_id = u.user_id)::int AS blobs,
+              (SELECT count(*) FROM imports.files f WHERE f.user_id = u.user_id AND f.status = 'loading')::int AS loading
+         FROM user_data.users u WHERE u.name IN ('hindered', 'whole') ORDER BY u.name`,
+    );
+    const [hindered, unhindered] = rows.rows;
+    assert.equal(unhindered!.points, POINTS);
+    assert.equal(unhindered!.documents, BLOB_FILES);
+    assert.deepEqual({ ...hindered, name: 'whole' }, unhindered);
+    assert.equal(hindered!.loading, 0);
+    for await (const blob of lake.blobs.list()) assert.equal(blob.damaged, undefined, `blob ${blob.sha256} is damaged`);
+  } finally {
+    await lake.close();
+  }
+});
+
+test('lake doctor on a full data directory answers within seconds', async (t) => {
+  if (cannotMount) return t.skip(cannotMount);
+  const filler = await fillDisk(MIB);
+  try {
+    const started = performance.now();
+    const doctor = await run(process.execPath, [LAKE, 'doctor', '--json'], { env, timeout: 120_000 }).then(
+      (done) => ({ code: 0, stdout: done.stdout, stderr: done.stderr }),
+      (error: { code: number; stdout: string; stderr: string; killed?: boolean }) => {
+        assert.ok(!error.killed, 'lake doctor hung');
+        return error;
+      },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    t.diagnostic(`lake doctor answered in ${seconds.toFixed(1)} s with exit ${doctor.code}`);
+    if (database) {
+      // The database is elsewhere: doctor reports, and says the data directory has no room.
+      assert.equal(doctor.code, 1, doctor.stderr);
+      const report = JSON.parse(doctor.stdout) as { healthy: boolean; tiers: Record<string, { freeBytes: number | null }> };
+      assert.equal(report.healthy, false);
+      assert.ok(report.tiers.blobs!.freeBytes! < DISK_RESERVE_BYTES);
+    } else {
+      assert.equal(doctor.code, 7, doctor.stderr);
+      assert.match(doctor.stderr, new RegExp(`lake: no space left for the embedded database in ${mountPoint}/data/hot/pglite: .* free, 32\\.0 MiB needed.*\\[DISK_FULL\\]`));
+    }
+    assert.ok(seconds < 60, `lake doctor took ${seconds.toFixed(1)} s`);
+  } finally {
+    await rm(filler);
+  }
+});
