@@ -121,7 +121,7 @@ export async function rowsAsJson(tx: Transaction, table: string, columns: readon
     await tx.query('ROLLBACK TO SAVEPOINT lake_rows_as_json');
     return null;
   }
-  const rows = await tx.query<{ json: string }>(`SELECT (to_jsonb(s) - 'user_id' - 'import_file_id' - 'content_hash')::text AS json FROM ${staging} s`);
+  const rows = await tx.query<{ json: string }>(`SELECT (to_jsonb(s) - 'user_id' - 'import_file_id' - 'content_hash' - 'item_id')::text AS json FROM ${staging} s`);
   return rows.rows.map((row) => row.json);
 }
 

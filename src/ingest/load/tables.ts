@@ -130,13 +130,13 @@ export const DESTINATIONS: DestinationMap = {
     table: 'user_data.items',
     timeColumn: 'occurred_at',
     columns: ['user_id', 'occurred_at', 'content_hash', 'utc_offset_minutes', 'kind', 'source', 'title', 'body', 'url', 'language',
-      'lat', 'lon', 'attributes', 'import_file_id', 'revision'],
+      'lat', 'lon', 'attributes', 'import_file_id', 'revision', 'item_id'],
     replace: {
       conflict: ['user_id', 'occurred_at', 'content_hash'],
       columns: ['utc_offset_minutes', 'title', 'body', 'url', 'language', 'lat', 'lon', 'attributes', 'import_file_id', 'revision'],
     },
     write(w, r, user, file) {
-      w.row(15);
+      w.row(16);
       w.uuid(user);
       w.timestamptz(r.occurredAt);
       w.latin1(contentHash(r));
@@ -152,6 +152,8 @@ export const DESTINATIONS: DestinationMap = {
       w.jsonb(r.attributes ?? {});
       w.uuid(file);
       w.int8(r.revision);
+      // A random id (migration 0018); a duplicate's is dropped with it, and a newer revision keeps the stored row's.
+      w.randomUuid();
     },
     time: (r) => r.occurredAt,
   },
