@@ -5,16 +5,20 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/config.js';
 import { DISK_RESERVE_BYTES, freeBytes, MIB } from '../src/disk-space.js';
+import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { Lake } from '../src/lake.js';
+import { get, startTestServer } from './support/api.js';
 import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
-import { createServerDatabase } from './support/lake.js';
+import { createServerDatabase, openTestLake } from './support/lake.js';
+import { create, head, patch, sha256 } from './support/tus.js';
 
 const run = promisify(execFile);
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
@@ -67,9 +71,9 @@ after(async () => {
 });
 
 /** Fill the disk until `room` bytes are free; returns the filler file. */
-async function fillDisk(room: number): Promise<string> {
-  const filler = path.join(mountPoint, 'filler');
-  const free = freeBytes(mountPoint)!;
+async function fillDisk(room: number, disk = mountPoint): Promise<string> {
+  const filler = path.join(disk, 'filler');
+  const free = freeBytes(disk)!;
   assert.ok(free > room, `the disk has ${free} bytes free, not more than ${room}`);
   await run('fallocate', ['-l', String(free - room), filler]);
   return filler;
@@ -158,5 +162,51 @@ test('lake doctor on a full data directory answers within seconds, also when the
     assert.ok(seconds < 60, `lake doctor took ${seconds.toFixed(1)} s`);
   } finally {
     await rm(filler);
+  }
+});
+
+test('a tus PATCH on a full disk: 507 DISK_FULL, the offset counts only bytes on disk, the upload stays unfinished and completes once there is room', async (t) => {
+  if (cannotMount) return t.skip(cannotMount);
+  const uploadDisk = path.join(dir, 'uploads');
+  await mkdir(uploadDisk);
+  await run('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', uploadDisk]);
+  const lake = await openTestLake({ LAKE_UPLOAD_DIR: uploadDisk });
+  const server = await startTestServer(lake.lake);
+  try {
+    await createUser(lake.lake.db, 'uploader');
+    const { key } = await createApiKey(lake.lake.db, 'uploader');
+    const content = randomBytes(48 * MIB);
+    const upload = await create(server, key, content.length, { filename: 'takeout.zip', sha256: sha256(content) });
+    assert.equal(upload.status, 201, upload.body);
+    const filler = await fillDisk(DISK_RESERVE_BYTES + 8 * MIB, uploadDisk);
+
+    // Declared length past the room: refused before a byte is written.
+    const refused = await patch(server, key, upload.id!, 0, content);
+    assert.equal(refused.status, 507, refused.body);
+    assert.equal(JSON.parse(refused.body).error.code, 'DISK_FULL');
+    assert.match(JSON.parse(refused.body).error.message, new RegExp(`no space left for uploads in ${uploadDisk}: [\\d.]+ MiB free, 80\\.0 MiB needed`));
+    assert.equal((await head(server, key, upload.id!)).offset, 0);
+
+    // A streamed body (no length) runs into the full disk while it is written.
+    const cut = await patch(server, key, upload.id!, 0, Readable.from((function* () {
+      for (let at = 0; at < content.length; at += MIB) yield content.subarray(at, at + MIB);
+    })()));
+    assert.equal(cut.status, 507, cut.body);
+    assert.equal(JSON.parse(cut.body).error.code, 'DISK_FULL');
+    const offset = (await head(server, key, upload.id!)).offset!;
+    assert.ok(offset > 0 && offset < content.length, `offset ${offset}`);
+    const stored = await readFile(path.join(uploadDisk, upload.id!));
+    assert.equal(stored.length, offset);
+    assert.ok(stored.equals(content.subarray(0, offset)), 'the stored bytes are the first bytes sent');
+    assert.equal((await get(server, `/v1/uploads/${upload.id}`, key)).body.status, 'uploading');
+
+    await rm(filler);
+    const rest = await patch(server, key, upload.id!, offset, content.subarray(offset));
+    assert.equal(rest.status, 204, rest.body);
+    assert.equal((await get(server, `/v1/uploads/${upload.id}`, key)).body.status, 'verified');
+  } finally {
+    await server.close();
+    await lake.dispose();
+    await run('umount', ['-l', uploadDisk]).catch(() => {});
   }
 });

@@ -31,7 +31,8 @@ import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Database, Transaction } from '../../db/database.js';
-import type { ErrorCode } from '../../errors.js';
+import { assertFreeSpace, DISK_RESERVE_BYTES, diskFull, isNoSpace } from '../../disk-space.js';
+import { LakeError, type ErrorCode } from '../../errors.js';
 
 export const UPLOADS_PATH = '/v1/uploads';
 /** Server-made upload ids: anything else (`..`, slashes, other names) is not an upload. */
@@ -113,12 +114,22 @@ export class Uploads {
       // The client's Location is built from the Host it used; forwarded headers are not trusted.
       respectForwardedHeaders: false,
       onUploadCreate: (req, upload) => this.created(req, upload),
+      // A full disk: 507 before any byte is written, rather than a file cut short.
+      onIncomingRequest: async (req) => {
+        if (req.method === 'PATCH') this.assertRoomFor(Number(req.headers.get('content-length')) || 0);
+      },
       onUploadFinish: (req, upload) => {
         // Hashing a large file moves no bytes on the connection: no idle timeout while it runs.
         nodeRequest(req)?.socket.setTimeout(0);
         return this.finished(upload);
       },
       onResponseError: async (_req, error) => {
+        // The disk filled while the body was written: the offset stays at the bytes on disk (all
+        // of them whole), and the upload is not finished.
+        if (isNoSpace(error)) {
+          const full = error instanceof LakeError ? error : diskFull(this.settings.directory, 'uploads', { needed: DISK_RESERVE_BYTES, cause: error });
+          return tusError(full.httpStatus, full.code, full.message);
+        }
         const status = (error as { status_code?: number }).status_code ?? 500;
         const body = (error as { body?: string }).body ?? '';
         if (body.startsWith('{')) return { status_code: status, body };
@@ -144,6 +155,11 @@ export class Uploads {
     }
     raw.url = uploadId === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${uploadId}`;
     await this.tus.handle(raw, res);
+  }
+
+  /** DISK_FULL unless the upload directory's disk has room for `bytes` and the reserve every writer leaves (disk-space.ts). */
+  private assertRoomFor(bytes: number): void {
+    assertFreeSpace(this.settings.directory, DISK_RESERVE_BYTES + bytes, 'uploads');
   }
 
   /** Where an upload's bytes are. */
