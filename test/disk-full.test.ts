@@ -17,6 +17,7 @@ import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { Lake } from '../src/lake.js';
 import { get, startTestServer } from './support/api.js';
 import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
+import { writeRecordsJson } from './support/exports.js';
 import { createServerDatabase, openTestLake } from './support/lake.js';
 import { create, head, patch, sha256 } from './support/tus.js';
 
@@ -52,11 +53,7 @@ before(async () => {
   // An export whose rows go to the database and whose files go to the blob store.
   exportDir = path.join(dir, 'export');
   await mkdir(exportDir);
-  const points = Array.from({ length: POINTS }, (_, i) => {
-    const ms = Date.UTC(2019, 0, 1) + i * 30_000;
-    return `{"timestampMs":"${ms}","latitudeE7":${520000000 + i * 37},"longitudeE7":${133000000 - i * 41},"accuracy":${3 + (i % 40)}}`;
-  });
-  await writeFile(path.join(exportDir, 'Records.json'), `{"locations":[${points.join(',\n')}]}`);
+  await writeRecordsJson(path.join(exportDir, 'Records.json'), POINTS, { year: 2019, latE7: 520000000, lonE7: 133000000 });
   for (let i = 0; i < BLOB_FILES; i++) await writeFile(path.join(exportDir, `file-${String(i).padStart(2, '0')}.bin`), randomBytes(MIB));
   env = lakeEnvironment({ LAKE_DATA_DIR: path.join(mountPoint, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
   // The lake is made (database created and migrated) while there is room.

@@ -2,7 +2,7 @@
 // `interrupted`, and the same command run again takes that job over, resumes its file after the
 // last committed batch and ends it `done`, with the rows of an uninterrupted import.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +12,7 @@ import { isRunnerGone, STALE_AFTER_MS, thisRunner } from '../src/ingest/job-live
 import { Lake } from '../src/lake.js';
 import { get, startTestServer } from './support/api.js';
 import { lakeEnvironment, lakeImport, type LakeImportRun } from './support/lake-cli.js';
+import { writeRecordsJson } from './support/exports.js';
 import { createServerDatabase } from './support/lake.js';
 
 const POINTS = 30_000;
@@ -24,11 +25,7 @@ let database: Awaited<ReturnType<typeof createServerDatabase>>;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'lake-interrupted-'));
   records = path.join(dir, 'Records.json');
-  const points = Array.from({ length: POINTS }, (_, i) => {
-    const ms = Date.UTC(2019, 0, 1) + i * 30_000;
-    return `{"timestampMs":"${ms}","latitudeE7":${480000000 + i * 29},"longitudeE7":${110000000 - i * 43},"accuracy":${5 + (i % 30)}}`;
-  });
-  await writeFile(records, `{"locations":[${points.join(',\n')}]}`);
+  await writeRecordsJson(records, POINTS, { year: 2019, latE7: 480000000, lonE7: 110000000 });
   database = await createServerDatabase();
   env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
 });

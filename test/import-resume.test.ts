@@ -2,13 +2,14 @@
 // ends with exactly the rows (same count, same content hashes) that an uninterrupted import gives.
 // Real processes: the `lake` command is started, killed and restarted as a user would.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
 import { lakeEnvironment, lakeImport, type LakeImportRun } from './support/lake-cli.js';
+import { writeRecordsJson } from './support/exports.js';
 import { createServerDatabase } from './support/lake.js';
 
 const POINTS = 30_000;
@@ -21,11 +22,7 @@ let database: Awaited<ReturnType<typeof createServerDatabase>>;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'lake-resume-'));
   records = path.join(dir, 'Records.json');
-  const points = Array.from({ length: POINTS }, (_, i) => {
-    const ms = Date.UTC(2018, 0, 1) + i * 30_000;
-    return `{"timestampMs":"${ms}","latitudeE7":${520000000 + i * 37},"longitudeE7":${133000000 - i * 41},"accuracy":${3 + (i % 40)}}`;
-  });
-  await writeFile(records, `{"locations":[${points.join(',\n')}]}`);
+  await writeRecordsJson(records, POINTS, { year: 2018, latE7: 520000000, lonE7: 133000000 });
   database = await createServerDatabase();
   env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
 });
