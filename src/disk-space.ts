@@ -63,7 +63,7 @@ function diskFullError(dir: string, what: string, free: number | null, needed: n
   const reason = cause instanceof Error ? ` (${cause.message})` : typeof cause === 'string' ? ` (${cause})` : '';
   return new LakeError(
     'DISK_FULL',
-    `no space left for ${what} in ${dir}${space ? `: ${space}` : ''}${reason}; free space there and run the same command again (an import resumes where it stopped)`,
+    `no space left for ${what} in ${dir}${space ? `: ${space}` : ''}${reason}; free space there and try again (an import or an upload resumes where it stopped)`,
     { cause, details: { path: dir, freeBytes: free, neededBytes: needed } },
   );
 }

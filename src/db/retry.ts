@@ -14,7 +14,7 @@ export async function retryTransient<T>(work: () => Promise<T>): Promise<T> {
       return await work();
     } catch (error) {
       if (isDiskFull(error)) {
-        throw new LakeError('DISK_FULL', `the database server's disk is full (SQLSTATE 53100: ${(error as Error).message}); free space on it and run the same command again (an import resumes where it stopped)`, { cause: error });
+        throw new LakeError('DISK_FULL', `the database server's disk is full (SQLSTATE 53100: ${(error as Error).message}); free space on it and try again (an import resumes where it stopped)`, { cause: error });
       }
       if (!isTransient(error) || attempt >= MAX_RETRIES) throw error;
       await sleep(FIRST_BACKOFF_MS * 2 ** attempt);
