@@ -137,4 +137,42 @@ describe('Gmail mbox import with the blob store', () => {
       ],
     );
   });
+
+  // Issue 13 defect 2: separators with no empty line before them (after chats, after a body with no
+  // trailing blank line); every message in, LF and CRLF.
+  test('no-blank-line.mbox: all six messages (three chats) stored, none lost or quarantined, LF and CRLF', async () => {
+    const user = await createUser(t.lake, 'noblank');
+    const folder = path.join(dir, 'three', 'Takeout', 'Mail');
+    await mkdir(folder, { recursive: true });
+    const lf = read('no-blank-line.mbox');
+    await writeFile(path.join(folder, 'All mail Including Spam and Trash.mbox'), lf);
+    // The CRLF copy is the same messages: only the one without a Message-ID (keyed by its raw bytes) is new.
+    await writeFile(path.join(folder, 'Crlf.mbox'), Buffer.from(lf.toString('latin1').replace(/\n/g, '\r\n'), 'latin1'));
+    const result = await runImport(t.lake.db, { userId: user, inputs: [path.join(dir, 'three')], batchSize: 4, blobs: t.lake.blobs });
+    const byName = (name: string) => result.files.find((f) => f.path.endsWith(name))!;
+    const lfReport = byName('Trash.mbox');
+    const crlfReport = byName('Crlf.mbox');
+    assert.deepEqual([lfReport.format, lfReport.status, lfReport.records, lfReport.quarantined], ['google.gmail.mbox', 'done', 6, {}]);
+    assert.deepEqual([crlfReport.status, crlfReport.records + crlfReport.duplicates, crlfReport.quarantined], ['done', 6, {}]);
+    const rows = await t.lake.db.asUser(user, (tx) =>
+      tx.query<{ message_id: string | null; subject: string; labels: string[]; body: string }>(
+        'SELECT message_id, subject, labels, body FROM user_data.messages ORDER BY sent_at, message_id',
+      ),
+    );
+    const distinct = [...new Map(rows.rows.map((r) => [`${r.subject}|${r.body.replace(/\r/g, '')}`, r])).values()];
+    assert.deepEqual(
+      distinct.map((r) => [r.message_id, r.subject, r.labels.join(',')]),
+      [
+        ['nb-1@example.org', 'Lunch on Friday', 'Inbox,Opened'],
+        ['nb-2-chat@example.org', 'Chat with Alice Martin', 'Chat'],
+        [null, 'Chat with Alice Martin', 'Chat'],
+        ['nb-4@example.org', 'The plan', 'Inbox'],
+        ['nb-5@example.com', 'Classic separator', ''],
+        ['nb-6-chat@example.org', 'Chat with Dave', 'Chat'],
+      ],
+    );
+    assert.ok(distinct[3]!.body.includes('From here on, we meet at 10:30 every day.\nFrom the minutes: quoted by the writer.\n'));
+    const quarantined = await t.lake.db.asUser(user, (tx) => tx.query<{ n: number }>('SELECT count(*)::int AS n FROM imports.quarantine'));
+    assert.equal(quarantined.rows[0]!.n, 0);
+  });
 });

@@ -12,7 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import { ParseError } from '../src/errors.js';
-import { MboxSplitter, isSeparatorLine, separatorDate, splitMbox, unquoteFromLines, type MboxEvent, type MboxMessage } from '../src/ingest/parse/mbox.js';
+import { MboxSplitter, isExactSeparatorLine, isSeparatorLine, separatorDate, splitMbox, unquoteFromLines, type MboxEvent, type MboxMessage } from '../src/ingest/parse/mbox.js';
 import type { MessageRecord, ParseEvent, Rejection, RepairCounts } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { Source } from '../src/ingest/source.js';
@@ -646,5 +646,71 @@ describe('Gmail mbox import', () => {
     const again = await runImport(t.lake.db, { userId: user, inputs: [file], batchSize: 4 });
     assert.equal(again.files[0]?.records, 0);
     assert.equal(again.files[0]?.duplicates, 9);
+  });
+});
+
+// Issue 13 defect 2: Takeout writes some separators (after chats, after a body without a final
+// newline) with no empty line before them. no-blank-line.mbox: six messages, five of them after
+// a non-empty line, and body lines starting `From ` that are not separators.
+describe('mbox separators without an empty line before them (no-blank-line.mbox)', () => {
+  const NO_BLANK = read('no-blank-line.mbox');
+  const toCrlf = (bytes: Buffer): Buffer => Buffer.from(bytes.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+  /** The six separator lines, found by their exact text, independently of the splitter. */
+  const SEPARATOR_PREFIXES = ['From 1545668983435175430@xxx', 'From 1545668983435175434@xxx', 'From 1545668983435175435@xxx', 'From 1545668983435175436@xxx', 'From sender@example.com ', 'From 1545668983435175437@xxx'];
+
+  test('the exact separator shape: Takeout and classic; anything else is not', () => {
+    assert.ok(isExactSeparatorLine('From 1545668983435175434@xxx Fri Sep 16 10:14:32 +0000 2022'));
+    assert.ok(isExactSeparatorLine('From sender@example.com Fri Sep 16 10:14:32 2022'));
+    assert.ok(isExactSeparatorLine('From MAILER-DAEMON Thu Jan  1 00:00:00 2015'));
+    assert.ok(!isExactSeparatorLine('From here on, we meet at 10:30 every day.'));
+    assert.ok(!isExactSeparatorLine('From here@example.org Sat Sep 17 10:00:00 2022 wrote this:'));
+    assert.ok(!isExactSeparatorLine('From carol@example.org wrote this on Sat Sep 17 08:30:00 2022:'));
+    assert.ok(!isExactSeparatorLine('From x@y Mon Feb 30 10:00:00 +0000 2015')); // no such day
+    assert.ok(!isExactSeparatorLine('From x@y Fri Sep 16 10:14 +0000 2022'));
+    assert.ok(!isExactSeparatorLine('From: alice@example.org'));
+  });
+
+  test('six messages at the six separator lines, LF and CRLF, in any chunk size', async () => {
+    for (const [name, bytes] of [['LF', NO_BLANK], ['CRLF', toCrlf(NO_BLANK)]] as const) {
+      const expected = lineStarts(bytes, SEPARATOR_PREFIXES);
+      assert.equal(expected.length, 6);
+      const whole = await split(bytes, bytes.length);
+      assert.deepEqual(whole.map((event) => event.kind), Array(6).fill('message'), name);
+      assert.deepEqual(messagesOf(whole).map(({ offset, line }) => ({ offset, line })), expected, name);
+      for (const size of [1, 7, 64 * 1024]) assert.deepEqual(await split(bytes, size), whole, `${name} in ${size}-byte chunks`);
+    }
+  });
+
+  test('a message ends at the next separator with its last line; From lines of other shapes stay body, >From unquoted', async () => {
+    const messages = messagesOf(await split(NO_BLANK));
+    assert.ok(messages[1]!.raw.toString().endsWith(': are you coming?</span></span></div>\n'));
+    assert.ok(messages[2]!.raw.toString().endsWith('\n\nyes, on my way\n'));
+    assert.equal(
+      messages[3]!.raw.toString().split('\n\n')[1],
+      'The plan:\nFrom here on, we meet at 10:30 every day.\nFrom the minutes: quoted by the writer.\n' +
+        'From carol@example.org wrote this on Sat Sep 17 08:30:00 2022:\nCarol\n',
+    );
+    assert.equal(messages[4]!.separator, 'From sender@example.com Sun Sep 18 07:00:00 2022');
+    assert.ok(messages[5]!.raw.toString().endsWith('\n\nsee you\n'));
+  });
+
+  test('the Gmail source: six records (three chats), no rejection, LF and CRLF alike', async () => {
+    for (const bytes of [NO_BLANK, toCrlf(NO_BLANK)]) {
+      const run = await parse(bytes);
+      assert.deepEqual(run.rejections, []);
+      assert.deepEqual(
+        run.records.map((record) => [record.subject, record.labels.join(','), record.sentAt.toISOString()]),
+        [
+          ['Lunch on Friday', 'Inbox,Opened', '2022-09-16T09:00:00.000Z'],
+          ['Chat with Alice Martin', 'Chat', '2022-09-16T10:14:32.000Z'],
+          ['Chat with Alice Martin', 'Chat', '2022-09-16T10:15:01.000Z'],
+          ['The plan', 'Inbox', '2022-09-17T08:30:00.000Z'],
+          ['Classic separator', '', '2022-09-18T07:00:00.000Z'],
+          ['Chat with Dave', 'Chat', '2022-09-19T12:00:00.000Z'],
+        ],
+      );
+      assert.equal(run.records[2]!.body, 'yes, on my way\n');
+      assert.ok(run.records[3]!.body?.includes('\nFrom here on, we meet at 10:30 every day.\nFrom the minutes: quoted by the writer.\n'));
+    }
   });
 });

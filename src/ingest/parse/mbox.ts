@@ -9,10 +9,14 @@
 //     message with that empty line, which is therefore not part of the message;
 //   - body lines that would read as separators are quoted with `>`; mboxrd quotes every
 //     `>*From ` line with one more `>`, so one `>` is removed from each on reading.
-// A `From ` line that does not follow an empty line is body text (writers that do not quote,
-// e.g. "From here on..." in the middle of a paragraph). A `From ` line after an empty line must
-// also look like a separator (a sender, then a date with a month name, a time and a year), so an
-// unquoted paragraph starting with "From " is not taken for the start of a message either.
+// A `From ` line after an empty line must look like a separator (a sender, then a date with a
+// month name, a time and a year), so an unquoted paragraph starting with "From " is not taken for
+// the start of a message. Takeout does not always write the empty line: a chat (X-Gmail-Labels:
+// Chat) or a body without a final newline is followed directly by the next separator. So a `From `
+// line that does not follow an empty line also starts a message when it has exactly a separator's
+// fixed shape, `From <sender> <weekday> <month> <day> <hh:mm:ss> [<+zzzz>] <year>` and nothing
+// else, with a real date; any other `From ` line there is body text (writers that do not quote,
+// e.g. "From here on..." in the middle of a paragraph).
 // LF and CRLF line endings both work (a CRLF empty line is `\r\n`); the file may end without one.
 //
 // Speed: separators are found with Buffer.indexOf('\nFrom '), so ordinary lines cost a native
@@ -21,7 +25,7 @@
 // `maxMessageBytes` is reported by offset and size, its bytes dropped as they arrive.
 //
 // What a chunk boundary may split is kept back until the next chunk: only a partial line that
-// could still become a separator (it starts like `From ` after an empty line) or a lone `\r`
+// could still become a separator (it starts like `From `) or a lone `\r`
 // (which may be the first half of an empty CRLF line), never more than MAX_SEPARATOR_LINE_BYTES.
 // Feeding the same bytes in any chunk sizes gives the same events.
 import { toBuffer } from './byte-chunks.js';
@@ -87,11 +91,25 @@ const YEAR = /(?:^|\s)(\d{4})(?=\s|$)/;
 const ZONE = /(?:^|\s)([+-])(\d{2})(\d{2})(?=\s|$)/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+// The exact shape of a separator line, checked where no empty line comes before it: Takeout's
+// `From 1545668983435175434@xxx Fri Sep 16 10:14:32 +0000 2022`, the classic
+// `From sender@example.com Fri Sep 16 10:14:32 2022` (day space-padded: `Thu Jan  1`).
+const EXACT_SEPARATOR =
+  /^From \S+ (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{2}:\d{2}:\d{2}(?: [+-]\d{4})? \d{4}$/;
+
 /** Whether a line (without its line ending) is an mbox separator line. */
 export function isSeparatorLine(line: string): boolean {
   if (!SEPARATOR_START.test(line)) return false;
   const rest = line.slice(line.indexOf(' ', 5) + 1);
   return MONTH.test(rest) && TIME.test(rest) && YEAR.test(rest);
+}
+
+/**
+ * Whether a line that does not follow an empty line is a separator: only the exact fixed shape with
+ * a real date, so that body text starting with `From ` stays body.
+ */
+export function isExactSeparatorLine(line: string): boolean {
+  return EXACT_SEPARATOR.test(line) && separatorDate(line) !== null;
 }
 
 /**
@@ -178,7 +196,7 @@ export class MboxSplitter {
       this.leftover = null;
       // The file ends inside a line that was held back as a possible separator.
       const text = rest.toString('latin1').replace(/\r$/, '');
-      if (rest[0] !== CR && this.prevLineEmpty && isSeparatorLine(text)) this.startMessage(this.leftoverOffset, text, events);
+      if (rest[0] !== CR && this.isSeparatorAfter(this.prevLineEmpty, text)) this.startMessage(this.leftoverOffset, text, events);
       else this.append(rest);
     }
     this.finishMessage(events, true);
@@ -190,11 +208,11 @@ export class MboxSplitter {
     const completeEnd = lastNewline + 1;
     // Start (in buf) of the bytes not yet given to the current message.
     let pending = 0;
-    if (!this.midLine && this.prevLineEmpty && completeEnd > 0 && startsWith(buf, 0, FROM_SPACE)) {
-      pending = this.trySeparator(buf, base, 0, pending, events);
+    if (!this.midLine && completeEnd > 0 && startsWith(buf, 0, FROM_SPACE)) {
+      pending = this.trySeparator(buf, base, 0, this.prevLineEmpty, pending, events);
     }
     for (let hit = buf.indexOf(NEWLINE_FROM); hit !== -1 && hit + 1 < completeEnd; hit = buf.indexOf(NEWLINE_FROM, hit + 1)) {
-      if (this.lineEndingAtIsEmpty(buf, hit)) pending = this.trySeparator(buf, base, hit + 1, pending, events);
+      pending = this.trySeparator(buf, base, hit + 1, this.lineEndingAtIsEmpty(buf, hit), pending, events);
     }
 
     // The partial line after the last newline: held back if it may still become a separator.
@@ -205,7 +223,7 @@ export class MboxSplitter {
     if (partialLength > 0 && partialAtLineStart) {
       holdBack =
         (partialLength === 1 && buf[completeEnd] === CR) ||
-        (lineBeforePartialEmpty && partialLength <= MAX_SEPARATOR_LINE_BYTES && couldBeFromLine(buf, completeEnd));
+        (partialLength <= MAX_SEPARATOR_LINE_BYTES && couldBeFromLine(buf, completeEnd));
     }
     if (holdBack) {
       this.append(buf.subarray(pending, completeEnd));
@@ -234,13 +252,18 @@ export class MboxSplitter {
     return newline === 1 ? !this.midLine : buf[newline - 2] === LF;
   }
 
+  /** A separator after an empty line has the loose shape; after any other line, the exact one. */
+  private isSeparatorAfter(afterEmptyLine: boolean, line: string): boolean {
+    return afterEmptyLine ? isSeparatorLine(line) : isExactSeparatorLine(line);
+  }
+
   /** Starts a message at `lineStart` if the complete line there is a separator; returns the new `pending`. */
-  private trySeparator(buf: Buffer, base: number, lineStart: number, pending: number, events: MboxEvent[]): number {
+  private trySeparator(buf: Buffer, base: number, lineStart: number, afterEmptyLine: boolean, pending: number, events: MboxEvent[]): number {
     const lineEnd = buf.indexOf(LF, lineStart);
     const textEnd = lineEnd > lineStart && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
     if (textEnd - lineStart > MAX_SEPARATOR_LINE_BYTES) return pending;
     const line = buf.toString('latin1', lineStart, textEnd);
-    if (!isSeparatorLine(line)) return pending;
+    if (!this.isSeparatorAfter(afterEmptyLine, line)) return pending;
     this.append(buf.subarray(pending, lineStart));
     this.countNewlines(buf, base, base + lineStart);
     this.startMessage(base + lineStart, line, events);
