@@ -310,7 +310,9 @@ describe('google.location.semantic', () => {
         ['ChIJfixtureBakery', 1551520800000, 1551521400000, 77, null],
       ],
     );
-    assert.deepEqual(visits[0]!.attributes?.otherCandidates, [{ placeId: 'ChIJfixtureCafe', locationConfidence: 5.5, semanticType: null }]);
+    assert.deepEqual(visits[0]!.attributes?.otherCandidates, [
+      { placeId: 'ChIJfixtureCafe', name: null, semanticType: null, locationConfidence: 5.5, lat: 48.5101, lon: 2.3201 },
+    ]);
     assert.equal(visits[0]!.attributes?.placeConfidence, 'HIGH_CONFIDENCE');
     const visitOffsets = events.flatMap((event) => (event.kind === 'record' && event.record.type === 'visit' ? [event.offset] : []));
     const firstVisitElement = elementOffset(url, '"ChIJfixtureBakery"', '{\n    "placeVisit"');

@@ -38,6 +38,11 @@ export interface BulkInsertOptions {
   /** Keep the newest revision of a row (see ReplaceNewer); only for data with revisions. */
   replace?: ReplaceNewer;
   /**
+   * A statement, given the staging table, that fills stored rows from the batch's rows meeting
+   * them (Destination.merge in ingest/load/tables.ts); the rows it changes count as updated.
+   */
+  merge?: (batch: string) => string;
+  /**
    * A statement run after the rows moved, given a relation holding the batch's rows (the staging
    * table, or a query whose parameters copyDirect binds): for tables derived from the loaded one
    * (summaries), in the same transaction. It takes no parameters of its own.
@@ -63,7 +68,7 @@ export async function bulkInsert(
   data: CopyData,
   options: BulkInsertOptions = {},
 ): Promise<BulkInsertResult> {
-  const { format = 'text', replace, derive, deriveAt } = options;
+  const { format = 'text', replace, merge, derive, deriveAt } = options;
   const staging = await stagingTable(tx, table, columns);
   const list = columns.join(', ');
   const received = await tx.copyFrom(staging, columns, data, format);
@@ -83,6 +88,7 @@ export async function bulkInsert(
     );
     updated = replaced.rowCount;
   }
+  if (merge) updated += (await tx.query(merge(staging), [], PREPARE)).rowCount;
   if (derive) {
     if (deriveAt) await tx.query(derive(`(SELECT * FROM ${staging} WHERE ${deriveAt.column} = ANY ($1::timestamptz[])) AS batch`), [deriveAt.instants], PREPARE);
     else await tx.query(derive(staging), [], PREPARE);

@@ -72,6 +72,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
       const counts = direct[index] ?? await bulkInsert(tx, destination.table, destination.columns, data, {
         format: 'binary',
         replace: revised ? destination.replace : undefined,
+        merge: destination.merge,
         derive: destination.derive,
         deriveAt: deriveAtOf(table),
       });

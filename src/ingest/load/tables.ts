@@ -14,6 +14,12 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
    * unique key to meet on and the columns the newer row overwrites.
    */
   replace?: { conflict: readonly string[]; columns: readonly string[] };
+  /**
+   * A statement filling what stored rows lack (NULL columns, absent attribute keys) from a relation
+   * of the batch's rows, for tables keyed by an identity that several records describe in part
+   * (bulk.ts `merge`); the stored rows it changes count as updated, not as duplicates.
+   */
+  merge?: (batch: string) => string;
   /** A statement keeping a table derived from this one current, given a relation of the batch's rows (bulk.ts). */
   derive?: (batch: string) => string;
   /**
@@ -161,6 +167,30 @@ export const DESTINATIONS: DestinationMap = {
     table: 'user_data.places',
     timeColumn: null,
     columns: ['user_id', 'place_id', 'source', 'name', 'address', 'lat', 'lon', 'attributes'],
+    // A place is named by a visit and labelled by a profile (HOME, WORK), in either order, in one
+    // file or several: each record adds what the stored row lacks and overwrites nothing, so a
+    // re-import changes nothing. Rows of one batch sharing a place are folded first (an UPDATE
+    // meets a row once); where they disagree, the stored value stays, and between rows of one
+    // batch either may give it.
+    merge: (batch) =>
+      `UPDATE user_data.places AS stored
+          SET name = coalesce(stored.name, incoming.name), address = coalesce(stored.address, incoming.address),
+              lat = CASE WHEN stored.lat IS NULL OR stored.lon IS NULL THEN incoming.lat ELSE stored.lat END,
+              lon = CASE WHEN stored.lat IS NULL OR stored.lon IS NULL THEN incoming.lon ELSE stored.lon END,
+              attributes = incoming.attributes || stored.attributes, updated_at = now()
+         FROM (SELECT b.user_id, b.place_id,
+                      (array_agg(b.name) FILTER (WHERE b.name IS NOT NULL))[1] AS name,
+                      (array_agg(b.address) FILTER (WHERE b.address IS NOT NULL))[1] AS address,
+                      (array_agg(b.lat) FILTER (WHERE b.lat IS NOT NULL AND b.lon IS NOT NULL))[1] AS lat,
+                      (array_agg(b.lon) FILTER (WHERE b.lat IS NOT NULL AND b.lon IS NOT NULL))[1] AS lon,
+                      coalesce(jsonb_object_agg(field.key, field.value) FILTER (WHERE field.key IS NOT NULL), '{}') AS attributes
+                 FROM ${batch} AS b LEFT JOIN LATERAL jsonb_each(b.attributes) AS field ON true
+                GROUP BY b.user_id, b.place_id) AS incoming
+        WHERE stored.user_id = incoming.user_id AND stored.place_id = incoming.place_id
+          AND ((stored.name IS NULL AND incoming.name IS NOT NULL)
+            OR (stored.address IS NULL AND incoming.address IS NOT NULL)
+            OR ((stored.lat IS NULL OR stored.lon IS NULL) AND incoming.lat IS NOT NULL)
+            OR incoming.attributes || stored.attributes <> stored.attributes)`,
     write(w, r, user) {
       w.row(8);
       w.uuid(user);

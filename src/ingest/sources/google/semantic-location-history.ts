@@ -2,8 +2,11 @@
 // 2020_JANUARY.json`): `{"timelineObjects": [ {placeVisit: …} | {activitySegment: …} ]}`.
 //
 //   placeVisit      → a PlaceRecord per distinct placeId in the file (name, address, location) and
-//                     a VisitRecord (duration start/end, location E7 or the visit's centre,
-//                     visitConfidence); childVisits likewise, with attributes.parentPlaceId.
+//                     a VisitRecord (duration start/end, location E7 or the visit's centre, else
+//                     the most confident of otherCandidateLocations, named in
+//                     attributes.positionFrom; visitConfidence); the candidates in
+//                     attributes.otherCandidates (placeId, name, semanticType, locationConfidence,
+//                     lat/lon); childVisits likewise, with attributes.parentPlaceId.
 //                     Point fixes of the visit's simplifiedRawPath → LocationPointRecords.
 //   activitySegment → an ItemRecord of kind `activity_segment` (start/end, distance, activity
 //                     type, the ranked activities, start/end locations, the waypoint route) and a
@@ -12,8 +15,10 @@
 // Both the older `startTimestampMs` (epoch ms strings) and the newer ISO `startTimestamp`
 // spellings are read; empty `{}` start/end locations give null coordinates.
 //
-// Not imported: the alternative candidates of a visit beyond their placeId and confidence, and
-// transit details beyond what is kept raw in attributes. Any other kind of timeline object is
+// Start/end locations missing (older exports) are taken from the ends of the waypointPath, else of
+// the simplifiedRawPath (attributes.startFrom/endFrom say which).
+//
+// Not imported: transit details beyond what is kept raw in attributes. Any other kind of timeline object is
 // rejected as `unsupported`, naming its keys.
 import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ParseEvent } from '../../records.js';
@@ -93,10 +98,18 @@ class SemanticFileReader {
     if (locationConfidence !== null) attributes.locationConfidence = locationConfidence;
     const center = latLonFromE7(visit, 'centerLatE7', 'centerLngE7');
     if (center) attributes.center = center;
-    const candidates = arrayOf(visit.otherCandidateLocations)
-      .filter(isObject)
-      .map((candidate) => ({ placeId: stringOf(candidate.placeId), locationConfidence: numberOf(candidate.locationConfidence), semanticType: stringOf(candidate.semanticType) }));
+    const candidates = arrayOf(visit.otherCandidateLocations).filter(isObject).map(candidateOf);
     if (candidates.length > 0) attributes.otherCandidates = candidates;
+    // A visit whose own location has no coordinates is placed at its most confident candidate,
+    // and says so; its key keeps the file's own coordinates (none), as before.
+    let position = coordinates;
+    if (!position) {
+      const top = topCandidate(candidates);
+      if (top) {
+        position = { lat: top.lat!, lon: top.lon! };
+        attributes.positionFrom = { otherCandidateLocations: top.placeId, locationConfidence: top.locationConfidence };
+      }
+    }
     if (parentPlaceId !== null) attributes.parentPlaceId = parentPlaceId;
     out.push(
       emit(
@@ -107,8 +120,8 @@ class SemanticFileReader {
           placeId,
           startedAt: span.start.date,
           endedAt: span.end.date,
-          lat: coordinates?.lat ?? null,
-          lon: coordinates?.lon ?? null,
+          lat: position?.lat ?? null,
+          lon: position?.lon ?? null,
           confidence: numberOf(visit.visitConfidence),
           attributes,
         },
@@ -122,6 +135,45 @@ class SemanticFileReader {
   }
 }
 
+interface Candidate {
+  placeId: string | null;
+  name: string | null;
+  semanticType: string | null;
+  locationConfidence: number | null;
+  lat: number | null;
+  lon: number | null;
+}
+
+function candidateOf(candidate: Record<string, unknown>): Candidate {
+  const position = latLonFromE7(candidate);
+  return {
+    placeId: stringOf(candidate.placeId),
+    name: stringOf(candidate.name),
+    semanticType: stringOf(candidate.semanticType),
+    locationConfidence: numberOf(candidate.locationConfidence),
+    lat: position?.lat ?? null,
+    lon: position?.lon ?? null,
+  };
+}
+
+/** The candidate with coordinates and the highest locationConfidence (the first of equals; unrated ones last). */
+function topCandidate(candidates: readonly Candidate[]): Candidate | null {
+  let top: Candidate | null = null;
+  for (const candidate of candidates) {
+    if (candidate.lat === null) continue;
+    if (!top || (candidate.locationConfidence ?? -Infinity) > (top.locationConfidence ?? -Infinity)) top = candidate;
+  }
+  return top;
+}
+
+/** The coordinates of a path's points, in file order: `waypointPath.waypoints` or `simplifiedRawPath.points`. */
+function pathPositions(path: unknown, member: 'waypoints' | 'points'): LatLon[] {
+  if (!isObject(path)) return [];
+  return arrayOf(path[member])
+    .map((point) => latLonFromE7(point, 'latE7', 'lngE7'))
+    .filter((point): point is LatLon => point !== null);
+}
+
 function activitySegment(segment: Record<string, unknown>, offset: number, out: ParseEvent[]): void {
   const span = durationOf(segment.duration);
   if (typeof span === 'string') {
@@ -133,12 +185,24 @@ function activitySegment(segment: Record<string, unknown>, offset: number, out: 
     .map((activity) => ({ type: stringOf(activity.activityType), probability: numberOf(activity.probability) }));
   // `activityType` is Google's pick; old files without it still rank the candidates.
   const activityType = stringOf(segment.activityType) ?? activities[0]?.type ?? null;
-  const start = latLonFromE7(segment.startLocation);
-  const end = latLonFromE7(segment.endLocation);
   const attributes: Record<string, unknown> = {
     endedAt: span.end.date.toISOString(),
     activityType,
   };
+  // Older exports leave startLocation/endLocation out (or `{}`): the route's ends stand in for
+  // them, the waypoints' first (Google's snapped route), else the raw path's, and say so.
+  const waypoints = pathPositions(segment.waypointPath, 'waypoints');
+  const route = waypoints.length > 0 ? { from: 'waypointPath', points: waypoints } : { from: 'simplifiedRawPath', points: pathPositions(segment.simplifiedRawPath, 'points') };
+  let start = latLonFromE7(segment.startLocation);
+  let end = latLonFromE7(segment.endLocation);
+  if (!start && route.points.length > 0) {
+    start = route.points[0]!;
+    attributes.startFrom = route.from;
+  }
+  if (!end && route.points.length > 0) {
+    end = route.points[route.points.length - 1]!;
+    attributes.endFrom = route.from;
+  }
   const distance = numberOf(segment.distance);
   if (distance !== null) attributes.distanceM = distance;
   if (end) attributes.end = end;
@@ -146,11 +210,7 @@ function activitySegment(segment: Record<string, unknown>, offset: number, out: 
   Object.assign(attributes, pickPresent(segment, ['confidence', 'editConfirmationStatus', 'transitPath', 'parkingEvent', 'activityConfidence']));
   if (isObject(segment.waypointPath)) {
     const path = segment.waypointPath;
-    const waypoints = arrayOf(path.waypoints)
-      .map((point) => latLonFromE7(point, 'latE7', 'lngE7'))
-      .filter((point): point is LatLon => point !== null)
-      .map((point) => [point.lat, point.lon]);
-    attributes.waypointPath = { waypoints, ...pickPresent(path, ['source', 'distanceMeters', 'travelMode', 'confidence']) };
+    attributes.waypointPath = { waypoints: waypoints.map((point) => [point.lat, point.lon]), ...pickPresent(path, ['source', 'distanceMeters', 'travelMode', 'confidence']) };
   }
   out.push(
     emit(

@@ -12,7 +12,8 @@
 //   rawSignals: position (LatLng, accuracyMeters, altitudeMeters, speedMetersPerSecond, source,
 //     timestamp) → LocationPointRecord. wifiScan and activityRecord have no record type here:
 //     they are reported as `unsupported`, once per kind with their count and first offset.
-//   userLocationProfile: frequentPlaces → PlaceRecords with attributes.label (HOME, WORK...);
+//   userLocationProfile: frequentPlaces → PlaceRecords with attributes.label (HOME, WORK...),
+//     merged into the place a visit already stored (or that a later visit names);
 //     its other members (persona...) are reported as `unsupported` the same way.
 //
 // iOS `location-history.json`: a top-level array of the same segments spelled differently:
@@ -206,7 +207,9 @@ class OnDeviceFileReader {
           continue;
         }
         const position = latLonOf(place.placeLocation);
-        // Emitted even when a visit already named this place: the label (HOME, WORK) is only here.
+        const label = stringOf(place.label);
+        // Emitted even when a visit already named this place: the label (HOME, WORK) is only here,
+        // and the load adds it to the stored place (tables.ts, places `merge`).
         out.push(
           emit(
             {
@@ -216,7 +219,7 @@ class OnDeviceFileReader {
               placeId,
               lat: position?.lat ?? null,
               lon: position?.lon ?? null,
-              attributes: { label: stringOf(place.label), frequentPlace: true },
+              attributes: { ...(label !== null ? { label } : {}), frequentPlace: true },
             },
             offset,
           ),
