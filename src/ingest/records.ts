@@ -40,6 +40,12 @@ export interface ItemRecord extends RecordBase {
   /** What happened: `search`, `page_visit`, `video_watch`, `note`, `app_install`, ... */
   kind: string;
   occurredAt: Date;
+  /**
+   * Microseconds past occurredAt's millisecond (0-999), where the source states them (Chrome's
+   * time_usec, ISO times with six fraction digits): a Date holds milliseconds, timestamptz holds
+   * microseconds. Not part of the key, so records hash as they did before it was kept.
+   */
+  occurredAtMicros?: number | null;
   /** Original UTC offset in minutes where the source states one (null: source gives UTC only). */
   utcOffsetMinutes?: number | null;
   title?: string | null;

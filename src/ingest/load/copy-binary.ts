@@ -177,14 +177,17 @@ export class CopyBinaryWriter {
     this.position += 5;
   }
 
-  /** timestamptz: microseconds since 2000-01-01 UTC; an invalid Date becomes NULL. */
-  timestamptz(value: Date | null | undefined): void {
+  /**
+   * timestamptz: microseconds since 2000-01-01 UTC; an invalid Date becomes NULL. `micros`: the
+   * microseconds past the Date's millisecond (0-999) where the source has them.
+   */
+  timestamptz(value: Date | null | undefined, micros?: number | null): void {
     const ms = value?.getTime();
     if (ms === undefined || Number.isNaN(ms)) return this.null();
     this.reserve(12);
     this.view.setInt32(this.position, 8);
     this.position += 4;
-    this.writeInt64((ms - PG_EPOCH_MS) * 1000);
+    this.writeInt64((ms - PG_EPOCH_MS) * 1000 + (micros ?? 0));
   }
 
   /** date from `YYYY-MM-DD` (validated upstream): days since 2000-01-01. */

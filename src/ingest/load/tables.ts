@@ -144,7 +144,7 @@ export const DESTINATIONS: DestinationMap = {
     write(w, r, user, file) {
       w.row(16);
       w.uuid(user);
-      w.timestamptz(r.occurredAt);
+      w.timestamptz(r.occurredAt, r.occurredAtMicros);
       w.latin1(contentHash(r));
       w.int2(r.utcOffsetMinutes);
       w.text(r.kind);

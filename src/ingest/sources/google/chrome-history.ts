@@ -4,7 +4,8 @@
 //                          time_usec, favicon_url?, ptoken?} ]}
 //
 // Each visit becomes an ItemRecord of kind `page_visit`: occurredAt from time_usec (epoch
-// microseconds; the exact value stays in attributes.timeUsec and in the key), title, url;
+// microseconds, all six digits stored: occurredAtMicros; the value also stays in attributes.timeUsec
+// and in the key), title, url;
 // attributes pageTransition, pageTransitionQualifier, clientId, faviconUrl and any other member.
 // Key: ['chrome', time_usec, url, client_id] — one visit per device per microsecond per URL.
 // Other top-level members of the file (if any) are not read.
@@ -12,7 +13,7 @@ import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ParseEvent } from '../../records.js';
 import type { Confidence, Probe, Source } from '../../source.js';
 import { emit, foldName, parseJsonSource, rejectValue } from './json-source.js';
-import { dateFromEpochMicros, isObject, stringOf } from './takeout-values.js';
+import { instantFromEpochMicros, isObject, stringOf } from './takeout-values.js';
 
 export const CHROME_HISTORY_SOURCE_ID = 'google.chrome.history';
 
@@ -35,8 +36,8 @@ function detect(probe: Probe): Confidence | null {
 
 function itemFromVisit(value: unknown, offset: number): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a "Browser History" element that is not an object', offset, value);
-  const occurredAt = dateFromEpochMicros(value.time_usec);
-  if (!occurredAt) return rejectValue('invalid', `browser history entry without a readable time_usec (${JSON.stringify(value.time_usec) ?? 'missing'})`, offset, value);
+  const instant = instantFromEpochMicros(value.time_usec);
+  if (!instant) return rejectValue('invalid', `browser history entry without a readable time_usec (${JSON.stringify(value.time_usec) ?? 'missing'})`, offset, value);
   const attributes: Record<string, unknown> = {};
   for (const key in value) {
     if (key === 'title' || key === 'url') continue;
@@ -49,7 +50,8 @@ function itemFromVisit(value: unknown, offset: number): ParseEvent {
       source: CHROME_HISTORY_SOURCE_ID,
       key: ['chrome', value.time_usec as number | string, url, stringOf(value.client_id)],
       kind: 'page_visit',
-      occurredAt,
+      occurredAt: instant.date,
+      occurredAtMicros: instant.micros,
       utcOffsetMinutes: null,
       title: stringOf(value.title),
       url,

@@ -29,6 +29,8 @@ export interface JsonSourceOptions {
   /** What the source looks for, for the "no … found" message: `"locations" array`. */
   expected: string;
   maxElementBytes?: number;
+  /** Members whose integers past ±2^53 arrive as `"<digits>n"` strings (JsonScanOptions.exactIntegerMembers). */
+  exactIntegerMembers?: readonly string[];
   /** Turns one element into events, pushed onto `out` (an array, not a generator: this is the hot path). */
   onElement(value: unknown, at: ElementPosition, out: ParseEvent[]): void;
   /** Called once the whole document was read (not after a ParseError). */
@@ -59,9 +61,14 @@ class JsonSourceEvents implements AsyncIterableIterator<ParseEvent> {
     private readonly context: ParseContext,
     private readonly options: JsonSourceOptions,
   ) {
-    const { targets, maxElementBytes } = options;
+    const { targets, maxElementBytes, exactIntegerMembers } = options;
     this.wrongType = targets.map(() => false);
-    this.batches = scanJsonBatches(input, { file: context.path, targets, ...(maxElementBytes === undefined ? {} : { maxElementBytes }) });
+    this.batches = scanJsonBatches(input, {
+      file: context.path,
+      targets,
+      ...(maxElementBytes === undefined ? {} : { maxElementBytes }),
+      ...(exactIntegerMembers === undefined ? {} : { exactIntegerMembers }),
+    });
   }
 
   [Symbol.asyncIterator](): this {

@@ -6,8 +6,9 @@
 // without fractions); latitudeE7/longitudeE7 (with the unsigned-overflow quirk of old exports);
 // accuracy, altitude, velocity, heading → columns; verticalAccuracy, source, platformType,
 // deviceTimestamp... → attributes; activity[] → the most confident type of the first entry as the
-// point's activity, all entries compactly in attributes. Deliberately not kept: the access point
-// lists of `activeWifiScan` (only their count).
+// point's activity, all entries compactly in attributes; deviceTag → device, every digit of a
+// 64-bit tag kept (the scanner hands it over as `"<digits>n"`, see exactIntegerMembers).
+// Deliberately not kept: the access point lists of `activeWifiScan` (only their count).
 import { describeJsonHead, baseName } from '../../parse/json-head.js';
 import type { LocationPointRecord, ParseEvent } from '../../records.js';
 import type { Confidence, Probe, Source } from '../../source.js';
@@ -106,6 +107,21 @@ export function summarizeActivity(value: unknown): ActivitySummary | null {
   return summary;
 }
 
+const WIDE_INTEGER = /^-?\d+n$/;
+
+/**
+ * The device a fix came from: the tag exactly as written, and the spelling the key uses. A 64-bit
+ * tag (`"-8024144696862913506n"` from the scanner) keys as the double JSON.parse made of it before
+ * its digits were kept (`-8024144696862914000`), so that points imported then hash as they did.
+ */
+export function deviceOf(tag: unknown): { device: string | null; deviceKey: string | null } {
+  if (typeof tag === 'number') return { device: String(tag), deviceKey: String(tag) };
+  if (typeof tag !== 'string') return { device: null, deviceKey: null };
+  if (!WIDE_INTEGER.test(tag)) return { device: tag, deviceKey: tag };
+  const digits = tag.slice(0, -1);
+  return { device: digits, deviceKey: String(Number(digits)) };
+}
+
 /** `plainAscii`: the element's strings are all plain ASCII; the point's are then too (its own are ASCII constants and ISO times). */
 export function locationPointFromRecord(value: unknown, offset: number, plainAscii = false): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a "locations" element that is not an object', offset, value);
@@ -131,14 +147,13 @@ export function locationPointFromRecord(value: unknown, offset: number, plainAsc
   }
   const activity = summarizeActivity(value.activity);
   if (activity) (attributes ??= {}).activities = activity.entries;
-  const deviceTag = value.deviceTag;
-  const device = typeof deviceTag === 'number' || typeof deviceTag === 'string' ? String(deviceTag) : null;
+  const { device, deviceKey } = deviceOf(value.deviceTag);
   const accuracyM = numberOf(value.accuracy);
   const record: LocationPointRecord = {
     type: 'location_point',
     source: LOCATION_RECORDS_SOURCE_ID,
     // Same instant, position, accuracy and device: the same fix, whichever schema spelled it.
-    key: [instant.date.getTime(), value.latitudeE7 as number, value.longitudeE7 as number, accuracyM, device],
+    key: [instant.date.getTime(), value.latitudeE7 as number, value.longitudeE7 as number, accuracyM, deviceKey],
     recordedAt: instant.date,
     lat,
     lon,
@@ -162,6 +177,7 @@ export const locationRecordsSource: Source = {
     return parseJsonSource(input, context, {
       targets: [{ path: ['locations'] }],
       expected: '"locations" array',
+      exactIntegerMembers: ['deviceTag'],
       onElement: (value, at, out) => out.push(locationPointFromRecord(value, at.offset, at.plainAscii)),
     });
   },

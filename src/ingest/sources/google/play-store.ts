@@ -7,7 +7,8 @@
 //   libraryDoc       library_add   acquisitionTime                             title, type, time
 //   purchaseHistory  purchase      purchaseTime                                title, type, time, price
 //   orderHistory     order         creationTime                                orderId (else time)
-// title is doc.title (the app, book, film...); attributes hold doc.documentType and the entry's
+// Times keep their microseconds (`2019-01-05T17:20:31.123456Z`); the key's `time` stays in
+// milliseconds, as it was before they were kept. title is doc.title (the app, book, film...); attributes hold doc.documentType and the entry's
 // other members (device, lastUpdateTime, invoicePrice, paymentMethodTitle, line items...).
 // Deliberately not kept from orders: billing contact and IP address members. Elements under any
 // other wrapper (reviews, subscriptions, devices...) are rejected as `unsupported`, naming it.
@@ -93,6 +94,7 @@ function itemFromEntry(value: unknown, offset: number): ParseEvent {
       key,
       kind: entryKind.kind,
       occurredAt: instant.date,
+      occurredAtMicros: instant.micros ?? null,
       utcOffsetMinutes: instant.utcOffsetMinutes,
       title,
       attributes,

@@ -36,7 +36,8 @@ const MONTHS: Readonly<Record<string, number>> = {
 };
 
 export type ParsedDate =
-  | { ok: true; date: Date; utcOffsetMinutes: number; zoneStated: boolean }
+  /** `micros`: microseconds past `date`'s millisecond (0-999), where the text has them. */
+  | { ok: true; date: Date; utcOffsetMinutes: number; zoneStated: boolean; micros?: number }
   | { ok: false; category: 'unsupported' | 'invalid'; reason: string };
 
 const TIME = String.raw`(\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])\.?[Mm]\.?)?`;
@@ -99,7 +100,7 @@ const ISO_TIMESTAMP =
 /**
  * Parses an ISO 8601 timestamp with a zone, as the YouTube CSVs write it:
  * `2023-09-19T17:42:53.434647+00:00`, `2024-01-01T10:00:00Z`, and the older
- * `2021-05-01 12:00:00 UTC`. Fractions past milliseconds are dropped; a timestamp without a
+ * `2021-05-01 12:00:00 UTC`. Microseconds are kept in `micros`, digits past them dropped; a timestamp without a
  * zone is refused (`invalid`) rather than assumed to be UTC.
  */
 export function parseIsoTimestamp(text: string): ParsedDate {
@@ -114,7 +115,8 @@ export function parseIsoTimestamp(text: string): ParsedDate {
   const milliseconds = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
   const date = utcDate(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second ?? 0), milliseconds, offset);
   if (date === null) return invalid(`timestamp ${JSON.stringify(text)} does not exist`);
-  return { ok: true, date, utcOffsetMinutes: offset, zoneStated: true };
+  const micros = fraction !== undefined && fraction.length > 3 ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
+  return { ok: true, date, utcOffsetMinutes: offset, zoneStated: true, micros };
 }
 
 /** The instant of a wall-clock time at `offsetMinutes` east of UTC; null when a field is out of range. */

@@ -7,6 +7,8 @@ export interface Instant {
   date: Date;
   /** The UTC offset written in the string (`+02:00` → 120); null for `Z` or no offset. */
   utcOffsetMinutes: number | null;
+  /** Microseconds past `date`'s millisecond (0-999): fraction digits 4 to 6; absent when zero. */
+  micros?: number;
 }
 
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/;
@@ -46,7 +48,9 @@ export function parseIsoInstant(value: unknown): Instant | null {
     utcOffsetMinutes = offset;
   }
   const date = validDate(Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset * 60_000);
-  return date ? { date, utcOffsetMinutes } : null;
+  if (!date) return null;
+  const micros = fraction !== undefined && fraction.length > 3 ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
+  return micros === 0 ? { date, utcOffsetMinutes } : { date, utcOffsetMinutes, micros };
 }
 
 /**
@@ -228,8 +232,16 @@ export function percentFromProbability(value: unknown): number | null {
 
 /** Epoch microseconds (`time_usec`, `createdTimestampUsec`) as a Date (millisecond precision). */
 export function dateFromEpochMicros(value: unknown): Date | null {
+  return instantFromEpochMicros(value)?.date ?? null;
+}
+
+/** Epoch microseconds as a Date and the microseconds past its millisecond (0-999), or null. */
+export function instantFromEpochMicros(value: unknown): { date: Date; micros: number } | null {
   let micros: number | null = null;
   if (typeof value === 'number' && Number.isSafeInteger(value)) micros = value;
   else if (typeof value === 'string' && /^-?\d{1,17}$/.test(value)) micros = Number(value);
-  return micros === null ? null : validDate(Math.floor(micros / 1000));
+  if (micros === null) return null;
+  const ms = Math.floor(micros / 1000);
+  const date = validDate(ms);
+  return date ? { date, micros: micros - ms * 1000 } : null;
 }

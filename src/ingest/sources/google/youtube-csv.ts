@@ -25,7 +25,8 @@
 // subscription again at its own date (an observation per export). Only without any export time
 // would a re-import add rows, and the report's 'import' flag says so.
 //
-// Timestamps: ISO 8601 with an offset (takeout-dates.ts). Takeout writes them in UTC, so
+// Timestamps: ISO 8601 with an offset (takeout-dates.ts), microseconds kept (occurredAtMicros; the
+// playlist item key's time stays in milliseconds). Takeout writes them in UTC, so
 // utcOffsetMinutes is null unless a non-zero offset is written.
 //
 // Rejections carry the line where the row starts (1-based; a quoted field may span lines) and
@@ -260,6 +261,7 @@ class TableReader {
       key: ['youtube-comment', commentId],
       kind: 'comment',
       occurredAt: created.date,
+      occurredAtMicros: created.micros,
       utcOffsetMinutes: created.utcOffsetMinutes,
       text: text === '' ? null : text,
       url,
@@ -288,6 +290,7 @@ class TableReader {
       key: ['youtube-playlist', playlistId],
       kind: 'playlist',
       occurredAt: created.date,
+      occurredAtMicros: created.micros,
       utcOffsetMinutes: created.utcOffsetMinutes,
       title: columns.get(fields, 'playlist title (original)', 'playlist title') || null,
       url: `https://www.youtube.com/playlist?list=${encodeURIComponent(playlistId)}`,
@@ -306,6 +309,7 @@ class TableReader {
       key: ['youtube-playlist-item', playlistId ?? playlistName, videoId, added.date.getTime()],
       kind: 'playlist_item',
       occurredAt: added.date,
+      occurredAtMicros: added.micros,
       utcOffsetMinutes: added.utcOffsetMinutes,
       title: playlistName,
       url: `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`,
@@ -334,6 +338,7 @@ class TableReader {
       key: ['youtube-playlist', playlistId],
       kind: 'playlist',
       occurredAt: created.date,
+      occurredAtMicros: created.micros,
       utcOffsetMinutes: created.utcOffsetMinutes,
       title,
       url: `https://www.youtube.com/playlist?list=${encodeURIComponent(playlistId)}`,
@@ -383,11 +388,11 @@ function required(value: string, column: string): string {
   return value;
 }
 
-function timestamp(value: string, column: string): { date: Date; utcOffsetMinutes: number | null } {
+function timestamp(value: string, column: string): { date: Date; micros: number; utcOffsetMinutes: number | null } {
   if (value === '') throw new RowRejection('invalid', `${column} is empty`);
   const parsed = parseIsoTimestamp(value);
   if (!parsed.ok) throw new RowRejection('invalid', `${column}: ${parsed.reason}`);
-  return { date: parsed.date, utcOffsetMinutes: parsed.utcOffsetMinutes === 0 ? null : parsed.utcOffsetMinutes };
+  return { date: parsed.date, micros: parsed.micros ?? 0, utcOffsetMinutes: parsed.utcOffsetMinutes === 0 ? null : parsed.utcOffsetMinutes };
 }
 
 /** `a,b` as the JSON array `[a,b]`; retried with raw control characters escaped; null if not JSON. */
