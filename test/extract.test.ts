@@ -24,6 +24,9 @@ import {
   type Refusal,
 } from '../src/ingest/extract/index.js';
 import { ExtractBudget, InflationGuard } from '../src/ingest/extract/limits.js';
+import { formatReport } from '../src/ingest/report.js';
+import { runImport } from '../src/ingest/runner.js';
+import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 let workDir = '';
 let caseCounter = 0;
@@ -955,4 +958,63 @@ test('a tar whose PAX header is larger than 1 MiB is ARCHIVE_UNSAFE after about 
   }
   const { entries } = await readAll([path.join(dir, 'xattrs.tar')]);
   assert.deepEqual(entries.map((entry) => [entry.path, entry.bytes.toString()]), [['Takeout/a.json', '{}']]);
+});
+
+// Issue 13 defect 8: zip entry names without the UTF-8 flag. Valid UTF-8 is UTF-8 (Info-ZIP on
+// Linux, macOS's archiver), CP437 only otherwise; a 0x7075 Unicode Path field whose CRC matches wins.
+describe('zip entry names without the UTF-8 flag', () => {
+  /** Info-ZIP Unicode Path extra field: id 0x7075, version 1, CRC-32 of the raw name, the UTF-8 name. */
+  function unicodePathField(rawName: Buffer, unicodeName: string, nameCrc = zlib.crc32(rawName)): Buffer {
+    const unicode = Buffer.from(unicodeName, 'utf8');
+    const field = Buffer.alloc(4 + 5 + unicode.length);
+    field.writeUInt16LE(0x7075, 0);
+    field.writeUInt16LE(5 + unicode.length, 2);
+    field.writeUInt8(1, 4);
+    field.writeUInt32LE(nameCrc, 5);
+    unicode.copy(field, 9);
+    return field;
+  }
+  const questionMarks = Buffer.from('Fotos/???.txt', 'latin1');
+  const staleName = Buffer.from('stale.txt', 'latin1');
+  const NAMES_ZIP = buildZip([
+    { name: Buffer.from('Takeout/Drive/métadonnées.json', 'utf8'), content: Buffer.from('{"a":1}') }, // UTF-8, no flag
+    { name: Buffer.from([0x72, 0x82, 0x73, 0x75, 0x6d, 0x82, 0x2e, 0x74, 0x78, 0x74]), content: Buffer.from('2') }, // "r\x82sum\x82.txt" in CP437
+    { name: Buffer.from([0x8e, 0x72, 0x67, 0x65, 0x72, 0x2e, 0x74, 0x78, 0x74]), content: Buffer.from('3') }, // "\x8erger.txt": 0x8e = Ä in CP437, not UTF-8
+    { name: questionMarks, extra: unicodePathField(questionMarks, 'Fotos/日本語.txt'), content: Buffer.from('4') },
+    { name: staleName, extra: unicodePathField(staleName, 'fresh.txt', 12345), content: Buffer.from('5') }, // CRC does not match: ignored
+  ]);
+  const EXPECTED = ['Takeout/Drive/métadonnées.json', 'résumé.txt', 'Ärger.txt', 'Fotos/日本語.txt', 'stale.txt'];
+
+  test('the reader: UTF-8 without the flag, CP437 otherwise, the Unicode Path field when its CRC matches', async () => {
+    const dir = await caseDir();
+    const file = path.join(dir, 'names.zip');
+    await writeFile(file, NAMES_ZIP);
+    const { entries, refused } = await readAll([file]);
+    assert.deepEqual(refused, []);
+    assert.deepEqual(entries.map((e) => [e.path, e.bytes.toString()]), EXPECTED.map((name, index) => [name, index === 0 ? '{"a":1}' : String(index + 1)]));
+  });
+
+  describe('through an import', () => {
+    let t: TestLake;
+    before(async () => {
+      t = await openTestLake();
+    });
+    after(async () => {
+      await t.dispose();
+    });
+
+    test('the report and the ledger show the decoded names', async () => {
+      const user = await createUser(t.lake, 'zipnames');
+      const dir = await caseDir();
+      const file = path.join(dir, 'takeout-names.zip');
+      await writeFile(file, NAMES_ZIP);
+      const report = await runImport(t.lake.db, { userId: user, inputs: [file], batchSize: 100, blobs: t.lake.blobs });
+      assert.deepEqual(report.files.map((f) => f.path).sort(), [...EXPECTED].sort());
+      const text = formatReport(report);
+      for (const name of EXPECTED) assert.ok(text.includes(name), `${name} in the report:\n${text}`);
+      assert.ok(!/├|⌐/.test(text));
+      const ledger = await t.lake.db.asUser(user, (tx) => tx.query<{ path: string }>('SELECT path FROM imports.files ORDER BY path'));
+      assert.deepEqual(ledger.rows.map((r) => r.path).sort(), [...EXPECTED].sort());
+    });
+  });
 });

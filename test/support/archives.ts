@@ -17,15 +17,18 @@ export interface RawZipEntry {
   declaredSize?: number;
   versionMadeBy?: number;
   externalAttributes?: number;
+  /** Extra fields (id, size, data...), written in both the local and the central header. */
+  extra?: Buffer;
 }
 
 export function buildZip(entries: RawZipEntry[], options: { centralRecords?: number[] } = {}): Buffer {
   const locals: Buffer[] = [];
-  const records: Array<{ header: Buffer; name: Buffer }> = [];
+  const records: Array<{ header: Buffer; nameAndExtra: Buffer }> = [];
   let offset = 0;
   for (const entry of entries) {
     const name = typeof entry.name === 'string' ? Buffer.from(entry.name, 'utf8') : entry.name;
     const content = entry.content ?? Buffer.alloc(0);
+    const extra = entry.extra ?? Buffer.alloc(0);
     const method = entry.method ?? 8;
     const flags = entry.flags ?? 0;
     let data = method === 8 ? zlib.deflateRawSync(content) : content;
@@ -44,6 +47,7 @@ export function buildZip(entries: RawZipEntry[], options: { centralRecords?: num
     local.writeUInt32LE(data.length, 18);
     local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(extra.length, 28);
 
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
@@ -56,15 +60,16 @@ export function buildZip(entries: RawZipEntry[], options: { centralRecords?: num
     central.writeUInt32LE(data.length, 20);
     central.writeUInt32LE(size, 24);
     central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(extra.length, 30);
     central.writeUInt32LE(entry.externalAttributes ?? 0, 38);
     central.writeUInt32LE(offset, 42);
-    records.push({ header: central, name });
+    records.push({ header: central, nameAndExtra: Buffer.concat([name, extra]) });
 
-    locals.push(local, name, data);
-    offset += local.length + name.length + data.length;
+    locals.push(local, name, extra, data);
+    offset += local.length + name.length + extra.length + data.length;
   }
   const chosen = options.centralRecords ?? records.map((_, index) => index);
-  const directory = Buffer.concat(chosen.flatMap((index) => [records[index]!.header, records[index]!.name]));
+  const directory = Buffer.concat(chosen.flatMap((index) => [records[index]!.header, records[index]!.nameAndExtra]));
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
   end.writeUInt16LE(chosen.length, 8);

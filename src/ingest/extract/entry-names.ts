@@ -3,6 +3,7 @@
 // so a name that would escape an extraction root is refused outright (Z1), and the rest are
 // normalised once here.
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import type { RefusalCategory } from './types.js';
 
 export type NameCheck =
@@ -16,6 +17,47 @@ const DRIVE_LETTER = /^[A-Za-z]:/;
 /** The name with control characters escaped, safe to show in messages and store in refusals. */
 export function displayName(name: string): string {
   return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+// CP437, the zip specification's default, for bytes 0x80-0xFF; below that it is ASCII (the control
+// bytes stay controls, so such names are refused rather than shown as CP437's ☺ and ♥).
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+const ZIP_UTF8_FLAG = 0x800;
+const INFO_ZIP_UNICODE_PATH = 0x7075;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The name of a zip entry from its raw bytes. In order:
+ *   - the Info-ZIP Unicode Path extra field (0x7075, version 1), when the CRC-32 it carries is that
+ *     of the raw name (otherwise the name was changed after the field was written) and it is UTF-8;
+ *   - general purpose bit 11 set: UTF-8 (invalid sequences replaced by U+FFFD);
+ *   - no flag: UTF-8 when the bytes are valid UTF-8, as current unzip and 7-Zip decide (Info-ZIP on
+ *     Linux and macOS's archiver write UTF-8 names without the flag), CP437 otherwise.
+ */
+export function decodeZipEntryName(raw: Buffer, generalPurposeBitFlag: number, extraFields: ReadonlyArray<{ id: number; data: Buffer }>): string {
+  for (const field of extraFields) {
+    if (field.id !== INFO_ZIP_UNICODE_PATH || field.data.length < 5 || field.data[0] !== 1) continue;
+    if (field.data.readUInt32LE(1) !== crc32(raw)) continue;
+    const unicode = decodeStrictUtf8(field.data.subarray(5));
+    if (unicode !== null) return unicode;
+  }
+  if ((generalPurposeBitFlag & ZIP_UTF8_FLAG) !== 0) return raw.toString('utf8');
+  return decodeStrictUtf8(raw) ?? decodeCp437(raw);
+}
+
+function decodeStrictUtf8(bytes: Buffer): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function decodeCp437(bytes: Buffer): string {
+  let text = '';
+  for (const byte of bytes) text += byte < 0x80 ? String.fromCharCode(byte) : CP437_HIGH[byte - 0x80];
+  return text;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { LakeError } from '../../errors.js';
 import type { ReaderContext } from './context.js';
-import { checkArchiveEntryName, displayName } from './entry-names.js';
+import { checkArchiveEntryName, decodeZipEntryName, displayName } from './entry-names.js';
 import { ChargedExtent, InflationGuard, type Location } from './limits.js';
 import { validDate, type EntryOutcome, type ExportEntry, type Refusal } from './types.js';
 
@@ -81,8 +81,9 @@ function rangeProblem(start: number, end: number): Error | null {
 }
 
 /**
- * Opens the central directory. Names are decoded by us (decodeStrings: false), because yauzl
- * rejects a bad name by failing the whole archive, and we refuse just that entry.
+ * Opens the central directory. Names are decoded by us (decodeStrings: false, then
+ * decodeZipEntryName), because yauzl rejects a bad name by failing the whole archive, and we
+ * refuse just that entry; and yauzl reads every name without the UTF-8 flag as CP437.
  */
 export function openZip(input: string, archive: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
@@ -168,7 +169,7 @@ export async function* readZip(zip: yauzl.ZipFile, input: string, archive: strin
       );
     }
 
-    const rawName = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, true);
+    const rawName = decodeZipEntryName(entry.fileNameRaw, entry.generalPurposeBitFlag, entry.extraFields);
     const name = checkArchiveEntryName(rawName);
     const refuse = (category: Refusal['category'], reason: string, path = name.ok ? name.path : displayName(rawName)): EntryOutcome => ({
       refused: { path, archive, input, category, reason },
