@@ -115,3 +115,19 @@ test('importing the same export again adds nothing', async () => {
   const [count] = await rows<{ n: string }>(`SELECT (SELECT count(*) FROM timeseries.location_points) + (SELECT count(*) FROM user_data.items) AS n`);
   assert.equal(Number(count!.n), 9);
 });
+
+test('into a lake that stored those instants cut to the millisecond, importing again adds nothing and restores the microseconds', async () => {
+  // What the importer stored before microseconds were kept.
+  await t.lake.db.query(`UPDATE user_data.items SET occurred_at = date_trunc('milliseconds', occurred_at) WHERE user_id = $1`, [user]);
+  const [cut] = await rows<{ n: string }>(`SELECT count(*) AS n FROM user_data.items WHERE ${MICROS} NOT LIKE '%000'`);
+  assert.equal(Number(cut!.n), 0);
+  const again = await runImport(t.lake.db, { userId: user, inputs: [path.join(dir, 'Takeout')], batchSize: 100 });
+  assert.equal(again.status, 'done');
+  assert.equal(again.totals.records, 0);
+  assert.equal(again.totals.duplicates, 9);
+  const items = await rows<{ at: string }>(`SELECT ${MICROS} AS at FROM user_data.items ORDER BY occurred_at`);
+  assert.deepEqual(
+    items.map((item) => item.at),
+    ['2019-01-05T17:20:31.123456', '2019-01-06T08:00:00.500000', '2021-03-31T09:12:00.000001', '2021-03-31T09:12:00.212223', '2023-09-19T15:42:54.000000', '2023-09-19T17:42:53.434647'],
+  );
+});

@@ -43,6 +43,11 @@ export interface BulkInsertOptions {
    */
   merge?: (batch: string) => string;
   /**
+   * A statement run before the rows move, given the staging table: to bring stored rows to the
+   * form the batch's take (Destination.beforeInsert), so that the same record meets them.
+   */
+  before?: (batch: string) => string;
+  /**
    * A statement run after the rows moved, given a relation holding the batch's rows (the staging
    * table, or a query whose parameters copyDirect binds): for tables derived from the loaded one
    * (summaries), in the same transaction. It takes no parameters of its own.
@@ -68,10 +73,11 @@ export async function bulkInsert(
   data: CopyData,
   options: BulkInsertOptions = {},
 ): Promise<BulkInsertResult> {
-  const { format = 'text', replace, merge, derive, deriveAt } = options;
+  const { format = 'text', replace, merge, before, derive, deriveAt } = options;
   const staging = await stagingTable(tx, table, columns);
   const list = columns.join(', ');
   const received = await tx.copyFrom(staging, columns, data, format);
+  if (before) await tx.query(before(staging), [], PREPARE);
   const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`, [], PREPARE);
   let updated = 0;
   if (replace) {

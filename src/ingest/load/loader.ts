@@ -73,6 +73,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
         format: 'binary',
         replace: revised ? destination.replace : undefined,
         merge: destination.merge,
+        before: destination.beforeInsert,
         derive: destination.derive,
         deriveAt: deriveAtOf(table),
       });

@@ -20,6 +20,8 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
    * (bulk.ts `merge`); the stored rows it changes count as updated, not as duplicates.
    */
   merge?: (batch: string) => string;
+  /** A statement run on the batch's staged rows before they move in (bulk.ts `before`). */
+  beforeInsert?: (batch: string) => string;
   /** A statement keeping a table derived from this one current, given a relation of the batch's rows (bulk.ts). */
   derive?: (batch: string) => string;
   /**
@@ -141,6 +143,15 @@ export const DESTINATIONS: DestinationMap = {
       conflict: ['user_id', 'occurred_at', 'content_hash'],
       columns: ['utc_offset_minutes', 'title', 'body', 'url', 'language', 'lat', 'lon', 'attributes', 'import_file_id', 'revision'],
     },
+    // Items with microseconds (ItemRecord.occurredAtMicros) were stored cut to the millisecond
+    // before those were kept: such a row, same hash, takes the exact instant, and the batch's row
+    // then meets it as a duplicate instead of being stored a second time.
+    beforeInsert: (batch) =>
+      `UPDATE user_data.items AS stored SET occurred_at = exact.occurred_at
+         FROM (SELECT user_id, occurred_at, content_hash FROM ${batch}
+                WHERE occurred_at <> date_trunc('milliseconds', occurred_at)) AS exact
+        WHERE stored.user_id = exact.user_id AND stored.occurred_at = date_trunc('milliseconds', exact.occurred_at)
+          AND stored.content_hash = exact.content_hash`,
     write(w, r, user, file) {
       w.row(16);
       w.uuid(user);
