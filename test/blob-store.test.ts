@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { LakeError } from '../src/errors.js';
 import { addRef, collectUnreferenced, listRefs, removeRef } from '../src/store/blob-refs.js';
 import { BLOB_TIERS, BlobStore, type BlobTier } from '../src/store/blob-store.js';
-import { lakeEnvironment } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const CHILD = new URL('./support/blob-store-child.ts', import.meta.url).pathname;
@@ -411,7 +411,6 @@ describe('lake blobs (command line)', () => {
     cliStore = new BlobStore(path.join(dataDir, 'blobs'));
     // The data directory gets its lake before blobs are put in it: blobs with no record of their
     // database are refused (test/data-dir-identity.test.ts).
-    // (Creating and migrating an embedded database takes minutes on a loaded machine: the command's timeout allows it.)
     const first = await lakeBlobs('gc', '--dry-run');
     assert.equal(first.code, 0, first.stderr);
   });
@@ -423,7 +422,7 @@ describe('lake blobs (command line)', () => {
   async function lakeBlobs(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const env = lakeEnvironment({ LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) });
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', BLOBS_CLI, 'blobs', ...args], { env, timeout: 600_000 });
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', BLOBS_CLI, 'blobs', ...args], { env, timeout: CLI_TIMEOUT_MS });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };

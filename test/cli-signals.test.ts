@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { lakeEnvironment } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase } from './support/lake.js';
 
 const CHECKOUT = new URL('..', import.meta.url).pathname;
@@ -110,7 +110,7 @@ async function stopsOn(signal: NodeJS.Signals, to: 'pid' | 'group', command: str
 
   // The data directory is free: the lock file is gone and the next command opens it.
   await assert.rejects(access(path.join(settings.LAKE_DATA_DIR!, 'hot', 'lake.pid')), 'lock file removed');
-  const doctor = await promisify(execFile)(process.execPath, [LAKE, 'doctor', '--json'], { env: lakeEnvironment(settings), timeout: 240_000 }).catch(
+  const doctor = await promisify(execFile)(process.execPath, [LAKE, 'doctor', '--json'], { env: lakeEnvironment(settings), timeout: CLI_TIMEOUT_MS }).catch(
     (error: { code: number; stderr: string }) => assert.fail(`lake doctor after the stop: exit ${error.code}: ${error.stderr}`),
   );
   assert.equal(JSON.parse(doctor.stdout).healthy, true);

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
 import { buildZip } from './support/archives.js';
-import { lakeEnvironment } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, SERVER_URL } from './support/lake.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
@@ -25,7 +25,7 @@ interface Outcome {
 async function lake(args: string[], env: Record<string, string> = {}, uid?: number): Promise<Outcome> {
   try {
     const as = uid === undefined ? {} : { uid, gid: uid };
-    const { stdout, stderr } = await run(process.execPath, [LAKE, ...args], { env: lakeEnvironment(env), timeout: 120_000, ...as });
+    const { stdout, stderr } = await run(process.execPath, [LAKE, ...args], { env: lakeEnvironment(env), timeout: CLI_TIMEOUT_MS, ...as });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

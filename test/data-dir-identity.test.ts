@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { IDENTITY_FILE, type DataDirIdentity } from '../src/data-dir-identity.js';
 import { BlobStore } from '../src/store/blob-store.js';
-import { lakeEnvironment } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, SERVER_URL } from './support/lake.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
@@ -24,7 +24,7 @@ interface Outcome {
 
 async function lake(args: string[], settings: Record<string, string>): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [LAKE, ...args], { env: lakeEnvironment(settings), timeout: 180_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [LAKE, ...args], { env: lakeEnvironment(settings), timeout: CLI_TIMEOUT_MS });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

@@ -16,7 +16,7 @@ import { DISK_RESERVE_BYTES, freeBytes, MIB } from '../src/disk-space.js';
 import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { Lake } from '../src/lake.js';
 import { get, startTestServer } from './support/api.js';
-import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, lakeEnvironment, lakeImport } from './support/lake-cli.js';
 import { writeRecordsJson } from './support/exports.js';
 import { createServerDatabase, openTestLake } from './support/lake.js';
 import { create, head, patch, sha256 } from './support/tus.js';
@@ -137,7 +137,7 @@ test('lake doctor on a full data directory answers within seconds, also when the
   const filler = await fillDisk(MIB);
   try {
     const started = performance.now();
-    const doctor = await run(process.execPath, [LAKE, 'doctor', '--json'], { env, timeout: 120_000 }).then(
+    const doctor = await run(process.execPath, [LAKE, 'doctor', '--json'], { env, timeout: CLI_TIMEOUT_MS }).then(
       (done) => ({ code: 0, stdout: done.stdout, stderr: done.stderr }),
       (error: { code: number; stdout: string; stderr: string; killed?: boolean }) => {
         assert.ok(!error.killed, 'lake doctor hung');

@@ -48,3 +48,10 @@ export function lakeEnvironment(settings: Record<string, string>): Record<string
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAKE_') && k !== 'DATABASE_URL')) as Record<string, string>;
   return { ...clean, ...settings };
 }
+
+/**
+ * How long a child `lake` command may take before a test gives up on it: a hang guard only. The
+ * first command on a new embedded data directory creates and migrates its database, which took
+ * over 2 minutes on a loaded 2-core machine.
+ */
+export const CLI_TIMEOUT_MS = 600_000;
