@@ -151,7 +151,7 @@ test('lake import exits 0 when every file is done, 1 for an empty or refused fil
 
   const done = await lake(['import', good, '--user', 'exits'], env);
   assert.equal(done.code, 0, done.stderr);
-  assert.match(done.stdout, /^done: 1 files, 1 records loaded/m);
+  assert.match(done.stdout, /^done: 1 files, 1 point \(1 row\) loaded/m);
   assert.deepEqual(errorLines(done.stderr), []);
 
   for (const [input, status] of [[empty, 'empty'], [refused, 'refused']] as const) {

@@ -33,7 +33,7 @@ import {
 import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
 import { LOADED_TABLES } from './load/tables.js';
 import { drain, peekHead } from './receive/peek.js';
-import { quarantinedCount, type FileReport, type FileStatus, type ImportReport } from './report.js';
+import { addKindCounts, quarantinedCount, type FileReport, type KindCounts, type FileStatus, type ImportReport } from './report.js';
 import { detectSource, SOURCES } from './sources/index.js';
 import { isStandalone } from './sources/standalone.js';
 import type { Source } from './source.js';
@@ -173,6 +173,10 @@ async function importInto(db: Database, options: ImportOptions, jobId: string, r
   await runAfterImport(db, userId, options.sources ?? SOURCES, files);
   const totals = {
     files: files.length,
+    counts: files.reduce<KindCounts>((sum, f) => {
+      for (const [kind, n] of Object.entries(f.counts) as [keyof KindCounts, number][]) sum[kind] = (sum[kind] ?? 0) + n;
+      return sum;
+    }, {}),
     records: files.reduce((n, f) => n + f.records, 0),
     updated: files.reduce((n, f) => n + f.updated, 0),
     duplicates: files.reduce((n, f) => n + f.duplicates, 0),
@@ -229,6 +233,7 @@ function emptyReport(path: string, archive: string | null, status: FileStatus, n
     format: null,
     status,
     mimeType: null,
+    counts: {},
     records: 0,
     updated: 0,
     duplicates: 0,
@@ -355,6 +360,7 @@ async function applyScanVerdict(
   report.status = 'refused';
   report.note = reason;
   report.records = 0;
+  report.counts = {};
   report.updated = 0;
   report.quarantined.unsafe = (report.quarantined.unsafe ?? 0) + 1;
   return 'infected';
@@ -401,6 +407,7 @@ async function parseAndLoad(
     const checkpoint = loading.length === 0 ? end : committed;
     const done = loadResilient(db, target, { tables: produced.tables, quarantine: produced.quarantine, checkpoint }, path).then((counts) => {
       report.records += counts.inserted;
+      addKindCounts(report.counts, counts.insertedByTable, source.id);
       report.updated += counts.updated;
       report.duplicates += counts.duplicates;
       for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {

@@ -40,6 +40,21 @@ export interface LoadCounts {
   /** Stored rows replaced by a newer revision (records.ts, `revision`). */
   updated: number;
   duplicates: number;
+  /** Rows inserted per destination table (user_data.messages...): what the report counts by kind. */
+  insertedByTable: Record<string, number>;
+}
+
+/** The sum of two batches' counts (a batch split in halves). */
+export function addLoadCounts(a: LoadCounts, b: LoadCounts): LoadCounts {
+  const insertedByTable = { ...a.insertedByTable };
+  for (const [table, n] of Object.entries(b.insertedByTable)) insertedByTable[table] = (insertedByTable[table] ?? 0) + n;
+  return {
+    received: a.received + b.received,
+    inserted: a.inserted + b.inserted,
+    updated: a.updated + b.updated,
+    duplicates: a.duplicates + b.duplicates,
+    insertedByTable,
+  };
 }
 
 /** A batch turned into binary COPY data per destination table: the CPU work, done before the database is awaited. */
@@ -66,7 +81,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   await db.assertRoomFor(batch.tables.reduce((bytes, table) => bytes + table.data.length, 0));
   await ensurePartitions(db, batch.tables);
   return db.loadAsUser(userId, (tx) => copyDirectWherePossible(tx, userId, batch.tables), async (tx, direct) => {
-    const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0 };
+    const total: LoadCounts = { received: 0, inserted: 0, updated: 0, duplicates: 0, insertedByTable: {} };
     for (const [index, table] of batch.tables.entries()) {
       const { destination, data, revised } = table;
       const counts = direct[index] ?? await bulkInsert(tx, destination.table, destination.columns, data, {
@@ -81,6 +96,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
       total.inserted += counts.inserted;
       total.updated += counts.updated;
       total.duplicates += counts.duplicates;
+      if (counts.inserted) total.insertedByTable[destination.table] = (total.insertedByTable[destination.table] ?? 0) + counts.inserted;
     }
     const { quarantine, checkpoint } = batch;
     if (quarantine.length > 0) {

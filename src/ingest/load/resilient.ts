@@ -8,7 +8,7 @@ import type { Database } from '../../db/database.js';
 import { retryTransient as withRetries, isDataError } from '../../db/retry.js';
 import type { QuarantineCategory } from '../records.js';
 import { countRows, splitRows, type EncodedTable } from './encode.js';
-import { loadPrepared, type LoadCounts, type LoadTarget, type PreparedBatch, type QuarantineEntry } from './loader.js';
+import { addLoadCounts, loadPrepared, type LoadCounts, type LoadTarget, type PreparedBatch, type QuarantineEntry } from './loader.js';
 
 export interface ResilientCounts extends LoadCounts {
   quarantinedByDatabase: Partial<Record<QuarantineCategory, number>>;
@@ -49,10 +49,7 @@ async function loadOrSplit(db: Database, target: LoadTarget, batch: PreparedBatc
     const first = await loadOrSplit(db, target, { tables: firstRows, quarantine: [], checkpoint: null }, entry);
     const second = await loadOrSplit(db, target, { tables: secondRows, quarantine: batch.quarantine, checkpoint: batch.checkpoint }, entry);
     return {
-      received: first.received + second.received,
-      inserted: first.inserted + second.inserted,
-      updated: first.updated + second.updated,
-      duplicates: first.duplicates + second.duplicates,
+      ...addLoadCounts(first, second),
       quarantinedByDatabase: { invalid: (first.quarantinedByDatabase.invalid ?? 0) + (second.quarantinedByDatabase.invalid ?? 0) || undefined },
     };
   }
