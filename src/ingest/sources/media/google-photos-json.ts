@@ -12,7 +12,11 @@
 //
 // Album metadata (google.photos.album): `metadata.json` (localized: `métadonnées.json`,
 // `Metadaten.json`, `metadatos.json`...), {title, description, access, date: {timestamp}, location,
-// geoData}, or the older {albumData: {...the same}} → one `media_album` record keyed by folder.
+// geoData, enrichments?}, or the older {albumData: {...the same}} → one `media_album` record keyed
+// by folder. `enrichments` are what the owner added between the album's photos, in order:
+// {narrativeEnrichment: {text}} and {locationEnrichment: {location: [{name, description,
+// latitudeE7, longitudeE7}]}} (others, such as mapEnrichment, kept as they are); they are stored
+// read (text; names with degrees) in the album's attributes.enrichments.
 //
 // Both are small: read as one JSON value with a hard cap (MAX_JSON_BYTES), rejected as too_large
 // past it without being held.
@@ -30,7 +34,7 @@ export const ALBUM_SOURCE_ID = 'google.photos.album';
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 const SIDECAR_MAPPED = new Set(['title', 'description', 'photoTakenTime', 'creationTime', 'geoData', 'geoDataExif', 'people', 'favorited', 'url']);
-const ALBUM_MAPPED = new Set(['title', 'description', 'access', 'date', 'location', 'geoData']);
+const ALBUM_MAPPED = new Set(['title', 'description', 'access', 'date', 'location', 'geoData', 'enrichments']);
 
 function detectSidecar(probe: Probe): Confidence | null {
   const shape = describeJsonHead(probe.head);
@@ -122,6 +126,36 @@ function sidecarFromObject(value: unknown, offset: number, path: string): ParseE
   return emit(record, offset);
 }
 
+export type AlbumEnrichment =
+  | { type: 'narrative'; text: string }
+  | { type: 'location'; places: { name: string | null; description: string | null; lat: number | null; lon: number | null }[] }
+  | { type: 'other'; value: unknown };
+
+/** A coordinate in 1e-7 degrees (`latitudeE7`), or null when absent or out of range. */
+function degreesE7(value: unknown, limit: number): number | null {
+  const e7 = numberOf(value);
+  if (e7 === null) return null;
+  const degrees = e7 / 1e7;
+  return Math.abs(degrees) <= limit ? degrees : null;
+}
+
+function enrichmentsOf(value: unknown): AlbumEnrichment[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((item): AlbumEnrichment => {
+    if (isObject(item) && isObject(item.narrativeEnrichment)) return { type: 'narrative', text: stringOf(item.narrativeEnrichment.text) ?? '' };
+    if (isObject(item) && isObject(item.locationEnrichment) && Array.isArray(item.locationEnrichment.location)) {
+      const places = item.locationEnrichment.location.filter(isObject).map((place) => {
+        let lat = degreesE7(place.latitudeE7, 90);
+        let lon = degreesE7(place.longitudeE7, 180);
+        if (lat === null || lon === null || (lat === 0 && lon === 0)) lat = lon = null;
+        return { name: stringOf(place.name) || null, description: stringOf(place.description) || null, lat, lon };
+      });
+      return { type: 'location', places };
+    }
+    return { type: 'other', value: item };
+  });
+}
+
 function albumFromObject(value: unknown, offset: number, path: string): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', `${path}: album metadata that does not hold an object`, offset, value);
   const data = isObject(value.albumData) ? value.albumData : value;
@@ -130,6 +164,8 @@ function albumFromObject(value: unknown, offset: number, path: string): ParseEve
   const attributes = unmapped(data, ALBUM_MAPPED);
   if (data !== value) Object.assign(attributes, unmapped(value, new Set(['albumData'])));
   attributes.metadataFile = name;
+  const enrichments = enrichmentsOf(data.enrichments);
+  if (enrichments.length > 0) attributes.enrichments = enrichments;
   const record: MediaAlbumRecord = {
     type: 'media_album',
     source: ALBUM_SOURCE_ID,
