@@ -18,6 +18,8 @@ export interface OpenOptions {
   migrate?: boolean;
   /** Keep the embedded database in memory (tests). */
   inMemory?: boolean;
+  /** Told when the database is open and migrating starts, which can take many seconds (`lake import` says so). */
+  onMigrating?: () => void;
 }
 
 export class Lake {
@@ -70,6 +72,7 @@ export class Lake {
       if (db.backend === 'server') binding = await DataDirBinding.before(config, 'server', db.location);
       await binding?.confirm(db);
       if (options.migrate ?? true) {
+        options.onMigrating?.();
         const notes = await installExtensions(db);
         profile = withNotes(await db.detectProfile(), notes);
         migrations = await migrate(db, profile);

@@ -1,4 +1,5 @@
 // The `lake` command line. Configuration is read once here and handed down.
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ENVIRONMENT, loadConfig, type Config, type ConfigOverrides } from '../config/config.js';
 import { migrationStatus } from '../db/migrate.js';
@@ -90,10 +91,19 @@ program
     // Before the database is opened (or made): a path that is not there or may not be read is a
     // one-line error, and no job is recorded for it (runImport checks again).
     await assertInputsReadable(paths);
-    const lake = await Lake.open(config());
+    // Opening and migrating can take tens of seconds before the first file: each step is said.
+    const progress = new ProgressReporter(options.json ? 'json' : process.stderr.isTTY ? 'tty' : 'log');
+    const settings = config();
+    const opening = performance.now();
+    progress.phase('open', settings.databaseUrl ? 'connecting to the PostgreSQL server (DATABASE_URL)…' : `opening the embedded database in ${shownPath(settings.tiers.hot)}…`);
+    const lake = await Lake.open(settings, { onMigrating: () => progress.phase('migrate', 'checking the schema, applying any pending migrations…') });
     try {
+      const applied = lake.migrations?.applied.length ?? 0;
+      progress.phase('ready', `database ready after ${((performance.now() - opening) / 1000).toFixed(1)} s, ` +
+        (applied ? `${applied} migration${applied === 1 ? '' : 's'} applied` : 'schema up to date'));
       const userId = await ensureUser(lake.db, options.user);
-      const progress = new ProgressReporter(options.json ? 'json' : process.stderr.isTTY ? 'tty' : 'log');
+      const names = paths.map((p) => path.basename(p));
+      progress.phase('read', `reading ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}…`);
       const report = await runImport(lake.db, {
         userId,
         inputs: paths,
@@ -113,6 +123,12 @@ program
       await lake.close();
     }
   });
+
+/** A path as typed relative to the working directory when it is inside it (./lake-data/hot), else absolute. */
+function shownPath(target: string): string {
+  const relative = path.relative(process.cwd(), target);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? `./${relative}` : path.resolve(target);
+}
 
 registerApiCommands(program, config);
 registerBlobCommands(program, config);

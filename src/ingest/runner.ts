@@ -7,12 +7,14 @@
 // A re-run of the same command resumes an interrupted file after its last committed batch, and
 // the content-hash keys make everything else a counted duplicate.
 import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { LakeError } from '../errors.js';
+import { detectInputKind } from './extract/input-kind.js';
 import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
 import { loadResilient } from './load/resilient.js';
 import type { Checkpoint } from './load/loader.js';
@@ -51,6 +53,9 @@ export interface ImportProgress {
   records: number;
   bytes: number;
   filesDone: number;
+  /** Files and bytes of the whole import when known before reading: folders and plain files, not archives. */
+  filesTotal: number | null;
+  bytesTotal: number | null;
 }
 
 /**
@@ -151,7 +156,10 @@ async function startJob(db: Database, options: ImportOptions): Promise<{ jobId: 
 async function importInto(db: Database, options: ImportOptions, jobId: string, resumedInterrupted: boolean, started: number): Promise<ImportReport> {
   const { userId } = options;
   const files: FileReport[] = [];
-  const progress: ImportProgress = { path: '', fileBytes: 0, fileSize: null, records: 0, bytes: 0, filesDone: 0 };
+  const measured = options.onProgress ? await measureInputs(options.inputs) : null;
+  const progress: ImportProgress = {
+    path: '', fileBytes: 0, fileSize: null, records: 0, bytes: 0, filesDone: 0, filesTotal: measured?.files ?? null, bytesTotal: measured?.bytes ?? null,
+  };
   let error: ImportReport['error'] = null;
   const finished = (file: FileReport): void => {
     files.push(file);
@@ -188,6 +196,36 @@ async function importInto(db: Database, options: ImportOptions, jobId: string, r
   const status = error ? 'failed' : clean ? 'done' : 'partial';
   await finishJob(db, userId, jobId, status, totals, error?.message ?? null);
   return { jobId, resumedInterrupted, status, error, files, totals };
+}
+
+/**
+ * Files and bytes of inputs that are folders and plain files, for the progress line; null when one
+ * is an archive, whose entries are only known while it is read (or when a folder cannot be walked).
+ * Symbolic links are not followed here: an estimate, which the import's own walk does not depend on.
+ */
+async function measureInputs(inputs: readonly string[]): Promise<{ files: number; bytes: number } | null> {
+  let files = 0;
+  let bytes = 0;
+  try {
+    for (const input of new Set(inputs.map((i) => path.resolve(i)))) {
+      const kind = await detectInputKind(input);
+      if (kind === 'file') {
+        files++;
+        bytes += (await stat(input)).size;
+      } else if (kind === 'folder') {
+        for (const child of await readdir(input, { recursive: true, withFileTypes: true })) {
+          if (!child.isFile()) continue;
+          files++;
+          bytes += (await stat(path.join(child.parentPath ?? child.path, child.name))).size;
+        }
+      } else {
+        return null;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return { files, bytes };
 }
 
 /**
