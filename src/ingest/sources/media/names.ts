@@ -5,8 +5,14 @@
 // and cuts every sidecar name to 51 characters with `.json` (46 before it), so a long name loses
 // its tail: `IMG_20230101_123456.jpg.supplemental-metad.json`, `<first 46 of the photo's name>.json`.
 // A second file of the same name in a folder is `IMG_1234(1).jpg`, its sidecar `IMG_1234.jpg(1).json`
-// (`.supplemental-metadata(1).json`). An edited copy `IMG_1234-edited.jpg` (localized: -bearbeitet,
-// -modifié...) has no sidecar of its own and shares the original's.
+// (`.supplemental-metadata(1).json`); on a cut name the `(n)` follows the cut: `…qrs(1).jpg` ↔
+// `…qr(1).json`. An edited copy `IMG_1234-edited.jpg` (localized: -bearbeitet, -modifié...) has no
+// sidecar of its own and shares the original's. Some sidecars leave out the media's extension
+// (`1697872351123.supplemental-metadata.json` for `1697872351123.jpg`): the join tries that last.
+// In which unit Google counts the 46 for names with characters past U+FFFF (emoji) is not
+// published, so both UTF-16 units and code points are accepted: `truncated` is measured in
+// UTF-16 units (never fewer than code points), and the join key (reconcile.ts) counts such a
+// character as two, so a cut sidecar keeps its whole key in either unit.
 //
 // So both sides are reduced to a pair name and a duplicate number: the media file
 // `IMG_1234(1).jpg` → (`IMG_1234.jpg`, 1), the sidecar `IMG_1234.jpg(1).json` → (`IMG_1234.jpg`, 1,
