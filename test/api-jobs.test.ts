@@ -175,11 +175,12 @@ describe('a job from an upload', () => {
     assert.equal(report.body.files.length, 1);
     const line = report.body.files[0];
     assert.deepEqual(
-      { path: line.path, format: line.format, status: line.status, records: line.records, quarantined: line.quarantined },
-      { path: 'Records.json', format: 'google.location.records', status: 'done', records: 3000, quarantined: { invalid: 4 } },
+      { path: line.path, format: line.format, status: line.status, counts: line.counts, records: line.records, quarantined: line.quarantined },
+      { path: 'Records.json', format: 'google.location.records', status: 'done', counts: { points: 3000 }, records: 3000, quarantined: { invalid: 4 } },
     );
     assert.match(line.sha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(report.body.totals.records, 3000);
+    assert.deepEqual(report.body.totals.counts, { points: 3000 });
 
     const first = await get(server, `/v1/jobs/${jobId}/quarantine?limit=3`, keys.alice!);
     assert.equal(first.status, 200);

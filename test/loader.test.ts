@@ -40,7 +40,10 @@ function sampleRecords(): LakeRecord[] {
 
 test('a batch of every record type lands in its tables, text and JSON intact', async () => {
   const counts = await loadBatch(t.lake.db, target(), { records: sampleRecords(), checkpoint: { recordsDone: 6, byteOffset: 1234 } });
-  assert.deepEqual(counts, { received: 6, inserted: 6, updated: 0, duplicates: 0 });
+  assert.deepEqual(counts, {
+    received: 6, inserted: 6, updated: 0, duplicates: 0,
+    insertedByTable: { 'timeseries.location_points': 2, 'timeseries.measurements': 1, 'user_data.items': 1, 'user_data.places': 1, 'user_data.visits': 1 },
+  });
   const item = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ title: string; url: string; utc_offset_minutes: number; attributes: unknown; import_file_id: string }>(
       `SELECT title, url, utc_offset_minutes, attributes, import_file_id FROM user_data.items`,
@@ -65,7 +68,7 @@ test('quarantined input is written with the batch that passed over it', async ()
     quarantine: [{ entry: 'Takeout/x.json', category: 'invalid', reason: 'lat 91 out of range', byteOffset: 77, excerpt: '{"latitudeE7":910000000}' }],
     checkpoint: { recordsDone: 7, byteOffset: 2000 },
   });
-  assert.deepEqual(counts, { received: 0, inserted: 0, updated: 0, duplicates: 0 });
+  assert.deepEqual(counts, { received: 0, inserted: 0, updated: 0, duplicates: 0, insertedByTable: {} });
   const rows = await t.lake.db.asUser(user, (tx) =>
     tx.query(`SELECT entry, category, reason, byte_offset, line, excerpt FROM imports.quarantine`),
   );
@@ -77,7 +80,7 @@ test('quarantined input is written with the batch that passed over it', async ()
 
 test('loading the same records again adds nothing and counts every one as a duplicate', async () => {
   const counts = await loadBatch(t.lake.db, target(), { records: sampleRecords(), checkpoint: { recordsDone: 6, byteOffset: 1234 } });
-  assert.deepEqual(counts, { received: 6, inserted: 0, updated: 0, duplicates: 6 });
+  assert.deepEqual(counts, { received: 6, inserted: 0, updated: 0, duplicates: 6, insertedByTable: {} });
   const total = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ n: number }>(
       `SELECT ((SELECT count(*) FROM user_data.items) + (SELECT count(*) FROM timeseries.location_points)
@@ -107,7 +110,7 @@ test('a row repeated inside a batch of a new time range loads once and counts on
   const point: LakeRecord = { type: 'location_point', source: 'test.points', key: [20], recordedAt: new Date('2021-03-01T00:00:00Z'), lat: 1, lon: 2 };
   const other: LakeRecord = { ...point, key: [21], recordedAt: new Date('2021-03-01T00:05:00Z') };
   const counts = await loadBatch(t.lake.db, target(), { records: [point, other, { ...point }] });
-  assert.deepEqual(counts, { received: 3, inserted: 2, updated: 0, duplicates: 1 });
+  assert.deepEqual(counts, { received: 3, inserted: 2, updated: 0, duplicates: 1, insertedByTable: { 'timeseries.location_points': 2 } });
   const hours = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_hours WHERE hour = '2021-03-01T00:00:00Z' AND recorded_at = '2021-03-01T00:00:00Z'`),
   );
@@ -123,7 +126,7 @@ test('a message keeps its address lists, labels and attachments exactly', async 
     attachments: [{ filename: 'plan.pdf', contentType: 'application/pdf', size: 1234, sha256: 'ab'.repeat(32) }],
   };
   const counts = await loadBatch(t.lake.db, target(), { records: [message] });
-  assert.deepEqual(counts, { received: 1, inserted: 1, updated: 0, duplicates: 0 });
+  assert.deepEqual(counts, { received: 1, inserted: 1, updated: 0, duplicates: 0, insertedByTable: { 'user_data.messages': 1 } });
   const row = await t.lake.db.asUser(user, (tx) =>
     tx.query(`SELECT from_address, to_addresses, cc_addresses, subject, body, labels, attachments FROM user_data.messages`),
   );

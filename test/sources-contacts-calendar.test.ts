@@ -240,9 +240,9 @@ describe('loader round trip', () => {
     }
     const target = { userId: user, jobId: FILE, fileId: FILE };
     assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: records.length, byteOffset: 1 } }),
-      { received: 5, inserted: 5, updated: 0, duplicates: 0 });
+      { received: 5, inserted: 5, updated: 0, duplicates: 0, insertedByTable: { 'user_data.contacts': 5 } });
     assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: records.length, byteOffset: 2 } }),
-      { received: 5, inserted: 0, updated: 0, duplicates: 5 });
+      { received: 5, inserted: 0, updated: 0, duplicates: 5, insertedByTable: {} });
     const rows = await t.lake.db.asUser(user, (tx) =>
       tx.query<Record<string, unknown>>(
         `SELECT full_name, structured_name, emails, phones, organization, birthday::text AS birthday, addresses, notes, categories, uid, import_file_id
@@ -269,8 +269,8 @@ describe('loader round trip', () => {
       records.push(result.record);
     }
     const target = { userId: user, jobId: FILE, fileId: FILE };
-    assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: 23, byteOffset: 3 } }), { received: 23, inserted: 23, updated: 0, duplicates: 0 });
-    assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: 23, byteOffset: 4 } }), { received: 23, inserted: 0, updated: 0, duplicates: 23 });
+    assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: 23, byteOffset: 3 } }), { received: 23, inserted: 23, updated: 0, duplicates: 0, insertedByTable: { 'user_data.calendar_events': 23 } });
+    assert.deepEqual(await loadBatch(t.lake.db, target, { records, checkpoint: { recordsDone: 23, byteOffset: 4 } }), { received: 23, inserted: 0, updated: 0, duplicates: 23, insertedByTable: {} });
     const rows = await t.lake.db.asUser(user, (tx) =>
       tx.query<Record<string, unknown>>(
         `SELECT to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS starts, all_day, time_zone, summary, attendees, calendar_name

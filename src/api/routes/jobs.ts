@@ -23,6 +23,7 @@ import type { ApiApp, ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
 import type { JobRunnerIdentity } from '../../ingest/job-liveness.js';
 import { JOB_LIVENESS_COLUMNS, jobState } from '../../ingest/receive/ledger.js';
+import { addKindCounts, type KindCounts } from '../../ingest/report.js';
 import { FINAL_STATUSES, type JobRunner, type JobStatus, type LiveProgress } from '../jobs/runner.js';
 import { CursorParam, ErrorBody, Nullable } from '../query-params.js';
 import { readUpload } from '../uploads/uploads.js';
@@ -72,13 +73,18 @@ const Job = Type.Object({
   progress: Progress,
 });
 
+const Counts = Type.Record(Type.String(), Type.Integer(), {
+  description: 'what was loaded as a person counts it, the non-zero kinds: points, visits, places, activityItems, messages, attachments, photosAndVideos, documents, measurements, contacts, events',
+});
+
 const FileLine = Type.Object({
   path: Type.String(),
   archive: Nullable(Type.String()),
   format: Nullable(Type.String()),
   status: Type.String(),
   mime_type: Nullable(Type.String()),
-  records: Type.Integer(),
+  counts: Counts,
+  records: Type.Integer({ description: 'rows of every table together (kept for compatibility; `counts` says what they are)' }),
   duplicates: Type.Integer(),
   quarantined: Type.Record(Type.String(), Type.Integer(), { description: 'records refused, by category' }),
   bytes: Nullable(Type.Integer()),
@@ -94,7 +100,7 @@ const Report = Type.Object({
   status: Type.String(),
   error: Nullable(Type.String()),
   files: Type.Array(FileLine),
-  totals: Type.Object({ files: Type.Integer(), records: Type.Integer(), duplicates: Type.Integer(), quarantined: Type.Integer(), bytes: Type.Integer() }),
+  totals: Type.Object({ files: Type.Integer(), counts: Counts, records: Type.Integer(), duplicates: Type.Integer(), quarantined: Type.Integer(), bytes: Type.Integer() }),
 });
 
 const QuarantineRow = Type.Object({
@@ -368,6 +374,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
             `SELECT * FROM (
                SELECT DISTINCT ON (coalesce(archive, ''), path) path, archive, detected_format, status, mime_type, duplicates,
                       sum(records_loaded) OVER (PARTITION BY coalesce(archive, ''), path) AS records,
+                      jsonb_agg(inserted_by_table) OVER (PARTITION BY coalesce(archive, ''), path) AS inserted_by_table,
                       size_bytes, encode(sha256, 'hex') AS sha256, repairs, note, started_at, finished_at
                  FROM imports.files WHERE job_id = $1
                 ORDER BY coalesce(archive, ''), path, started_at DESC NULLS LAST) lines
@@ -394,6 +401,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
         format: f.detected_format,
         status: f.status,
         mime_type: f.mime_type,
+        counts: kindCounts(f.inserted_by_table, f.detected_format),
         records: Number(f.records),
         duplicates: Number(f.duplicates),
         quarantined: byEntry.get(f.path) ?? {},
@@ -412,6 +420,10 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
         files: lines,
         totals: {
           files: lines.length,
+          counts: lines.reduce<KindCounts>((total, l) => {
+            for (const [kind, n] of Object.entries(l.counts) as [keyof KindCounts, number][]) total[kind] = (total[kind] ?? 0) + n;
+            return total;
+          }, {}),
           records: sum((l) => l.records),
           duplicates: sum((l) => l.duplicates),
           quarantined: sum((l) => Object.values(l.quarantined).reduce((a, b) => a + b, 0)),
@@ -523,6 +535,8 @@ interface FileRowReport {
   status: string;
   mime_type: string | null;
   records: number;
+  /** The rows inserted per table by each run that read the file. */
+  inserted_by_table: Record<string, number | string>[];
   duplicates: number;
   size_bytes: number | null;
   sha256: string | null;
@@ -530,6 +544,13 @@ interface FileRowReport {
   note: string | null;
   started_at: Date | null;
   finished_at: Date | null;
+}
+
+/** A file's rows per table, summed over its runs, as kinds (report.ts). */
+function kindCounts(runs: Record<string, number | string>[], format: string | null): KindCounts {
+  const counts: KindCounts = {};
+  for (const run of runs) addKindCounts(counts, Object.fromEntries(Object.entries(run).map(([table, n]) => [table, Number(n)])), format);
+  return counts;
 }
 
 function snakeProgress(p: LiveProgress) {

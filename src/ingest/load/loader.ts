@@ -124,14 +124,20 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
       // The file's counts and its checkpoint in one statement (one round trip per batch less).
       await tx.query(
         `WITH counted AS (
-           UPDATE imports.files SET records_loaded = records_loaded + $3, duplicates = duplicates + $4, quarantined = quarantined + $5
+           UPDATE imports.files SET records_loaded = records_loaded + $3, duplicates = duplicates + $4, quarantined = quarantined + $5,
+                  inserted_by_table = CASE WHEN $9::jsonb = '{}' THEN inserted_by_table ELSE (
+                    SELECT jsonb_object_agg(t, n) FROM (
+                      SELECT t, sum(n)::bigint AS n
+                        FROM (SELECT key, value::bigint FROM jsonb_each_text(inserted_by_table)
+                              UNION ALL SELECT key, value::bigint FROM jsonb_each_text($9::jsonb)) added (t, n)
+                       GROUP BY t) summed) END
             WHERE user_id = $1 AND file_id = $2)
          INSERT INTO imports.checkpoints (user_id, file_id, records_done, byte_offset, cursor, updated_at)
          SELECT $1, $2, $6, $7, $8, now() WHERE $6::bigint IS NOT NULL
          ON CONFLICT (user_id, file_id) DO UPDATE
            SET records_done = excluded.records_done, byte_offset = excluded.byte_offset, cursor = excluded.cursor, updated_at = now()`,
         [userId, importFileId, total.inserted, total.duplicates, quarantine.length,
-          checkpoint?.recordsDone ?? null, checkpoint?.byteOffset ?? null, checkpoint?.cursor ?? {}],
+          checkpoint?.recordsDone ?? null, checkpoint?.byteOffset ?? null, checkpoint?.cursor ?? {}, total.insertedByTable],
         { prepare: true },
       );
     } else if (checkpoint) {
