@@ -36,8 +36,8 @@ after(async () => {
 test('lake import (not a terminal) says it opens the database, migrates and reads the inputs, before the first file', async () => {
   const { stdout, stderr } = await run(process.execPath, [LAKE, 'import', inputs, '--user', 'phases'], { env: lakeEnvironment(env), timeout: CLI_TIMEOUT_MS });
   const lines = stderr.split('\n').filter(Boolean);
-  const opening = env.DATABASE_URL ? /^lake: connecting to the PostgreSQL server \(DATABASE_URL\)…$/ : /^lake: opening the embedded database in .*\/data\/hot…$/;
-  const expected = [opening, /^lake: checking the schema, applying any pending migrations…$/, /^lake: database ready after \d+\.\d s, \d+ migrations applied$/, /^lake: reading inputs…$/];
+  const opening = env.DATABASE_URL ? /^import: connecting to the PostgreSQL server \(DATABASE_URL\)…$/ : /^import: opening the embedded database in .*\/data\/hot…$/;
+  const expected = [opening, /^import: checking the schema, applying any pending migrations…$/, /^import: database ready after \d+\.\d s, \d+ migrations applied$/, /^import: reading inputs…$/];
   assert.ok(lines.length > expected.length, stderr);
   expected.forEach((pattern, i) => assert.match(lines[i]!, pattern, stderr));
   // Then the progress: the whole import (file 1 of 1, bytes of total) and the current file.

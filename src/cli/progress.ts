@@ -31,7 +31,7 @@ export class ProgressReporter {
       this.stream.write(`${JSON.stringify({ event: 'phase', phase, message, seconds: this.seconds() })}\n`);
       return;
     }
-    this.stream.write(`lake: ${message}\n`);
+    this.stream.write(`import: ${message}\n`);
   }
 
   update(progress: ImportProgress): void {
