@@ -12,7 +12,7 @@ import { createApiKey, createUser } from '../src/api/api-keys.js';
 import { serve } from '../src/api/serve.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import type { LakeRecord } from '../src/ingest/records.js';
-import { lakeEnvironment } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
 import { createServerDatabase, openTestLake, type TestLake } from './support/lake.js';
 
 /** Enough NDJSON (about 18 MB) that the export cannot sit whole in socket buffers. */
@@ -24,7 +24,9 @@ describe('graceful shutdown', () => {
   let key: string;
 
   before(async () => {
-    t = await openTestLake();
+    // No handler timeout (LAKE_API_TIMEOUT_MS): on a loaded machine the export ran past its 31 s and
+    // was cut by it, which is not what these tests are about.
+    t = await openTestLake({ LAKE_API_TIMEOUT_MS: '0' });
     userId = (await createUser(t.lake.db, 'walker')).userId;
     key = (await createApiKey(t.lake.db, 'walker')).key;
     const start = Date.parse('2023-01-01T00:00:00Z');
@@ -123,7 +125,7 @@ describe('the commands', () => {
 
   async function lake(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, [LAKE, ...args], { env, timeout: 120_000 });
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [LAKE, ...args], { env, timeout: CLI_TIMEOUT_MS });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };

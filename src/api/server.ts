@@ -65,7 +65,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
     // Body size, handler and idle timeouts, socket-level errors as JSON (limits.ts).
     ...limitOptions(lake.config),
     // Refusals of the router (a path parameter too long, a malformed URL) in the API's error shape.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
     ajv: {
       // Unknown query parameters are refused rather than silently dropped (a typo is an error).
