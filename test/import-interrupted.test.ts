@@ -2,8 +2,6 @@
 // `interrupted`, and the same command run again takes that job over, resumes its file after the
 // last committed batch and ends it `done`, with the rows of an uninterrupted import.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApiKey } from '../src/api/api-keys.js';
@@ -11,29 +9,23 @@ import { loadConfig } from '../src/config/config.js';
 import { isRunnerGone, STALE_AFTER_MS, thisRunner } from '../src/ingest/job-liveness.js';
 import { Lake } from '../src/lake.js';
 import { get, startTestServer } from './support/api.js';
-import { lakeEnvironment, lakeImport, type LakeImportRun } from './support/lake-cli.js';
+import { cliTestLake, lakeImport, type CliTestLake, type LakeImportRun } from './support/lake-cli.js';
 import { writeRecordsJson } from './support/exports.js';
-import { createServerDatabase } from './support/lake.js';
 
 const POINTS = 30_000;
 
-let dir: string;
+let cli: CliTestLake;
 let records: string;
 let env: Record<string, string>;
-let database: Awaited<ReturnType<typeof createServerDatabase>>;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-interrupted-'));
-  records = path.join(dir, 'Records.json');
+  cli = await cliTestLake('lake-interrupted-');
+  env = cli.env;
+  records = path.join(cli.dir, 'Records.json');
   await writeRecordsJson(records, POINTS, { year: 2019, latE7: 480000000, lonE7: 110000000 });
-  database = await createServerDatabase();
-  env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
 });
 
-after(async () => {
-  await database?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => cli?.dispose());
 
 function importAs(user: string, killAfterRecords?: number): Promise<LakeImportRun> {
   return lakeImport({ env, inputs: [records], user, batchSize: 500, killAfterRecords });

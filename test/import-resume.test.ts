@@ -2,35 +2,27 @@
 // ends with exactly the rows (same count, same content hashes) that an uninterrupted import gives.
 // Real processes: the `lake` command is started, killed and restarted as a user would.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
-import { lakeEnvironment, lakeImport, type LakeImportRun } from './support/lake-cli.js';
+import { cliTestLake, lakeImport, type CliTestLake, type LakeImportRun } from './support/lake-cli.js';
 import { writeRecordsJson } from './support/exports.js';
-import { createServerDatabase } from './support/lake.js';
 
 const POINTS = 30_000;
 
-let dir: string;
+let cli: CliTestLake;
 let records: string;
 let env: Record<string, string>;
-let database: Awaited<ReturnType<typeof createServerDatabase>>;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-resume-'));
-  records = path.join(dir, 'Records.json');
+  cli = await cliTestLake('lake-resume-');
+  env = cli.env;
+  records = path.join(cli.dir, 'Records.json');
   await writeRecordsJson(records, POINTS, { year: 2018, latE7: 520000000, lonE7: 133000000 });
-  database = await createServerDatabase();
-  env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
 });
 
-after(async () => {
-  await database?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => cli?.dispose());
 
 /** Run `lake import`; with `killAfter`, SIGKILL it once a progress event reports that many records. */
 function lakeImportAs(user: string, killAfter?: number, file = records, nodeFlags: string[] = []): Promise<LakeImportRun> {
@@ -77,7 +69,7 @@ test('SIGKILL mid-file, then the same command again: the rows of an uninterrupte
 });
 
 test('the import keeps within a 128 MB heap (PGlite itself takes about 70 MB of it)', async () => {
-  const big = path.join(dir, 'big', 'Records.json');
+  const big = path.join(cli.dir, 'big', 'Records.json');
   const { mkdir, open } = await import('node:fs/promises');
   await mkdir(path.dirname(big));
   const handle = await open(big, 'w');

@@ -1,7 +1,11 @@
 // `lake import` as a child process, for the tests that kill it (SIGKILL mid-import, then resume)
 // or bound its heap: the real command, its JSON report and its exit.
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { createServerDatabase } from './lake.js';
 
 const LAKE = new URL('../../bin/lake.js', import.meta.url).pathname;
 
@@ -55,3 +59,26 @@ export function lakeEnvironment(settings: Record<string, string>): Record<string
  * over 2 minutes on a loaded 2-core machine.
  */
 export const CLI_TIMEOUT_MS = 600_000;
+
+export interface CliTestLake {
+  /** A temporary folder: the data directory is its `data`, inputs may be written beside it. */
+  dir: string;
+  /** What a child `lake` sees: that data directory, and a fresh database when testing the server. */
+  env: Record<string, string>;
+  /** Drop the database and remove the folder. */
+  dispose(): Promise<void>;
+}
+
+/** A lake for `lake` commands run as child processes, on the backend the tests run on. */
+export async function cliTestLake(prefix: string): Promise<CliTestLake> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const database = await createServerDatabase();
+  return {
+    dir,
+    env: lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) }),
+    async dispose() {
+      await database?.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
