@@ -1,6 +1,6 @@
 // Numbers and instants kept exactly from file to database (issue 13, defect 5): a 64-bit
 // Records.json `deviceTag` keeps every digit, and microsecond instants (Chrome's time_usec, Play
-// Store times, YouTube CSV times) keep their microseconds in timestamptz. Content hashes stay what
+// Store times, YouTube CSV times, Keep's *TimestampUsec) keep their microseconds in timestamptz. Content hashes stay what
 // they were before: the same export imported again, into a lake loaded before the fix, adds nothing.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -31,6 +31,9 @@ const COMMENTS = `Comment ID,Channel ID,Comment Create Timestamp,Price,Parent Co
 UgxMicro,UCme,2023-09-19T17:42:53.434647+00:00,0,,WtOskFeLmr4,"{""text"":""exact""}"
 UgxNano,UCme,2023-09-19T17:42:54.000000999+02:00,0,,WtOskFeLmr4,"{""text"":""nanoseconds""}"
 `;
+const KEEP_NOTE = `{"color": "DEFAULT", "isTrashed": false, "isPinned": false, "isArchived": false, "title": "Micro note",
+  "textContent": "six digits", "userEditedTimestampUsec": 1700000000654321, "createdTimestampUsec": 1690000000123457}
+`;
 
 let t: TestLake;
 let dir: string;
@@ -43,6 +46,7 @@ before(async () => {
     'Takeout/Chrome/BrowserHistory.json': BROWSER_HISTORY,
     'Takeout/Google Play Store/Installs.json': INSTALLS,
     'Takeout/YouTube and YouTube Music/comments/comments.csv': COMMENTS,
+    'Takeout/Keep/Micro note.json': KEEP_NOTE,
   };
   for (const [name, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
@@ -51,7 +55,7 @@ before(async () => {
   user = await createUser(t.lake, 'exact-values');
   const first = await runImport(t.lake.db, { userId: user, inputs: [path.join(dir, 'Takeout')], batchSize: 100 });
   assert.equal(first.status, 'done');
-  assert.equal(first.totals.records, 3 + 2 + 2 + 2);
+  assert.equal(first.totals.records, 3 + 2 + 2 + 2 + 1);
 });
 after(async () => {
   await t?.dispose();
@@ -86,8 +90,14 @@ test('microsecond instants are stored with their microseconds', async () => {
       ['app_install', 'Keep', '2019-01-06T08:00:00.500000'],
       ['comment', 'exact', '2023-09-19T17:42:53.434647'],
       ['comment', 'nanoseconds', '2023-09-19T15:42:54.000000'],
+      ['note', 'Micro note', '2023-07-22T04:26:40.123457'],
     ].sort((a, b) => a[2]!.localeCompare(b[2]!)),
   );
+});
+
+test("a Keep note's edit time keeps its microseconds", async () => {
+  const [note] = await rows<{ edited: string }>(`SELECT attributes->>'editedAt' AS edited FROM user_data.items WHERE kind = 'note'`);
+  assert.equal(note!.edited, '2023-11-14T22:13:20.654321Z');
 });
 
 test('content hashes are those of the keys before microseconds and 64-bit tags were kept', async () => {
@@ -111,9 +121,9 @@ test('importing the same export again adds nothing', async () => {
   const again = await runImport(t.lake.db, { userId: user, inputs: [path.join(dir, 'Takeout')], batchSize: 100 });
   assert.equal(again.status, 'done');
   assert.equal(again.totals.records, 0);
-  assert.equal(again.totals.duplicates, 9);
+  assert.equal(again.totals.duplicates, 10);
   const [count] = await rows<{ n: string }>(`SELECT (SELECT count(*) FROM timeseries.location_points) + (SELECT count(*) FROM user_data.items) AS n`);
-  assert.equal(Number(count!.n), 9);
+  assert.equal(Number(count!.n), 10);
 });
 
 test('into a lake that stored those instants cut to the millisecond, importing again adds nothing and restores the microseconds', async () => {
@@ -124,10 +134,10 @@ test('into a lake that stored those instants cut to the millisecond, importing a
   const again = await runImport(t.lake.db, { userId: user, inputs: [path.join(dir, 'Takeout')], batchSize: 100 });
   assert.equal(again.status, 'done');
   assert.equal(again.totals.records, 0);
-  assert.equal(again.totals.duplicates, 9);
+  assert.equal(again.totals.duplicates, 10);
   const items = await rows<{ at: string }>(`SELECT ${MICROS} AS at FROM user_data.items ORDER BY occurred_at`);
   assert.deepEqual(
     items.map((item) => item.at),
-    ['2019-01-05T17:20:31.123456', '2019-01-06T08:00:00.500000', '2021-03-31T09:12:00.000001', '2021-03-31T09:12:00.212223', '2023-09-19T15:42:54.000000', '2023-09-19T17:42:53.434647'],
+    ['2019-01-05T17:20:31.123456', '2019-01-06T08:00:00.500000', '2021-03-31T09:12:00.000001', '2021-03-31T09:12:00.212223', '2023-07-22T04:26:40.123457', '2023-09-19T15:42:54.000000', '2023-09-19T17:42:53.434647'],
   );
 });

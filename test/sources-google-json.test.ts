@@ -579,7 +579,7 @@ describe('google.keep', () => {
     assert.deepEqual(shopping.key, ['keep', 1672444800123456]);
     assert.deepEqual(shopping.attributes?.labels, ['Home']);
     assert.equal(shopping.attributes?.isPinned, true);
-    assert.equal(shopping.attributes?.editedAt, '2023-01-01T00:00:00.000Z');
+    assert.equal(shopping.attributes?.editedAt, '2023-01-01T00:00:00.000000Z');
 
     const idea = (await parse(keepSource, fixture('keep/Idea.json'))).records[0] as ItemRecord;
     assert.equal(idea.title, null);

@@ -5,7 +5,8 @@
 //    userEditedTimestampUsec, createdTimestampUsec?}
 //
 // Each file becomes one ItemRecord of kind `note`:
-//   occurredAt  createdTimestampUsec (older exports lack it: userEditedTimestampUsec)
+//   occurredAt  createdTimestampUsec (older exports lack it: userEditedTimestampUsec), all six
+//               fraction digits kept (occurredAtMicros)
 //   title       title (null when empty)
 //   text        textContent, or for a checklist its items as lines "[x] done" / "[ ] to do"
 //   url         the first annotation's URL (a link the note was made from)
@@ -20,7 +21,7 @@ import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ParseEvent } from '../../records.js';
 import type { Confidence, Probe, Source } from '../../source.js';
 import { emit, parseJsonSource, rejectValue } from './json-source.js';
-import { arrayOf, dateFromEpochMicros, isObject, stringOf } from './takeout-values.js';
+import { arrayOf, instantFromEpochMicros, isObject, stringOf } from './takeout-values.js';
 
 export const KEEP_SOURCE_ID = 'google.keep';
 /** Keep caps a note at about 20,000 characters; 16 MiB leaves room for any list or markup. */
@@ -38,10 +39,10 @@ function detect(probe: Probe): Confidence | null {
 
 function noteFromObject(value: unknown, offset: number): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a Keep note file that does not hold an object', offset, value);
-  const created = dateFromEpochMicros(value.createdTimestampUsec);
-  const edited = dateFromEpochMicros(value.userEditedTimestampUsec);
-  const occurredAt = created ?? edited;
-  if (!occurredAt) return rejectValue('invalid', 'Keep note without a readable createdTimestampUsec or userEditedTimestampUsec', offset, value);
+  const created = instantFromEpochMicros(value.createdTimestampUsec);
+  const edited = instantFromEpochMicros(value.userEditedTimestampUsec);
+  const occurred = created ?? edited;
+  if (!occurred) return rejectValue('invalid', 'Keep note without a readable createdTimestampUsec or userEditedTimestampUsec', offset, value);
   const title = stringOf(value.title) || null;
   const listItems = arrayOf(value.listContent)
     .filter(isObject)
@@ -54,7 +55,7 @@ function noteFromObject(value: unknown, offset: number): ParseEvent {
     .map((label) => (isObject(label) ? stringOf(label.name) : null))
     .filter((name): name is string => name !== null);
   if (labels.length > 0) attributes.labels = labels;
-  if (edited) attributes.editedAt = edited.toISOString();
+  if (edited) attributes.editedAt = isoWithMicros(edited);
   const firstAnnotation = arrayOf(value.annotations).find(isObject);
   const key = created !== null ? ['keep', value.createdTimestampUsec as number | string] : ['keep', 'edited', value.userEditedTimestampUsec as number | string, title];
   return emit(
@@ -63,9 +64,11 @@ function noteFromObject(value: unknown, offset: number): ParseEvent {
       source: KEEP_SOURCE_ID,
       key,
       kind: 'note',
-      occurredAt,
+      occurredAt: occurred.date,
+      occurredAtMicros: occurred.micros,
       // A note edited since an earlier export replaces the stored one (same key: its creation time).
-      revision: edited ? edited.getTime() : null,
+      // Milliseconds, as rows stored before microseconds were kept carry them.
+      revision: edited ? edited.date.getTime() : null,
       utcOffsetMinutes: null,
       title,
       text,
@@ -74,6 +77,11 @@ function noteFromObject(value: unknown, offset: number): ParseEvent {
     },
     offset,
   );
+}
+
+/** `2021-03-31T09:12:00.212223Z`: an ISO instant with all six fraction digits. */
+function isoWithMicros(instant: { date: Date; micros: number }): string {
+  return `${instant.date.toISOString().slice(0, -1)}${String(instant.micros).padStart(3, '0')}Z`;
 }
 
 export const keepSource: Source = {
