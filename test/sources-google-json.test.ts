@@ -352,7 +352,7 @@ describe('google.location.ondevice', () => {
   it('reads Android Timeline.json: segments, raw positions, frequent places, and reports what it does not import', async () => {
     const { records, rejections, error } = await parse(timelineOnDeviceSource, fixture('timeline-ondevice/Timeline.json'));
     assert.equal(error, null);
-    assert.deepEqual(countByType(records), { location_point: 4, item: 2, place: 2, visit: 1 });
+    assert.deepEqual(countByType(records), { location_point: 4, item: 3, place: 2, visit: 1, measurement: 2 });
     const points = ofType(records, 'location_point');
     assert.deepEqual(
       points.map((point) => [iso(point.recordedAt), point.lat, point.lon, point.accuracyM ?? null, point.attributes?.origin]),
@@ -391,8 +391,6 @@ describe('google.location.ondevice', () => {
       [
         ['unsupported', 'timeline segment of an unknown kind'],
         ['invalid', 'timeline segment without readable startTime/endTime ("not a time", "2024-03-10T13:00:00.000+01:00")'],
-        ['unsupported', '2 rawSignals wifiScan entries not imported: no record type for them'],
-        ['unsupported', '1 rawSignals activityRecord entry not imported: no record type for them'],
         ['unsupported', '1 userLocationProfile persona entry not imported: no record type for them'],
       ],
     );
@@ -672,8 +670,7 @@ describe('real exports (../shared/fixtures/real)', () => {
     {
       file: 'google-timeline-ondevice/dawarich_phone-takeout_semanticSegments.json',
       source: timelineOnDeviceSource,
-      counts: { location_point: 3, place: 3, visit: 1 },
-      rejections: ['unsupported', 'unsupported'],
+      counts: { location_point: 3, place: 3, visit: 1, item: 2, measurement: 1 },
     },
     {
       file: 'google-myactivity-json/dogsheep_Maps_My Activity.json',

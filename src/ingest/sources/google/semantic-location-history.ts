@@ -13,7 +13,9 @@
 //                     LocationPointRecord per simplifiedRawPath point that carries a timestamp
 //                     (waypointPath points carry none: they stay in the item's attributes).
 // Both the older `startTimestampMs` (epoch ms strings) and the newer ISO `startTimestamp`
-// spellings are read; empty `{}` start/end locations give null coordinates.
+// spellings are read, and in either field the other spellings Timeline times come in
+// (`2020-01-05 09:12:00 +0100`, epoch milliseconds as text; see timeline-times.ts); empty `{}`
+// start/end locations give null coordinates.
 //
 // Start/end locations missing (older exports) are taken from the ends of the waypointPath, else of
 // the simplifiedRawPath (attributes.startFrom/endFrom say which).
@@ -27,7 +29,6 @@ import { emit, parseJsonSource, rejectValue } from './json-source.js';
 import {
   arrayOf,
   describeTimestampFields,
-  instantOf,
   isObject,
   latLonFromE7,
   numberOf,
@@ -36,6 +37,7 @@ import {
   type Instant,
   type LatLon,
 } from './takeout-values.js';
+import { timelineInstantOf } from './timeline-times.js';
 
 export const SEMANTIC_SOURCE_ID = 'google.location.semantic';
 
@@ -237,7 +239,7 @@ function rawPathPoints(path: unknown, activity: string | null, offset: number, o
   if (!isObject(path)) return;
   for (const point of arrayOf(path.points)) {
     if (!isObject(point)) continue;
-    const instant = instantOf(point, 'timestampMs', 'timestamp');
+    const instant = timelineInstantOf(point, 'timestampMs', 'timestamp');
     const position = latLonFromE7(point, 'latE7', 'lngE7');
     if (!instant || !position) {
       if (instant || 'timestampMs' in point || 'timestamp' in point) {
@@ -267,8 +269,8 @@ function rawPathPoints(path: unknown, activity: string | null, offset: number, o
 /** Start and end of a `duration`, or a description of what is wrong with it. */
 function durationOf(duration: unknown): { start: Instant; end: Instant } | string {
   if (!isObject(duration)) return 'no duration';
-  const start = instantOf(duration, 'startTimestampMs', 'startTimestamp');
-  const end = instantOf(duration, 'endTimestampMs', 'endTimestamp');
+  const start = timelineInstantOf(duration, 'startTimestampMs', 'startTimestamp');
+  const end = timelineInstantOf(duration, 'endTimestampMs', 'endTimestamp');
   if (!start) return describeTimestampFields(duration, 'startTimestampMs', 'startTimestamp');
   if (!end) return describeTimestampFields(duration, 'endTimestampMs', 'endTimestamp');
   return { start, end };
