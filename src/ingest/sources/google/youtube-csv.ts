@@ -6,13 +6,29 @@
 //   subscriptions.csv         CHANNEL ID, CHANNEL URL, CHANNEL TITLE              item `subscription`
 //   comments.csv              COMMENT ID, COMMENT CREATE TIMESTAMP, COMMENT TEXT,  item `comment`
 //                             Channel ID, Video ID, Post ID, Parent Comment ID,
-//                             Top-level Comment ID, Price
+//                             Top-level Comment ID, Price, Currency Code
+//   live chats.csv            LIVE CHAT ID, LIVE CHAT CREATE TIMESTAMP, LIVE     item `live_chat_message`
+//                             CHAT TEXT, Channel ID, Video ID, Price (a Super
+//                             Chat's amount), Currency Code, Parent Live Chat ID
 //   playlists.csv             PLAYLIST ID, PLAYLIST CREATE TIMESTAMP, Playlist      item `playlist`
 //                             Title (Original) or Playlist Title, ...Update
 //                             Timestamp, ...Visibility, ...Video Order, ...
 //   <name>-videos.csv         VIDEO ID, PLAYLIST VIDEO CREATION TIMESTAMP         item `playlist_item`
 //   <name>.csv (before 2022)  PLAYLIST ID, ..., TIME CREATED, ..., TITLE; one     item `playlist`, then
 //                             row; a blank line; VIDEO ID, TIME ADDED; rows       `playlist_item`s
+//
+// Header names follow the account's language (a Spanish export's playlist files say "ID del
+// video"...), and only the English names are known here. A comments or live chats file with
+// other names is recognised by its structure instead: its first row holds, at the places of one
+// of the English layouts below, an id, a channel id (UC + 22 characters), an ISO timestamp, a
+// price (a number or nothing) and the only text of JSON segments in the row; the columns are
+// then read by those places (any after the known ones are not read):
+//   live chats  id, channel, timestamp, price, [currency code,] video, text
+//   comments    id, channel, timestamp, price, parent, [post,] video, text[, top-level id]
+// Where the text is the seventh column, either could be meant: a three-letter currency code
+// (EUR) in the fifth says live chat, a parent comment id says comment, and an empty fifth field
+// leaves it to the file's path ("chat" in it: live chats; a word for comments: comments).
+// Anything else stays an unknown header (`unsupported`): the columns are never guessed.
 //
 // Comment text: newer exports write JSON segments, `{"text":"Hi "},{"text":"@x","mention":{…}}`
 // (comma-separated objects), or before mid-2024 `{"takeoutSegments":[{"text":"…"}]}`; the
@@ -33,8 +49,9 @@
 // its byte offset: `malformed` for a row the CSV parser refuses (a quote never closed; a stray
 // quote inside a field is kept as text) or with another number of fields than the header (an
 // unquoted comma shifts the columns after it), `invalid` for a missing id or unreadable timestamp, and
-// `unsupported` for a header this source does not know (then nothing else is read: the rows
-// would mean nothing). Not read: live chats, channel.csv, video metadata, music library CSVs.
+// `unsupported` for a header this source does not know, neither by its names nor by the
+// structure of the row after it (then nothing else is read: the rows would mean nothing).
+// Not read: channel.csv, video metadata, music library CSVs.
 import type { Readable } from 'node:stream';
 import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../records.js';
 import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
@@ -47,9 +64,9 @@ export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
 export const MAX_ROW_BYTES = 8 * 1024 * 1024;
 const EXCERPT_CHARS = 200;
 
-const PATH_NAMES = /(?:^|\/)(?:subscriptions|comments|playlists|[^/]+-videos)\.csv$/i;
+const PATH_NAMES = /(?:^|\/)(?:subscriptions|comments|live[ _-]?chats|playlists|[^/]+-videos)\.csv$/i;
 
-type TableKind = 'subscriptions' | 'comments' | 'playlists' | 'playlistVideos' | 'legacyPlaylist';
+type TableKind = 'subscriptions' | 'comments' | 'liveChats' | 'playlists' | 'playlistVideos' | 'legacyPlaylist';
 
 /** `" Comment create timestamp\uFEFF"` → `"comment create timestamp"`. */
 export function standardizeHeaderName(name: string): string {
@@ -59,6 +76,7 @@ export function standardizeHeaderName(name: string): string {
 function tableKindOf(names: ReadonlySet<string>): TableKind | null {
   if (names.has('channel id') && names.has('channel url') && names.has('channel title')) return 'subscriptions';
   if (names.has('comment id') && names.has('comment text')) return 'comments';
+  if (names.has('live chat id') && names.has('live chat text')) return 'liveChats';
   if (names.has('playlist id') && names.has('time created')) return 'legacyPlaylist';
   if (names.has('playlist id') && names.has('playlist create timestamp')) return 'playlists';
   if (names.has('video id') && (names.has('playlist video creation timestamp') || names.has('time added'))) return 'playlistVideos';
@@ -67,17 +85,109 @@ function tableKindOf(names: ReadonlySet<string>): TableKind | null {
 
 export const youtubeCsvSource: Source = {
   id: YOUTUBE_CSV_SOURCE_ID,
-  description: 'Google Takeout YouTube CSV files: subscriptions, comments, playlists and their videos',
+  description: 'Google Takeout YouTube CSV files: subscriptions, comments, live chats, playlists and their videos',
   detect(probe: Probe): Confidence | null {
     const text = probe.head.toString('utf8');
     const end = text.search(/\r?\n/);
     const firstLine = end === -1 ? text : text.slice(0, end);
     const names = new Set(firstLine.split(',').map((name) => standardizeHeaderName(name.replace(/^\s*"|"\s*$/g, ''))));
     if (tableKindOf(names) !== null) return 'content';
+    const [header, firstRow] = leadingCsvRecords(text.replace(/^\ufeff/, ''), 2);
+    if (header && firstRow && localizedLayout(header, firstRow, probe.path) !== null) return 'content';
     return PATH_NAMES.test(probe.path) && /youtube/i.test(probe.path) ? 'path' : null;
   },
   parse: parseYouTubeCsv,
 };
+
+/** A comments or live chats table whose header names are not English, read by column places. */
+interface LocalizedLayout {
+  kind: 'comments' | 'liveChats';
+  /** The English names of the columns, by place ('' for a column not read). */
+  names: string[];
+}
+
+const CHANNEL_ID = /^UC[\w-]{22}$/;
+const PRICE = /^(?:\d+(?:[.,]\d+)?)?$/;
+const CURRENCY_CODE = /^[A-Z]{3}$/;
+const CHAT_IN_PATH = /chat/i;
+/** "comments" in the languages Takeout names its folders in (Kommentare, commentaires, comentarios, komentarze...). */
+const COMMENTS_IN_PATH = /comment|komment|koment|coment/i;
+
+/**
+ * The layout of a comments or live chats table with a header in another language, from the
+ * values of its first row (see the module comment); null when they fit no known layout.
+ */
+export function localizedLayout(header: readonly string[], row: readonly string[], path: string): LocalizedLayout | null {
+  if (header.length < 6 || row.length !== header.length) return null;
+  const [id = '', channel = '', created = '', price = '', fifth = ''] = row.map((field) => field.trim());
+  if (id === '' || /\s/.test(id) || !CHANNEL_ID.test(channel) || !PRICE.test(price) || !parseIsoTimestamp(created).ok) return null;
+  const textPlaces = row.flatMap((field, place) => (place >= 5 && isSegmentsJson(field) ? [place] : []));
+  if (textPlaces.length !== 1) return null;
+  const textAt = textPlaces[0] as number;
+  const rest = (names: string[]) => [...names, ...new Array<string>(header.length - names.length).fill('')];
+  const liveChats = (withCurrency: boolean): LocalizedLayout => ({
+    kind: 'liveChats',
+    names: rest(['live chat id', 'channel id', 'live chat create timestamp', 'price', ...(withCurrency ? ['currency code'] : []), 'video id', 'live chat text']),
+  });
+  const comments = (withPost: boolean): LocalizedLayout => ({
+    kind: 'comments',
+    names: rest([
+      'comment id', 'channel id', 'comment create timestamp', 'price', 'parent comment id', ...(withPost ? ['post id'] : []), 'video id', 'comment text',
+      ...(header.length > textAt + 1 ? ['top-level comment id'] : []),
+    ]),
+  });
+  if (textAt === 5) return liveChats(false);
+  if (textAt === 6) {
+    if (CURRENCY_CODE.test(fifth)) return liveChats(true);
+    if (fifth !== '') return comments(false);
+    if (CHAT_IN_PATH.test(path)) return liveChats(true);
+    return COMMENTS_IN_PATH.test(path) ? comments(false) : null;
+  }
+  if (textAt === 7 && !CHAT_IN_PATH.test(path) && !CURRENCY_CODE.test(fifth)) return comments(true);
+  return null;
+}
+
+/** Whether a cell is comment text written as JSON segments (not plain text that starts with a brace). */
+function isSegmentsJson(cell: string): boolean {
+  const trimmed = cell.trim();
+  return trimmed.startsWith('{"') && segmentsOf(trimmed) !== null;
+}
+
+/**
+ * The first `count` complete records of CSV text (quoted fields may hold commas, doubled quotes
+ * and line breaks): for detection, which sees only the head of a file. A record cut off by the
+ * end of the head is not returned.
+ */
+export function leadingCsvRecords(text: string, count: number): string[][] {
+  const records: string[][] = [];
+  let fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let at = 0;
+  while (at < text.length && records.length < count) {
+    const c = text[at] as string;
+    if (quoted) {
+      if (c === '"') {
+        if (text[at + 1] === '"') {
+          field += '"';
+          at++;
+        } else quoted = false;
+      } else field += c;
+    } else if (c === '"' && field === '') quoted = true;
+    else if (c === ',') {
+      fields.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[at + 1] === '\n') at++;
+      fields.push(field);
+      field = '';
+      if (fields.length > 1 || fields[0] !== '') records.push(fields);
+      fields = [];
+    } else field += c;
+    at++;
+  }
+  return records;
+}
 
 /** Where a row starts. */
 export async function* parseYouTubeCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
@@ -89,6 +199,7 @@ export async function* parseYouTubeCsv(input: Readable, context: ParseContext): 
     yield* table.readAll(rows, window);
     if (table.stopped) return;
   }
+  yield* table.finish();
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
   }
@@ -140,6 +251,8 @@ class TableReader {
   stopped = false;
   private kind: TableKind | null = null;
   private columns: Columns | null = null;
+  /** A header of unknown names, kept until the first row tells whether its structure is known. */
+  private unknownHeader: { fields: string[]; position: RowPosition } | null = null;
   private legacyPhase: 'metadata' | 'videoHeader' | 'videos' = 'metadata';
   private legacyPlaylist: { id: string; title: string } | null = null;
   private readonly playlistName: string;
@@ -173,15 +286,34 @@ class TableReader {
     }
   }
 
+  /** At the end of the file: a header of unknown names with no row after it is refused. */
+  *finish(): Iterable<ParseEvent> {
+    if (this.unknownHeader !== null) yield* this.refuseUnknownHeader();
+  }
+
+  private *refuseUnknownHeader(): Iterable<ParseEvent> {
+    const { fields, position } = this.unknownHeader as { fields: string[]; position: RowPosition };
+    this.unknownHeader = null;
+    this.stopped = true;
+    yield reject('unsupported', `header ${JSON.stringify(fields.join(','))} is not a YouTube CSV this source reads`, position, fields.join(','));
+  }
+
   private *read(fields: string[], position: RowPosition): Iterable<ParseEvent> {
     if (!this.sawHeader) {
       this.sawHeader = true;
       this.useHeader(fields);
-      if (this.kind === null) {
-        this.stopped = true;
-        yield reject('unsupported', `header ${JSON.stringify(fields.join(','))} is not a YouTube CSV this source reads`, position, fields.join(','));
-      }
+      if (this.kind === null) this.unknownHeader = { fields, position };
       return;
+    }
+    if (this.unknownHeader !== null) {
+      const layout = localizedLayout(this.unknownHeader.fields, fields, this.path);
+      if (layout === null) {
+        yield* this.refuseUnknownHeader();
+        return;
+      }
+      this.unknownHeader = null;
+      this.kind = layout.kind;
+      this.columns = new Columns(layout.names);
     }
     try {
       const record = this.recordOf(fields);
@@ -208,6 +340,8 @@ class TableReader {
         return this.subscription(fields, columns);
       case 'comments':
         return this.comment(fields, columns);
+      case 'liveChats':
+        return this.liveChat(fields, columns);
       case 'playlists':
         return this.playlist(fields, columns);
       case 'playlistVideos':
@@ -249,6 +383,7 @@ class TableReader {
       ['parentCommentId', columns.get(fields, 'parent comment id')],
       ['topLevelCommentId', columns.get(fields, 'top-level comment id', 'top level comment id')],
       ['price', columns.get(fields, 'price')],
+      ['currencyCode', columns.get(fields, 'currency code')],
     ];
     for (const [name, value] of optional) if (value !== '') attributes[name] = value;
     if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
@@ -265,6 +400,36 @@ class TableReader {
       utcOffsetMinutes: created.utcOffsetMinutes,
       text: text === '' ? null : text,
       url,
+      attributes,
+    };
+  }
+
+  private liveChat(fields: string[], columns: Columns): ItemRecord {
+    const liveChatId = required(columns.get(fields, 'live chat id'), 'Live Chat ID');
+    const created = timestamp(columns.get(fields, 'live chat create timestamp'), 'Live Chat Create Timestamp');
+    const videoId = columns.get(fields, 'video id');
+    const { text, mentionedChannelIds } = commentText(columns.get(fields, 'live chat text'));
+    const attributes: Record<string, unknown> = { liveChatId };
+    const optional: Array<[string, string]> = [
+      ['channelId', columns.get(fields, 'channel id')],
+      ['videoId', videoId],
+      ['parentLiveChatId', columns.get(fields, 'parent live chat id')],
+      ['price', columns.get(fields, 'price')],
+      ['currencyCode', columns.get(fields, 'currency code')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-live-chat', liveChatId],
+      kind: 'live_chat_message',
+      occurredAt: created.date,
+      occurredAtMicros: created.micros,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      text: text === '' ? null : text,
+      // A chat message has no link of its own: the stream it was sent in.
+      url: videoId === '' ? null : `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`,
       attributes,
     };
   }
@@ -409,28 +574,31 @@ function parseJsonList(text: string): unknown {
   }
 }
 
-/** The text of a comment cell: joined JSON segments, or the cell as written (see the module comment). */
+type Segment = { text?: unknown; mention?: { externalChannelId?: unknown } };
+
+/** The segments of a JSON text cell (`{…},{…}` or `{"takeoutSegments":[…]}`), or null when it is not one. */
+function segmentsOf(trimmed: string): Segment[] | null {
+  const parsed = parseJsonList(trimmed);
+  if (!Array.isArray(parsed)) return null;
+  const only: unknown = parsed.length === 1 ? parsed[0] : null;
+  const segments: unknown[] =
+    only !== null && typeof only === 'object' && Array.isArray((only as { takeoutSegments?: unknown }).takeoutSegments)
+      ? ((only as { takeoutSegments: unknown[] }).takeoutSegments)
+      : parsed;
+  return segments.every((segment) => segment !== null && typeof segment === 'object') ? (segments as Segment[]) : null;
+}
+
+/** The text of a comment or chat cell: joined JSON segments, or the cell as written (see the module comment). */
 export function commentText(cell: string): { text: string; mentionedChannelIds: string[] } {
   const trimmed = cell.trim();
-  if (trimmed.startsWith('{')) {
-    const parsed = parseJsonList(trimmed);
-    if (Array.isArray(parsed)) {
-      const only: unknown = parsed.length === 1 ? parsed[0] : null;
-      const segments: unknown[] =
-        only !== null && typeof only === 'object' && Array.isArray((only as { takeoutSegments?: unknown }).takeoutSegments)
-          ? ((only as { takeoutSegments: unknown[] }).takeoutSegments)
-          : parsed;
-      if (segments.every((segment) => segment !== null && typeof segment === 'object')) {
-        let text = '';
-        const mentionedChannelIds: string[] = [];
-        for (const segment of segments as Array<{ text?: unknown; mention?: { externalChannelId?: unknown } }>) {
-          if (typeof segment.text === 'string') text += segment.text;
-          const channel = segment.mention?.externalChannelId;
-          if (typeof channel === 'string') mentionedChannelIds.push(channel);
-        }
-        return { text, mentionedChannelIds };
-      }
-    }
+  const segments = trimmed.startsWith('{') ? segmentsOf(trimmed) : null;
+  if (segments === null) return { text: cell, mentionedChannelIds: [] };
+  let text = '';
+  const mentionedChannelIds: string[] = [];
+  for (const segment of segments) {
+    if (typeof segment.text === 'string') text += segment.text;
+    const channel = segment.mention?.externalChannelId;
+    if (typeof channel === 'string') mentionedChannelIds.push(channel);
   }
-  return { text: cell, mentionedChannelIds: [] };
+  return { text, mentionedChannelIds };
 }
