@@ -526,6 +526,6 @@ describe('google.youtube.csv', () => {
   });
 });
 
-test('html-csv-index lists both sources with distinct ids', () => {
-  assert.deepEqual(googleHtmlCsvSources.map((source) => source.id), ['google.myactivity.html', 'google.youtube.csv']);
+test('html-csv-index lists its sources with distinct ids', () => {
+  assert.deepEqual(googleHtmlCsvSources.map((source) => source.id), ['google.myactivity.html', 'google.youtube.csv', 'google.youtube.comments.html']);
 });

@@ -11,6 +11,7 @@ const LOADERS: Readonly<Record<string, () => Promise<Source>>> = {
   'google.location.ondevice': async () => (await import('./google/timeline-ondevice.js')).timelineOnDeviceSource,
   'google.myactivity.json': async () => (await import('./google/my-activity-json.js')).myActivityJsonSource,
   'google.myactivity.html': async () => (await import('./google/my-activity-html.js')).myActivityHtmlSource,
+  'google.youtube.comments.html': async () => (await import('./google/youtube-comments-html.js')).youtubeCommentsHtmlSource,
   'google.chrome.history': async () => (await import('./google/chrome-history.js')).chromeHistorySource,
   'google.fit.raw': async () => (await import('./google/fit-raw.js')).fitRawSource,
 };
