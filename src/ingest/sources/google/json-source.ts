@@ -168,8 +168,8 @@ export function emit(record: LakeRecord, offset: number, asciiOnly = false): Par
 }
 
 /**
- * Counts elements of kinds a source deliberately does not import (Timeline.json `wifiScan`
- * signals...) and reports each kind once, with its count and first offset, instead of one
+ * Counts elements of kinds a source deliberately does not import (Timeline.json raw signals of
+ * a kind it does not know...) and reports each kind once, with its count and first offset, instead of one
  * quarantine row per element.
  */
 export class SkippedKinds {
