@@ -28,8 +28,13 @@
 //   Purchased                       any                           purchase
 //   anything else                   any                           activity  (verb kept in attributes.action)
 //
-// Phrases are English only: My Activity titles in other languages get `activity`, and since the
-// HTML format's dates are English-only too, that mostly concerns the JSON format.
+// The phrases here are English. Other languages' phrases (my-activity-locales.ts: "Has buscado",
+// "Vous avez regardé", "… aufgerufen", "… を視聴しました") are read by the HTML source, which turns
+// them into the English phrase they translate (canonicalAction) before asking activityKind; where
+// a language has one word for Watched and Viewed (es "Has visto", de "angesehen") the header
+// decides. The JSON source still gives `activity` for titles in other languages.
+
+import type { CanonicalAction } from './my-activity-locales.js';
 
 /** Known verb phrases, longest first so that "Searched for" wins over "Searched". */
 export const ACTION_PHRASES: readonly string[] = [
@@ -82,6 +87,15 @@ const SEARCH_KIND_BY_HEADER: Readonly<Record<string, string>> = {
   'Google Play Store': 'app_search',
   Shopping: 'product_search',
 };
+
+/**
+ * The English phrase a localized action stands for under this header: "Watched or Viewed" (es
+ * "Has visto", de "angesehen") is Watched under a YouTube header, Viewed elsewhere.
+ */
+export function canonicalAction(header: string, canonical: CanonicalAction): string {
+  if (canonical === 'Watched or Viewed') return /\bYouTube\b/i.test(header) ? 'Watched' : 'Viewed';
+  return canonical;
+}
 
 /** The item kind for an entry; `action` null or unknown gives `activity`. */
 export function activityKind(header: string, action: string | null): string {
