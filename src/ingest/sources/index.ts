@@ -9,10 +9,11 @@ import { fitRawSource } from './google/fit-raw.js';
 import { fitSessionsSource } from './google/fit-sessions.js';
 import { vcardSource } from './google/vcard.js';
 import { icalendarSource } from './google/icalendar.js';
+import { locationKmlSource } from './google/location-kml.js';
 import { mediaSources } from './media/index.js';
 import { documentSources } from './documents/index.js';
 
-export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, fitDailyCsvSource, fitSessionsSource, fitRawSource, vcardSource, icalendarSource,
+export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, locationKmlSource, fitDailyCsvSource, fitSessionsSource, fitRawSource, vcardSource, icalendarSource,
   ...mediaSources,
   // Last, and below every other source whatever their confidence (they return `fallback`).
   ...documentSources];

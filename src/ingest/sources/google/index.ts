@@ -4,9 +4,11 @@ import type { Source } from '../../source.js';
 import { chromeHistorySource } from './chrome-history.js';
 import { keepSource } from './keep.js';
 import { locationRecordsSource } from './location-records.js';
+import { locationSettingsSource } from './location-settings.js';
 import { myActivityJsonSource } from './my-activity-json.js';
 import { playStoreSource } from './play-store.js';
 import { semanticLocationHistorySource } from './semantic-location-history.js';
+import { timelineEditsSource } from './timeline-edits.js';
 import { timelineOnDeviceSource } from './timeline-ondevice.js';
 import { youtubePlaylistItemSource } from './youtube-playlistitem.js';
 
@@ -14,6 +16,8 @@ export const googleJsonSources: readonly Source[] = [
   locationRecordsSource,
   semanticLocationHistorySource,
   timelineOnDeviceSource,
+  timelineEditsSource,
+  locationSettingsSource,
   myActivityJsonSource,
   youtubePlaylistItemSource,
   chromeHistorySource,
@@ -28,6 +32,8 @@ export {
   myActivityJsonSource,
   playStoreSource,
   semanticLocationHistorySource,
+  timelineEditsSource,
+  locationSettingsSource,
   timelineOnDeviceSource,
   youtubePlaylistItemSource,
 };
