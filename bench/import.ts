@@ -3,7 +3,12 @@
 // parse → normalize → validate → load, attachments into the blob store), into PGlite or a
 // PostgreSQL server.
 //
-//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 10000] [--parse-worker-mb 32] [--file F]
+//   node --import tsx bench/import.ts --mb 200 [--kind records|mbox] [--backend embedded|server] [--batch-size 10000] [--parse-worker-mb 32] [--file F] [--again | --overlap]
+//
+// --again imports the same file a second time and prints a second line for it: the checked path,
+// where every record meets a stored one and counts as a duplicate (records: those received).
+// --overlap does the same after relabelling the stored points as another source's: every record
+// is then the same fix as another export's (ingest/load/same-fix.ts), the costliest re-import.
 //
 // With --backend server it uses LAKE_TEST_DATABASE_URL (or `scripts/postgres-server.sh url`) and a
 // fresh database, dropped afterwards. Prints MB/s, points/s and the peak RSS of this process,
@@ -33,6 +38,8 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '10000' },
     'parse-worker-mb': { type: 'string' },
     file: { type: 'string' },
+    again: { type: 'boolean', default: false },
+    overlap: { type: 'boolean', default: false },
   },
 });
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -113,6 +120,19 @@ function machineCpuTicks(): { busy: number; total: number } | null {
 
 const lake = await Lake.open(loadConfig({ LAKE_DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }));
 try {
+  await measureImport('first');
+  if (args.again) await measureImport('again');
+  if (args.overlap) {
+    await lake.db.query(`UPDATE timeseries.location_points SET source = 'bench.other'`);
+    await measureImport('overlap');
+  }
+} finally {
+  await lake.close();
+  await dropDatabase();
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+async function measureImport(run: 'first' | 'again' | 'overlap'): Promise<void> {
   const userId = await ensureUser(lake.db, 'bench');
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
@@ -127,17 +147,20 @@ try {
   const serverCpuAfter = serverCpuBefore === null ? null : postgresCpuSeconds();
   const mainCpuAfter = mainThreadCpuSeconds();
   const machineAfter = machineCpuTicks();
-  const records = report.totals.records;
+  const records = run === 'first' ? report.totals.records : report.totals.records + report.totals.duplicates;
   const rssMb = process.resourceUsage().maxRSS / 1024;
   const blobs = await lake.blobs.summarize();
   console.log(
     JSON.stringify({
+      run,
       backend: lake.db.backend,
       hypertables: lake.profile.features.hypertables.enabled,
       fileMB: +(bytes / 1e6).toFixed(1),
       kind: args.kind,
       // Points for records, messages and attachment references for mbox.
       records,
+      // Of them, stored (the rest were duplicates).
+      stored: report.totals.records,
       quarantined: report.totals.quarantined,
       blobs: blobs.total.blobs,
       seconds: +seconds.toFixed(2),
@@ -156,8 +179,4 @@ try {
       batchSize: Number(args['batch-size']),
     }),
   );
-} finally {
-  await lake.close();
-  await dropDatabase();
-  await rm(dataDir, { recursive: true, force: true });
 }

@@ -43,10 +43,11 @@ export interface BulkInsertOptions {
    */
   merge?: (batch: string) => string;
   /**
-   * A statement run before the rows move, given the staging table: to bring stored rows to the
-   * form the batch's take (Destination.beforeInsert), so that the same record meets them.
+   * Work on the staged rows before they move, given the staging table: to bring stored rows to the
+   * form the batch's take (Destination.beforeInsert), so that the same record meets them, or to
+   * drop rows that duplicate stored ones (Destination.dropDuplicates); dropped rows count as duplicates.
    */
-  before?: (batch: string) => string;
+  before?: (tx: Transaction, staging: string) => Promise<unknown>;
   /**
    * A statement run after the rows moved, given a relation holding the batch's rows (the staging
    * table, or a query whose parameters copyDirect binds): for tables derived from the loaded one
@@ -77,7 +78,7 @@ export async function bulkInsert(
   const staging = await stagingTable(tx, table, columns);
   const list = columns.join(', ');
   const received = await tx.copyFrom(staging, columns, data, format);
-  if (before) await tx.query(before(staging), [], PREPARE);
+  if (before) await before(tx, staging);
   const moved = await tx.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`, [], PREPARE);
   let updated = 0;
   if (replace) {

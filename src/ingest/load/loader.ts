@@ -6,6 +6,7 @@ import type { Database, Transaction } from '../../db/database.js';
 import { bulkInsert, copyDirect, type BulkInsertOptions, type BulkInsertResult } from '../../db/bulk.js';
 import type { LakeRecord, Rejection } from '../records.js';
 import { BatchEncoder, type EncodedTable } from './encode.js';
+import type { Destination } from './tables.js';
 
 /** Where a file stands once a batch is committed. */
 export interface Checkpoint {
@@ -88,7 +89,7 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
         format: 'binary',
         replace: revised ? destination.replace : undefined,
         merge: destination.merge,
-        before: destination.beforeInsert,
+        before: beforeMove(destination, table, userId),
         derive: destination.derive,
         deriveAt: deriveAtOf(table),
       });
@@ -147,6 +148,14 @@ export async function loadPrepared(db: Database, target: LoadTarget, batch: Prep
   });
 }
 
+/** What runs on the staged rows before they move in: Destination.dropDuplicates, or its beforeInsert statement. */
+function beforeMove(destination: Destination, table: EncodedTable, userId: string): BulkInsertOptions['before'] {
+  const { dropDuplicates, beforeInsert } = destination;
+  if (dropDuplicates) return (tx, staging) => dropDuplicates.drop(tx, staging, userId, table.from, table.to);
+  if (beforeInsert) return (tx, staging) => tx.query(beforeInsert(staging), [], { prepare: true });
+  return undefined;
+}
+
 /** The instants the table's derive needs (Destination.deriveBucketMs), as bulk.ts takes them. */
 function deriveAtOf(table: EncodedTable): BulkInsertOptions['deriveAt'] {
   return table.deriveAt && table.destination.timeColumn
@@ -161,9 +170,10 @@ async function copyDirectWherePossible(tx: Transaction, userId: string, tables: 
     const { destination, data, from, to, revised } = table;
     // Only time-partitioned tables have a range to check; rows with revisions may replace stored ones.
     const eligible = destination.timeColumn !== null && from !== Infinity && !revised;
+    const margin = destination.dropDuplicates?.withinMs ?? 0;
     counts.push(eligible
       ? await copyDirect(tx, destination.table, destination.columns, data,
-        { userId, column: destination.timeColumn!, from: new Date(from), to: new Date(to) },
+        { userId, column: destination.timeColumn!, from: new Date(from - margin), to: new Date(to + margin) },
         { format: 'binary', derive: destination.derive, deriveAt: deriveAtOf(table) })
       : null);
   }

@@ -2,7 +2,9 @@
 // The content hash comes from the record's natural key, so the same record always gets the same hash.
 import { hash } from 'node:crypto';
 import type { LakeRecord } from '../records.js';
+import type { Transaction } from '../../db/database.js';
 import type { CopyBinaryWriter } from './copy-binary.js';
+import { dropSameFixes, SAME_FIX_WITHIN_MS } from './same-fix.js';
 
 export interface Destination<R extends LakeRecord = LakeRecord> {
   table: string;
@@ -22,6 +24,12 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
   merge?: (batch: string) => string;
   /** A statement run on the batch's staged rows before they move in (bulk.ts `before`). */
   beforeInsert?: (batch: string) => string;
+  /**
+   * Drops from the staged batch (rows between `from` and `to`, Unix ms) the rows that are
+   * duplicates of stored rows whose keys differ (same-fix.ts); `withinMs`: how far from the
+   * batch's range such a stored row may lie, by which the fast path's look for stored rows widens.
+   */
+  dropDuplicates?: { withinMs: number; drop(tx: Transaction, staging: string, userId: string, from: number, to: number): Promise<void> };
   /** A statement keeping a table derived from this one current, given a relation of the batch's rows (bulk.ts). */
   derive?: (batch: string) => string;
   /**
@@ -113,6 +121,8 @@ export const DESTINATIONS: DestinationMap = {
       w.uuid(file);
     },
     time: (r) => r.recordedAt,
+    // The same fix from another export: a duplicate though its key differs.
+    dropDuplicates: { withinMs: SAME_FIX_WITHIN_MS, drop: dropSameFixes },
     deriveBucketMs: 3_600_000,
     // Each hour's first point (migration 0014), for maps of long ranges: the batch's heads replace
     // stored ones they precede. Rows of the batch that were duplicates are already stored as such.
