@@ -474,6 +474,32 @@ describe('google.myactivity.json', () => {
     assert.equal(items[3]!.attributes?.header, 'YouTube Music');
   });
 
+  it('reads titles in other languages with the HTML source\'s phrases, keys as before they were read', async () => {
+    const entries = [
+      { header: 'Search', title: 'Has buscado gatos', titleUrl: 'https://www.google.com/search?q=gatos', time: '2022-01-22T00:07:31.000Z' },
+      { header: 'YouTube', title: 'Has visto Cómo hacer pan', titleUrl: 'https://www.youtube.com/watch?v=FixtureVid09', time: '2022-01-22T00:08:00.000Z' },
+      { header: 'Chrome', title: 'Has visto Recetas', titleUrl: 'https://recetas.example.org/', time: '2022-01-22T00:09:00.000Z' },
+      { header: 'YouTube', title: 'Brot backen angesehen', titleUrl: 'https://www.youtube.com/watch?v=FixtureVid10', time: '2022-01-22T00:10:00.000Z' },
+      { header: 'YouTube', title: 'パンを視聴しました', titleUrl: 'https://www.youtube.com/watch?v=FixtureVid11', time: '2022-01-22T00:11:00.000Z' },
+      { header: 'Search', title: 'Vous avez recherché pain', titleUrl: 'https://www.google.com/search?q=pain', time: '2022-01-22T00:12:00.000Z' },
+    ];
+    const { records } = await parse(myActivityJsonSource, [Buffer.from(JSON.stringify(entries))]);
+    const items = records as ItemRecord[];
+    assert.deepEqual(
+      items.map((item) => [item.kind, item.title, item.attributes?.action, item.attributes?.displayLanguage]),
+      [
+        ['search', 'gatos', 'Has buscado', 'es'],
+        ['video_watch', 'Cómo hacer pan', 'Has visto', 'es'],
+        ['page_view', 'Recetas', 'Has visto', 'es'],
+        ['video_watch', 'Brot backen', 'angesehen', 'de'],
+        ['video_watch', 'パン', 'を視聴しました', 'ja'],
+        ['search', 'pain', 'Vous avez recherché', 'fr'],
+      ],
+    );
+    // Keys as the English-only reading made them (no action, the whole title), so a lake loaded before adds nothing.
+    assert.deepEqual(items[0]!.key, ['myactivity', 'Search', null, 'Has buscado gatos', 'https://www.google.com/search?q=gatos', Date.parse('2022-01-22T00:07:31.000Z')]);
+  });
+
   it('reads YouTube search history and Maps', async () => {
     const youtube = await parse(myActivityJsonSource, fixture('my-activity-json/YouTube/search-history.json'));
     assert.deepEqual(

@@ -8,8 +8,9 @@
 // that both spellings of an export read alike:
 //   kind       from header + the verb opening the title, per the table in my-activity-kinds.ts
 //              ("Searched for" + YouTube → video_search, "Visited" → page_visit, "Watched" →
-//              video_watch, "Viewed area around" → map_view, "Used" → app_use...; titles in
-//              other languages → `activity`)
+//              video_watch, "Viewed area around" → map_view, "Used" → app_use...); titles in
+//              other languages ("Has buscado gatos", "Katzen angesehen") through the HTML
+//              source's tables (my-activity-locales.ts), the phrase as written in attributes.action
 //   title      the title without its verb ("Searched for cats" → "cats"); null for YouTube's
 //              "Watched a video that has been removed" (attributes.removed = true)
 //   url        titleUrl, with Google's redirect wrapper (google.com/url?q=…) unwrapped and the
@@ -19,13 +20,16 @@
 //   attributes header, action, subtitles, description, details, products, locations,
 //              activityControls, videoId (YouTube), and any other member as is
 //   key        ['myactivity', header, action, title, url, occurredAt in ms] — the same video
-//              watched at two times gives two records
+//              watched at two times gives two records. Action and title as the English split
+//              gives them (for other languages: null and the whole title), as before localized
+//              titles were read, so that entries stored then are met again.
 // Entries without a readable `time` are rejected as `invalid`.
 import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ItemRecord, ParseEvent } from '../../records.js';
 import type { Confidence, Probe, Source } from '../../source.js';
 import { emit, foldName, parseJsonSource, rejectValue } from './json-source.js';
-import { activityKind, coordinatesInUrl, REMOVED_OBJECT, splitActivityTitle, unwrapGoogleRedirect } from './my-activity-kinds.js';
+import { activityKind, canonicalAction, coordinatesInUrl, REMOVED_OBJECT, splitActivityTitle, unwrapGoogleRedirect } from './my-activity-kinds.js';
+import { splitLocalizedTitle } from './my-activity-locales.js';
 import { arrayOf, isObject, parseIsoInstant, stringOf, type LatLon } from './takeout-values.js';
 
 export const MY_ACTIVITY_JSON_SOURCE_ID = 'google.myactivity.json';
@@ -55,7 +59,16 @@ export function itemFromActivity(value: unknown, offset: number): ParseEvent {
   const fullTitle = stringOf(value.title) ?? '';
   const { action, object } = splitActivityTitle(fullTitle);
   let title: string | null = object === '' ? null : object;
+  const keyTitle = title !== null && REMOVED_OBJECT.test(title) ? null : title;
   const attributes: Record<string, unknown> = { header, action };
+  let englishAction = action;
+  const localized = action === null ? splitLocalizedTitle(fullTitle) : null;
+  if (localized) {
+    attributes.action = localized.written;
+    if (localized.action.languages.length === 1) attributes.displayLanguage = localized.action.languages[0];
+    englishAction = canonicalAction(header, localized.action.canonical);
+    title = localized.object === '' ? null : localized.object;
+  }
   if (title !== null && REMOVED_OBJECT.test(title)) {
     title = null;
     attributes.removed = true;
@@ -88,8 +101,8 @@ export function itemFromActivity(value: unknown, offset: number): ParseEvent {
   const record: ItemRecord = {
     type: 'item',
     source: MY_ACTIVITY_JSON_SOURCE_ID,
-    key: ['myactivity', header, action, title, url, instant.date.getTime()],
-    kind: activityKind(header, action),
+    key: ['myactivity', header, action, keyTitle, url, instant.date.getTime()],
+    kind: activityKind(header, englishAction),
     occurredAt: instant.date,
     utcOffsetMinutes: instant.utcOffsetMinutes,
     title,

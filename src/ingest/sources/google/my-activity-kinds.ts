@@ -29,10 +29,10 @@
 //   anything else                   any                           activity  (verb kept in attributes.action)
 //
 // The phrases here are English. Other languages' phrases (my-activity-locales.ts: "Has buscado",
-// "Vous avez regardé", "… aufgerufen", "… を視聴しました") are read by the HTML source, which turns
+// "Vous avez regardé", "… aufgerufen", "… を視聴しました") are read by the My Activity sources, which turn
 // them into the English phrase they translate (canonicalAction) before asking activityKind; where
 // a language has one word for Watched and Viewed (es "Has visto", de "angesehen") the header
-// decides. The JSON source still gives `activity` for titles in other languages.
+// decides. The JSON source reads its titles through the same tables.
 
 import type { CanonicalAction } from './my-activity-locales.js';
 
