@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RepairCounts } from '../src/ingest/records.js';
-import { parseMyActivityHtml } from '../src/ingest/sources/google/my-activity-html.js';
+import { parseMyActivityHtml } from '../src/ingest/sources/google/my-activity/html.js';
 
 const { values: args } = parseArgs({
   options: { mb: { type: 'string', default: '200' }, keep: { type: 'string' }, parse: { type: 'string' } },

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MediaRecord } from '../src/ingest/records.js';
-import { mediaFileSource } from '../src/ingest/sources/media/media-file.js';
+import { mediaFileSource } from '../src/ingest/sources/formats/media/media-file.js';
 import { BlobStore } from '../src/store/blob-store.js';
 import { jpeg, mp4 } from '../test/support/media.js';
 

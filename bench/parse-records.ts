@@ -5,7 +5,7 @@
 //   node --import tsx bench/parse-records.ts /tmp/records-200.json
 // READ_CHUNK_BYTES sets the read stream's chunk size (default 64 KiB, as fs.createReadStream).
 import { createReadStream, statSync } from 'node:fs';
-import { locationRecordsSource } from '../src/ingest/sources/google/location-records.js';
+import { locationRecordsSource } from '../src/ingest/sources/google/location/records.js';
 import type { RepairCounts } from '../src/ingest/records.js';
 
 const file = process.argv[2];

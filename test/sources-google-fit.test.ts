@@ -10,10 +10,10 @@ import { describe, test } from 'node:test';
 import type { MeasurementRecord, ParseEvent, Rejection } from '../src/ingest/records.js';
 import type { ParseContext, Source } from '../src/ingest/source.js';
 import { detectSource } from '../src/ingest/sources/index.js';
-import { columnMetric, fitDailyCsvSource, FIT_DAILY_CSV_SOURCE_ID } from '../src/ingest/sources/google/fit-daily-csv.js';
-import { fitRawSource, FIT_RAW_SOURCE_ID } from '../src/ingest/sources/google/fit-raw.js';
-import { aggregateMetric, fitSessionsSource, FIT_SESSIONS_SOURCE_ID, MAX_SESSION_BYTES } from '../src/ingest/sources/google/fit-sessions.js';
-import { youtubeCsvSource } from '../src/ingest/sources/google/youtube-csv.js';
+import { columnMetric, fitDailyCsvSource, FIT_DAILY_CSV_SOURCE_ID } from '../src/ingest/sources/google/fit/daily-csv.js';
+import { fitRawSource, FIT_RAW_SOURCE_ID } from '../src/ingest/sources/google/fit/raw.js';
+import { aggregateMetric, fitSessionsSource, FIT_SESSIONS_SOURCE_ID, MAX_SESSION_BYTES } from '../src/ingest/sources/google/fit/sessions.js';
+import { youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
 
 const FIT_DIR = new URL('./fixtures/google/fit/', import.meta.url);

@@ -9,10 +9,10 @@ import { ParseError } from '../src/errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../src/ingest/records.js';
 import type { ParseContext, Probe, Source } from '../src/ingest/source.js';
 import { googleHtmlCsvSources } from '../src/ingest/sources/google/html-csv-index.js';
-import { MAX_ENTRY_BYTES, myActivityHtmlSource } from '../src/ingest/sources/google/my-activity-html.js';
-import { activityKind, splitActivityTitle } from '../src/ingest/sources/google/my-activity-kinds.js';
+import { MAX_ENTRY_BYTES, myActivityHtmlSource } from '../src/ingest/sources/google/my-activity/html.js';
+import { activityKind, splitActivityTitle } from '../src/ingest/sources/google/my-activity/kinds.js';
 import { parseActivityDate, parseIsoTimestamp } from '../src/ingest/sources/google/takeout-dates.js';
-import { commentText, standardizeHeaderName, youtubeCsvSource } from '../src/ingest/sources/google/youtube-csv.js';
+import { commentText, standardizeHeaderName, youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
 
 const HTML_DIR = new URL('./fixtures/google/my-activity-html/', import.meta.url);
 const CSV_DIR = new URL('./fixtures/google/youtube-csv/', import.meta.url);

@@ -16,9 +16,9 @@ import type { ItemRecord, LakeRecord, LocationPointRecord, MeasurementRecord, Pa
 import { runImport } from '../src/ingest/runner.js';
 import type { ParseContext, Source } from '../src/ingest/source.js';
 import { detectSource, SOURCES } from '../src/ingest/sources/index.js';
-import { LOCATION_KML_SOURCE_ID, locationKmlSource, parseLocationKml, type KmlLimits } from '../src/ingest/sources/google/location-kml.js';
-import { LOCATION_SETTINGS_SOURCE_ID, locationSettingsSource } from '../src/ingest/sources/google/location-settings.js';
-import { TIMELINE_EDITS_SOURCE_ID, timelineEditsSource } from '../src/ingest/sources/google/timeline-edits.js';
+import { LOCATION_KML_SOURCE_ID, locationKmlSource, parseLocationKml, type KmlLimits } from '../src/ingest/sources/google/location/kml.js';
+import { LOCATION_SETTINGS_SOURCE_ID, locationSettingsSource } from '../src/ingest/sources/google/location/settings.js';
+import { TIMELINE_EDITS_SOURCE_ID, timelineEditsSource } from '../src/ingest/sources/google/location/edits.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const FIXTURES = new URL('./fixtures/location-extra/', import.meta.url);

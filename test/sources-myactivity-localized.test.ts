@@ -15,9 +15,9 @@ import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../src/ing
 import { runImport } from '../src/ingest/runner.js';
 import type { Probe } from '../src/ingest/source.js';
 import { detectSource } from '../src/ingest/sources/index.js';
-import { myActivityHtmlSource } from '../src/ingest/sources/google/my-activity-html.js';
-import { canonicalAction } from '../src/ingest/sources/google/my-activity-kinds.js';
-import { ACTIVITY_LOCALES, captionLabel, languagesOfTitle, type ActivityLanguage } from '../src/ingest/sources/google/my-activity-locales.js';
+import { myActivityHtmlSource } from '../src/ingest/sources/google/my-activity/html.js';
+import { canonicalAction } from '../src/ingest/sources/google/my-activity/kinds.js';
+import { ACTIVITY_LOCALES, captionLabel, languagesOfTitle, type ActivityLanguage } from '../src/ingest/sources/google/my-activity/locales.js';
 import { parseActivityDate, parseActivityDateIn } from '../src/ingest/sources/google/takeout-dates.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 

@@ -20,11 +20,11 @@ import type { MediaAlbumRecord, MediaFileRecord, MediaRecord, MediaSidecarRecord
 import { runImport } from '../src/ingest/runner.js';
 import type { ParseContext } from '../src/ingest/source.js';
 import { detectSource } from '../src/ingest/sources/index.js';
-import { ALBUM_SOURCE_ID, googlePhotosAlbumSource, googlePhotosSidecarSource, SIDECAR_SOURCE_ID } from '../src/ingest/sources/media/google-photos-json.js';
-import { IsoBoxReader } from '../src/ingest/sources/media/iso-boxes.js';
-import { exifDate, MEDIA_SOURCE_ID, mediaFileSource } from '../src/ingest/sources/media/media-file.js';
-import { folderKind, isAlbumMetadataName, mediaPairName, sidecarPairName } from '../src/ingest/sources/media/names.js';
-import { NO_PHOTO_NOTE, NO_SIDECAR_NOTE } from '../src/ingest/sources/media/reconcile.js';
+import { ALBUM_SOURCE_ID, googlePhotosAlbumSource, googlePhotosSidecarSource, SIDECAR_SOURCE_ID } from '../src/ingest/sources/google/photos/metadata.js';
+import { IsoBoxReader } from '../src/ingest/sources/formats/media/iso-boxes.js';
+import { exifDate, MEDIA_SOURCE_ID, mediaFileSource } from '../src/ingest/sources/formats/media/media-file.js';
+import { folderKind, isAlbumMetadataName, mediaPairName, sidecarPairName } from '../src/ingest/sources/formats/media/names.js';
+import { NO_PHOTO_NOTE, NO_SIDECAR_NOTE } from '../src/ingest/sources/formats/media/reconcile.js';
 import { normalizeRecord } from '../src/ingest/transform/normalize.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
 import { BlobStore } from '../src/store/blob-store.js';

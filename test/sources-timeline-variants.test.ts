@@ -21,9 +21,9 @@ import { fileURLToPath } from 'node:url';
 import type { ParseEvent, RepairCounts } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { Source } from '../src/ingest/source.js';
-import { semanticLocationHistorySource } from '../src/ingest/sources/google/semantic-location-history.js';
-import { timelineOnDeviceSource } from '../src/ingest/sources/google/timeline-ondevice.js';
-import { parseTimelineInstant } from '../src/ingest/sources/google/timeline-times.js';
+import { semanticLocationHistorySource } from '../src/ingest/sources/google/location/semantic.js';
+import { timelineOnDeviceSource } from '../src/ingest/sources/google/location/ondevice.js';
+import { parseTimelineInstant } from '../src/ingest/sources/google/location/timeline-times.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const FIXTURES = new URL('./fixtures/timeline-variants/', import.meta.url);

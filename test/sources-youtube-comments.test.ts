@@ -15,9 +15,9 @@ import { ParseError } from '../src/errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { ParseContext, Probe, Source } from '../src/ingest/source.js';
-import { myActivityHtmlSource } from '../src/ingest/sources/google/my-activity-html.js';
-import { MAX_ENTRY_BYTES, youtubeCommentsHtmlSource } from '../src/ingest/sources/google/youtube-comments-html.js';
-import { leadingCsvRecords, localizedLayout, youtubeCsvSource } from '../src/ingest/sources/google/youtube-csv.js';
+import { myActivityHtmlSource } from '../src/ingest/sources/google/my-activity/html.js';
+import { MAX_ENTRY_BYTES, youtubeCommentsHtmlSource } from '../src/ingest/sources/google/youtube/comments-html.js';
+import { leadingCsvRecords, localizedLayout, youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
 import { detectSource, SOURCES } from '../src/ingest/sources/index.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 

@@ -4,14 +4,14 @@ import type { Probe, Source } from '../source.js';
 import { googleHtmlCsvSources } from './google/html-csv-index.js';
 import { googleJsonSources } from './google/index.js';
 import { gmailMboxSource } from './google/gmail-mbox.js';
-import { fitDailyCsvSource } from './google/fit-daily-csv.js';
-import { fitRawSource } from './google/fit-raw.js';
-import { fitSessionsSource } from './google/fit-sessions.js';
-import { vcardSource } from './google/vcard.js';
-import { icalendarSource } from './google/icalendar.js';
-import { locationKmlSource } from './google/location-kml.js';
-import { mediaSources } from './media/index.js';
-import { documentSources } from './documents/index.js';
+import { fitDailyCsvSource } from './google/fit/daily-csv.js';
+import { fitRawSource } from './google/fit/raw.js';
+import { fitSessionsSource } from './google/fit/sessions.js';
+import { vcardSource } from './formats/vcard.js';
+import { icalendarSource } from './formats/icalendar.js';
+import { locationKmlSource } from './google/location/kml.js';
+import { mediaSources } from './formats/media/index.js';
+import { documentSources } from './formats/documents/index.js';
 
 export const SOURCES: readonly Source[] = [...googleJsonSources, ...googleHtmlCsvSources, gmailMboxSource, locationKmlSource, fitDailyCsvSource, fitSessionsSource, fitRawSource, vcardSource, icalendarSource,
   ...mediaSources,

@@ -6,17 +6,17 @@
 import type { Source } from '../source.js';
 
 const LOADERS: Readonly<Record<string, () => Promise<Source>>> = {
-  'google.location.records': async () => (await import('./google/location-records.js')).locationRecordsSource,
-  'google.location.semantic': async () => (await import('./google/semantic-location-history.js')).semanticLocationHistorySource,
-  'google.location.ondevice': async () => (await import('./google/timeline-ondevice.js')).timelineOnDeviceSource,
-  'google.location.kml': async () => (await import('./google/location-kml.js')).locationKmlSource,
-  'google.location.edits': async () => (await import('./google/timeline-edits.js')).timelineEditsSource,
-  'google.location.settings': async () => (await import('./google/location-settings.js')).locationSettingsSource,
-  'google.myactivity.json': async () => (await import('./google/my-activity-json.js')).myActivityJsonSource,
-  'google.myactivity.html': async () => (await import('./google/my-activity-html.js')).myActivityHtmlSource,
-  'google.youtube.comments.html': async () => (await import('./google/youtube-comments-html.js')).youtubeCommentsHtmlSource,
+  'google.location.records': async () => (await import('./google/location/records.js')).locationRecordsSource,
+  'google.location.semantic': async () => (await import('./google/location/semantic.js')).semanticLocationHistorySource,
+  'google.location.ondevice': async () => (await import('./google/location/ondevice.js')).timelineOnDeviceSource,
+  'google.location.kml': async () => (await import('./google/location/kml.js')).locationKmlSource,
+  'google.location.edits': async () => (await import('./google/location/edits.js')).timelineEditsSource,
+  'google.location.settings': async () => (await import('./google/location/settings.js')).locationSettingsSource,
+  'google.myactivity.json': async () => (await import('./google/my-activity/json.js')).myActivityJsonSource,
+  'google.myactivity.html': async () => (await import('./google/my-activity/html.js')).myActivityHtmlSource,
+  'google.youtube.comments.html': async () => (await import('./google/youtube/comments-html.js')).youtubeCommentsHtmlSource,
   'google.chrome.history': async () => (await import('./google/chrome-history.js')).chromeHistorySource,
-  'google.fit.raw': async () => (await import('./google/fit-raw.js')).fitRawSource,
+  'google.fit.raw': async () => (await import('./google/fit/raw.js')).fitRawSource,
 };
 
 /** Whether files of this source may be parsed in a worker thread. */

@@ -3,14 +3,14 @@
 import type { Source } from '../../source.js';
 import { chromeHistorySource } from './chrome-history.js';
 import { keepSource } from './keep.js';
-import { locationRecordsSource } from './location-records.js';
-import { locationSettingsSource } from './location-settings.js';
-import { myActivityJsonSource } from './my-activity-json.js';
+import { locationRecordsSource } from './location/records.js';
+import { locationSettingsSource } from './location/settings.js';
+import { myActivityJsonSource } from './my-activity/json.js';
 import { playStoreSource } from './play-store.js';
-import { semanticLocationHistorySource } from './semantic-location-history.js';
-import { timelineEditsSource } from './timeline-edits.js';
-import { timelineOnDeviceSource } from './timeline-ondevice.js';
-import { youtubePlaylistItemSource } from './youtube-playlistitem.js';
+import { semanticLocationHistorySource } from './location/semantic.js';
+import { timelineEditsSource } from './location/edits.js';
+import { timelineOnDeviceSource } from './location/ondevice.js';
+import { youtubePlaylistItemSource } from './youtube/playlist-items.js';
 
 export const googleJsonSources: readonly Source[] = [
   locationRecordsSource,

@@ -24,7 +24,7 @@
 // word order, and unknown or ambiguous abbreviations such as IST: guessing would shift times.
 // Nothing is done with the file's modification time.
 
-import { ACTIVITY_LOCALES, activityLocale, type ActivityLanguage, type ActivityLocale } from './my-activity-locales.js';
+import { ACTIVITY_LOCALES, activityLocale, type ActivityLanguage, type ActivityLocale } from './my-activity/locales.js';
 
 /** Fixed offsets in minutes east of UTC, for the abbreviations English (CLDR and Google) prints. */
 export const ZONE_ABBREVIATIONS: Readonly<Record<string, number>> = {

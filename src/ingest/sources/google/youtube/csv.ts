@@ -1,0 +1,604 @@
+// YouTube's CSV files in Google Takeout ("YouTube and YouTube Music/"), recognised by their header
+// row (names trimmed, BOM removed, compared case-insensitively, so "Comment create timestamp"
+// and "Comment Create Timestamp" are one column; columns are found by name, in any order):
+//
+//   file                      header names (required ones in capitals here)      records
+//   subscriptions.csv         CHANNEL ID, CHANNEL URL, CHANNEL TITLE              item `subscription`
+//   comments.csv              COMMENT ID, COMMENT CREATE TIMESTAMP, COMMENT TEXT,  item `comment`
+//                             Channel ID, Video ID, Post ID, Parent Comment ID,
+//                             Top-level Comment ID, Price, Currency Code
+//   live chats.csv            LIVE CHAT ID, LIVE CHAT CREATE TIMESTAMP, LIVE     item `live_chat_message`
+//                             CHAT TEXT, Channel ID, Video ID, Price (a Super
+//                             Chat's amount), Currency Code, Parent Live Chat ID
+//   playlists.csv             PLAYLIST ID, PLAYLIST CREATE TIMESTAMP, Playlist      item `playlist`
+//                             Title (Original) or Playlist Title, ...Update
+//                             Timestamp, ...Visibility, ...Video Order, ...
+//   <name>-videos.csv         VIDEO ID, PLAYLIST VIDEO CREATION TIMESTAMP         item `playlist_item`
+//   <name>.csv (before 2022)  PLAYLIST ID, ..., TIME CREATED, ..., TITLE; one     item `playlist`, then
+//                             row; a blank line; VIDEO ID, TIME ADDED; rows       `playlist_item`s
+//
+// Header names follow the account's language (a Spanish export's playlist files say "ID del
+// video"...), and only the English names are known here. A comments or live chats file with
+// other names is recognised by its structure instead: its first row holds, at the places of one
+// of the English layouts below, an id, a channel id (UC + 22 characters), an ISO timestamp, a
+// price (a number or nothing) and the only text of JSON segments in the row; the columns are
+// then read by those places (any after the known ones are not read):
+//   live chats  id, channel, timestamp, price, [currency code,] video, text
+//   comments    id, channel, timestamp, price, parent, [post,] video, text[, top-level id]
+// Where the text is the seventh column, either could be meant: a three-letter currency code
+// (EUR) in the fifth says live chat, a parent comment id says comment, and an empty fifth field
+// leaves it to the file's path ("chat" in it: live chats; a word for comments: comments).
+// Anything else stays an unknown header (`unsupported`): the columns are never guessed.
+//
+// Comment text: newer exports write JSON segments, `{"text":"Hi "},{"text":"@x","mention":{…}}`
+// (comma-separated objects), or before mid-2024 `{"takeoutSegments":[{"text":"…"}]}`; the
+// segments' texts are joined. Text that is not such JSON is kept as written (older exports).
+//
+// Subscriptions carry no date, but an item needs one: occurredAt is the export time
+// (`context.exportedAt`: the archive entry's or file's modification time), else the start of this
+// import, and attributes.occurredAt says which ('export' or 'import'). The date is part of the
+// row's primary key, so the same export imported again adds nothing; a later export lists a
+// subscription again at its own date (an observation per export). Only without any export time
+// would a re-import add rows, and the report's 'import' flag says so.
+//
+// Timestamps: ISO 8601 with an offset (takeout-dates.ts), microseconds kept (occurredAtMicros; the
+// playlist item key's time stays in milliseconds). Takeout writes them in UTC, so
+// utcOffsetMinutes is null unless a non-zero offset is written.
+//
+// Rejections carry the line where the row starts (1-based; a quoted field may span lines) and
+// its byte offset: `malformed` for a row the CSV parser refuses (a quote never closed; a stray
+// quote inside a field is kept as text) or with another number of fields than the header (an
+// unquoted comma shifts the columns after it), `invalid` for a missing id or unreadable timestamp, and
+// `unsupported` for a header this source does not know, neither by its names nor by the
+// structure of the row after it (then nothing else is read: the rows would mean nothing).
+// Not read: channel.csv, video metadata, music library CSVs.
+import type { Readable } from 'node:stream';
+import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../../records.js';
+import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { parseIsoTimestamp } from '../takeout-dates.js';
+import { CsvPositions, csvRowBatches, type CsvRow, type RowPosition } from '../../../parse/csv-rows.js';
+
+export const YOUTUBE_CSV_SOURCE_ID = 'google.youtube.csv';
+
+/** A row larger than this is refused by the CSV parser (a runaway quoted field). */
+export const MAX_ROW_BYTES = 8 * 1024 * 1024;
+const EXCERPT_CHARS = 200;
+
+const PATH_NAMES = /(?:^|\/)(?:subscriptions|comments|live[ _-]?chats|playlists|[^/]+-videos)\.csv$/i;
+
+type TableKind = 'subscriptions' | 'comments' | 'liveChats' | 'playlists' | 'playlistVideos' | 'legacyPlaylist';
+
+/** `" Comment create timestamp\uFEFF"` → `"comment create timestamp"`. */
+export function standardizeHeaderName(name: string): string {
+  return name.replace(/\ufeff/g, '').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+function tableKindOf(names: ReadonlySet<string>): TableKind | null {
+  if (names.has('channel id') && names.has('channel url') && names.has('channel title')) return 'subscriptions';
+  if (names.has('comment id') && names.has('comment text')) return 'comments';
+  if (names.has('live chat id') && names.has('live chat text')) return 'liveChats';
+  if (names.has('playlist id') && names.has('time created')) return 'legacyPlaylist';
+  if (names.has('playlist id') && names.has('playlist create timestamp')) return 'playlists';
+  if (names.has('video id') && (names.has('playlist video creation timestamp') || names.has('time added'))) return 'playlistVideos';
+  return null;
+}
+
+export const youtubeCsvSource: Source = {
+  id: YOUTUBE_CSV_SOURCE_ID,
+  description: 'Google Takeout YouTube CSV files: subscriptions, comments, live chats, playlists and their videos',
+  detect(probe: Probe): Confidence | null {
+    const text = probe.head.toString('utf8');
+    const end = text.search(/\r?\n/);
+    const firstLine = end === -1 ? text : text.slice(0, end);
+    const names = new Set(firstLine.split(',').map((name) => standardizeHeaderName(name.replace(/^\s*"|"\s*$/g, ''))));
+    if (tableKindOf(names) !== null) return 'content';
+    const [header, firstRow] = leadingCsvRecords(text.replace(/^\ufeff/, ''), 2);
+    if (header && firstRow && localizedLayout(header, firstRow, probe.path) !== null) return 'content';
+    return PATH_NAMES.test(probe.path) && /youtube/i.test(probe.path) ? 'path' : null;
+  },
+  parse: parseYouTubeCsv,
+};
+
+/** A comments or live chats table whose header names are not English, read by column places. */
+interface LocalizedLayout {
+  kind: 'comments' | 'liveChats';
+  /** The English names of the columns, by place ('' for a column not read). */
+  names: string[];
+}
+
+const CHANNEL_ID = /^UC[\w-]{22}$/;
+const PRICE = /^(?:\d+(?:[.,]\d+)?)?$/;
+const CURRENCY_CODE = /^[A-Z]{3}$/;
+const CHAT_IN_PATH = /chat/i;
+/** "comments" in the languages Takeout names its folders in (Kommentare, commentaires, comentarios, komentarze...). */
+const COMMENTS_IN_PATH = /comment|komment|koment|coment/i;
+
+/**
+ * The layout of a comments or live chats table with a header in another language, from the
+ * values of its first row (see the module comment); null when they fit no known layout.
+ */
+export function localizedLayout(header: readonly string[], row: readonly string[], path: string): LocalizedLayout | null {
+  if (header.length < 6 || row.length !== header.length) return null;
+  const [id = '', channel = '', created = '', price = '', fifth = ''] = row.map((field) => field.trim());
+  if (id === '' || /\s/.test(id) || !CHANNEL_ID.test(channel) || !PRICE.test(price) || !parseIsoTimestamp(created).ok) return null;
+  const textPlaces = row.flatMap((field, place) => (place >= 5 && isSegmentsJson(field) ? [place] : []));
+  if (textPlaces.length !== 1) return null;
+  const textAt = textPlaces[0] as number;
+  const rest = (names: string[]) => [...names, ...new Array<string>(header.length - names.length).fill('')];
+  const liveChats = (withCurrency: boolean): LocalizedLayout => ({
+    kind: 'liveChats',
+    names: rest(['live chat id', 'channel id', 'live chat create timestamp', 'price', ...(withCurrency ? ['currency code'] : []), 'video id', 'live chat text']),
+  });
+  const comments = (withPost: boolean): LocalizedLayout => ({
+    kind: 'comments',
+    names: rest([
+      'comment id', 'channel id', 'comment create timestamp', 'price', 'parent comment id', ...(withPost ? ['post id'] : []), 'video id', 'comment text',
+      ...(header.length > textAt + 1 ? ['top-level comment id'] : []),
+    ]),
+  });
+  if (textAt === 5) return liveChats(false);
+  if (textAt === 6) {
+    if (CURRENCY_CODE.test(fifth)) return liveChats(true);
+    if (fifth !== '') return comments(false);
+    if (CHAT_IN_PATH.test(path)) return liveChats(true);
+    return COMMENTS_IN_PATH.test(path) ? comments(false) : null;
+  }
+  if (textAt === 7 && !CHAT_IN_PATH.test(path) && !CURRENCY_CODE.test(fifth)) return comments(true);
+  return null;
+}
+
+/** Whether a cell is comment text written as JSON segments (not plain text that starts with a brace). */
+function isSegmentsJson(cell: string): boolean {
+  const trimmed = cell.trim();
+  return trimmed.startsWith('{"') && segmentsOf(trimmed) !== null;
+}
+
+/**
+ * The first `count` complete records of CSV text (quoted fields may hold commas, doubled quotes
+ * and line breaks): for detection, which sees only the head of a file. A record cut off by the
+ * end of the head is not returned.
+ */
+export function leadingCsvRecords(text: string, count: number): string[][] {
+  const records: string[][] = [];
+  let fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let at = 0;
+  while (at < text.length && records.length < count) {
+    const c = text[at] as string;
+    if (quoted) {
+      if (c === '"') {
+        if (text[at + 1] === '"') {
+          field += '"';
+          at++;
+        } else quoted = false;
+      } else field += c;
+    } else if (c === '"' && field === '') quoted = true;
+    else if (c === ',') {
+      fields.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[at + 1] === '\n') at++;
+      fields.push(field);
+      field = '';
+      if (fields.length > 1 || fields[0] !== '') records.push(fields);
+      fields = [];
+    } else field += c;
+    at++;
+  }
+  return records;
+}
+
+/** Where a row starts. */
+export async function* parseYouTubeCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
+  const exportedAt = context.exportedAt ?? null;
+  const subscriptionDate = exportedAt ?? new Date();
+  const window = new CsvPositions();
+  const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
+  for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => window.append(chunk) })) {
+    yield* table.readAll(rows, window);
+    if (table.stopped) return;
+  }
+  yield* table.finish();
+  if (!table.sawHeader) {
+    yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
+  }
+}
+
+function countNewlines(fields: readonly string[]): number {
+  let count = 0;
+  for (const field of fields) {
+    for (let at = field.indexOf('\n'); at !== -1; at = field.indexOf('\n', at + 1)) count++;
+  }
+  return count;
+}
+
+/** Column positions by standardized name. */
+class Columns {
+  private readonly index = new Map<string, number>();
+  readonly count: number;
+
+  constructor(names: readonly string[]) {
+    names.forEach((name, i) => {
+      if (!this.index.has(name)) this.index.set(name, i);
+    });
+    this.count = names.length;
+  }
+
+  get(fields: readonly string[], ...names: string[]): string {
+    for (const name of names) {
+      const i = this.index.get(name);
+      if (i !== undefined) {
+        const value = (fields[i] ?? '').trim();
+        if (value !== '') return value;
+      }
+    }
+    return '';
+  }
+}
+
+class RowRejection {
+  constructor(
+    readonly category: QuarantineCategory,
+    readonly reason: string,
+  ) {}
+}
+
+/** Turns parsed rows into events, switching on the header it first meets. */
+class TableReader {
+  sawHeader = false;
+  /** Set when the header is unknown: nothing more is read. */
+  stopped = false;
+  private kind: TableKind | null = null;
+  private columns: Columns | null = null;
+  /** A header of unknown names, kept until the first row tells whether its structure is known. */
+  private unknownHeader: { fields: string[]; position: RowPosition } | null = null;
+  private legacyPhase: 'metadata' | 'videoHeader' | 'videos' = 'metadata';
+  private legacyPlaylist: { id: string; title: string } | null = null;
+  private readonly playlistName: string;
+  /** End of the last row the CSV parser read; null after a refused row, whose end is unknown. */
+  private previousRowEnd: number | null = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly subscriptionDate: Date,
+    private readonly dateIsExportTime: boolean,
+  ) {
+    const fileName = path.slice(path.lastIndexOf('/') + 1);
+    this.playlistName = fileName.replace(/\.csv$/i, '').replace(/-videos$/i, '');
+  }
+
+  *readAll(rows: CsvRow[], window: CsvPositions): Iterable<ParseEvent> {
+    for (const row of rows) {
+      if (this.stopped) return;
+      if ('error' in row) {
+        // A refused row starts after the previous row; the parser reports where it gave up,
+        // which is further on. Its own "at line N" miscounts CRLF inside quotes, so it is cut.
+        const position = window.nextContent(this.previousRowEnd ?? row.atByte);
+        this.previousRowEnd = null;
+        const message = row.error.message.replace(/ at line \d+/, '');
+        yield reject('malformed', `CSV row could not be read: ${message}`, position, null);
+        continue;
+      }
+      const position = window.rowStart(row.endByte, countNewlines(row.fields));
+      this.previousRowEnd = row.endByte;
+      yield* this.read(row.fields, position);
+    }
+  }
+
+  /** At the end of the file: a header of unknown names with no row after it is refused. */
+  *finish(): Iterable<ParseEvent> {
+    if (this.unknownHeader !== null) yield* this.refuseUnknownHeader();
+  }
+
+  private *refuseUnknownHeader(): Iterable<ParseEvent> {
+    const { fields, position } = this.unknownHeader as { fields: string[]; position: RowPosition };
+    this.unknownHeader = null;
+    this.stopped = true;
+    yield reject('unsupported', `header ${JSON.stringify(fields.join(','))} is not a YouTube CSV this source reads`, position, fields.join(','));
+  }
+
+  private *read(fields: string[], position: RowPosition): Iterable<ParseEvent> {
+    if (!this.sawHeader) {
+      this.sawHeader = true;
+      this.useHeader(fields);
+      if (this.kind === null) this.unknownHeader = { fields, position };
+      return;
+    }
+    if (this.unknownHeader !== null) {
+      const layout = localizedLayout(this.unknownHeader.fields, fields, this.path);
+      if (layout === null) {
+        yield* this.refuseUnknownHeader();
+        return;
+      }
+      this.unknownHeader = null;
+      this.kind = layout.kind;
+      this.columns = new Columns(layout.names);
+    }
+    try {
+      const record = this.recordOf(fields);
+      if (record !== null) yield { kind: 'record', record, offset: position.offset };
+    } catch (error) {
+      if (!(error instanceof RowRejection)) throw error;
+      yield reject(error.category, error.reason, position, fields.join(','));
+    }
+  }
+
+  private useHeader(fields: readonly string[]): void {
+    const names = fields.map(standardizeHeaderName);
+    this.kind = tableKindOf(new Set(names));
+    this.columns = new Columns(names);
+  }
+
+  /** A record for the row, or null for a row that only carries structure (legacy headers). */
+  private recordOf(fields: string[]): ItemRecord | null {
+    const columns = this.columns as Columns;
+    if (this.kind === 'legacyPlaylist' && this.legacyPhase !== 'metadata') return this.legacyVideoRow(fields);
+    checkFieldCount(fields, columns.count);
+    switch (this.kind) {
+      case 'subscriptions':
+        return this.subscription(fields, columns);
+      case 'comments':
+        return this.comment(fields, columns);
+      case 'liveChats':
+        return this.liveChat(fields, columns);
+      case 'playlists':
+        return this.playlist(fields, columns);
+      case 'playlistVideos':
+        return this.playlistItem(fields, columns, this.playlistName, null);
+      case 'legacyPlaylist':
+        this.legacyPhase = 'videoHeader';
+        return this.legacyPlaylistRow(fields, columns);
+      default:
+        return null;
+    }
+  }
+
+  private subscription(fields: string[], columns: Columns): ItemRecord {
+    const channelId = required(columns.get(fields, 'channel id'), 'Channel Id');
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-subscription', channelId],
+      kind: 'subscription',
+      occurredAt: this.subscriptionDate,
+      utcOffsetMinutes: null,
+      title: columns.get(fields, 'channel title') || null,
+      url: columns.get(fields, 'channel url') || `https://www.youtube.com/channel/${channelId}`,
+      attributes: { channelId, occurredAt: this.dateIsExportTime ? 'export' : 'import' },
+    };
+  }
+
+  private comment(fields: string[], columns: Columns): ItemRecord {
+    const commentId = required(columns.get(fields, 'comment id'), 'Comment ID');
+    const created = timestamp(columns.get(fields, 'comment create timestamp'), 'Comment Create Timestamp');
+    const videoId = columns.get(fields, 'video id');
+    const postId = columns.get(fields, 'post id');
+    const { text, mentionedChannelIds } = commentText(columns.get(fields, 'comment text'));
+    const attributes: Record<string, unknown> = { commentId };
+    const optional: Array<[string, string]> = [
+      ['channelId', columns.get(fields, 'channel id')],
+      ['videoId', videoId],
+      ['postId', postId],
+      ['parentCommentId', columns.get(fields, 'parent comment id')],
+      ['topLevelCommentId', columns.get(fields, 'top-level comment id', 'top level comment id')],
+      ['price', columns.get(fields, 'price')],
+      ['currencyCode', columns.get(fields, 'currency code')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
+    let url: string | null = null;
+    if (videoId !== '') url = `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}&lc=${encodeURIComponent(commentId)}`;
+    else if (postId !== '') url = `https://www.youtube.com/post/${encodeURIComponent(postId)}`;
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-comment', commentId],
+      kind: 'comment',
+      occurredAt: created.date,
+      occurredAtMicros: created.micros,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      text: text === '' ? null : text,
+      url,
+      attributes,
+    };
+  }
+
+  private liveChat(fields: string[], columns: Columns): ItemRecord {
+    const liveChatId = required(columns.get(fields, 'live chat id'), 'Live Chat ID');
+    const created = timestamp(columns.get(fields, 'live chat create timestamp'), 'Live Chat Create Timestamp');
+    const videoId = columns.get(fields, 'video id');
+    const { text, mentionedChannelIds } = commentText(columns.get(fields, 'live chat text'));
+    const attributes: Record<string, unknown> = { liveChatId };
+    const optional: Array<[string, string]> = [
+      ['channelId', columns.get(fields, 'channel id')],
+      ['videoId', videoId],
+      ['parentLiveChatId', columns.get(fields, 'parent live chat id')],
+      ['price', columns.get(fields, 'price')],
+      ['currencyCode', columns.get(fields, 'currency code')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-live-chat', liveChatId],
+      kind: 'live_chat_message',
+      occurredAt: created.date,
+      occurredAtMicros: created.micros,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      text: text === '' ? null : text,
+      // A chat message has no link of its own: the stream it was sent in.
+      url: videoId === '' ? null : `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`,
+      attributes,
+    };
+  }
+
+  private playlist(fields: string[], columns: Columns): ItemRecord {
+    const playlistId = required(columns.get(fields, 'playlist id'), 'Playlist ID');
+    const created = timestamp(columns.get(fields, 'playlist create timestamp'), 'Playlist Create Timestamp');
+    const attributes: Record<string, unknown> = { playlistId };
+    const updated = columns.get(fields, 'playlist update timestamp');
+    if (updated !== '') attributes.updatedAt = timestamp(updated, 'Playlist Update Timestamp').date.toISOString();
+    const optional: Array<[string, string]> = [
+      ['visibility', columns.get(fields, 'playlist visibility')],
+      ['videoOrder', columns.get(fields, 'playlist video order')],
+      ['titleLanguage', columns.get(fields, 'playlist title (original) language', 'playlist title language')],
+      ['description', columns.get(fields, 'playlist description (original)', 'playlist description')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    const addToTop = columns.get(fields, 'add new videos to top', 'add new videos to top of playlist').toLowerCase();
+    if (addToTop === 'true' || addToTop === 'false') attributes.addNewVideosToTop = addToTop === 'true';
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-playlist', playlistId],
+      kind: 'playlist',
+      occurredAt: created.date,
+      occurredAtMicros: created.micros,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      title: columns.get(fields, 'playlist title (original)', 'playlist title') || null,
+      url: `https://www.youtube.com/playlist?list=${encodeURIComponent(playlistId)}`,
+      attributes,
+    };
+  }
+
+  private playlistItem(fields: string[], columns: Columns, playlistName: string, playlistId: string | null): ItemRecord {
+    const videoId = required(columns.get(fields, 'video id'), 'Video ID');
+    const added = timestamp(columns.get(fields, 'playlist video creation timestamp', 'time added'), 'Playlist Video Creation Timestamp');
+    const attributes: Record<string, unknown> = { videoId, playlistName };
+    if (playlistId !== null) attributes.playlistId = playlistId;
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-playlist-item', playlistId ?? playlistName, videoId, added.date.getTime()],
+      kind: 'playlist_item',
+      occurredAt: added.date,
+      occurredAtMicros: added.micros,
+      utcOffsetMinutes: added.utcOffsetMinutes,
+      title: playlistName,
+      url: `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`,
+      attributes,
+    };
+  }
+
+  /** The one metadata row of a pre-2022 playlist file. */
+  private legacyPlaylistRow(fields: string[], columns: Columns): ItemRecord {
+    const playlistId = required(columns.get(fields, 'playlist id'), 'Playlist Id');
+    const title = columns.get(fields, 'title') || this.playlistName;
+    this.legacyPlaylist = { id: playlistId, title };
+    const created = timestamp(columns.get(fields, 'time created'), 'Time Created');
+    const attributes: Record<string, unknown> = { playlistId };
+    const optional: Array<[string, string]> = [
+      ['channelId', columns.get(fields, 'channel id')],
+      ['visibility', columns.get(fields, 'visibility')],
+      ['description', columns.get(fields, 'description')],
+    ];
+    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+    const updated = columns.get(fields, 'time updated');
+    if (updated !== '') attributes.updatedAt = timestamp(updated, 'Time Updated').date.toISOString();
+    return {
+      type: 'item',
+      source: YOUTUBE_CSV_SOURCE_ID,
+      key: ['youtube-playlist', playlistId],
+      kind: 'playlist',
+      occurredAt: created.date,
+      occurredAtMicros: created.micros,
+      utcOffsetMinutes: created.utcOffsetMinutes,
+      title,
+      url: `https://www.youtube.com/playlist?list=${encodeURIComponent(playlistId)}`,
+      attributes,
+    };
+  }
+
+  /** Rows after the metadata row of a pre-2022 playlist file: the video header, then videos. */
+  private legacyVideoRow(fields: string[]): ItemRecord | null {
+    if (this.legacyPhase === 'videoHeader') {
+      const names = fields.map(standardizeHeaderName);
+      if (!names.includes('video id')) {
+        throw new RowRejection('malformed', `expected the "Video Id,Time Added" header after the playlist row, got ${JSON.stringify(fields.join(','))}`);
+      }
+      this.columns = new Columns(names);
+      this.legacyPhase = 'videos';
+      return null;
+    }
+    const columns = this.columns as Columns;
+    checkFieldCount(fields, columns.count);
+    const playlist = this.legacyPlaylist ?? { id: null, title: this.playlistName };
+    return this.playlistItem(fields, columns, playlist.title, playlist.id);
+  }
+}
+
+function reject(category: QuarantineCategory, reason: string, position: RowPosition, excerpt: string | null): ParseEvent {
+  return {
+    kind: 'reject',
+    rejection: {
+      category,
+      reason: `line ${position.line}: ${reason}`,
+      line: position.line,
+      byteOffset: position.offset,
+      excerpt: excerpt === null ? null : excerpt.slice(0, EXCERPT_CHARS),
+    },
+  };
+}
+
+function checkFieldCount(fields: readonly string[], expected: number): void {
+  // Even an extra empty field is refused: an unquoted comma in the text shifts every column after it.
+  if (fields.length === expected) return;
+  throw new RowRejection('malformed', `row has ${fields.length} fields, the header has ${expected}`);
+}
+
+function required(value: string, column: string): string {
+  if (value === '') throw new RowRejection('invalid', `${column} is empty`);
+  return value;
+}
+
+function timestamp(value: string, column: string): { date: Date; micros: number; utcOffsetMinutes: number | null } {
+  if (value === '') throw new RowRejection('invalid', `${column} is empty`);
+  const parsed = parseIsoTimestamp(value);
+  if (!parsed.ok) throw new RowRejection('invalid', `${column}: ${parsed.reason}`);
+  return { date: parsed.date, micros: parsed.micros ?? 0, utcOffsetMinutes: parsed.utcOffsetMinutes === 0 ? null : parsed.utcOffsetMinutes };
+}
+
+/** `a,b` as the JSON array `[a,b]`; retried with raw control characters escaped; null if not JSON. */
+function parseJsonList(text: string): unknown {
+  try {
+    return JSON.parse(`[${text}]`);
+  } catch {
+    // Raw line breaks inside the strings (hand-edited files) are not JSON; escaped, they are.
+  }
+  try {
+    return JSON.parse(`[${text.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}]`);
+  } catch {
+    return null; // plain text that happens to start with a brace
+  }
+}
+
+type Segment = { text?: unknown; mention?: { externalChannelId?: unknown } };
+
+/** The segments of a JSON text cell (`{…},{…}` or `{"takeoutSegments":[…]}`), or null when it is not one. */
+function segmentsOf(trimmed: string): Segment[] | null {
+  const parsed = parseJsonList(trimmed);
+  if (!Array.isArray(parsed)) return null;
+  const only: unknown = parsed.length === 1 ? parsed[0] : null;
+  const segments: unknown[] =
+    only !== null && typeof only === 'object' && Array.isArray((only as { takeoutSegments?: unknown }).takeoutSegments)
+      ? ((only as { takeoutSegments: unknown[] }).takeoutSegments)
+      : parsed;
+  return segments.every((segment) => segment !== null && typeof segment === 'object') ? (segments as Segment[]) : null;
+}
+
+/** The text of a comment or chat cell: joined JSON segments, or the cell as written (see the module comment). */
+export function commentText(cell: string): { text: string; mentionedChannelIds: string[] } {
+  const trimmed = cell.trim();
+  const segments = trimmed.startsWith('{') ? segmentsOf(trimmed) : null;
+  if (segments === null) return { text: cell, mentionedChannelIds: [] };
+  let text = '';
+  const mentionedChannelIds: string[] = [];
+  for (const segment of segments) {
+    if (typeof segment.text === 'string') text += segment.text;
+    const channel = segment.mention?.externalChannelId;
+    if (typeof channel === 'string') mentionedChannelIds.push(channel);
+  }
+  return { text, mentionedChannelIds };
+}
