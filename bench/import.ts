@@ -26,9 +26,9 @@ import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import pg from 'pg';
 import { loadConfig } from '../src/config/config.js';
-import { ensureUser } from '../src/ingest/receive/ledger.js';
 import { runImport } from '../src/ingest/runner.js';
 import { Lake } from '../src/lake.js';
+import { ensureUser } from '../src/query/users.js';
 
 const { values: args } = parseArgs({
   options: {

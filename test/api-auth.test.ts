@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createApiKey, createUser, listApiKeys, listUsers, revokeApiKey } from '../src/api/api-keys.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../src/query/api-keys.js';
+import { createUser, listUsers } from '../src/query/users.js';
 import { LakeError } from '../src/errors.js';
 import { get, startTestServer, type TestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';

@@ -3,7 +3,8 @@
 // select what they say, GeoJSON has its shape, and the NDJSON export gives back every row.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApiKey, createUser } from '../src/api/api-keys.js';
+import { createApiKey } from '../src/query/api-keys.js';
+import { createUser } from '../src/query/users.js';
 import { locationConditions, type LocationFilter } from '../src/api/routes/locations.js';
 import { SqlParams } from '../src/api/sql.js';
 import { loadBatch } from '../src/ingest/load/loader.js';

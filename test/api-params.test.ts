@@ -5,7 +5,8 @@
 // expression), never a 500; grid cells of a radius query are bound, not written into the SQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApiKey, createUser } from '../src/api/api-keys.js';
+import { createApiKey } from '../src/query/api-keys.js';
+import { createUser } from '../src/query/users.js';
 import { SqlParams } from '../src/api/sql.js';
 import { cellCondition, cellRangesAround } from '../src/geo/cells.js';
 import { loadBatch } from '../src/ingest/load/loader.js';

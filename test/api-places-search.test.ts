@@ -4,7 +4,8 @@
 // full-text hits ranked above similarity-only ones.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApiKey, createUser } from '../src/api/api-keys.js';
+import { createApiKey } from '../src/query/api-keys.js';
+import { createUser } from '../src/query/users.js';
 import { containsPattern } from '../src/api/routes/places.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import type { LakeRecord } from '../src/ingest/records.js';

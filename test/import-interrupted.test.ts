@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createApiKey } from '../src/api/api-keys.js';
+import { createApiKey } from '../src/query/api-keys.js';
 import { loadConfig } from '../src/config/config.js';
 import { isRunnerGone, STALE_AFTER_MS, thisRunner } from '../src/ingest/job-liveness.js';
 import { Lake } from '../src/lake.js';

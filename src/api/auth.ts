@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { LakeError } from '../errors.js';
-import { verifyApiKey, type Principal } from './api-keys.js';
+import { verifyApiKey, type Principal } from '../query/api-keys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,9 +1,10 @@
 // `lake serve`, `lake users` and `lake keys`: the HTTP API and who may use it.
 import type { Command } from 'commander';
 import type { Config, ConfigOverrides } from '../config/config.js';
-import { createApiKey, createUser, listApiKeys, listUsers, revokeApiKey, type ApiKeySummary } from '../api/api-keys.js';
 import { serve } from '../api/serve.js';
 import { Lake } from '../lake.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeySummary } from '../query/api-keys.js';
+import { createUser, listUsers } from '../query/users.js';
 import { printJson } from './output.js';
 
 /** Adds the API commands; `config` reads the global options plus the given overrides. */

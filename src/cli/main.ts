@@ -5,10 +5,10 @@ import { ENVIRONMENT, loadConfig, type Config, type ConfigOverrides } from '../c
 import { migrationStatus } from '../db/migrate.js';
 import { LakeError } from '../errors.js';
 import { assertInputsReadable } from '../ingest/receive/inputs.js';
-import { ensureUser } from '../ingest/receive/ledger.js';
 import { formatReport, importExitCode } from '../ingest/report.js';
 import { DEFAULT_BATCH_SIZE, runImport } from '../ingest/runner.js';
 import { Lake } from '../lake.js';
+import { assertUserName, ensureUser } from '../query/users.js';
 import { registerApiCommands } from './api.js';
 import { registerBlobCommands } from './blobs.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -85,9 +85,7 @@ program
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1_000_000) {
       throw new LakeError('USAGE', `--batch-size ${options.batchSize} is not valid: expected an integer from 1 to 1000000`);
     }
-    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(options.user)) {
-      throw new LakeError('USAGE', `--user ${options.user} is not valid: expected lower-case letters, digits, '.', '_' or '-' (up to 63)`);
-    }
+    assertUserName(options.user, `--user ${options.user}`);
     // Before the database is opened (or made): a path that is not there or may not be read is a
     // one-line error, and no job is recorded for it (runImport checks again).
     await assertInputsReadable(paths);

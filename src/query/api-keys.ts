@@ -1,19 +1,20 @@
-// Users and their API keys. A key is `lake_<prefix>_<secret>`: the prefix (6 random bytes, hex)
-// finds the row, the secret (32 random bytes, base64url) proves possession. Only the secret's
-// SHA-256 is stored. A fast hash is enough here because the secret is 256 bits of randomness: no
-// dictionary or brute force can reach it, which is what slow password hashes (bcrypt, scrypt,
-// Argon2) exist to slow down for human-chosen passwords; a slow hash would only add CPU per request.
+// API keys, made for a user (users.ts) to use the HTTP API. A key is `lake_<prefix>_<secret>`: the
+// prefix (6 random bytes, hex) finds the row, the secret (32 random bytes, base64url) proves
+// possession. Only the secret's SHA-256 is stored. A fast hash is enough here because the secret
+// is 256 bits of randomness: no dictionary or brute force can reach it, which is what slow
+// password hashes (bcrypt, scrypt, Argon2) exist to slow down for human-chosen passwords; a slow
+// hash would only add CPU per request.
 //
-// Users are made on the maintenance connection (an administrative act, as the import does);
-// keys are made, listed and revoked as their user, under row-level security. Only the lookup by
-// prefix, which happens before any identity exists, reads api_keys on the maintenance connection.
+// Keys are made, listed and revoked as their user, under row-level security. Only the lookups by
+// prefix or id, which happen before any identity exists, read api_keys on the maintenance
+// connection.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { LakeError } from '../errors.js';
+import { UUID_PATTERN } from './ids.js';
+import { userIdByName } from './users.js';
 
-export const USER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const KEY_PATTERN = /^lake_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-const KEY_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PREFIX_PATTERN = /^[0-9a-f]{12}$/;
 
 /** Who a request acts as, once its key is verified. */
@@ -21,13 +22,6 @@ export interface Principal {
   userId: string;
   userName: string;
   keyId: string;
-}
-
-export interface UserSummary {
-  userId: string;
-  name: string;
-  createdAt: Date;
-  activeKeys: number;
 }
 
 export interface ApiKeySummary {
@@ -49,33 +43,8 @@ export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
 }
 
-export async function createUser(db: Database, name: string): Promise<{ userId: string; name: string }> {
-  assertUserName(name);
-  const r = await db.query<{ user_id: string }>(
-    `INSERT INTO user_data.users (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING user_id`,
-    [name],
-  );
-  if (!r.rows[0]) throw new LakeError('ALREADY_EXISTS', `user ${name} already exists`);
-  return { userId: r.rows[0].user_id, name };
-}
-
-export async function listUsers(db: Database): Promise<UserSummary[]> {
-  const users = await db.query<{ user_id: string; name: string; created_at: Date }>(
-    `SELECT user_id, name, created_at FROM user_data.users ORDER BY name`,
-  );
-  const result: UserSummary[] = [];
-  for (const user of users.rows) {
-    // Counted as the user: keys are that user's data.
-    const keys = await db.asUser(user.user_id, (tx) =>
-      tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM user_data.api_keys WHERE revoked_at IS NULL`),
-    );
-    result.push({ userId: user.user_id, name: user.name, createdAt: user.created_at, activeKeys: keys.rows[0]!.n });
-  }
-  return result;
-}
-
 export async function createApiKey(db: Database, userName: string, label = ''): Promise<NewApiKey> {
-  const userId = await userIdOf(db, userName);
+  const userId = await userIdByName(db, userName);
   const prefix = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const row = await db.asUser(userId, (tx) =>
@@ -89,7 +58,7 @@ export async function createApiKey(db: Database, userName: string, label = ''): 
 }
 
 export async function listApiKeys(db: Database, userName: string): Promise<ApiKeySummary[]> {
-  const userId = await userIdOf(db, userName);
+  const userId = await userIdByName(db, userName);
   const rows = await db.asUser(userId, (tx) =>
     tx.query<KeyRow>(`SELECT key_id, prefix, name, created_at, last_used_at, revoked_at FROM user_data.api_keys ORDER BY created_at, key_id`),
   );
@@ -101,7 +70,7 @@ export async function listApiKeys(db: Database, userName: string): Promise<ApiKe
  * a log can be revoked). Revoking a revoked key changes nothing and says when it was revoked.
  */
 export async function revokeApiKey(db: Database, keyIdOrPrefix: string): Promise<ApiKeySummary & { userName: string }> {
-  const byId = KEY_ID_PATTERN.test(keyIdOrPrefix);
+  const byId = UUID_PATTERN.test(keyIdOrPrefix.toLowerCase());
   if (!byId && !PREFIX_PATTERN.test(keyIdOrPrefix)) {
     throw new LakeError('USAGE', `${keyIdOrPrefix} is not a key id: expected a UUID or the 12 hex digits after lake_`);
   }
@@ -168,17 +137,4 @@ function toSummary(row: KeyRow): ApiKeySummary {
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
   };
-}
-
-async function userIdOf(db: Database, name: string): Promise<string> {
-  assertUserName(name);
-  const r = await db.query<{ user_id: string }>(`SELECT user_id FROM user_data.users WHERE name = $1`, [name]);
-  if (!r.rows[0]) throw new LakeError('NOT_FOUND', `no user ${name}: create it with lake users create ${name}`);
-  return r.rows[0].user_id;
-}
-
-function assertUserName(name: string): void {
-  if (!USER_NAME_PATTERN.test(name)) {
-    throw new LakeError('USAGE', `user name ${JSON.stringify(name)} is not valid: expected lower-case letters, digits, '.', '_' or '-' (up to 63)`);
-  }
 }

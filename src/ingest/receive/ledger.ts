@@ -207,16 +207,6 @@ export async function removeFileRows(db: Database, userId: string, fileId: strin
   });
 }
 
-/** Find a user by name, creating it on first use (an administrative act, on the maintenance connection). */
-export async function ensureUser(db: Database, name: string): Promise<string> {
-  const r = await db.query<{ user_id: string }>(
-    `WITH inserted AS (INSERT INTO user_data.users (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING user_id)
-     SELECT user_id FROM inserted UNION ALL SELECT user_id FROM user_data.users WHERE name = $1 LIMIT 1`,
-    [name],
-  );
-  return r.rows[0]!.user_id;
-}
-
 /** Ledger writes are small whole transactions: retried when the connection fails under them. */
 function asUser<T>(db: Database, userId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
   return retryTransient(() => db.asUser(userId, work));
