@@ -18,6 +18,8 @@ export interface OpenOptions {
   migrate?: boolean;
   /** Keep the embedded database in memory (tests). */
   inMemory?: boolean;
+  /** Embedded, new database only: start from this data directory tarball (EmbeddedOptions.loadDataDir; tests). */
+  loadDataDir?: Blob;
   /** Told when the database is open and migrating starts, which can take many seconds (`lake import` says so). */
   onMigrating?: () => void;
 }
@@ -59,7 +61,7 @@ export class Lake {
       try {
         // Before opening, which would create a database where there was none.
         if (directory) binding = await DataDirBinding.before(config, 'embedded', directory);
-        db = await openEmbedded({ directory, session });
+        db = await openEmbedded({ directory, session, loadDataDir: options.loadDataDir });
       } catch (error) {
         await releaseLock?.();
         throw error;

@@ -5,7 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createServerDatabase } from './lake.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createServerDatabase, type ServerDatabase } from './lake.js';
+import { embeddedTemplate, giveOwnIdentity } from './templates.js';
 
 const LAKE = new URL('../../bin/lake.js', import.meta.url).pathname;
 
@@ -61,24 +63,66 @@ export function lakeEnvironment(settings: Record<string, string>): Record<string
 export const CLI_TIMEOUT_MS = 600_000;
 
 export interface CliTestLake {
-  /** A temporary folder: the data directory is its `data`, inputs may be written beside it. */
+  /** A temporary folder: the data directory is its `data` unless given, inputs may be written beside it. */
   dir: string;
-  /** What a child `lake` sees: that data directory, and a fresh database when testing the server. */
+  /** What a child `lake` sees: the data directory, the settings given, and a database of its own when testing the server. */
   env: Record<string, string>;
   /** Drop the database and remove the folder. */
   dispose(): Promise<void>;
 }
 
+export interface CliTestLakeOptions {
+  /**
+   * Nothing made yet: the first command creates (embedded) and migrates the database, as on a
+   * user's first run. Otherwise the lake is there, migrated, a copy of the template (templates.ts).
+   */
+  fresh?: boolean;
+  /** The data directory, when not `dir`/data (created, migrated, by the caller's `prepare`). */
+  dataDir?: (dir: string) => string;
+  /** More settings for the commands. */
+  settings?: Record<string, string>;
+  /** Run once the folder and database exist and before the lake is made (mount a small disk there). */
+  prepare?: (dir: string, backend: 'embedded' | 'server') => Promise<void>;
+}
+
 /** A lake for `lake` commands run as child processes, on the backend the tests run on. */
-export async function cliTestLake(prefix: string): Promise<CliTestLake> {
+export async function cliTestLake(prefix: string, options: CliTestLakeOptions = {}): Promise<CliTestLake> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  const database = await createServerDatabase();
-  return {
-    dir,
-    env: lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) }),
-    async dispose() {
-      await database?.drop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  let database: ServerDatabase | undefined;
+  try {
+    database = await createServerDatabase({ migrated: !options.fresh });
+    await options.prepare?.(dir, database ? 'server' : 'embedded');
+    const dataDir = options.dataDir?.(dir) ?? path.join(dir, 'data');
+    const env = lakeEnvironment({ ...options.settings, LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) });
+    if (!options.fresh && !database) await makeEmbeddedLake(env);
+    return {
+      dir,
+      env,
+      async dispose() {
+        await database?.drop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await database?.drop();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * The embedded database of the data directory `env` names, made from the template with a lake id
+ * of its own, as its first command would have made and migrated it (which records it in the data
+ * directory at its first open, as it does a lake from before the record: data-dir-identity.ts).
+ */
+async function makeEmbeddedLake(env: Record<string, string>): Promise<void> {
+  const config = loadConfig(env);
+  const { embeddedDirectory, openEmbedded } = await import('../../src/db/adapters/embedded.js');
+  const session = { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs };
+  const db = await openEmbedded({ directory: embeddedDirectory(config.tiers.hot), session, loadDataDir: await embeddedTemplate() });
+  try {
+    await giveOwnIdentity(db);
+  } finally {
+    await db.close();
+  }
 }

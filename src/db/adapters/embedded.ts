@@ -29,6 +29,11 @@ export interface EmbeddedOptions {
   /** Directory of the database files; `null` keeps it in memory (tests). */
   directory: string | null;
   session: SessionSettings;
+  /**
+   * Start from this data directory (a tarball from dumpEmbedded) instead of an empty database: in
+   * memory or in a directory that has no database yet. The tests start from one migrated once.
+   */
+  loadDataDir?: Blob;
 }
 
 /** Free space the database always keeps (room for two WAL segments: disk-space.ts). */
@@ -50,6 +55,7 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Database> 
   try {
     pg = await PGlite.create({
       ...(guard ? { fs: guard } : { dataDir: 'memory://' }),
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
       extensions: { vector, postgis, pg_trgm, hstore, fuzzystrmatch, pgcrypto, btree_gist, unaccent, uuid_ossp },
       // Counts and ids as numbers, as the server adapter returns them.
       parsers: { [INT8]: (value: string) => Number(value) },
@@ -142,6 +148,10 @@ class EmbeddedDatabase implements Database {
     this.userContext = settings;
   }
 
+  dumpDataDir(): Promise<Blob> {
+    return this.guarded(() => this.pg.dumpDataDir('none'));
+  }
+
   detectProfile(): Promise<Profile> {
     return detectProfile(this, 'embedded', {
       timescaledb: 'not built for PGlite',
@@ -206,6 +216,12 @@ async function toBlob(data: CopyData): Promise<Blob> {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The embedded database's data directory as a tarball, for EmbeddedOptions.loadDataDir. */
+export function dumpEmbedded(db: Database): Promise<Blob> {
+  if (!(db instanceof EmbeddedDatabase)) throw new Error(`dumpEmbedded: not an embedded database (${db.backend})`);
+  return db.dumpDataDir();
 }
 
 /** Where the embedded database lives inside the hot tier. */
