@@ -2,7 +2,7 @@
 // data), counts and sample spans.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isIban, isPaymentCardNumber, luhnValid, scanPii, type PiiKind } from '../src/store/pii.js';
+import { isIban, isPaymentCardNumber, luhnValid, scanPii, type PiiKind } from '../src/ingest/transform/pii.js';
 
 /** What the scan finds in `text`, as `kind:matched text`. */
 function found(text: string): string[] {

@@ -11,7 +11,7 @@ import { sniffMimeType, type SniffResult } from '../../../extract/sniff.js';
 import type { BlobRefRecord, DocumentExtraction, DocumentRecord, ParseEvent } from '../../../records.js';
 import type { ParseContext } from '../../../source.js';
 import { TEXT_MAX_BYTES } from '../../../validate/validate.js';
-import { scanPii } from '../../../../store/pii.js';
+import { scanPii } from '../../../transform/pii.js';
 
 /**
  * PDF and DOCX text is extracted from the whole file in memory (pdf.js and mammoth read a file,
