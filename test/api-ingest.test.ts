@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
 import { INGEST_BATCH, MAX_LINE_BYTES, MAX_REJECTED_LISTED, readLines } from '../src/api/routes/ingest.js';
-import { MAX_BUCKET_PROBES } from '../src/api/routes/locations.js';
+import { MAX_BUCKET_PROBES } from '../src/query/locations.js';
 import { allPages, get, startTestServer, type TestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';
 

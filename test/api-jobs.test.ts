@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
 import { serve } from '../src/api/serve.js';
-import { runImport } from '../src/ingest/runner.js';
+import { DEFAULT_BATCH_SIZE, runImport } from '../src/ingest/runner.js';
 import { get, startTestServer, type TestServer } from './support/api.js';
 import { writeYazl } from './support/archives.js';
 import { openTestLake, type TestLake } from './support/lake.js';
@@ -240,6 +240,7 @@ describe('a job from an upload', () => {
     const upload = await uploadWhole(server, keys.carol!, zip, path.basename(zip));
     const before = await pointCount('carol');
     const created = await post('/v1/jobs', keys.carol!, { upload_id: upload });
+    assert.equal(created.body.batch_size, DEFAULT_BATCH_SIZE, 'without batch_size, the batches of lake import');
     const done = await waitFor(server, keys.carol!, created.body.job_id, ['done', 'partial', 'failed']);
     assert.equal(done.status, 'done', JSON.stringify(done));
     assert.equal(done.filename, path.basename(zip));

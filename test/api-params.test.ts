@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
-import { SqlParams } from '../src/api/sql.js';
+import { SqlParams } from '../src/query/sql.js';
 import { cellCondition, cellRangesAround } from '../src/geo/cells.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import { get, startTestServer, type Reply, type TestServer } from './support/api.js';

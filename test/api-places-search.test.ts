@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
-import { containsPattern } from '../src/api/routes/places.js';
+import { containsPattern } from '../src/query/places.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import type { LakeRecord } from '../src/ingest/records.js';
 import { allPages, get, startTestServer, type TestServer } from './support/api.js';

@@ -5,6 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { LakeError } from '../errors.js';
+import type { BoundingBox } from '../query/locations.js';
+import type { TimeRange } from '../query/sql.js';
 import { EXPECTED, validationFailure } from './errors.js';
 
 /** The annotation for a parameter's expected form in words (errors.ts), for the routes' schemas. */
@@ -64,11 +66,6 @@ export function parseInstant(name: string, value: string): Date {
   return date;
 }
 
-export interface TimeRange {
-  from: Date | null;
-  to: Date | null;
-}
-
 export function parseTimeRange(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
   const from = query.from === undefined ? null : parseInstant('from', query.from);
   const to = query.to === undefined ? null : parseInstant('to', query.to);
@@ -81,13 +78,6 @@ export function parseList(values: readonly string[] | undefined): string[] | nul
   if (values === undefined) return null;
   const items = values.flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
   return items.length > 0 ? [...new Set(items)] : null;
-}
-
-export interface BoundingBox {
-  minLon: number;
-  minLat: number;
-  maxLon: number;
-  maxLat: number;
 }
 
 const NUMBER = '-?\\d{1,3}(?:\\.\\d+)?';

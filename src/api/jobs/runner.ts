@@ -15,12 +15,24 @@ import { EventEmitter } from 'node:events';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Transaction } from '../../db/database.js';
 import { thisRunner } from '../../ingest/job-liveness.js';
-import { JOB_LIVENESS_COLUMNS, jobState, type JobLivenessRow } from '../../ingest/receive/ledger.js';
+import { jobState } from '../../ingest/receive/ledger.js';
 import type { QuarantineCategory } from '../../ingest/records.js';
 import type { FileReport, ImportReport } from '../../ingest/report.js';
-import { DEFAULT_BATCH_SIZE, ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
+import { ImportAbortedError, runImport, type ImportProgress } from '../../ingest/runner.js';
 import type { Lake } from '../../lake.js';
-import { readUpload, type Uploads } from '../uploads/uploads.js';
+import {
+  cancelQueuedJob,
+  claimQueuedJob,
+  failJob,
+  jobBatchSize,
+  jobUploadIds,
+  requeueWaitingJob,
+  saveJobProgress,
+  stopJob,
+  waitingJobs,
+} from '../../query/jobs.js';
+import { readUpload } from '../../query/uploads.js';
+import type { Uploads } from '../uploads/uploads.js';
 
 /** 'interrupted': running, but its process is gone (a `lake import` killed, a server that crashed): stored or seen as such. */
 export type JobStatus = 'queued' | 'running' | 'interrupted' | 'done' | 'partial' | 'failed' | 'cancelled';
@@ -136,20 +148,10 @@ export class JobRunner extends EventEmitter<JobEvents> {
   async start(): Promise<void> {
     // Which jobs wait is read on the maintenance connection, before any identity (like the API
     // key lookup); everything about each job then runs as its user.
-    const waiting = await this.lake.db.query<JobLivenessRow & { user_id: string }>(
-      `SELECT j.user_id, j.job_id, j.status, ${JOB_LIVENESS_COLUMNS} FROM imports.jobs j
-        WHERE j.status IN ('queued', 'running', 'interrupted') AND j.upload_id IS NOT NULL ORDER BY j.created_at, j.job_id`,
-    );
-    for (const row of waiting.rows) {
+    for (const row of await waitingJobs(this.lake.db)) {
       if (jobState(row) === 'running') continue; // another server, still alive, runs it
-      const requeued = await this.lake.db.asUser(row.user_id, (tx) =>
-        tx.query(`UPDATE imports.jobs SET status = 'queued' WHERE job_id = $1 AND status = $2 AND runner IS NOT DISTINCT FROM $3::jsonb RETURNING job_id`, [
-          row.job_id,
-          row.status,
-          row.runner === null ? null : JSON.stringify(row.runner),
-        ]),
-      );
-      if (requeued.rows.length > 0) this.enqueue(row.user_id, row.job_id);
+      const requeued = await this.lake.db.asUser(row.user_id, (tx) => requeueWaitingJob(tx, row));
+      if (requeued) this.enqueue(row.user_id, row.job_id);
     }
   }
 
@@ -182,10 +184,8 @@ export class JobRunner extends EventEmitter<JobEvents> {
     }
     const index = this.queue.findIndex((q) => q.jobId === jobId && q.userId === userId);
     if (index >= 0) this.queue.splice(index, 1);
-    const result = await this.lake.db.asUser(userId, (tx) =>
-      tx.query(`UPDATE imports.jobs SET status = 'cancelled', finished_at = now() WHERE job_id = $1 AND status = 'queued' RETURNING job_id`, [jobId]),
-    );
-    if (result.rows.length === 0) return null;
+    const cancelled = await this.lake.db.asUser(userId, (tx) => cancelQueuedJob(tx, jobId));
+    if (!cancelled) return null;
     this.finishedCounter.inc({ status: 'cancelled' });
     this.emit('finished', jobId, 'cancelled');
     return 'cancelled';
@@ -225,16 +225,10 @@ export class JobRunner extends EventEmitter<JobEvents> {
     let status: JobStatus;
     try {
       const claimed = await asUser(async (tx) => {
-        const row = await tx.query<{ upload_id: string; options: { batchSize?: number; uploadIds?: string[] } }>(
-          `UPDATE imports.jobs SET status = 'running', started_at = coalesce(started_at, now()), finished_at = NULL, error = NULL,
-                  attempts = attempts + 1, runner = $2, heartbeat_at = now()
-            WHERE job_id = $1 AND status = 'queued' RETURNING upload_id, options`,
-          [jobId, thisRunner()],
-        );
-        const claim = row.rows[0];
+        const claim = await claimQueuedJob(tx, jobId, thisRunner());
         if (!claim) return null;
         const uploads = [];
-        for (const uploadId of claim.options.uploadIds ?? [claim.upload_id]) {
+        for (const uploadId of jobUploadIds(claim)) {
           const upload = await readUpload(tx, uploadId);
           if (!upload || upload.status !== 'verified') {
             return { ...claim, uploads: [], problem: `upload ${uploadId} is ${upload?.status ?? 'gone'}: only complete, verified uploads can be imported` };
@@ -255,7 +249,7 @@ export class JobRunner extends EventEmitter<JobEvents> {
         userId,
         jobId,
         inputs,
-        batchSize: claimed.options.batchSize ?? DEFAULT_BATCH_SIZE,
+        batchSize: jobBatchSize(claimed.options),
         blobs: this.lake.blobs,
         clamavAddress: this.lake.config.clamavAddress,
         signal: job.controller.signal,
@@ -278,7 +272,7 @@ export class JobRunner extends EventEmitter<JobEvents> {
           if (now - lastPersist >= PERSIST_EVERY_MS) {
             lastPersist = now;
             const saved = { ...job.progress };
-            asUser((tx) => tx.query(`UPDATE imports.jobs SET progress = $2 WHERE job_id = $1`, [jobId, saved])).catch((error) =>
+            asUser((tx) => saveJobProgress(tx, jobId, saved)).catch((error) =>
               this.log(`job ${jobId}: progress not saved`, error),
             );
           }
@@ -286,24 +280,17 @@ export class JobRunner extends EventEmitter<JobEvents> {
       });
       status = report.status;
       this.countOutcomes(report);
-      await asUser((tx) => tx.query(`UPDATE imports.jobs SET progress = $2 WHERE job_id = $1`, [jobId, { ...job.progress, currentFile: null }]));
+      await asUser((tx) => saveJobProgress(tx, jobId, { ...job.progress, currentFile: null }));
     } catch (error) {
       if (error instanceof ImportAbortedError) {
-        status = error.reason === 'cancel' ? 'cancelled' : 'queued';
-        await asUser((tx) =>
-          tx.query(`UPDATE imports.jobs SET status = $2, progress = $3, finished_at = CASE WHEN $2 = 'cancelled' THEN now() END WHERE job_id = $1`, [
-            jobId,
-            status,
-            job.progress,
-          ]),
-        ).catch((e) => this.log(`job ${jobId}: could not be marked ${status}`, e));
+        const stopped = error.reason === 'cancel' ? 'cancelled' : 'queued';
+        status = stopped;
+        await asUser((tx) => stopJob(tx, jobId, stopped, job.progress)).catch((e) => this.log(`job ${jobId}: could not be marked ${stopped}`, e));
       } else {
         status = 'failed';
         const message = error instanceof Error ? error.message : String(error);
         this.log(`job ${jobId} failed`, error);
-        await asUser((tx) =>
-          tx.query(`UPDATE imports.jobs SET status = 'failed', error = $2, finished_at = now() WHERE job_id = $1`, [jobId, message]),
-        ).catch((e) => this.log(`job ${jobId}: could not be marked failed`, e));
+        await asUser((tx) => failJob(tx, jobId, message)).catch((e) => this.log(`job ${jobId}: could not be marked failed`, e));
       }
     }
     this.finishedCounter.inc({ status });

@@ -5,13 +5,11 @@
 // sequence then), still answered for the rows that have one, so that ids kept by clients still work.
 import { Type } from 'typebox';
 import { LakeError } from '../../errors.js';
+import { UUID_ANY_CASE } from '../../query/ids.js';
+import { itemWithProvenance, LEGACY_ITEM_ID } from '../../query/items.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { ErrorBody, EXPECTED, Nullable } from '../query-params.js';
-import { ITEM_COLUMNS, TimelineItem, toTimelineItem, type ItemRow } from './timeline.js';
-
-const ITEM_ID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
-/** Numbers handed out before migration 0018, answered for the rows that had them. */
-const LEGACY_ITEM_ID = '[1-9][0-9]{0,14}';
+import { TimelineItemBody, toTimelineItem } from './timeline.js';
 
 const ImportFile = Type.Object({
   file_id: Type.String({ format: 'uuid' }),
@@ -28,23 +26,9 @@ const ImportFile = Type.Object({
 });
 
 const ItemWithProvenance = Type.Object({
-  item: TimelineItem,
+  item: TimelineItemBody,
   provenance: Type.Object({ file: Nullable(ImportFile) }, { description: 'where the item came from; file is null for items not loaded from a file' }),
 });
-
-interface FileRow {
-  file_id: string;
-  job_id: string;
-  path: string;
-  archive: string | null;
-  sha256: string | null;
-  size_bytes: number | null;
-  mime_type: string | null;
-  detected_format: string | null;
-  status: string;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
 
 export function itemRoutes(app: ApiApp, context: ApiContext): void {
   app.get(
@@ -56,7 +40,7 @@ export function itemRoutes(app: ApiApp, context: ApiContext): void {
         security: [{ apiKey: [] }],
         params: Type.Object({
           id: Type.String({
-            pattern: `^(?:${ITEM_ID}|${LEGACY_ITEM_ID})$`,
+            pattern: `^(?:${UUID_ANY_CASE}|${LEGACY_ITEM_ID})$`,
             description: 'the item_id (a UUID); or the number an item had as its id before ids became UUIDs',
             [EXPECTED]: 'an item_id, a UUID like 0b0e6a4c-27a1-4d4e-9c51-3f1c2a7f9e10 (or the number an item loaded before ids became UUIDs had then)',
           }),
@@ -66,28 +50,11 @@ export function itemRoutes(app: ApiApp, context: ApiContext): void {
     },
     async (request) => {
       const itemId = request.params.id;
-      const legacy = new RegExp(`^${LEGACY_ITEM_ID}$`).test(itemId);
-      const found = await context.asUser(request, async (tx) => {
-        const item = await tx.query<ItemRow>(
-          `SELECT ${ITEM_COLUMNS} FROM user_data.items WHERE ${legacy ? 'legacy_item_id = $1::bigint' : 'item_id = $1::uuid'} LIMIT 1`,
-          [itemId],
-        );
-        const row = item.rows[0];
-        if (!row) return null;
-        const file = row.import_file_id
-          ? await tx.query<FileRow>(
-              `SELECT file_id, job_id, path, archive, encode(sha256, 'hex') AS sha256, size_bytes, mime_type, detected_format,
-                      status, started_at, finished_at
-                 FROM imports.files WHERE file_id = $1`,
-              [row.import_file_id],
-            )
-          : null;
-        return { row, file: file?.rows[0] ?? null };
-      });
+      const found = await context.asUser(request, (tx) => itemWithProvenance(tx, itemId));
       if (!found) throw new LakeError('NOT_FOUND', `no item ${itemId}`);
       const { file } = found;
       return {
-        item: toTimelineItem(found.row),
+        item: toTimelineItem(found.item),
         provenance: {
           file: file && {
             ...file,

@@ -12,23 +12,36 @@
 //   POST /v1/jobs/{id}/retry       run a failed, cancelled, partial or interrupted job again: it resumes its files
 //                                  from their checkpoints, and what is already loaded counts as duplicates
 //
-// Jobs are rows of imports.jobs read as the request's user: another user's job is a 404.
+// Jobs are rows of imports.jobs read as the request's user (query/jobs.ts): another user's job is
+// a 404.
 import type { FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Type } from 'typebox';
-import type { Transaction } from '../../db/database.js';
 import { LakeError } from '../../errors.js';
+import { jobState } from '../../ingest/receive/ledger.js';
+import { DEFAULT_BATCH_SIZE } from '../../ingest/runner.js';
+import { UUID_PATTERN } from '../../query/ids.js';
+import {
+  activeJobOfUploads,
+  insertUploadJob,
+  isJobPosition,
+  isQuarantinePosition,
+  jobBatchSize,
+  jobReport,
+  jobsPage,
+  jobUploadIds,
+  quarantinePage,
+  readJob,
+  requeueJob,
+  type Job,
+} from '../../query/jobs.js';
+import { readUpload } from '../../query/uploads.js';
 import { principalOf } from '../auth.js';
 import type { ApiApp, ApiContext } from '../context.js';
-import { decodeCursor, encodeCursor, isMicrosTimestamp, utcMicros } from '../cursor.js';
-import type { JobRunnerIdentity } from '../../ingest/job-liveness.js';
-import { JOB_LIVENESS_COLUMNS, jobState } from '../../ingest/receive/ledger.js';
-import { addKindCounts, type KindCounts } from '../../ingest/report.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { FINAL_STATUSES, type JobRunner, type JobStatus, type LiveProgress } from '../jobs/runner.js';
 import { CursorParam, ErrorBody, Nullable } from '../query-params.js';
-import { readUpload } from '../uploads/uploads.js';
 
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEARTBEAT_MS = 15_000;
 
 const Progress = Type.Object({
@@ -42,7 +55,7 @@ const Progress = Type.Object({
   upload_bytes: Nullable(Type.Integer({ description: 'size of the uploaded file' })),
 });
 
-const Job = Type.Object({
+const JobBody = Type.Object({
   job_id: Type.String({ format: 'uuid' }),
   status: Type.Union(
     [
@@ -114,69 +127,31 @@ const QuarantineRow = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
 });
 
-interface JobRow {
-  job_id: string;
-  status: JobStatus | 'pending';
-  upload_id: string | null;
-  inputs: string[];
-  options: { batchSize?: number; uploadIds?: string[] };
-  attempts: number;
-  error: string | null;
-  created_at: Date;
-  created_key: string;
-  started_at: Date | null;
-  finished_at: Date | null;
-  progress: Partial<LiveProgress>;
-  runner: JobRunnerIdentity | null;
-  heartbeat_age_ms: number | null;
-  filename: string | null;
-  upload_bytes: number | null;
-  files: number;
-  records: number;
-  duplicates: number;
-  quarantined: number;
-}
-
-const JOB_SELECT = `
-  SELECT j.job_id, j.status, j.upload_id, j.inputs, j.options, j.attempts, j.error, j.created_at, ${utcMicros('j.created_at')} AS created_key,
-         j.started_at, j.finished_at, j.progress, ${JOB_LIVENESS_COLUMNS}, u.filename, u.size_bytes AS upload_bytes,
-         f.files, f.records, f.duplicates, f.quarantined
-    FROM imports.jobs j
-    LEFT JOIN imports.uploads u ON u.user_id = j.user_id AND u.upload_id = j.upload_id
-    LEFT JOIN LATERAL (
-      SELECT count(DISTINCT (coalesce(archive, ''), path))::int AS files, coalesce(sum(records_loaded), 0)::bigint AS records,
-             coalesce(sum(duplicates), 0)::bigint AS duplicates, coalesce(sum(quarantined), 0)::bigint AS quarantined
-        FROM imports.files WHERE user_id = j.user_id AND job_id = j.job_id
-    ) f ON true`;
-
-function readJob(tx: Transaction, jobId: string): Promise<JobRow | null> {
-  return tx.query<JobRow>(`${JOB_SELECT} WHERE j.job_id = $1`, [jobId]).then((r) => r.rows[0] ?? null);
-}
-
-function toJob(row: JobRow, live: LiveProgress | null) {
+/** A job as the API answers it; `live`: the progress of this server's run of it, if it runs here. */
+function toJob(row: Job, live: LiveProgress | null) {
   const status = live ? row.status : jobState(row);
   const saved = status === 'running' ? (live ?? row.progress) : null;
   return {
     job_id: row.job_id,
     status,
     upload_id: row.upload_id,
-    upload_ids: row.options?.uploadIds ?? (row.upload_id ? [row.upload_id] : []),
+    upload_ids: jobUploadIds(row),
     filename: row.filename ?? (Array.isArray(row.inputs) && typeof row.inputs[0] === 'string' ? row.inputs[0] : null),
-    batch_size: row.options?.batchSize ?? 5000,
+    batch_size: jobBatchSize(row.options),
     attempts: row.attempts,
     error: row.error,
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     finished_at: row.finished_at?.toISOString() ?? null,
     progress: {
-      files: Number(row.files),
-      records: Number(row.records),
-      duplicates: Number(row.duplicates),
-      quarantined: Number(row.quarantined),
+      files: row.files,
+      records: row.records,
+      duplicates: row.duplicates,
+      quarantined: row.quarantined,
       current_file: saved?.currentFile ?? null,
       current_file_bytes: saved?.currentFileBytes ?? null,
       current_file_size: saved?.currentFileSize ?? null,
-      upload_bytes: row.upload_bytes === null ? null : Number(row.upload_bytes),
+      upload_bytes: row.upload_bytes,
     },
   };
 }
@@ -191,8 +166,8 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     for (const stream of streams) stream.end();
   });
 
-  const ownJob = async (request: FastifyRequest, id: string): Promise<JobRow> => {
-    const row = JOB_ID.test(id) ? await context.asUser(request, (tx) => readJob(tx, id)) : null;
+  const ownJob = async (request: FastifyRequest, id: string): Promise<Job> => {
+    const row = await context.asUser(request, (tx) => readJob(tx, id));
     if (!row) throw new LakeError('NOT_FOUND', `no job ${JSON.stringify(id.slice(0, 100))}`);
     return row;
   };
@@ -205,25 +180,25 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
         summary: 'import a finished, verified upload (a Takeout .zip, .tgz or a single export file)',
         body: Type.Object(
           {
-            upload_id: Type.Optional(Type.String({ pattern: JOB_ID.source, description: 'a verified upload' })),
+            upload_id: Type.Optional(Type.String({ pattern: UUID_PATTERN.source, description: 'a verified upload' })),
             upload_ids: Type.Optional(
-              Type.Array(Type.String({ pattern: JOB_ID.source }), {
+              Type.Array(Type.String({ pattern: UUID_PATTERN.source }), {
                 minItems: 1,
                 maxItems: 100,
                 uniqueItems: true,
                 description: 'verified uploads imported together as one export (all parts of a split Takeout)',
               }),
             ),
-            batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 5000, description: 'records per load transaction' })),
+            batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_BATCH_SIZE, description: 'records per load transaction' })),
           },
           { additionalProperties: false },
         ),
-        response: { 201: Job, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody },
+        response: { 201: JobBody, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody },
       },
     },
     async (request, reply) => {
       const userId = principalOf(request).userId;
-      const { upload_id: single, upload_ids: several, batch_size: batchSize = 5000 } = request.body;
+      const { upload_id: single, upload_ids: several, batch_size: batchSize = DEFAULT_BATCH_SIZE } = request.body;
       if ((single === undefined) === (several === undefined)) throw new LakeError('INVALID_REQUEST', 'body must have upload_id or upload_ids (not both)');
       const uploadIds = several ?? [single!];
       const created = await context.asUser(request, async (tx) => {
@@ -236,16 +211,9 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
           if (upload.status !== 'verified') throw new LakeError('CONFLICT', `upload ${uploadId} is not finished yet: send the rest of it first`);
           filenames.push(upload.filename ?? 'upload');
         }
-        const busy = await tx.query<{ job_id: string }>(
-          `SELECT job_id FROM imports.jobs WHERE status IN ('queued', 'running') AND (upload_id = ANY($1::uuid[]) OR options->'uploadIds' ?| $1::text[]) LIMIT 1`,
-          [uploadIds],
-        );
-        if (busy.rows.length > 0) throw new LakeError('CONFLICT', `an upload of this job already has a job waiting or running: ${busy.rows[0]!.job_id}`);
-        const inserted = await tx.query<{ job_id: string }>(
-          `INSERT INTO imports.jobs (user_id, status, upload_id, inputs, options) VALUES ($1, 'queued', $2, $3, $4) RETURNING job_id`,
-          [userId, uploadIds[0], JSON.stringify(filenames), { batchSize, uploadIds }],
-        );
-        return readJob(tx, inserted.rows[0]!.job_id);
+        const busy = await activeJobOfUploads(tx, uploadIds);
+        if (busy !== null) throw new LakeError('CONFLICT', `an upload of this job already has a job waiting or running: ${busy}`);
+        return readJob(tx, await insertUploadJob(tx, { userId, uploadIds, filenames, batchSize }));
       });
       runner.enqueue(userId, created!.job_id);
       return reply.status(201).send(toJob(created!, null));
@@ -265,33 +233,20 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ jobs: Type.Array(Job), next_cursor: Nullable(Type.String()) }), 400: ErrorBody, 401: ErrorBody },
+        response: { 200: Type.Object({ jobs: Type.Array(JobBody), next_cursor: Nullable(Type.String()) }), 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (request) => {
       const { limit, cursor } = request.query;
       const after = cursor === undefined ? null : decodeCursor(cursor, isJobPosition);
-      const rows = await context.asUser(request, (tx) =>
-        tx
-          .query<JobRow>(
-            `${JOB_SELECT} ${after ? `WHERE (j.created_at, j.job_id) < ($2::timestamptz, $3::uuid)` : ''}
-             ORDER BY j.created_at DESC, j.job_id DESC LIMIT $1`,
-            after ? [limit + 1, after[0], after[1]] : [limit + 1],
-          )
-          .then((r) => r.rows),
-      );
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        jobs: page.map((row) => toJob(row, runner.live(row.job_id))),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.created_key, last.job_id]) : null,
-      };
+      const page = await context.asUser(request, (tx) => jobsPage(tx, { after, limit }));
+      return { jobs: page.rows.map((row) => toJob(row, runner.live(row.job_id))), next_cursor: page.next && encodeCursor(page.next) };
     },
   );
 
   app.get(
     '/jobs/:id',
-    { schema: { ...common, summary: 'one import job and its progress', params: jobParams, response: { 200: Job, 401: ErrorBody, 404: ErrorBody } } },
+    { schema: { ...common, summary: 'one import job and its progress', params: jobParams, response: { 200: JobBody, 401: ErrorBody, 404: ErrorBody } } },
     async (request) => {
       const row = await ownJob(request, request.params.id);
       return toJob(row, runner.live(row.job_id));
@@ -366,69 +321,13 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     },
     async (request) => {
       const job = await ownJob(request, request.params.id);
-      const { files, quarantine } = await context.asUser(request, async (tx) => ({
-        // One line per file: the latest row of each path (a resumed run makes new rows for files it
-        // reads again), with the records loaded by every run of it.
-        files: (
-          await tx.query<FileRowReport>(
-            `SELECT * FROM (
-               SELECT DISTINCT ON (coalesce(archive, ''), path) path, archive, detected_format, status, mime_type, duplicates,
-                      sum(records_loaded) OVER (PARTITION BY coalesce(archive, ''), path) AS records,
-                      jsonb_agg(inserted_by_table) OVER (PARTITION BY coalesce(archive, ''), path) AS inserted_by_table,
-                      size_bytes, encode(sha256, 'hex') AS sha256, repairs, note, started_at, finished_at
-                 FROM imports.files WHERE job_id = $1
-                ORDER BY coalesce(archive, ''), path, started_at DESC NULLS LAST) lines
-             ORDER BY started_at NULLS LAST, path`,
-            [job.job_id],
-          )
-        ).rows,
-        quarantine: (
-          await tx.query<{ entry: string; category: string; n: number }>(
-            `SELECT entry, category, count(*)::int AS n FROM imports.quarantine WHERE job_id = $1 GROUP BY entry, category`,
-            [job.job_id],
-          )
-        ).rows,
-      }));
-      const byEntry = new Map<string, Record<string, number>>();
-      for (const q of quarantine) {
-        const categories = byEntry.get(q.entry) ?? {};
-        categories[q.category] = Number(q.n);
-        byEntry.set(q.entry, categories);
-      }
-      const lines = files.map((f) => ({
-        path: f.path,
-        archive: f.archive,
-        format: f.detected_format,
-        status: f.status,
-        mime_type: f.mime_type,
-        counts: kindCounts(f.inserted_by_table, f.detected_format),
-        records: Number(f.records),
-        duplicates: Number(f.duplicates),
-        quarantined: byEntry.get(f.path) ?? {},
-        bytes: f.size_bytes === null ? null : Number(f.size_bytes),
-        sha256: f.sha256,
-        repairs: f.repairs ?? {},
-        note: f.note,
-        started_at: f.started_at?.toISOString() ?? null,
-        finished_at: f.finished_at?.toISOString() ?? null,
-      }));
-      const sum = (pick: (line: (typeof lines)[number]) => number) => lines.reduce((n, line) => n + pick(line), 0);
+      const report = await context.asUser(request, (tx) => jobReport(tx, job.job_id));
       return {
         job_id: job.job_id,
         status: jobState(job),
         error: job.error,
-        files: lines,
-        totals: {
-          files: lines.length,
-          counts: lines.reduce<KindCounts>((total, l) => {
-            for (const [kind, n] of Object.entries(l.counts) as [keyof KindCounts, number][]) total[kind] = (total[kind] ?? 0) + n;
-            return total;
-          }, {}),
-          records: sum((l) => l.records),
-          duplicates: sum((l) => l.duplicates),
-          quarantined: sum((l) => Object.values(l.quarantined).reduce((a, b) => a + b, 0)),
-          bytes: sum((l) => l.bytes ?? 0),
-        },
+        files: report.files.map((line) => ({ ...line, started_at: line.started_at?.toISOString() ?? null, finished_at: line.finished_at?.toISOString() ?? null })),
+        totals: report.totals,
       };
     },
   );
@@ -450,28 +349,12 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
     async (request) => {
       const job = await ownJob(request, request.params.id);
       const { limit, cursor } = request.query;
-      // Entries come in the order they were found (the internal quarantine_id, drawn from a sequence
-      // every user shares, so never shown); the cursor names the page's last entry by its dedup key.
-      const after = cursor === undefined ? null : decodeCursor(cursor, (v): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v));
-      const rows = await context.asUser(request, (tx) =>
-        tx
-          .query<{ entry_key: string; entry: string; category: string; reason: string; byte_offset: number | null; line: number | null; excerpt: string | null; created_at: Date }>(
-            `SELECT encode(dedup_key, 'hex') AS entry_key, entry, category, reason, byte_offset, line, excerpt, created_at FROM imports.quarantine
-              WHERE job_id = $1 ${after === null ? '' : `AND quarantine_id > (SELECT quarantine_id FROM imports.quarantine WHERE dedup_key = decode($3::text, 'hex'))`}
-              ORDER BY quarantine_id LIMIT $2`,
-            after === null ? [job.job_id, limit + 1] : [job.job_id, limit + 1, after],
-          )
-          .then((r) => r.rows),
-      );
-      const page = rows.slice(0, limit);
+      // The cursor names the page's last entry by its key (query/jobs.ts).
+      const after = cursor === undefined ? null : decodeCursor(cursor, isQuarantinePosition);
+      const page = await context.asUser(request, (tx) => quarantinePage(tx, job.job_id, { after, limit }));
       return {
-        items: page.map(({ entry_key, ...q }) => ({
-          quarantine_id: entry_key,
-          ...q,
-          byte_offset: q.byte_offset === null ? null : Number(q.byte_offset),
-          created_at: q.created_at.toISOString(),
-        })),
-        next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.entry_key) : null,
+        items: page.rows.map((q) => ({ ...q, created_at: q.created_at.toISOString() })),
+        next_cursor: page.next && encodeCursor(page.next),
       };
     },
   );
@@ -483,7 +366,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
         ...common,
         summary: 'cancel a queued or running job (a running one stops at its next batch boundary; what it loaded stays)',
         params: jobParams,
-        response: { 200: Job, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        response: { 200: JobBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (request) => {
@@ -501,25 +384,20 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
         ...common,
         summary: 'run a failed, cancelled, partial or interrupted job again (it resumes; loaded records count as duplicates)',
         params: jobParams,
-        response: { 202: Job, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody },
+        response: { 202: JobBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody },
       },
     },
     async (request, reply) => {
       const job = await ownJob(request, request.params.id);
       const updated = await context.asUser(request, async (tx) => {
-        for (const uploadId of job.options?.uploadIds ?? (job.upload_id ? [job.upload_id] : [])) {
+        for (const uploadId of jobUploadIds(job)) {
           const upload = await readUpload(tx, uploadId);
           if (!upload || upload.status !== 'verified') throw new LakeError('GONE', `job ${job.job_id} cannot run again: upload ${uploadId} is ${upload?.status ?? 'gone'}`);
         }
         if (!job.upload_id) throw new LakeError('CONFLICT', `job ${job.job_id} was not made from an upload (lake import): run that command again`);
         // Interrupted too: stored so, or running with its process gone (and still naming that process).
-        const result = await tx.query(
-          `UPDATE imports.jobs SET status = 'queued', error = NULL, finished_at = NULL
-            WHERE job_id = $1 AND (status IN ('failed', 'cancelled', 'partial', 'interrupted') OR ($2 AND status = 'running' AND runner IS NOT DISTINCT FROM $3::jsonb))
-            RETURNING job_id`,
-          [job.job_id, jobState(job) === 'interrupted' && !runner.isActive(job.job_id), job.runner === null ? null : JSON.stringify(job.runner)],
-        );
-        return result.rows.length > 0 ? readJob(tx, job.job_id) : null;
+        const requeued = await requeueJob(tx, job, jobState(job) === 'interrupted' && !runner.isActive(job.job_id));
+        return requeued ? readJob(tx, job.job_id) : null;
       });
       if (!updated) throw new LakeError('CONFLICT', `job ${job.job_id} is ${jobState(job)}: only a failed, cancelled, partial or interrupted job can be retried`);
       runner.enqueue(principalOf(request).userId, job.job_id);
@@ -528,35 +406,6 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
   );
 }
 
-interface FileRowReport {
-  path: string;
-  archive: string | null;
-  detected_format: string | null;
-  status: string;
-  mime_type: string | null;
-  records: number;
-  /** The rows inserted per table by each run that read the file. */
-  inserted_by_table: Record<string, number | string>[];
-  duplicates: number;
-  size_bytes: number | null;
-  sha256: string | null;
-  repairs: Record<string, number> | null;
-  note: string | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
-
-/** A file's rows per table, summed over its runs, as kinds (report.ts). */
-function kindCounts(runs: Record<string, number | string>[], format: string | null): KindCounts {
-  const counts: KindCounts = {};
-  for (const run of runs) addKindCounts(counts, Object.fromEntries(Object.entries(run).map(([table, n]) => [table, Number(n)])), format);
-  return counts;
-}
-
 function snakeProgress(p: LiveProgress) {
   return { records: p.records, files: p.filesDone, current_file: p.currentFile, current_file_bytes: p.currentFileBytes, current_file_size: p.currentFileSize };
-}
-
-function isJobPosition(value: unknown): value is [string, string] {
-  return Array.isArray(value) && value.length === 2 && isMicrosTimestamp(value[0]) && typeof value[1] === 'string' && JOB_ID.test(value[1]);
 }

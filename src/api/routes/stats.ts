@@ -1,18 +1,9 @@
 // GET /v1/stats/monthly: how many records each source contributed per month (UTC), per table,
-// counted in the database (one aggregate per table, never rows sent to the application).
+// counted in the database (query/stats.ts).
 import { Type } from 'typebox';
+import { monthlyCounts, TIMED_TABLES } from '../../query/stats.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { ErrorBody, parseTimeRange, TimeRangeParams } from '../query-params.js';
-import { SqlParams } from '../sql.js';
-
-/** Tables with a time of their own, and that time. Places have none (first_seen_at is load time). */
-const TIMED_TABLES = [
-  { name: 'items', table: 'user_data.items', time: 'occurred_at' },
-  { name: 'location_points', table: 'timeseries.location_points', time: 'recorded_at' },
-  { name: 'visits', table: 'user_data.visits', time: 'started_at' },
-  { name: 'measurements', table: 'timeseries.measurements', time: 'measured_at' },
-  { name: 'messages', table: 'user_data.messages', time: 'sent_at' },
-] as const;
 
 const MonthlyCount = Type.Object({
   month: Type.String({ pattern: '^\\d{4}-\\d{2}$', description: 'YYYY-MM (UTC)' }),
@@ -37,22 +28,7 @@ export function statsRoutes(app: ApiApp, context: ApiContext): void {
     },
     async (request) => {
       const range = parseTimeRange(request.query);
-      const params = new SqlParams();
-      const from = range.from && params.add(range.from);
-      const to = range.to && params.add(range.to);
-      const selects = TIMED_TABLES.map(({ name, table, time }) => {
-        const where = [from && `${time} >= ${from}`, to && `${time} < ${to}`].filter(Boolean);
-        return `SELECT to_char(month, 'YYYY-MM') AS month, '${name}' AS "table", source, count
-                  FROM (SELECT date_trunc('month', ${time} AT TIME ZONE 'UTC') AS month, source, count(*)::int AS count
-                          FROM ${table} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY 1, 2) AS counted`;
-      });
-      const rows = await context.asUser(request, (tx) =>
-        tx.query<{ month: string; table: (typeof TIMED_TABLES)[number]['name']; source: string; count: number }>(
-          `${selects.join('\nUNION ALL\n')}\nORDER BY month, "table", source`,
-          params.values,
-        ),
-      );
-      return { months: rows.rows };
+      return { months: await context.asUser(request, (tx) => monthlyCounts(tx, range)) };
     },
   );
 }

@@ -16,10 +16,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { stat } from 'node:fs/promises';
 import { Type } from 'typebox';
 import { LakeError } from '../../errors.js';
+import { activeJobOfUploads } from '../../query/jobs.js';
+import { markUploadDeleted, readUpload, type UploadRow } from '../../query/uploads.js';
 import { principalOf } from '../auth.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { ErrorBody, Nullable } from '../query-params.js';
-import { readUpload, UPLOAD_ID, type UploadRow, type Uploads } from '../uploads/uploads.js';
+import { UPLOAD_ID, type Uploads } from '../uploads/uploads.js';
 
 const TUS_HEADERS = {
   description: 'tus 1.0: see https://tus.io/protocols/resumable-upload (creation, termination, expiration)',
@@ -56,10 +58,8 @@ function routes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
     if (id !== undefined) {
       const row = await ownUpload(context, request, uploads, id);
       if (request.method === 'DELETE' && row.status === 'verified') {
-        const busy = await context.asUser(request, (tx) =>
-          tx.query(`SELECT 1 FROM imports.jobs WHERE (upload_id = $1 OR options->'uploadIds' ? $2) AND status IN ('queued', 'running') LIMIT 1`, [id, id]),
-        );
-        if (busy.rows.length > 0) throw new LakeError('CONFLICT', `upload ${id} is being imported: cancel its job first`);
+        const busy = await context.asUser(request, (tx) => activeJobOfUploads(tx, [id]));
+        if (busy !== null) throw new LakeError('CONFLICT', `upload ${id} is being imported: cancel its job first`);
       }
     }
     // From here on tus writes the response itself (the access log and metrics still see it).
@@ -67,9 +67,7 @@ function routes(app: ApiApp, context: ApiContext, uploads: Uploads): void {
     await uploads.handle(request.raw, reply.raw, userId, id);
     if (id !== undefined && request.method === 'DELETE' && reply.raw.statusCode === 204) {
       await uploads.removeFiles(id);
-      await context.asUser(request, (tx) =>
-        tx.query(`UPDATE imports.uploads SET status = 'deleted', finished_at = coalesce(finished_at, now()) WHERE upload_id = $1`, [id]),
-      );
+      await context.asUser(request, (tx) => markUploadDeleted(tx, id));
     }
   };
 

@@ -30,30 +30,23 @@ import { link, mkdir, rm, stat, symlink } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Database, Transaction } from '../../db/database.js';
+import type { Database } from '../../db/database.js';
 import { assertFreeSpace, DISK_RESERVE_BYTES, diskFull, isNoSpace } from '../../disk-space.js';
 import { LakeError, type ErrorCode } from '../../errors.js';
+import { UUID_PATTERN } from '../../query/ids.js';
+import {
+  expiredUploads,
+  insertUpload,
+  markUploadExpired,
+  markUploadRefused,
+  markUploadVerified,
+  readUpload,
+  type UploadRow,
+} from '../../query/uploads.js';
 
 export const UPLOADS_PATH = '/v1/uploads';
 /** Server-made upload ids: anything else (`..`, slashes, other names) is not an upload. */
-export const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export type UploadStatus = 'uploading' | 'verified' | 'refused' | 'expired' | 'deleted';
-
-export interface UploadRow {
-  upload_id: string;
-  filename: string | null;
-  size_bytes: number;
-  sha256_declared: string;
-  status: UploadStatus;
-  note: string | null;
-  created_at: Date;
-  expires_at: Date;
-  finished_at: Date | null;
-}
-
-export const UPLOAD_COLUMNS = `upload_id, filename, size_bytes, encode(sha256_declared, 'hex') AS sha256_declared, status, note,
-  created_at, expires_at, finished_at`;
+export const UPLOAD_ID = UUID_PATTERN;
 
 export interface UploadSettings {
   directory: string;
@@ -199,10 +192,7 @@ export class Uploads {
   /** Mark an upload expired and delete its bytes (as its user). */
   async expire(userId: string, uploadId: string): Promise<void> {
     await this.removeFiles(uploadId);
-    await this.db.asUser(userId, (tx) =>
-      tx.query(`UPDATE imports.uploads SET status = 'expired', note = 'not finished before it expired', finished_at = now()
-                 WHERE upload_id = $1 AND status = 'uploading'`, [uploadId]),
-    );
+    await this.db.asUser(userId, (tx) => markUploadExpired(tx, uploadId));
   }
 
   /**
@@ -212,10 +202,7 @@ export class Uploads {
   sweepExpired(): Promise<void> {
     this.sweeping ??= (async () => {
       try {
-        const due = await this.db.query<{ user_id: string; upload_id: string }>(
-          `SELECT user_id, upload_id FROM imports.uploads WHERE status = 'uploading' AND expires_at < now() LIMIT 1000`,
-        );
-        for (const row of due.rows) await this.expire(row.user_id, row.upload_id);
+        for (const row of await expiredUploads(this.db)) await this.expire(row.user_id, row.upload_id);
       } catch (error) {
         this.log('sweeping expired uploads failed', error);
       } finally {
@@ -244,11 +231,7 @@ export class Uploads {
     }
     const filename = safeFilename(upload.metadata?.filename ?? upload.metadata?.name ?? null);
     await this.db.asUser(userId, (tx) =>
-      tx.query(
-        `INSERT INTO imports.uploads (user_id, upload_id, filename, size_bytes, sha256_declared, expires_at)
-         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
-        [userId, upload.id, filename, upload.size, declared, this.settings.ttlMs / 1000],
-      ),
+      insertUpload(tx, { userId, uploadId: upload.id, filename, sizeBytes: upload.size!, sha256Declared: declared, ttlSeconds: this.settings.ttlMs / 1000 }),
     );
     return { metadata: { ...upload.metadata, owner: userId, sha256: declared.toString('hex'), filename } };
   }
@@ -267,14 +250,10 @@ export class Uploads {
     if (actual !== row.sha256_declared) {
       const message = `upload ${upload.id}${row.filename ? ` (${row.filename})` : ''}: the SHA-256 of the ${size} bytes received is ${actual}, not the declared ${row.sha256_declared}; the upload is refused and deleted`;
       await this.removeFiles(upload.id);
-      await this.db.asUser(userId, (tx) =>
-        tx.query(`UPDATE imports.uploads SET status = 'refused', note = $2, finished_at = now() WHERE upload_id = $1`, [upload.id, message]),
-      );
+      await this.db.asUser(userId, (tx) => markUploadRefused(tx, upload.id, message));
       throw tusError(460, 'CHECKSUM_MISMATCH', message);
     }
-    await this.db.asUser(userId, (tx) =>
-      tx.query(`UPDATE imports.uploads SET status = 'verified', finished_at = now() WHERE upload_id = $1 AND status = 'uploading'`, [upload.id]),
-    );
+    await this.db.asUser(userId, (tx) => markUploadVerified(tx, upload.id));
     return {};
   }
 }
@@ -282,11 +261,6 @@ export class Uploads {
 /** The Node request under the web Request tus hands its hooks. */
 function nodeRequest(req: Request): IncomingMessage | undefined {
   return (req as unknown as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
-}
-
-export async function readUpload(tx: Transaction, uploadId: string): Promise<UploadRow | null> {
-  const result = await tx.query<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM imports.uploads WHERE upload_id = $1`, [uploadId]);
-  return result.rows[0] ?? null;
 }
 
 /** A SHA-256 as 64 hex digits or base64 (standard or URL-safe, padding optional); null otherwise. */
