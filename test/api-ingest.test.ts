@@ -4,7 +4,6 @@
 // committed batches kept, wrong content types refused, and user B seeing none of it.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { createApiKey } from '../src/query/api-keys.js';
@@ -13,6 +12,7 @@ import { INGEST_BATCH, MAX_LINE_BYTES, MAX_REJECTED_LISTED, readLines } from '..
 import { MAX_BUCKET_PROBES } from '../src/query/locations.js';
 import { allPages, get, startTestServer, type TestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';
+import { waitUntil } from './support/wait.js';
 
 const BODY_LIMIT = 400_000;
 
@@ -119,11 +119,10 @@ describe('POST /v1/ingest/locations', () => {
       for (let i = 0; i < INGEST_BATCH + 10; i++) text += `${point(100_000 + i)}\n`;
       yield text;
       // The first batch is full: wait (bounded) until it is in the database, the request still open.
-      for (let tries = 0; tries < 100; tries++) {
-        seenWhileSending = (await countAs(users.alice.id, `SELECT count(*)::int AS n FROM timeseries.location_points`)) - before;
-        if (seenWhileSending > 0) break;
-        await sleep(50);
-      }
+      seenWhileSending = await waitUntil(
+        async () => (await countAs(users.alice.id, `SELECT count(*)::int AS n FROM timeseries.location_points`)) - before,
+        (seen) => seen > 0,
+      );
       yield `${point(200_000)}\n`;
     }
     const reply = await postChunked('/v1/ingest/locations', users.alice.key, body());

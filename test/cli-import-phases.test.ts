@@ -3,35 +3,28 @@
 // `phase` event with --json), then a progress line naming file n of N. On either backend.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI_TIMEOUT_MS, lakeEnvironment, lakeImport } from './support/lake-cli.js';
-import { createServerDatabase } from './support/lake.js';
+import { CLI_TIMEOUT_MS, cliTestLake, lakeEnvironment, lakeImport, type CliTestLake } from './support/lake-cli.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
 const run = promisify(execFile);
 
-let dir: string;
+let cli: CliTestLake;
 let inputs: string;
 let env: Record<string, string>;
-let dropDatabase: (() => Promise<void>) | undefined;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-cli-phases-'));
-  const database = await createServerDatabase();
-  dropDatabase = database?.drop;
-  env = { LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
-  inputs = path.join(dir, 'inputs');
+  // Nothing made yet: the first import creates and migrates the lake, and says so.
+  cli = await cliTestLake('lake-cli-phases-', { fresh: true });
+  env = cli.env;
+  inputs = path.join(cli.dir, 'inputs');
   await mkdir(inputs, { recursive: true });
   await writeFile(path.join(inputs, 'Records.json'), '{"locations":[{"timestampMs":"1500000000000","latitudeE7":520000000,"longitudeE7":130000000}]}');
 });
-after(async () => {
-  await dropDatabase?.();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => cli?.dispose());
 
 test('lake import (not a terminal) says it opens the database, migrates and reads the inputs, before the first file', async () => {
   const { stdout, stderr } = await run(process.execPath, [LAKE, 'import', inputs, '--user', 'phases'], { env: lakeEnvironment(env), timeout: CLI_TIMEOUT_MS });

@@ -3,41 +3,33 @@
 // npm's; npm passes the signal to `sh -c`, which dies of it, and node used to go on serving.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
-import { createServerDatabase } from './support/lake.js';
+import { CLI_TIMEOUT_MS, cliTestLake, lakeEnvironment, type CliTestLake } from './support/lake-cli.js';
 
 const CHECKOUT = new URL('..', import.meta.url).pathname;
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
 /** What "within a few seconds" means here, on a loaded machine. */
 const STOP_WITHIN_MS = 10_000;
 
-let dir: string;
-let database: Awaited<ReturnType<typeof createServerDatabase>>;
+let cli: CliTestLake;
 let settings: Record<string, string>;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-signals-'));
-  database = await createServerDatabase();
-  settings = {
-    LAKE_DATA_DIR: path.join(dir, 'data'),
-    LAKE_API_PORT: '0',
-    ...(database ? { DATABASE_URL: database.url } : {}),
-    // npx from this checkout, without the network: offline, with a cache of its own, it runs the
-    // package's own bin (linked from the checkout) or fails with ENOTCACHED.
-    npm_config_offline: 'true',
-    npm_config_cache: path.join(dir, 'npm-cache'),
-    npm_config_update_notifier: 'false',
-  };
+  cli = await cliTestLake('lake-signals-', {
+    settings: {
+      LAKE_API_PORT: '0',
+      // npx from this checkout, without the network: offline, with a cache of its own, it runs the
+      // package's own bin (linked from the checkout) or fails with ENOTCACHED.
+      npm_config_offline: 'true',
+      npm_config_update_notifier: 'false',
+    },
+  });
+  settings = { ...cli.env, npm_config_cache: path.join(cli.dir, 'npm-cache') };
 });
-after(async () => {
-  await database?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => cli?.dispose());
 
 /** Every process below `root` (and root), from /proc. */
 async function processTree(root: number): Promise<{ pid: number; command: string }[]> {

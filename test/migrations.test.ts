@@ -10,7 +10,8 @@ import { BACKEND, openTestLake, type TestLake } from './support/lake.js';
 
 let t: TestLake;
 before(async () => {
-  t = await openTestLake();
+  // Created empty and migrated here, not copied from the template: these tests are about migrating.
+  t = await openTestLake({}, { fresh: true });
 });
 after(() => t.dispose());
 
