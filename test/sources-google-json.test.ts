@@ -483,7 +483,7 @@ describe('google.myactivity.json', () => {
       { header: 'YouTube', title: 'パンを視聴しました', titleUrl: 'https://www.youtube.com/watch?v=FixtureVid11', time: '2022-01-22T00:11:00.000Z' },
       { header: 'Search', title: 'Vous avez recherché pain', titleUrl: 'https://www.google.com/search?q=pain', time: '2022-01-22T00:12:00.000Z' },
     ];
-    const { records } = await parse(myActivityJsonSource, [Buffer.from(JSON.stringify(entries))]);
+    const { records } = await parse(myActivityJsonSource, Readable.from([Buffer.from(JSON.stringify(entries))]));
     const items = records as ItemRecord[];
     assert.deepEqual(
       items.map((item) => [item.kind, item.title, item.attributes?.action, item.attributes?.displayLanguage]),
