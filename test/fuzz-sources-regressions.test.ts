@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { produceBatches, type ParseOutcome } from '../src/ingest/pipeline/batches.js';
 import type { QuarantineEntry } from '../src/ingest/load/loader.js';
-import { SOURCES } from '../src/ingest/sources/index.js';
+import { SOURCES } from '../src/ingest/sources/all.js';
 
 async function importWithoutDatabase(sourceId: string, path: string, content: string | Buffer): Promise<{ rows: number; quarantine: QuarantineEntry[]; outcome: ParseOutcome }> {
   const source = SOURCES.find((s) => s.id === sourceId)!;

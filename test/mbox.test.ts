@@ -16,7 +16,7 @@ import { MboxSplitter, isExactSeparatorLine, isSeparatorLine, separatorDate, spl
 import type { MessageRecord, ParseEvent, Rejection, RepairCounts } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { Source } from '../src/ingest/source.js';
-import { detectSource } from '../src/ingest/sources/index.js';
+import { detectSource } from '../src/ingest/sources/all.js';
 import {
   createGmailMboxSource,
   displayAddresses,

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import type { CalendarEventRecord, ContactRecord, ParseEvent, Rejection } from '../src/ingest/records.js';
 import { icalendarSource, ICALENDAR_SOURCE_ID } from '../src/ingest/sources/formats/icalendar.js';
-import { detectSource } from '../src/ingest/sources/index.js';
+import { detectSource } from '../src/ingest/sources/all.js';
 import { decodeQuotedPrintable, parseBirthday, splitEscaped, vcardSource, VCARD_SOURCE_ID } from '../src/ingest/sources/formats/vcard.js';
 import { normalizeRecord } from '../src/ingest/transform/normalize.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';

@@ -8,11 +8,12 @@ import { describe, test } from 'node:test';
 import { ParseError } from '../src/errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../src/ingest/records.js';
 import type { ParseContext, Probe, Source } from '../src/ingest/source.js';
-import { googleHtmlCsvSources } from '../src/ingest/sources/google/html-csv-index.js';
+import { googleHtmlCsvSources } from './support/source-groups.js';
 import { MAX_ENTRY_BYTES, myActivityHtmlSource } from '../src/ingest/sources/google/my-activity/html.js';
 import { activityKind, splitActivityTitle } from '../src/ingest/sources/google/my-activity/kinds.js';
 import { parseActivityDate, parseIsoTimestamp } from '../src/ingest/sources/google/takeout-dates.js';
-import { commentText, standardizeHeaderName, youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
+import { youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
+import { commentText, standardizeHeaderName } from '../src/ingest/sources/google/youtube/tables.js';
 
 const HTML_DIR = new URL('./fixtures/google/my-activity-html/', import.meta.url);
 const CSV_DIR = new URL('./fixtures/google/youtube-csv/', import.meta.url);

@@ -8,17 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { ParseError } from '../src/errors.js';
 import type { ItemRecord, LakeRecord, LocationPointRecord, ParseEvent, PlaceRecord, Rejection, RepairCounts, VisitRecord } from '../src/ingest/records.js';
 import type { Source } from '../src/ingest/source.js';
-import {
-  chromeHistorySource,
-  googleJsonSources,
-  keepSource,
-  locationRecordsSource,
-  myActivityJsonSource,
-  playStoreSource,
-  semanticLocationHistorySource,
-  timelineOnDeviceSource,
-  youtubePlaylistItemSource,
-} from '../src/ingest/sources/google/index.js';
+import { chromeHistorySource } from '../src/ingest/sources/google/chrome-history.js';
+import { keepSource } from '../src/ingest/sources/google/keep.js';
+import { locationRecordsSource } from '../src/ingest/sources/google/location/records.js';
+import { semanticLocationHistorySource } from '../src/ingest/sources/google/location/semantic.js';
+import { timelineOnDeviceSource } from '../src/ingest/sources/google/location/ondevice.js';
+import { myActivityJsonSource } from '../src/ingest/sources/google/my-activity/json.js';
+import { playStoreSource } from '../src/ingest/sources/google/play-store.js';
+import { youtubePlaylistItemSource } from '../src/ingest/sources/google/youtube/playlist-items.js';
+import { googleJsonSources } from './support/source-groups.js';
 
 const FIXTURES = new URL('./fixtures/google/', import.meta.url);
 const REAL = new URL('../../shared/fixtures/real/', import.meta.url);

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ItemRecord, LakeRecord, LocationPointRecord, MeasurementRecord, ParseEvent, PlaceRecord, Rejection, RepairCounts, VisitRecord } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { ParseContext, Source } from '../src/ingest/source.js';
-import { detectSource, SOURCES } from '../src/ingest/sources/index.js';
+import { detectSource, SOURCES } from '../src/ingest/sources/all.js';
 import { LOCATION_KML_SOURCE_ID, locationKmlSource, parseLocationKml, type KmlLimits } from '../src/ingest/sources/google/location/kml.js';
 import { LOCATION_SETTINGS_SOURCE_ID, locationSettingsSource } from '../src/ingest/sources/google/location/settings.js';
 import { TIMELINE_EDITS_SOURCE_ID, timelineEditsSource } from '../src/ingest/sources/google/location/edits.js';

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { Probe } from '../src/ingest/source.js';
-import { detectSource } from '../src/ingest/sources/index.js';
+import { detectSource } from '../src/ingest/sources/all.js';
 import { myActivityHtmlSource } from '../src/ingest/sources/google/my-activity/html.js';
 import { canonicalAction } from '../src/ingest/sources/google/my-activity/kinds.js';
 import { ACTIVITY_LOCALES, captionLabel, languagesOfTitle, type ActivityLanguage } from '../src/ingest/sources/google/my-activity/locales.js';

@@ -19,7 +19,7 @@ import { loadBatch } from '../src/ingest/load/loader.js';
 import type { MediaAlbumRecord, MediaFileRecord, MediaRecord, MediaSidecarRecord, ParseEvent } from '../src/ingest/records.js';
 import { runImport } from '../src/ingest/runner.js';
 import type { ParseContext } from '../src/ingest/source.js';
-import { detectSource } from '../src/ingest/sources/index.js';
+import { detectSource } from '../src/ingest/sources/all.js';
 import { ALBUM_SOURCE_ID, googlePhotosAlbumSource, googlePhotosSidecarSource, SIDECAR_SOURCE_ID } from '../src/ingest/sources/google/photos/metadata.js';
 import { IsoBoxReader } from '../src/ingest/sources/formats/media/iso-boxes.js';
 import { exifDate, MEDIA_SOURCE_ID, mediaFileSource } from '../src/ingest/sources/formats/media/media-file.js';

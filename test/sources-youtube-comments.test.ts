@@ -17,8 +17,9 @@ import { runImport } from '../src/ingest/runner.js';
 import type { ParseContext, Probe, Source } from '../src/ingest/source.js';
 import { myActivityHtmlSource } from '../src/ingest/sources/google/my-activity/html.js';
 import { MAX_ENTRY_BYTES, youtubeCommentsHtmlSource } from '../src/ingest/sources/google/youtube/comments-html.js';
-import { leadingCsvRecords, localizedLayout, youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
-import { detectSource, SOURCES } from '../src/ingest/sources/index.js';
+import { youtubeCsvSource } from '../src/ingest/sources/google/youtube/csv.js';
+import { leadingCsvRecords, localizedLayout } from '../src/ingest/sources/google/youtube/tables.js';
+import { detectSource, SOURCES } from '../src/ingest/sources/all.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const DIR = new URL('./fixtures/youtube-comments/', import.meta.url);

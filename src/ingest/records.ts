@@ -216,7 +216,7 @@ export interface DocumentRecord extends RecordBase {
  * A photo or video → `user_data.media`, one row per content (SHA-256): what the file itself says.
  * The same bytes in several folders (albums, year folders) are one media row; where each copy
  * was is a `media_file` record. The merged view (taken time, place, description, people, albums)
- * is filled in after the import from the sidecars (sources/media/reconcile.ts).
+ * is filled in after the import from the sidecars (sources/formats/media/reconcile.ts).
  */
 export interface MediaRecord extends RecordBase {
   type: 'media';

@@ -36,9 +36,8 @@ import { ClamdStream, type ScanVerdict } from './receive/malware-scan.js';
 import { LOADED_TABLES } from './load/tables.js';
 import { drain, peekHead } from './receive/peek.js';
 import { addKindCounts, quarantinedCount, type FileReport, type KindCounts, type FileStatus, type ImportReport } from './report.js';
-import { detectSource, SOURCES } from './sources/index.js';
-import { isStandalone } from './sources/standalone.js';
-import type { Source } from './source.js';
+import { detectSource, REGISTRY, standaloneParser } from './sources/registry.js';
+import { loadParser, type Source, type SourceEntry } from './source.js';
 import { produceBatches, type ParseOutcome, type ProducedBatch } from './pipeline/batches.js';
 import { batchesFromWorker } from './pipeline/parse-in-worker.js';
 
@@ -79,6 +78,7 @@ export interface ImportOptions {
   /** Parse files of standalone sources this large in a worker thread (PARSE_WORKER_MIN_BYTES; 0: all of them). */
   parseWorkerMinBytes?: number;
   limits?: Partial<ExtractLimits>;
+  /** Detect among these, loaded, instead of the registry's entries (tests). */
   sources?: readonly Source[];
   /** Where sources keep files as they are (Lake.blobs); without it only metadata is loaded. */
   blobs?: BlobStore;
@@ -178,7 +178,7 @@ async function importInto(db: Database, options: ImportOptions, jobId: string, r
     error = { code: failure.code, message: failure.message };
     if (cause instanceof EntryFailure) finished(cause.report);
   }
-  await runAfterImport(db, userId, options.sources ?? SOURCES, files);
+  await runAfterImport(db, userId, options.sources ?? REGISTRY, files);
   const totals = {
     files: files.length,
     counts: files.reduce<KindCounts>((sum, f) => {
@@ -232,14 +232,24 @@ async function measureInputs(inputs: readonly string[]): Promise<{ files: number
  * Each distinct afterImport of the sources that read a file in this import (photos joined to their
  * sidecars...); the notes it returns are added to those files' reports.
  */
-async function runAfterImport(db: Database, userId: string, sources: readonly Source[], files: readonly FileReport[]): Promise<void> {
+async function runAfterImport(db: Database, userId: string, sources: readonly (Source | SourceEntry)[], files: readonly FileReport[]): Promise<void> {
   const used = new Set(files.map((f) => f.format));
-  const hooks = new Set(sources.filter((s) => used.has(s.id) && s.afterImport).map((s) => s.afterImport!));
+  const hooks = new Set<NonNullable<Source['afterImport']>>();
+  for (const candidate of sources) {
+    if (!used.has(candidate.id)) continue;
+    const source = await sourceOf(candidate);
+    if (source.afterImport) hooks.add(source.afterImport);
+  }
   for (const hook of hooks) {
     for (const { path, note } of (await hook(db, userId)) ?? []) {
       for (const file of files) if (file.path === path) file.note = file.note ? `${file.note}; ${note}` : note;
     }
   }
+}
+
+/** A registry entry's source, its parser loaded (on first use); a source as it is. */
+async function sourceOf(candidate: Source | SourceEntry): Promise<Source> {
+  return 'parse' in candidate ? candidate : loadParser(candidate.parser);
 }
 
 async function recordRefusal(db: Database, userId: string, jobId: string, refusal: Refusal): Promise<FileReport> {
@@ -309,7 +319,8 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
   const sniff = sniffMimeType(head, entry.path);
   report.mimeType = sniff.detected;
   const probe = { path: entry.path, head, size: entry.size ?? head.length };
-  const source = head.length > 0 ? detectSource(probe, options.sources ?? SOURCES, sniff.verdict !== 'mismatch') : null;
+  const detected = head.length > 0 ? detectSource<Source | SourceEntry>(probe, options.sources ?? REGISTRY, sniff.verdict !== 'mismatch') : null;
+  const source = detected && (await sourceOf(detected));
   report.format = source?.id ?? null;
   const fileRow = {
     path: entry.path,
@@ -460,9 +471,8 @@ async function parseAndLoad(
   const outcome: ParseOutcome = { events: 0, broken: null };
   const produce = { resumedFrom: report.resumedFrom, batchSize: options.batchSize, target };
   // Only into the embedded database, which loads in this thread (see pipeline/parse-in-worker.ts).
-  const inWorker = db.backend === 'embedded' && isStandalone(source.id) && entry.size !== null &&
-    entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES);
-  const worker = inWorker ? batchesFromWorker(source, input, { path, exportedAt: entry.exportedAt }, produce, outcome, report.repairs) : null;
+  const parser = db.backend === 'embedded' && entry.size !== null && entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES) ? standaloneParser(source.id) : null;
+  const worker = parser ? batchesFromWorker(parser, input, { path, exportedAt: entry.exportedAt }, produce, outcome, report.repairs) : null;
   const batches: AsyncIterable<ProducedBatch> = worker?.batches ??
     produceBatches(source, input, { path, repairs: report.repairs, blobs: options.blobs ?? null, exportedAt: entry.exportedAt }, produce, outcome);
   try {

@@ -1,5 +1,7 @@
 // The contract every data source implements: recognise a file from its first bytes and its path,
-// then stream its records. One module per source under src/ingest/sources/<provider>/.
+// then stream its records. Each source declares itself once, as a SourceEntry in the entries.ts of
+// its folder (sources/<provider>/<product>/ or sources/formats/<format>/), listed by the registry
+// (sources/registry.ts); its parser module builds the Source from that entry (defineSource).
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -16,7 +18,7 @@ export interface Probe {
 /**
  * How sure a source is that a file is its own: content shape beats path (Takeout names are
  * localized), so sources return `content` only when the head's structure matches, `path` when
- * only the name does. `fallback` is for the generic document sources (sources/documents/): they
+ * only the name does. `fallback` is for the generic document sources (sources/formats/documents/): they
  * take a file only when no other source does, whatever its name says.
  */
 export type Confidence = 'content' | 'path' | 'fallback';
@@ -59,4 +61,49 @@ export interface Source {
    * again on the next run. Notes it returns are added to the report of the file at `path`.
    */
   afterImport?(db: Database, userId: string): Promise<ReadonlyArray<{ path: string; note: string }> | void>;
+}
+
+/**
+ * A source as the registry knows it before its parser is loaded: enough to recognise its files.
+ * Entries live in light modules (each folder's entries.ts, which import no parser), so that the
+ * runner detects with every entry but loads only the parsers of the files it meets, and a parse
+ * worker, told where the parser is, loads that module alone.
+ */
+export interface SourceEntry {
+  /** Stable id, stored with every record and file row: never change one. */
+  id: string;
+  description: string;
+  /** Cheap: runs on the head of every file of an import. */
+  detect(probe: Probe): Confidence | null;
+  /**
+   * Its parser needs nothing but its input and context.path/exportedAt (no blob store, no
+   * database), so a large file of its may be parsed in a worker thread
+   * (ingest/pipeline/parse-in-worker.ts).
+   */
+  standalone: boolean;
+  /** Where its parser is, imported on first use (loadParser): a Source with this entry's id. */
+  parser: ParserModule;
+}
+
+/** A parser module, by URL (it can cross to a worker thread), and the name it exports its Source under. */
+export interface ParserModule {
+  url: string;
+  name: string;
+}
+
+/** `specifier` relative to `base` (the declaring module's import.meta.url) and its export `name`. */
+export function parserAt(base: string, specifier: string, name: string): ParserModule {
+  return { url: new URL(specifier, base).href, name };
+}
+
+/** Imports the parser module (once: the module loader keeps it) and returns its Source. */
+export async function loadParser(parser: ParserModule): Promise<Source> {
+  const exported = ((await import(parser.url)) as Record<string, unknown>)[parser.name] as Source | undefined;
+  if (typeof exported?.parse !== 'function') throw new Error(`${parser.url} exports no source named ${parser.name}`);
+  return exported;
+}
+
+/** The source a parser module exports: its entry's id, description and detection, with the parser. */
+export function defineSource(entry: SourceEntry, parser: Pick<Source, 'parse' | 'afterImport'>): Source {
+  return { id: entry.id, description: entry.description, detect: entry.detect, ...parser };
 }

@@ -25,7 +25,7 @@ import { LakeError } from '../../src/errors.js';
 import { produceBatches, type ParseOutcome } from '../../src/ingest/pipeline/batches.js';
 import type { LakeRecord, ParseEvent, RepairCounts } from '../../src/ingest/records.js';
 import type { Source } from '../../src/ingest/source.js';
-import { detectSource, SOURCES } from '../../src/ingest/sources/index.js';
+import { detectSource, SOURCES } from '../../src/ingest/sources/all.js';
 import { docxEntries, makePdf } from '../fixtures/documents/make.js';
 import { buildZip } from './archives.js';
 import { gif, jpeg, mp4, png } from './media.js';

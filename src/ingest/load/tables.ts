@@ -348,7 +348,7 @@ export const DESTINATIONS: DestinationMap = {
     },
     time: () => null,
   },
-  // Photos and videos (sources/media/): keyed by content and by place in the export, not by a
+  // Photos and videos (sources/formats/media/): keyed by content and by place in the export, not by a
   // content hash of the natural key; the merged columns of media are filled in after the import.
   media: {
     table: 'user_data.media',

@@ -14,11 +14,12 @@ import { buffersOf, type EncodedTable } from '../load/encode.js';
 import type { QuarantineEntry } from '../load/loader.js';
 import { DESTINATIONS, type Destination } from '../load/tables.js';
 import type { LakeRecord, RepairCounts } from '../records.js';
-import type { Source } from '../source.js';
+import type { ParserModule } from '../source.js';
 import type { ParseOutcome, ProduceOptions, ProducedBatch } from './batches.js';
 
 export interface WorkerStart {
-  sourceId: string;
+  /** The source's parser, which the worker imports alone. */
+  parser: ParserModule;
   path: string;
   exportedAt: Date | null;
   produce: ProduceOptions;
@@ -69,14 +70,14 @@ export interface ProducedBatches {
 }
 
 export function batchesFromWorker(
-  source: Source,
+  parser: ParserModule,
   input: Readable,
   file: { path: string; exportedAt: Date | null },
   produce: ProduceOptions,
   outcome: ParseOutcome,
   repairs: RepairCounts,
 ): ProducedBatches {
-  const start: WorkerStart = { sourceId: source.id, path: file.path, exportedAt: file.exportedAt, produce };
+  const start: WorkerStart = { parser, path: file.path, exportedAt: file.exportedAt, produce };
   const worker = new Worker(new URL('./parse-worker-entry.mjs', import.meta.url), {
     workerData: start,
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },

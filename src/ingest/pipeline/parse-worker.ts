@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { buffersOf } from '../load/encode.js';
 import { DESTINATIONS } from '../load/tables.js';
 import type { RepairCounts } from '../records.js';
-import { loadStandaloneSource } from '../sources/standalone.js';
+import { loadParser } from '../source.js';
 import { produceBatches, type ParseOutcome, type ProducedBatch } from './batches.js';
 import { fromErrorMessage, toErrorMessage, type FromWorker, type ToWorker, type WorkerStart, type WorkerTable } from './parse-in-worker.js';
 
@@ -74,7 +74,7 @@ port.on('message', (message: ToWorker) => {
 });
 
 try {
-  const source = await loadStandaloneSource(start.sourceId);
+  const source = await loadParser(start.parser);
   const repairs: RepairCounts = { invalidUtf8: 0, nulCharacters: 0 };
   const outcome: ParseOutcome = { events: 0, broken: null };
   const context = { path: start.path, repairs, blobs: null, exportedAt: start.exportedAt };

@@ -34,27 +34,21 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CalendarEventRecord, ParseEvent, Rejection } from '../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../source.js';
+import { ICALENDAR } from './entries.js';
 import { MAX_NESTING_DEPTH } from '../../parse/nesting.js';
 import { isKnownTimeZone, wallTimeToUtc } from '../../parse/zoned-time.js';
 import { logicalLines, parseContentLine, physicalLines, unescapeText, type ContentLine } from './vcard.js';
 
-export const ICALENDAR_SOURCE_ID = 'google.calendar.ics';
+export const ICALENDAR_SOURCE_ID = ICALENDAR.id;
 export const MAX_OCCURRENCES = 10_000;
 export const CAP_YEARS = 5;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const EXCERPT_CHARS = 200;
 
-export const icalendarSource: Source = {
-  id: ICALENDAR_SOURCE_ID,
-  description: 'iCalendar events (.ics, Google Calendar export), recurring events expanded',
-  detect(probe: Probe): Confidence | null {
-    const head = probe.head.subarray(0, 1024).toString('utf8').replace(/^\ufeff/, '').trimStart();
-    if (/^BEGIN:VCALENDAR\r?\n/i.test(head)) return 'content';
-    return /\.ics$/i.test(probe.path) ? 'path' : null;
-  },
+export const icalendarSource: Source = defineSource(ICALENDAR, {
   parse: parseICalendar,
-};
+});
 
 interface Prop {
   line: ContentLine;

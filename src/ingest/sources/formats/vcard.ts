@@ -30,10 +30,11 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ParseError } from '../../../errors.js';
 import type { ContactAddress, ContactRecord, ParseEvent } from '../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../source.js';
+import { VCARD } from './entries.js';
 import { byteChunks } from '../../parse/byte-chunks.js';
 
-export const VCARD_SOURCE_ID = 'google.contacts.vcf';
+export const VCARD_SOURCE_ID = VCARD.id;
 
 /** A physical line longer than this stops the file (no real card has one). */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -41,16 +42,9 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 export const MAX_CARD_LINES = 10_000;
 const EXCERPT_CHARS = 200;
 
-export const vcardSource: Source = {
-  id: VCARD_SOURCE_ID,
-  description: 'vCard contacts (.vcf, Google Contacts export): versions 2.1, 3.0 and 4.0',
-  detect(probe: Probe): Confidence | null {
-    const head = probe.head.subarray(0, 1024).toString('utf8').replace(/^\ufeff/, '').trimStart();
-    if (/^BEGIN:VCARD\r?\n/i.test(head)) return 'content';
-    return /\.vcf$/i.test(probe.path) ? 'path' : null;
-  },
+export const vcardSource: Source = defineSource(VCARD, {
   parse: parseVcard,
-};
+});
 
 /** A physical line: its bytes without the line ending, its 1-based number and byte offset. */
 export interface PhysicalLine {

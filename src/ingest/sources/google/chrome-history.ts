@@ -9,15 +9,14 @@
 // attributes pageTransition, pageTransitionQualifier, clientId, faviconUrl and any other member.
 // Key: ['chrome', time_usec, url, client_id] — one visit per device per microsecond per URL.
 // Other top-level members of the file (if any) are not read.
-import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ParseEvent } from '../../records.js';
-import type { Confidence, Probe, Source } from '../../source.js';
-import { emit, foldName, parseJsonSource, rejectValue } from './json-source.js';
+import { defineSource, type Source } from '../../source.js';
+import { CHROME_HISTORY } from './entries.js';
+import { emit, parseJsonSource, rejectValue } from './json-source.js';
 import { instantFromEpochMicros, isObject, stringOf } from './takeout-values.js';
 
-export const CHROME_HISTORY_SOURCE_ID = 'google.chrome.history';
+export const CHROME_HISTORY_SOURCE_ID = CHROME_HISTORY.id;
 
-const FILE_NAMES = new Set(['BrowserHistory.json', 'History.json', 'Historique.json', 'Verlauf.json', 'Historial.json', 'Cronologia.json', 'Geschiedenis.json'].map(foldName));
 const RENAMED: Readonly<Record<string, string>> = {
   page_transition: 'pageTransition',
   page_transition_qualifier: 'pageTransitionQualifier',
@@ -25,14 +24,6 @@ const RENAMED: Readonly<Record<string, string>> = {
   favicon_url: 'faviconUrl',
   time_usec: 'timeUsec',
 };
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && shape.arrays.has('Browser History')) return 'content';
-  // `History.json` is a common name: only under a Chrome folder.
-  const inChromeFolder = /(^|\/)Chrome\//i.test(probe.path);
-  return inChromeFolder && FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
-}
 
 function itemFromVisit(value: unknown, offset: number): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a "Browser History" element that is not an object', offset, value);
@@ -61,10 +52,7 @@ function itemFromVisit(value: unknown, offset: number): ParseEvent {
   );
 }
 
-export const chromeHistorySource: Source = {
-  id: CHROME_HISTORY_SOURCE_ID,
-  description: 'Chrome browsing history from Google Takeout (BrowserHistory.json / History.json)',
-  detect,
+export const chromeHistorySource: Source = defineSource(CHROME_HISTORY, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: ['Browser History'] }],
@@ -72,4 +60,4 @@ export const chromeHistorySource: Source = {
       onElement: (value, at, out) => out.push(itemFromVisit(value, at.offset)),
     });
   },
-};
+});

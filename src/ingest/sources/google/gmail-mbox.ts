@@ -49,7 +49,6 @@ import PostalMime, { decodeWords, type Address, type Email } from 'postal-mime';
 import { LakeError, ParseError } from '../../../errors.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
-  isSeparatorLine,
   separatorDate,
   splitMbox,
   type MboxEvent,
@@ -58,11 +57,12 @@ import {
 } from '../../parse/mbox.js';
 import type { BlobRefRecord, MessageRecord, ParseEvent, Rejection } from '../../records.js';
 import type { BlobStore } from '../../../store/blob-store.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../source.js';
+import { GMAIL_MBOX, HEADER_FIELD } from './entries.js';
 import { FUTURE_SLACK_MS, TEXT_MAX_BYTES, truncateUtf8 } from '../../validate/validate.js';
 import { htmlToText } from '../../transform/html-text.js';
 
-export const GMAIL_MBOX_SOURCE_ID = 'google.gmail.mbox';
+export const GMAIL_MBOX_SOURCE_ID = GMAIL_MBOX.id;
 
 /** HTML beyond this many characters is not converted: its text would pass the body cap anyway. */
 export const MAX_HTML_CHARS = 8 * 1024 * 1024;
@@ -80,28 +80,11 @@ export interface GmailMboxOptions {
   onAttachment?(meta: AttachmentMeta, content: Uint8Array): void | Promise<void>;
 }
 
-const PATH_NAME = /\.mbox$/i;
-/** A header field line: a name of printable ASCII without colon, then a colon (RFC 5322 §2.2). */
-const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
-
 export function createGmailMboxSource(options: GmailMboxOptions = {}): Source {
-  return {
-    id: GMAIL_MBOX_SOURCE_ID,
-    description: 'Gmail messages (.mbox from Google Takeout, or any mboxrd file)',
-    detect,
-    parse: (input, context) => parseGmailMbox(input, context, options),
-  };
+  return defineSource(GMAIL_MBOX, { parse: (input, context) => parseGmailMbox(input, context, options) });
 }
 
 export const gmailMboxSource: Source = createGmailMboxSource();
-
-function detect(probe: Probe): Confidence | null {
-  // First non-empty line a separator, the next one a header field.
-  const lines = probe.head.toString('latin1', 0, Math.min(probe.head.length, 4096)).replace(/^[\r\n]+/, '').split('\n', 2);
-  const separator = (lines[0] ?? '').replace(/\r$/, '');
-  if (lines.length === 2 && isSeparatorLine(separator) && HEADER_FIELD.test(lines[1] ?? '')) return 'content';
-  return PATH_NAME.test(probe.path) ? 'path' : null;
-}
 
 /**
  * Messages parsed ahead of the one being yielded, at most (and their raw bytes at most

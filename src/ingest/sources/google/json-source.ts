@@ -185,8 +185,3 @@ export class SkippedKinds {
     for (const [kind, { count, firstOffset }] of this.counts) out.push(reject('unsupported', describe(kind, count), firstOffset));
   }
 }
-
-/** Compares a file name case-insensitively and without accents against known names. */
-export function foldName(name: string): string {
-  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-}

@@ -17,25 +17,17 @@
 //               title] without a creation time
 // Notes are small, but the file is still read as a stream with a hard cap (MAX_NOTE_BYTES): a
 // larger file is rejected as `too_large` without being held in memory.
-import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ParseEvent } from '../../records.js';
-import type { Confidence, Probe, Source } from '../../source.js';
+import { defineSource, type Source } from '../../source.js';
+import { KEEP } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from './json-source.js';
 import { arrayOf, instantFromEpochMicros, isObject, stringOf } from './takeout-values.js';
 
-export const KEEP_SOURCE_ID = 'google.keep';
+export const KEEP_SOURCE_ID = KEEP.id;
 /** Keep caps a note at about 20,000 characters; 16 MiB leaves room for any list or markup. */
 export const MAX_NOTE_BYTES = 16 * 1024 * 1024;
 
 const MAPPED = new Set(['title', 'textContent', 'textContentHtml', 'listContent', 'labels', 'createdTimestampUsec', 'userEditedTimestampUsec']);
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && shape.keys.has('userEditedTimestampUsec') && (shape.keys.has('textContent') || shape.keys.has('listContent') || shape.keys.has('isTrashed'))) {
-    return 'content';
-  }
-  return /(^|\/)Keep\/[^/]+\.json$/i.test(probe.path) && baseName(probe.path) !== 'Labels.json' ? 'path' : null;
-}
 
 function noteFromObject(value: unknown, offset: number): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a Keep note file that does not hold an object', offset, value);
@@ -84,10 +76,7 @@ function isoWithMicros(instant: { date: Date; micros: number }): string {
   return `${instant.date.toISOString().slice(0, -1)}${String(instant.micros).padStart(3, '0')}Z`;
 }
 
-export const keepSource: Source = {
-  id: KEEP_SOURCE_ID,
-  description: 'Google Keep notes (one JSON file per note)',
-  detect,
+export const keepSource: Source = defineSource(KEEP, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [], mode: 'value' }],
@@ -96,4 +85,4 @@ export const keepSource: Source = {
       onElement: (value, at, out) => out.push(noteFromObject(value, at.offset)),
     });
   },
-};
+});

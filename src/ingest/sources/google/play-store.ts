@@ -12,13 +12,13 @@
 // other members (device, lastUpdateTime, invoicePrice, paymentMethodTitle, line items...).
 // Deliberately not kept from orders: billing contact and IP address members. Elements under any
 // other wrapper (reviews, subscriptions, devices...) are rejected as `unsupported`, naming it.
-import { baseName, describeJsonHead } from '../../parse/json-head.js';
 import type { ParseEvent } from '../../records.js';
-import type { Confidence, Probe, Source } from '../../source.js';
-import { emit, foldName, parseJsonSource, rejectValue } from './json-source.js';
+import { defineSource, type Source } from '../../source.js';
+import { PLAY_ENTRY_WRAPPERS, PLAY_STORE } from './entries.js';
+import { emit, parseJsonSource, rejectValue } from './json-source.js';
 import { arrayOf, isObject, parseIsoInstant, stringOf, type Instant } from './takeout-values.js';
 
-export const PLAY_STORE_SOURCE_ID = 'google.play';
+export const PLAY_STORE_SOURCE_ID = PLAY_STORE.id;
 
 interface EntryKind {
   kind: string;
@@ -26,24 +26,15 @@ interface EntryKind {
   timeKeys: readonly string[];
 }
 
+/** One per wrapper detection knows (entries.ts), no more, no fewer. */
 const ENTRY_KINDS: Readonly<Record<string, EntryKind>> = {
   install: { kind: 'app_install', timeKeys: ['firstInstallationTime', 'lastUpdateTime'] },
   libraryDoc: { kind: 'library_add', timeKeys: ['acquisitionTime'] },
   purchaseHistory: { kind: 'purchase', timeKeys: ['purchaseTime'] },
   orderHistory: { kind: 'order', timeKeys: ['creationTime'] },
-};
+} satisfies Record<(typeof PLAY_ENTRY_WRAPPERS)[number], EntryKind>;
 /** Order members that identify the payer rather than describe the order. */
 const ORDER_MEMBERS_DROPPED = new Set(['billingContact', 'associatedContact', 'ipAddress', 'ipCountry', 'billingInstrument']);
-const FILE_NAMES = new Set(['Installs.json', 'Library.json', 'Purchase History.json', 'Order History.json'].map(foldName));
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'array' && Object.keys(ENTRY_KINDS).some((wrapper) => shape.keys.has(`[].${wrapper}`) && shape.keys.has(`[].${wrapper}.doc`))) {
-    return 'content';
-  }
-  const inPlayFolder = /(^|\/)Google Play Store\//i.test(probe.path);
-  return inPlayFolder && FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
-}
 
 function itemFromEntry(value: unknown, offset: number): ParseEvent {
   const wrapper = isObject(value) ? Object.keys(value)[0] : undefined;
@@ -103,10 +94,7 @@ function itemFromEntry(value: unknown, offset: number): ParseEvent {
   );
 }
 
-export const playStoreSource: Source = {
-  id: PLAY_STORE_SOURCE_ID,
-  description: 'Google Play Store installs, library, purchase and order history (Takeout JSON)',
-  detect,
+export const playStoreSource: Source = defineSource(PLAY_STORE, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [] }],
@@ -114,4 +102,4 @@ export const playStoreSource: Source = {
       onElement: (value, at, out) => out.push(itemFromEntry(value, at.offset)),
     });
   },
-};
+});

@@ -14,7 +14,7 @@
 //   - an abbreviation from ZONE_ABBREVIATIONS, read as the fixed offset it names. Takeout prints
 //     the zone of the export for every entry (a January entry can say "BST") along with that
 //     zone's clock time, so the fixed offset, not the place's rules on that date, is correct.
-// Other languages (parseActivityDateIn, with the data of my-activity-locales.ts): the language's
+// Other languages (parseActivityDateIn, with the data of my-activity/locales.ts): the language's
 // date shapes ("22 ene 2022, 0:07:31 CET", "22 de març 2024, 21:55:41 WET", "1 avr. 2020 à
 // 16:32:09 UTC", "22.01.2022, 00:07:31 MEZ", "2022/01/22 0:07:31 JST", "2022. 1. 22. 오후
 // 3:07:31 KST", "2022年1月22日 下午3:07:31 CST"), its month names, 12-hour markers and zone

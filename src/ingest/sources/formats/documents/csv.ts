@@ -16,30 +16,20 @@
 import { Readable } from 'node:stream';
 import { ParseError } from '../../../../errors.js';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { CSV } from './entries.js';
 import { csvRowBatches } from '../../../parse/csv-rows.js';
-import { detectMimeType, expectedMimeType } from '../../../extract/sniff.js';
 import { BoundedText, documentEvents, Intake } from './intake.js';
 
-export const CSV_SOURCE_ID = 'document.csv';
+export const CSV_SOURCE_ID = CSV.id;
 /** A row longer than this is refused (quarantined), not held. */
 export const MAX_CSV_ROW_BYTES = 4 * 1024 * 1024;
 /** How much of the start is read to sniff the delimiter (the header line, normally far shorter). */
 const SNIFF_BYTES = 64 * 1024;
 
-export const csvSource: Source = {
-  id: CSV_SOURCE_ID,
-  description: 'a CSV file (headers standardized, rows counted, kept as a document)',
-  detect,
+export const csvSource: Source = defineSource(CSV, {
   parse,
-};
-
-function detect(probe: Probe): Confidence | null {
-  const detected = detectMimeType(probe.head);
-  if (detected === 'text/csv') return 'fallback';
-  if (detected === 'text/plain' && expectedMimeType(probe.path) === 'text/csv') return 'fallback';
-  return null;
-}
+});
 
 /**
  * Column names as one writes them in SQL: trimmed, NFC, lower case, every run of characters other

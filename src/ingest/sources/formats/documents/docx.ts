@@ -11,13 +11,11 @@ import { Parser } from 'htmlparser2';
 import mammoth from 'mammoth';
 import yauzl from 'yauzl';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
-import { detectMimeType, expectedMimeType } from '../../../extract/sniff.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { COMPOUND_FILE, DOCX } from './entries.js';
 import { documentEvents, MAX_EXTRACT_BYTES, rejectAt, storeWhole } from './intake.js';
 
-export const DOCX_SOURCE_ID = 'document.docx';
-const DOCX_MIME = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
-const COMPOUND_FILE = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
+export const DOCX_SOURCE_ID = DOCX.id;
 /** core.xml is a few hundred bytes; anything past this is not read. */
 const MAX_CORE_XML_BYTES = 256 * 1024;
 const CORE_FIELDS: Readonly<Record<string, string>> = {
@@ -34,20 +32,9 @@ const CORE_FIELDS: Readonly<Record<string, string>> = {
   'cp:category': 'category',
 };
 
-export const docxSource: Source = {
-  id: DOCX_SOURCE_ID,
-  description: 'a Word document (.docx: text and core properties extracted)',
-  detect,
+export const docxSource: Source = defineSource(DOCX, {
   parse,
-};
-
-function detect(probe: Probe): Confidence | null {
-  const detected = detectMimeType(probe.head);
-  if (detected === DOCX_MIME) return 'fallback';
-  const named = expectedMimeType(probe.path) === DOCX_MIME;
-  if (named && (detected === 'application/zip' || probe.head.subarray(0, 8).equals(COMPOUND_FILE))) return 'fallback';
-  return null;
-}
+});
 
 async function* parse(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const stored = await storeWhole(input, context, MAX_EXTRACT_BYTES);

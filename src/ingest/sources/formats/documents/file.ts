@@ -8,11 +8,12 @@
 // Only the first MAX_TEXT_BYTES are held, whatever the file's size; the rest streams to the store.
 import type { Readable } from 'node:stream';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source, ParseContext } from '../../../source.js';
+import { defineSource, type Source, type ParseContext } from '../../../source.js';
+import { ANY_FILE } from './entries.js';
 import { BoundedText, documentEvents, Intake, MAX_TEXT_BYTES } from './intake.js';
 import { htmlToText } from '../../../transform/html-text.js';
 
-export const FILE_SOURCE_ID = 'document.file';
+export const FILE_SOURCE_ID = ANY_FILE.id;
 
 const TEXT_TYPES = new Set([
   'text/plain',
@@ -27,16 +28,9 @@ const TEXT_TYPES = new Set([
   'application/mbox',
 ]);
 
-export const fileSource: Source = {
-  id: FILE_SOURCE_ID,
-  description: 'any other file, kept as it is (a document row with its text when it is text)',
-  detect,
+export const fileSource: Source = defineSource(ANY_FILE, {
   parse,
-};
-
-function detect(_probe: Probe): Confidence | null {
-  return 'fallback';
-}
+});
 
 async function* parse(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const intake = new Intake(input, context);

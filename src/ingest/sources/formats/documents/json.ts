@@ -13,25 +13,18 @@
 import type { Readable } from 'node:stream';
 import { Tokenizer, TokenType } from '@streamparser/json';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
-import { detectMimeType } from '../../../extract/sniff.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { JSON_DOCUMENT } from './entries.js';
 import { MAX_NESTING_DEPTH } from '../../../parse/nesting.js';
 import { BoundedText, documentEvents, Intake } from './intake.js';
 
-export const JSON_SOURCE_ID = 'document.json';
+export const JSON_SOURCE_ID = JSON_DOCUMENT.id;
 /** Keys listed per object in the shape. */
 export const MAX_KEYS = 200;
 
-export const jsonSource: Source = {
-  id: JSON_SOURCE_ID,
-  description: 'a JSON file of any shape (its shape and string values kept as a document)',
-  detect,
+export const jsonSource: Source = defineSource(JSON_DOCUMENT, {
   parse,
-};
-
-function detect(probe: Probe): Confidence | null {
-  return detectMimeType(probe.head) === 'application/json' ? 'fallback' : null;
-}
+});
 
 type ValueType = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
 

@@ -15,10 +15,11 @@
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { PDF } from './entries.js';
 import { documentEvents, MAX_EXTRACT_BYTES, MAX_TEXT_BYTES, rejectAt, storeWhole } from './intake.js';
 
-export const PDF_SOURCE_ID = 'document.pdf';
+export const PDF_SOURCE_ID = PDF.id;
 
 export interface PdfSourceOptions {
   /** Largest file whose text is extracted (default MAX_EXTRACT_BYTES); tests lower it. */
@@ -26,19 +27,10 @@ export interface PdfSourceOptions {
 }
 
 export function createPdfSource(options: PdfSourceOptions = {}): Source {
-  return {
-    id: PDF_SOURCE_ID,
-    description: 'a PDF document (text and info dictionary extracted)',
-    detect,
-    parse: (input, context) => parse(input, context, options.maxExtractBytes ?? MAX_EXTRACT_BYTES),
-  };
+  return defineSource(PDF, { parse: (input, context) => parse(input, context, options.maxExtractBytes ?? MAX_EXTRACT_BYTES) });
 }
 
 export const pdfSource: Source = createPdfSource();
-
-function detect(probe: Probe): Confidence | null {
-  return probe.head.subarray(0, 1024).includes('%PDF-') ? 'fallback' : null;
-}
 
 async function* parse(input: Readable, context: ParseContext, maxExtractBytes: number): AsyncIterable<ParseEvent> {
   const stored = await storeWhole(input, context, maxExtractBytes);

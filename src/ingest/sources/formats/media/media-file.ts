@@ -23,16 +23,16 @@ import { imageSize } from 'image-size';
 import type { PutResult } from '../../../../store/blob-store.js';
 import { detectMimeType, expectedMimeType, type MimeType } from '../../../extract/sniff.js';
 import type { MediaRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { MEDIA_FILE, MEDIA_TYPES } from './entries.js';
 import { IsoBoxReader } from './iso-boxes.js';
 import { folderKind, mediaPairName, splitPath } from './names.js';
 import { reconcileMedia } from './reconcile.js';
 
-export const MEDIA_SOURCE_ID = 'media.file';
+export const MEDIA_SOURCE_ID = MEDIA_FILE.id;
 /** Bytes kept from the start of an image for EXIF and dimensions: EXIF lives in the first 64 KiB of a JPEG; HEIC's can sit further. */
 export const HEAD_BYTES = 512 * 1024;
 
-const MEDIA_TYPES: ReadonlySet<MimeType> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/avif', 'video/mp4', 'video/quicktime']);
 /** The formats exifr reads EXIF from (it does not read WEBP or GIF). */
 const EXIF_TYPES: ReadonlySet<MimeType> = new Set(['image/jpeg', 'image/png', 'image/heic', 'image/avif']);
 const EXIF_OPTIONS = {
@@ -54,15 +54,6 @@ const EXIF_OPTIONS = {
   translateKeys: true,
   mergeOutput: false,
 };
-
-function detect(probe: Probe): Confidence | null {
-  const detected = detectMimeType(probe.head);
-  if (detected !== null && MEDIA_TYPES.has(detected)) return 'content';
-  // Claimed so it is quarantined with the reason (see the module comment), not read as text.
-  const expected = expectedMimeType(probe.path);
-  if (expected !== null && MEDIA_TYPES.has(expected)) return 'content';
-  return null;
-}
 
 interface StreamedFile {
   sha256: string;
@@ -316,10 +307,7 @@ function excerpt(head: Buffer): string {
   return head.subarray(0, 80).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
 }
 
-export const mediaFileSource: Source = {
-  id: MEDIA_SOURCE_ID,
-  description: 'photos and videos (JPEG, PNG, WEBP, HEIC, AVIF, GIF, MP4, MOV): metadata, and the file in the blob store',
-  detect,
+export const mediaFileSource: Source = defineSource(MEDIA_FILE, {
   parse: parseMediaFile,
   afterImport: reconcileMedia,
-};
+});

@@ -58,110 +58,23 @@
 // parser; `unsupported` for a header with neither Date nor Start/End time (nothing else is read).
 import type { Readable } from 'node:stream';
 import type { MeasurementRecord, ParseEvent, QuarantineCategory } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { FIT_DAILY } from './entries.js';
+import { columnMetric, fileKindOf, standardizeHeaderName, type ColumnMetric, type FileKind } from './daily-columns.js';
 import { CsvPositions, csvRowBatches, type CsvRow, type RowPosition } from '../../../parse/csv-rows.js';
 
-export const FIT_DAILY_CSV_SOURCE_ID = 'google.fit.daily';
+export const FIT_DAILY_CSV_SOURCE_ID = FIT_DAILY.id;
 
 /** A row larger than this is refused by the CSV parser. */
 export const MAX_ROW_BYTES = 1024 * 1024;
 const EXCERPT_CHARS = 200;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const PATH_NAMES = /(?:^|\/)(?:Daily Summaries\.csv|Daily activity metrics\.csv|Daily activity metrics\/\d{4}-\d{2}-\d{2}\.csv)$/i;
 const FILE_DATE = /(?:^|\/)(\d{4})-(\d{2})-(\d{2})\.csv$/i;
 
-/** Known columns, by standardized header name. */
-const KNOWN: ReadonlyMap<string, readonly [metric: string, unit: string]> = new Map([
-  ['step count', ['steps', 'count']],
-  ['distance (m)', ['distance_m', 'm']],
-  ['calories (kcal)', ['calories_kcal', 'kcal']],
-  ['heart points', ['heart_points', 'points']],
-  ['heart minutes', ['heart_minutes', 'min']],
-  ['move minutes count', ['move_minutes', 'min']],
-  ['average heart rate (bpm)', ['heart_rate_avg_bpm', 'bpm']],
-  ['max heart rate (bpm)', ['heart_rate_max_bpm', 'bpm']],
-  ['min heart rate (bpm)', ['heart_rate_min_bpm', 'bpm']],
-  ['average weight (kg)', ['weight_avg_kg', 'kg']],
-  ['max weight (kg)', ['weight_max_kg', 'kg']],
-  ['min weight (kg)', ['weight_min_kg', 'kg']],
-  ['average speed (m/s)', ['speed_avg_mps', 'm/s']],
-  ['max speed (m/s)', ['speed_max_mps', 'm/s']],
-  ['min speed (m/s)', ['speed_min_mps', 'm/s']],
-  ['low latitude (deg)', ['bbox_lat_low_deg', 'deg']],
-  ['high latitude (deg)', ['bbox_lat_high_deg', 'deg']],
-  ['low longitude (deg)', ['bbox_lon_low_deg', 'deg']],
-  ['high longitude (deg)', ['bbox_lon_high_deg', 'deg']],
-]);
-const ACTIVITY_DURATION = /^(.+?) duration \(ms\)$/;
-
-type FileKind = 'daily' | 'interval';
-
-/** How one column becomes records. */
-export interface ColumnMetric {
-  metric: string;
-  unit: string;
-  /** Set for columns not in the table: attributes for their records. */
-  unknown: { column: string; unitFromHeader: boolean } | null;
-}
-
-/** `" Step count\uFEFF"` → `"step count"`. */
-export function standardizeHeaderName(name: string): string {
-  return name.replace(/\ufeff/g, '').trim().replace(/\s+/g, ' ').toLowerCase();
-}
-
-/** `"Treadmill running"` → `"treadmill_running"`. */
-export function snakeCase(text: string): string {
-  return text
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '');
-}
-
-/** The metric id and unit of a column header (see the table at the top). */
-export function columnMetric(header: string): ColumnMetric {
-  const name = standardizeHeaderName(header);
-  const known = KNOWN.get(name);
-  if (known !== undefined) return { metric: known[0], unit: known[1], unknown: null };
-  const activity = ACTIVITY_DURATION.exec(name);
-  if (activity !== null) return { metric: `activity_duration_ms.${snakeCase(activity[1] as string)}`, unit: 'ms', unknown: null };
-  const written = header.replace(/\ufeff/g, '').trim();
-  const withUnit = /^(.*?)\s*\(([^()]*)\)\s*$/.exec(written);
-  const base = withUnit !== null ? (withUnit[1] as string) : written;
-  const unit = withUnit !== null ? (withUnit[2] as string).trim() : '';
-  return {
-    metric: `column.${snakeCase(base) || 'unnamed'}`,
-    unit: unit === '' ? 'unknown' : unit,
-    unknown: { column: written, unitFromHeader: unit !== '' },
-  };
-}
-
-function isKnownMetric(name: string): boolean {
-  return KNOWN.has(name) || ACTIVITY_DURATION.test(name);
-}
-
-function fileKindOf(names: readonly string[]): FileKind | null {
-  if (!names.some(isKnownMetric)) return null;
-  if (names.includes('date')) return 'daily';
-  if (names.includes('start time') && names.includes('end time')) return 'interval';
-  return null;
-}
-
-export const fitDailyCsvSource: Source = {
-  id: FIT_DAILY_CSV_SOURCE_ID,
-  description: 'Google Takeout Fit daily aggregation CSVs: daily summaries and per-day 15-minute files',
-  detect(probe: Probe): Confidence | null {
-    const text = probe.head.toString('utf8');
-    const end = text.search(/\r?\n/);
-    const firstLine = end === -1 ? text : text.slice(0, end);
-    const names = firstLine.split(',').map((name) => standardizeHeaderName(name.replace(/^\s*"|"\s*$/g, '')));
-    if (fileKindOf(names) !== null) return 'content';
-    return PATH_NAMES.test(probe.path) ? 'path' : null;
-  },
+export const fitDailyCsvSource: Source = defineSource(FIT_DAILY, {
   parse: parseFitDailyCsv,
-};
+});
 
 export async function* parseFitDailyCsv(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const lines = new CsvPositions();

@@ -17,13 +17,13 @@
 //
 // Rejections: `invalid` for a point without a readable start time or data type, or with no
 // numeric value; the rest of the file carries on.
-import { describeJsonHead } from '../../../parse/json-head.js';
 import type { LakeRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { FIT_RAW } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import { arrayOf, isObject, numberOf, stringOf } from '../takeout-values.js';
 
-export const FIT_RAW_SOURCE_ID = 'google.fit.raw';
+export const FIT_RAW_SOURCE_ID = FIT_RAW.id;
 
 /** Single-value data types and their metric ids and units (the same ids as the daily CSVs and sessions). */
 const DATA_TYPES: ReadonlyMap<string, readonly [metric: string, unit: string]> = new Map([
@@ -47,12 +47,6 @@ const DATA_TYPES: ReadonlyMap<string, readonly [metric: string, unit: string]> =
 
 const LOCATION_SAMPLE = 'com.google.location.sample';
 const NANOS_PER_MS = 1_000_000;
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && (shape.keys.has('Data Points') || (shape.keys.has('Data Source') && shape.keys.size <= 2))) return 'content';
-  return /(^|\/)Fit\/All Data\/[^/]+\.json$/i.test(probe.path) ? 'path' : null;
-}
 
 /** The numbers of a point's fitValue list, in field order (null for a field without one). */
 function fieldValues(point: Record<string, unknown>): (number | null)[] {
@@ -115,10 +109,7 @@ function pointEvents(point: unknown, dataSource: string | null, offset: number, 
   });
 }
 
-export const fitRawSource: Source = {
-  id: FIT_RAW_SOURCE_ID,
-  description: 'Google Takeout Fit raw data points (All Data/, one JSON file per data stream)',
-  detect,
+export const fitRawSource: Source = defineSource(FIT_RAW, {
   parse(input, context) {
     let dataSource: string | null = null;
     return parseJsonSource(input, context, {
@@ -130,4 +121,4 @@ export const fitRawSource: Source = {
       },
     });
   },
-};
+});

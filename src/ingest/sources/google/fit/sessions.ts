@@ -22,13 +22,13 @@
 // file) or an aggregate without a numeric value (that aggregate only; the others are kept).
 // Sessions are small, but the file is still streamed with a hard cap (MAX_SESSION_BYTES): a
 // larger file is `too_large` without being held in memory.
-import { describeJsonHead } from '../../../parse/json-head.js';
 import type { MeasurementRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { FIT_SESSIONS } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import { arrayOf, isObject, numberOf, parseIsoInstant, stringOf } from '../takeout-values.js';
 
-export const FIT_SESSIONS_SOURCE_ID = 'google.fit.sessions';
+export const FIT_SESSIONS_SOURCE_ID = FIT_SESSIONS.id;
 /** A session file holds a few aggregates and segments; 4 MiB is far above any real one. */
 export const MAX_SESSION_BYTES = 4 * 1024 * 1024;
 
@@ -42,14 +42,6 @@ const AGGREGATES: ReadonlyMap<string, readonly [metric: string, unit: string]> =
 ]);
 
 const DURATION = /^\s*(\d+(?:\.\d+)?)s\s*$/;
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && shape.keys.has('fitnessActivity') && shape.keys.has('startTime') && (shape.keys.has('endTime') || shape.keys.has('aggregate'))) {
-    return 'content';
-  }
-  return /(^|\/)Fit\/All Sessions\/[^/]+\.json$/i.test(probe.path) ? 'path' : null;
-}
 
 /** The metric id and unit of an aggregate's metricName. */
 export function aggregateMetric(metricName: string): { metric: string; unit: string; known: boolean } {
@@ -109,10 +101,7 @@ function sessionEvents(value: unknown, offset: number, out: ParseEvent[]): void 
   }
 }
 
-export const fitSessionsSource: Source = {
-  id: FIT_SESSIONS_SOURCE_ID,
-  description: 'Google Takeout Fit sessions (one JSON file per session, All Sessions/)',
-  detect,
+export const fitSessionsSource: Source = defineSource(FIT_SESSIONS, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [], mode: 'value' }],
@@ -121,4 +110,4 @@ export const fitSessionsSource: Source = {
       onElement: (value, at, out) => sessionEvents(value, at.offset, out),
     });
   },
-};
+});

@@ -9,7 +9,7 @@
 //                                     speedMetersPerSecond; source, additionalTimestamp and
 //                                     metadata.platform in attributes.
 //   rawSignal.signal.activityRecord → an ItemRecord of kind `activity_detected`, as the on-device
-//                                     Timeline's (timeline-ondevice.ts): title the most probable
+//                                     Timeline's (ondevice.ts): title the most probable
 //                                     detectedActivities type, every candidate in attributes.
 //   rawSignal.signal.wifiScan       → a MeasurementRecord `wifi_access_points` (how many were
 //                                     heard, strongest and weakest rawRssi); the MAC addresses
@@ -20,23 +20,15 @@
 //                                     not kept.
 // Any other member or signal kind has no record type: reported as `unsupported` once per kind,
 // with its count and first offset.
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
 import type { LocationPointRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { LOCATION_EDITS } from './entries.js';
 import { deviceOf } from './records.js';
-import { emit, foldName, parseJsonSource, rejectValue, SkippedKinds } from '../json-source.js';
+import { emit, parseJsonSource, rejectValue, SkippedKinds } from '../json-source.js';
 import { arrayOf, isObject, latLonFromE7, numberOf, stringOf } from '../takeout-values.js';
 import { parseTimelineInstant } from './timeline-times.js';
 
-export const TIMELINE_EDITS_SOURCE_ID = 'google.location.edits';
-
-const FILE_NAMES = new Set(['Timeline Edits.json', 'TimelineEdits.json'].map(foldName));
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && shape.arrays.has('timelineEdits')) return 'content';
-  return FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
-}
+export const TIMELINE_EDITS_SOURCE_ID = LOCATION_EDITS.id;
 
 class TimelineEditsReader {
   private readonly placesSeen = new Set<string>();
@@ -214,10 +206,7 @@ function platformOf(rawSignal: Record<string, unknown>): string | null {
   return isObject(rawSignal.metadata) ? stringOf(rawSignal.metadata.platform) : null;
 }
 
-export const timelineEditsSource: Source = {
-  id: TIMELINE_EDITS_SOURCE_ID,
-  description: 'Google Location History Timeline Edits.json (device raw signals and place aggregates)',
-  detect,
+export const timelineEditsSource: Source = defineSource(LOCATION_EDITS, {
   parse(input, context) {
     const reader = new TimelineEditsReader();
     return parseJsonSource(input, context, {
@@ -228,4 +217,4 @@ export const timelineEditsSource: Source = {
       onEnd: (out) => reader.skipped.reportTo(out, (kind, count) => `${count} ${kind} entr${count === 1 ? 'y' : 'ies'} not imported (no record type holds them)`),
     });
   },
-};
+});

@@ -32,7 +32,7 @@
 // Streaming: the file goes to htmlparser2 (xmlMode) a chunk at a time, never held whole; memory
 // is bounded by the text of one placemark (MAX_TEXT_BYTES: its geometries wait for a TimeSpan
 // that may come after them) and, for a gx:Track written all <when> first, by the times waiting
-// for their coordinates (MAX_UNPAIRED); past either, what does not fit is refused as too_large. As in my-activity-html.ts, bytes are
+// for their coordinates (MAX_UNPAIRED); past either, what does not fit is refused as too_large. As in ../my-activity/html.ts, bytes are
 // given to the parser as Latin-1, so its indices are byte offsets; text is decoded from UTF-8
 // (or Latin-1, when the XML declaration says so) afterwards, then its entities.
 //
@@ -43,14 +43,13 @@
 import type { Readable } from 'node:stream';
 import { decodeXML } from 'entities';
 import { Parser, type Handler } from 'htmlparser2';
-import { baseName } from '../../../parse/json-head.js';
 import { byteChunks } from '../../../parse/byte-chunks.js';
 import type { ItemRecord, LocationPointRecord, ParseEvent, QuarantineCategory, RepairCounts, VisitRecord } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
-import { foldName } from '../json-source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { LOCATION_KML, localName } from './entries.js';
 import { parseIsoInstant, type Instant } from '../takeout-values.js';
 
-export const LOCATION_KML_SOURCE_ID = 'google.location.kml';
+export const LOCATION_KML_SOURCE_ID = LOCATION_KML.id;
 
 /** Text one placemark may hold (a LineString's coordinates...); a per-day export's longest route is a few hundred KB. */
 export const MAX_TEXT_BYTES = 8 * 1024 * 1024;
@@ -66,55 +65,9 @@ const KML_NAMESPACES = new Set([
 ]);
 const GX_NAMESPACE = 'http://www.google.com/kml/ext/2.2';
 
-/** Takeout's KML names across languages and eras (compared folded), and the Timeline day export. */
-const FILE_NAMES = new Set(
-  ['Location History.kml', 'LocationHistory.kml', 'Historique des positions.kml', 'Standortverlauf.kml', 'Historial de ubicaciones.kml', 'Cronologia delle posizioni.kml', 'Locatiegeschiedenis.kml'].map(
-    foldName,
-  ),
-);
-const DAY_EXPORT_NAME = /^history-\d{4}-\d{2}-\d{2}\.kml$/i;
-/** Elements that date positions; one of them in the head makes a KML file location history. */
-const TIME_ELEMENT_IN_HEAD = /<(?:[A-Za-z_][\w.-]*:)?(?:Track|TimeStamp|TimeSpan|when)[\s>/]/;
-
-function detect(probe: Probe): Confidence | null {
-  const head = probe.head.toString('latin1');
-  const root = rootElementName(head);
-  if (root !== null && localName(root) === 'kml' && TIME_ELEMENT_IN_HEAD.test(head)) return 'content';
-  const name = baseName(probe.path);
-  return FILE_NAMES.has(foldName(name)) || DAY_EXPORT_NAME.test(name) ? 'path' : null;
-}
-
-/** The name of the first element, past a BOM, the XML declaration, comments and a DOCTYPE; null when the head shows none. */
-function rootElementName(head: string): string | null {
-  let at = head.charCodeAt(0) === 0xef && head.startsWith('\xef\xbb\xbf') ? 3 : 0;
-  for (;;) {
-    while (at < head.length && /\s/.test(head[at]!)) at++;
-    if (head.startsWith('<?', at)) at = endOf(head, '?>', at);
-    else if (head.startsWith('<!--', at)) at = endOf(head, '-->', at);
-    else if (head.startsWith('<!', at)) at = endOf(head, '>', at);
-    else break;
-    if (at < 0) return null;
-  }
-  const match = /^<([A-Za-z_][\w.:-]*)/.exec(head.slice(at, at + 256));
-  return match ? match[1]! : null;
-}
-
-function endOf(text: string, marker: string, from: number): number {
-  const found = text.indexOf(marker, from);
-  return found < 0 ? -1 : found + marker.length;
-}
-
-function localName(name: string): string {
-  const colon = name.indexOf(':');
-  return colon < 0 ? name : name.slice(colon + 1);
-}
-
-export const locationKmlSource: Source = {
-  id: LOCATION_KML_SOURCE_ID,
-  description: 'Google Location History KML: Takeout gx:Track files and Maps Timeline day exports (history-YYYY-MM-DD.kml)',
-  detect,
+export const locationKmlSource: Source = defineSource(LOCATION_KML, {
   parse: (input, context) => parseLocationKml(input, context),
-};
+});
 
 export interface KmlLimits {
   maxTextBytes: number;

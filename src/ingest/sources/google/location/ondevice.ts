@@ -43,33 +43,19 @@
 // Probabilities (0..1) become the 0..100 confidences of the record columns; the raw values stay
 // in attributes. Visits and segments keep their UTC offset (items in utcOffsetMinutes, visits in
 // attributes.utcOffsetMinutes).
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
-import { emit, foldName, parseJsonSource, rejectValue, SkippedKinds } from '../json-source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { LOCATION_ONDEVICE } from './entries.js';
+import { emit, parseJsonSource, rejectValue, SkippedKinds } from '../json-source.js';
 import { arrayOf, isObject, numberOf, parseLatLonText, percentFromProbability, stringOf, type Instant, type LatLon } from '../takeout-values.js';
 import { parseTimelineInstant } from './timeline-times.js';
 
-export const ONDEVICE_SOURCE_ID = 'google.location.ondevice';
-
-const FILE_NAMES = new Set(['Timeline.json', 'location-history.json', 'Zeitachse.json', 'Chronologie.json', 'Cronología.json', 'Cronologia.json', 'Tijdlijn.json'].map(foldName));
-const SEGMENT_KINDS = ['visit', 'activity', 'timelinePath', 'timelineMemory'] as const;
+export const ONDEVICE_SOURCE_ID = LOCATION_ONDEVICE.id;
 
 const TARGET_SEGMENTS = 0;
 const TARGET_RAW_SIGNALS = 1;
 const TARGET_PROFILE = 2;
 const TARGET_IOS_ARRAY = 3;
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && (shape.arrays.has('semanticSegments') || shape.arrays.has('rawSignals') || shape.keys.has('userLocationProfile'))) {
-    return 'content';
-  }
-  if (shape.root === 'array' && shape.keys.has('[].startTime') && SEGMENT_KINDS.some((kind) => shape.keys.has(`[].${kind}`))) {
-    return 'content';
-  }
-  return FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
-}
 
 /** A position as the file writes it: degrees, and what a `geo:` URI adds. */
 interface Position extends LatLon {
@@ -474,10 +460,7 @@ function timelineMemory(memory: Record<string, unknown>, span: Span, offset: num
   );
 }
 
-export const timelineOnDeviceSource: Source = {
-  id: ONDEVICE_SOURCE_ID,
-  description: 'Google Maps Timeline exported from the device (Android Timeline.json, iOS location-history.json)',
-  detect,
+export const timelineOnDeviceSource: Source = defineSource(LOCATION_ONDEVICE, {
   parse(input, context) {
     const reader = new OnDeviceFileReader();
     return parseJsonSource(input, context, {
@@ -493,4 +476,4 @@ export const timelineOnDeviceSource: Source = {
       onEnd: (out) => reader.skipped.reportTo(out, (kind, count) => `${count} ${kind} entr${count === 1 ? 'y' : 'ies'} not imported: no record type for them`),
     });
   },
-};
+});

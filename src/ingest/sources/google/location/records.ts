@@ -9,10 +9,10 @@
 // point's activity, all entries compactly in attributes; deviceTag → device, every digit of a
 // 64-bit tag kept (the scanner hands it over as `"<digits>n"`, see exactIntegerMembers).
 // Deliberately not kept: the access point lists of `activeWifiScan` (only their count).
-import { describeJsonHead, baseName } from '../../../parse/json-head.js';
 import type { LocationPointRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
-import { emit, foldName, parseJsonSource, rejectValue } from '../json-source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { LOCATION_RECORDS } from './entries.js';
+import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import {
   describeTimestampFields,
   instantOf,
@@ -24,24 +24,7 @@ import {
   parseIsoInstant,
 } from '../takeout-values.js';
 
-export const LOCATION_RECORDS_SOURCE_ID = 'google.location.records';
-
-/** The file's name across Takeout languages and eras (compared folded: lower case, no accents). */
-const FILE_NAMES = new Set(
-  [
-    'Records.json',
-    'Location History.json',
-    'LocationHistory.json',
-    'Historique des positions.json',
-    'Standortverlauf.json',
-    'Historial de ubicaciones.json',
-    'Cronologia delle posizioni.json',
-    'Locatiegeschiedenis.json',
-    'Historia lokalizacji.json',
-    'Histórico de localização.json',
-    'Platshistorik.json',
-  ].map(foldName),
-);
+export const LOCATION_RECORDS_SOURCE_ID = LOCATION_RECORDS.id;
 
 /** Members that become columns (or are summarized); everything else goes to attributes as is. */
 const MAPPED = new Set([
@@ -58,17 +41,6 @@ const MAPPED = new Set([
   'verticalAccuracy',
   'activeWifiScan',
 ]);
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && shape.arrays.has('locations')) {
-    const elementKeys = [...shape.keys].filter((key) => key.startsWith('locations[].'));
-    const looksLikeFixes = elementKeys.some((key) => /^locations\[\]\.(latitudeE7|timestampMs|timestamp)$/.test(key));
-    // An empty `locations: []` has no element keys to look at; the key alone is Google's shape.
-    if (looksLikeFixes || elementKeys.length === 0) return 'content';
-  }
-  return FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
-}
 
 export interface ActivitySummary {
   /** Most confident type of the first activity entry. */
@@ -169,10 +141,7 @@ export function locationPointFromRecord(value: unknown, offset: number, plainAsc
   return emit(record, offset, plainAscii);
 }
 
-export const locationRecordsSource: Source = {
-  id: LOCATION_RECORDS_SOURCE_ID,
-  description: 'Google Location History Records.json (Takeout before the 2024 move to on-device Timeline)',
-  detect,
+export const locationRecordsSource: Source = defineSource(LOCATION_RECORDS, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: ['locations'] }],
@@ -181,4 +150,4 @@ export const locationRecordsSource: Source = {
       onElement: (value, at, out) => out.push(locationPointFromRecord(value, at.offset, at.plainAscii)),
     });
   },
-};
+});

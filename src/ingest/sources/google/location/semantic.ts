@@ -22,9 +22,9 @@
 //
 // Not imported: transit details beyond what is kept raw in attributes. Any other kind of timeline object is
 // rejected as `unsupported`, naming its keys.
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { LOCATION_SEMANTIC } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import {
   arrayOf,
@@ -39,16 +39,7 @@ import {
 } from '../takeout-values.js';
 import { timelineInstantOf } from './timeline-times.js';
 
-export const SEMANTIC_SOURCE_ID = 'google.location.semantic';
-
-/** `2020_JANUARY.json`; the month is English in every Takeout language seen. */
-const MONTH_FILE = /^\d{4}_[A-Z]+\.json$/i;
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object' && shape.arrays.has('timelineObjects')) return 'content';
-  return MONTH_FILE.test(baseName(probe.path)) ? 'path' : null;
-}
+export const SEMANTIC_SOURCE_ID = LOCATION_SEMANTIC.id;
 
 /** State kept across the elements of one file: the places already emitted. */
 class SemanticFileReader {
@@ -276,10 +267,7 @@ function durationOf(duration: unknown): { start: Instant; end: Instant } | strin
   return { start, end };
 }
 
-export const semanticLocationHistorySource: Source = {
-  id: SEMANTIC_SOURCE_ID,
-  description: 'Google Semantic Location History monthly files (timelineObjects: place visits and activity segments)',
-  detect,
+export const semanticLocationHistorySource: Source = defineSource(LOCATION_SEMANTIC, {
   parse(input, context) {
     const reader = new SemanticFileReader();
     return parseJsonSource(input, context, {
@@ -288,4 +276,4 @@ export const semanticLocationHistorySource: Source = {
       onElement: (value, at, out) => reader.onElement(value, at.offset, out),
     });
   },
-};
+});

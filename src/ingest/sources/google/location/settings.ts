@@ -19,45 +19,15 @@
 // replace an earlier one's (a device renamed, reporting turned off).
 //
 // The file is a few KB: it is read whole as one value, bounded by MAX_SETTINGS_BYTES.
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
 import type { ItemRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { LOCATION_SETTINGS } from './entries.js';
 import { deviceOf } from './records.js';
-import { emit, foldName, parseJsonSource, rejectValue } from '../json-source.js';
+import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import { isObject, parseIsoInstant, stringOf, type Instant } from '../takeout-values.js';
 
-export const LOCATION_SETTINGS_SOURCE_ID = 'google.location.settings';
+export const LOCATION_SETTINGS_SOURCE_ID = LOCATION_SETTINGS.id;
 export const MAX_SETTINGS_BYTES = 4 * 1024 * 1024;
-
-/** The Location History folder's names across Takeout languages and eras (compared folded). */
-const FOLDER_NAMES = new Set(
-  [
-    'Location History',
-    'Location History (Timeline)',
-    'Standortverlauf',
-    'Standortverlauf (Zeitachse)',
-    'Historique des positions',
-    'Historial de ubicaciones',
-    'Cronologia delle posizioni',
-    'Locatiegeschiedenis',
-    'Historia lokalizacji',
-    'Histórico de localização',
-    'Platshistorik',
-  ].map(foldName),
-);
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'object') {
-    if (shape.arrays.has('deviceSettings') && (shape.keys.has('deviceSettings[].deviceTag') || shape.keys.has('historyEnabled') || shape.keys.has('retentionWindowDays'))) {
-      return 'content';
-    }
-    if (shape.keys.has('historyEnabled') && shape.keys.has('retentionWindowDays')) return 'content';
-  }
-  const parts = probe.path.split('/');
-  const folder = parts[parts.length - 2];
-  return baseName(probe.path) === 'Settings.json' && folder !== undefined && FOLDER_NAMES.has(foldName(folder)) ? 'path' : null;
-}
 
 /** Members of a device entry that are columns or the key; the others are kept in attributes as written. */
 const DEVICE_MAPPED = new Set(['deviceTag', 'deviceCreationTime']);
@@ -131,10 +101,7 @@ function deviceItem(entry: unknown, accountCreated: Instant | null, revision: nu
   );
 }
 
-export const locationSettingsSource: Source = {
-  id: LOCATION_SETTINGS_SOURCE_ID,
-  description: 'Google Location History Settings.json (the devices that reported, named; the account settings)',
-  detect,
+export const locationSettingsSource: Source = defineSource(LOCATION_SETTINGS, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [], mode: 'value' }],
@@ -144,4 +111,4 @@ export const locationSettingsSource: Source = {
       onElement: (value, at, out) => readSettings(value, at.offset, context.exportedAt ?? null, out),
     });
   },
-};
+});

@@ -4,7 +4,7 @@
 // Takeout writes the page in the account's display language: its file and folder names
 // (`Mi actividad/…/MiActividad.html`, `historial de cerques.html`), title, action words,
 // captions and dates. The file is recognised by its structure (detect below); the words are read
-// per language with the data of my-activity-locales.ts.
+// per language with the data of locales.ts.
 //
 // Each entry is a `div.outer-cell` holding
 //   - a header cell: the product ("Search", "YouTube", "Maps");
@@ -16,7 +16,7 @@
 //     labels, each followed by value lines.
 //
 // Each entry becomes one ItemRecord:
-//   kind       from header + verb, per the table in my-activity-kinds.ts: search, page_visit,
+//   kind       from header + verb, per the table in kinds.ts: search, page_visit,
 //              page_view, video_watch, video_search, map_search, map_view, map_directions,
 //              image_search, app_use, app_install, voice_command, ... and `activity` otherwise;
 //              a localized verb ("Has buscado", "Vous avez regardé", "… aufgerufen") counts as
@@ -64,7 +64,8 @@ import { decodeHTML, decodeHTMLAttribute } from 'entities';
 import { Parser, type Handler } from 'htmlparser2';
 import { ParseError } from '../../../../errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { MY_ACTIVITY_HTML } from './entries.js';
 import { ACTION_PHRASES, REMOVED_OBJECT, activityKind, canonicalAction, coordinatesInUrl, splitActivityTitle, unwrapGoogleRedirect } from './kinds.js';
 import {
   ACTIVITY_LANGUAGES,
@@ -78,39 +79,20 @@ import {
 import { parseActivityDateIn } from '../takeout-dates.js';
 import { byteChunks } from '../../../parse/byte-chunks.js';
 
-export const MY_ACTIVITY_HTML_SOURCE_ID = 'google.myactivity.html';
+export const MY_ACTIVITY_HTML_SOURCE_ID = MY_ACTIVITY_HTML.id;
 
 /** Text bytes one entry may hold; real entries hold a few hundred. */
 export const MAX_ENTRY_BYTES = 1024 * 1024;
 const EXCERPT_CHARS = 200;
 
-const PATH_NAMES = /(?:^|\/)(?:my ?activity|watch-history|search-history)\.html$/i;
-const OUTER_CELL_IN_HEAD = /class="[^"]*\bouter-cell\b/;
-/**
- * The head Takeout writes, whatever the language: a title, then a style sheet opening with
- * Material Design Lite's banner (pretty-printed copies add white space). That sheet runs to about
- * 140 KB, so the first entry lies beyond the probe.
- */
-const TAKEOUT_PAGE_HEAD =
-  /^\s*(?:<!doctype[^>]*>\s*)?<html>\s*<head>\s*<title>[^<]*<\/title>\s*(?:<meta[^>]*>\s*)*<style type="text\/css">\s*\/\*\*\s*\*\s*material-design-lite\b/i;
 const NON_ASCII = /[\x80-\xff]/;
 const UTF8_REPLACEMENT_AS_LATIN1 = '\xef\xbf\xbd';
 const WHITESPACE_RUN = /\s+/g;
 const KNOWN_ACTIONS = new Set(ACTION_PHRASES);
 
-export const myActivityHtmlSource: Source = {
-  id: MY_ACTIVITY_HTML_SOURCE_ID,
-  description: 'Google Takeout My Activity (HTML), including YouTube watch and search history',
-  detect(probe: Probe): Confidence | null {
-    const head = probe.head.toString('latin1');
-    if (OUTER_CELL_IN_HEAD.test(head) && head.includes('content-cell')) return 'content';
-    // Still inside the style sheet at the end of the probe: the entries come after it. (A page
-    // whose sheet ended within the probe and showed no entry is not one.)
-    if (TAKEOUT_PAGE_HEAD.test(head) && !head.includes('</style>')) return 'content';
-    return PATH_NAMES.test(probe.path) ? 'path' : null;
-  },
+export const myActivityHtmlSource: Source = defineSource(MY_ACTIVITY_HTML, {
   parse: parseMyActivityHtml,
-};
+});
 
 export async function* parseMyActivityHtml(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const reader = new EntryReader(context.repairs);

@@ -4,13 +4,13 @@
 //   {header, title, titleUrl?, subtitles?[{name, url}], description?, details?[{name}], time,
 //    products?[], locationInfos?[{name, url, source, sourceUrl}], activityControls?[]}
 //
-// Each entry becomes one ItemRecord, following the HTML format's source (my-activity-html.ts) so
+// Each entry becomes one ItemRecord, following the HTML format's source (html.ts) so
 // that both spellings of an export read alike:
-//   kind       from header + the verb opening the title, per the table in my-activity-kinds.ts
+//   kind       from header + the verb opening the title, per the table in kinds.ts
 //              ("Searched for" + YouTube → video_search, "Visited" → page_visit, "Watched" →
 //              video_watch, "Viewed area around" → map_view, "Used" → app_use...); titles in
 //              other languages ("Has buscado gatos", "Katzen angesehen") through the HTML
-//              source's tables (my-activity-locales.ts), the phrase as written in attributes.action
+//              source's tables (locales.ts), the phrase as written in attributes.action
 //   title      the title without its verb ("Searched for cats" → "cats"); null for YouTube's
 //              "Watched a video that has been removed" (attributes.removed = true)
 //   url        titleUrl, with Google's redirect wrapper (google.com/url?q=…) unwrapped and the
@@ -24,32 +24,18 @@
 //              gives them (for other languages: null and the whole title), as before localized
 //              titles were read, so that entries stored then are met again.
 // Entries without a readable `time` are rejected as `invalid`.
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
 import type { ItemRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
-import { emit, foldName, parseJsonSource, rejectValue } from '../json-source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { MY_ACTIVITY_JSON } from './entries.js';
+import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import { activityKind, canonicalAction, coordinatesInUrl, REMOVED_OBJECT, splitActivityTitle, unwrapGoogleRedirect } from './kinds.js';
 import { splitLocalizedTitle } from './locales.js';
 import { arrayOf, isObject, parseIsoInstant, stringOf, type LatLon } from '../takeout-values.js';
 
-export const MY_ACTIVITY_JSON_SOURCE_ID = 'google.myactivity.json';
-
-const FILE_NAMES = new Set(
-  ['My Activity.json', 'MyActivity.json', 'watch-history.json', 'search-history.json', 'Mon activité.json', 'Meine Aktivitäten.json', 'Mi actividad.json', 'Le mie attività.json'].map(
-    foldName,
-  ),
-);
+export const MY_ACTIVITY_JSON_SOURCE_ID = MY_ACTIVITY_JSON.id;
 
 /** Members read into columns or reshaped; any other member is kept in attributes as is. */
 const MAPPED = new Set(['header', 'title', 'titleUrl', 'time', 'subtitles', 'details', 'locationInfos']);
-
-function detect(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'array' && shape.keys.has('[].header') && shape.keys.has('[].time') && (shape.keys.has('[].title') || shape.keys.has('[].products'))) {
-    return 'content';
-  }
-  return FILE_NAMES.has(foldName(baseName(probe.path))) ? 'path' : null;
-}
 
 export function itemFromActivity(value: unknown, offset: number): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a My Activity entry that is not an object', offset, value);
@@ -121,10 +107,7 @@ function youTubeVideoId(url: string): string | null {
 }
 
 
-export const myActivityJsonSource: Source = {
-  id: MY_ACTIVITY_JSON_SOURCE_ID,
-  description: 'Google My Activity in JSON (every product, including YouTube watch-history.json and search-history.json)',
-  detect,
+export const myActivityJsonSource: Source = defineSource(MY_ACTIVITY_JSON, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [] }],
@@ -132,4 +115,4 @@ export const myActivityJsonSource: Source = {
       onElement: (value, at, out) => out.push(itemFromActivity(value, at.offset)),
     });
   },
-};
+});

@@ -28,7 +28,7 @@
 //   Purchased                       any                           purchase
 //   anything else                   any                           activity  (verb kept in attributes.action)
 //
-// The phrases here are English. Other languages' phrases (my-activity-locales.ts: "Has buscado",
+// The phrases here are English. Other languages' phrases (locales.ts: "Has buscado",
 // "Vous avez regardé", "… aufgerufen", "… を視聴しました") are read by the My Activity sources, which turn
 // them into the English phrase they translate (canonicalAction) before asking activityKind; where
 // a language has one word for Watched and Viewed (es "Has visto", de "angesehen") the header

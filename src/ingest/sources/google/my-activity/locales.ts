@@ -2,7 +2,7 @@
 // caption labels (Products, Details, Locations, Why is this here?), the action words that open
 // (or close) an entry, the date shapes with their month names, 12-hour markers and connecting
 // words, and the zone abbreviations with their offsets. Read by takeout-dates.ts (dates),
-// my-activity-kinds.ts (actions → kinds) and my-activity-html.ts (titles, labels).
+// kinds.ts (actions → kinds) and html.ts (titles, labels).
 //
 // Where each piece comes from:
 //   - seen in real exports: es (Ecuador, 2020), ca (2024), fr (2020) — the files described in
@@ -25,7 +25,7 @@
 export type ActivityLanguage =
   | 'en' | 'es' | 'ca' | 'fr' | 'de' | 'it' | 'pt' | 'nl' | 'pl' | 'ru' | 'tr' | 'ja' | 'ko' | 'zh-CN' | 'zh-TW' | 'sv' | 'id';
 
-/** The English verb phrases of my-activity-kinds.ts that localized actions translate to. */
+/** The English verb phrases of kinds.ts that localized actions translate to. */
 export type CanonicalAction =
   | 'Searched for' | 'Watched' | 'Visited' | 'Viewed' | 'Used' | 'Listened to' | 'Liked' | 'Subscribed to'
   | 'Installed' | 'Said' | 'Shared' | 'Played' | 'Read' | 'Directions to'

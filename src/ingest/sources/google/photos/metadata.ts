@@ -20,39 +20,21 @@
 //
 // Both are small: read as one JSON value with a hard cap (MAX_JSON_BYTES), rejected as too_large
 // past it without being held.
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
 import type { MediaAlbumRecord, MediaSidecarRecord, ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { PHOTOS_ALBUM, PHOTOS_SIDECAR } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import { isObject, numberOf, stringOf } from '../takeout-values.js';
-import { isAlbumMetadataName, sidecarPairName, splitPath } from '../../formats/media/names.js';
+import { sidecarPairName, splitPath } from '../../formats/media/names.js';
 import { reconcileMedia } from '../../formats/media/reconcile.js';
 
-export const SIDECAR_SOURCE_ID = 'google.photos.sidecar';
-export const ALBUM_SOURCE_ID = 'google.photos.album';
+export const SIDECAR_SOURCE_ID = PHOTOS_SIDECAR.id;
+export const ALBUM_SOURCE_ID = PHOTOS_ALBUM.id;
 /** A sidecar is about 1 KiB; an album's metadata with shared-album comments can be larger. */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 const SIDECAR_MAPPED = new Set(['title', 'description', 'photoTakenTime', 'creationTime', 'geoData', 'geoDataExif', 'people', 'favorited', 'url']);
 const ALBUM_MAPPED = new Set(['title', 'description', 'access', 'date', 'location', 'geoData', 'enrichments']);
-
-function detectSidecar(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root !== 'object' || shape.keys.has('albumData')) return null;
-  const keys = shape.keys;
-  if (keys.has('photoTakenTime')) return 'content';
-  if (keys.has('title') && keys.has('creationTime') && (keys.has('geoData') || keys.has('geoDataExif') || keys.has('imageViews'))) return 'content';
-  return null;
-}
-
-function detectAlbum(probe: Probe): Confidence | null {
-  const shape = describeJsonHead(probe.head);
-  if (shape.root !== 'object') return null;
-  const keys = shape.keys;
-  if (keys.has('albumData')) return 'content';
-  if (keys.has('title') && keys.has('access') && keys.has('date') && !keys.has('photoTakenTime')) return 'content';
-  return isAlbumMetadataName(baseName(probe.path)) ? 'path' : null;
-}
 
 /** Epoch seconds (`"1696574331"`) in a {timestamp} object; null when absent or 0. */
 function epochSecondsOf(holder: unknown): Date | null {
@@ -183,10 +165,7 @@ function albumFromObject(value: unknown, offset: number, path: string): ParseEve
   return emit(record, offset);
 }
 
-export const googlePhotosSidecarSource: Source = {
-  id: SIDECAR_SOURCE_ID,
-  description: 'Google Photos JSON sidecars (taken time, place, description, people of one photo or video)',
-  detect: detectSidecar,
+export const googlePhotosSidecarSource: Source = defineSource(PHOTOS_SIDECAR, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [], mode: 'value' }],
@@ -196,12 +175,9 @@ export const googlePhotosSidecarSource: Source = {
     });
   },
   afterImport: reconcileMedia,
-};
+});
 
-export const googlePhotosAlbumSource: Source = {
-  id: ALBUM_SOURCE_ID,
-  description: 'Google Photos album metadata (metadata.json and its localized names)',
-  detect: detectAlbum,
+export const googlePhotosAlbumSource: Source = defineSource(PHOTOS_ALBUM, {
   parse(input, context) {
     return parseJsonSource(input, context, {
       targets: [{ path: [], mode: 'value' }],
@@ -211,4 +187,4 @@ export const googlePhotosAlbumSource: Source = {
     });
   },
   afterImport: reconcileMedia,
-};
+});

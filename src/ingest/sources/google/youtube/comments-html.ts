@@ -2,7 +2,7 @@
 // `YouTube and YouTube Music/my-comments/my-comments.html` and
 // `.../my-live-chat-messages/my-live-chat-messages.html` (folder and file names are localized:
 // "Meine Kommentare", "meine-live-chat-nachrichten"). Newer exports write CSV instead
-// (youtube-csv.ts). Each entry is one `<li>` of a list: a line saying what was done, with links
+// (csv.ts). Each entry is one `<li>` of a list: a line saying what was done, with links
 // and an ISO date, then `<br>` and the text, further `<br>`s being line breaks of the text:
 //
 //   <li>You added a <a href="http://www.youtube.com/watch?v=VID&amp;lc=CID">comment</a> on
@@ -31,7 +31,7 @@
 //
 // Times are UTC in these files; utcOffsetMinutes is null unless a non-zero offset is written.
 //
-// Streaming as in my-activity-html.ts: htmlparser2 is fed chunk by chunk, the bytes decoded as
+// Streaming as in ../my-activity/html.ts: htmlparser2 is fed chunk by chunk, the bytes decoded as
 // Latin-1 so that the parser's indices are byte offsets (the rejections' byteOffset is where the
 // entry's `<li` starts), and each entry's text is re-decoded from UTF-8 (invalid sequences
 // become U+FFFD, counted in repairs.invalidUtf8) with its HTML entities. HTML's white space runs
@@ -41,52 +41,28 @@ import type { Readable } from 'node:stream';
 import { decodeHTML, decodeHTMLAttribute } from 'entities';
 import { Parser, type Handler } from 'htmlparser2';
 import type { ItemRecord, ParseEvent, QuarantineCategory, RepairCounts } from '../../../records.js';
-import type { Confidence, ParseContext, Probe, Source } from '../../../source.js';
+import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { DATE_IN_LINE, HTML_WHITESPACE, YOUTUBE_COMMENTS_HTML } from './entries.js';
 import { parseIsoTimestamp } from '../takeout-dates.js';
 import { byteChunks } from '../../../parse/byte-chunks.js';
 
-export const YOUTUBE_COMMENTS_HTML_SOURCE_ID = 'google.youtube.comments.html';
+export const YOUTUBE_COMMENTS_HTML_SOURCE_ID = YOUTUBE_COMMENTS_HTML.id;
 
 /** Text bytes one entry may hold; YouTube comments are at most 10,000 characters. */
 export const MAX_ENTRY_BYTES = 1024 * 1024;
 /** A refused entry's excerpt: its first line and text, up to this many characters. */
 const EXCERPT_CHARS = 2000;
 
-const PATH_NAMES = /(?:^|\/)(?:my-comments|my-live-chat-messages)(?:\/[^/]*)?\.html$/i;
 const CHAT_IN_PATH = /chat/i;
 /** "comments" in the languages Takeout names its folders in (Kommentare, commentaires, comentarios, komentarze...). */
 const COMMENTS_IN_PATH = /comment|komment|koment|coment/i;
 
-/** A date as these files write it, with its zone when there is one. */
-const DATE_IN_LINE = /(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)(?: ?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)(?![A-Za-z0-9]))?/;
-const YOUTUBE_LINK = /href\s*=\s*["']?https?:\/\/(?:[a-z]+\.)?(?:youtube\.com|youtu\.be)\//i;
 const NON_ASCII = /[\x80-\xff]/;
 const UTF8_REPLACEMENT_AS_LATIN1 = '\xef\xbf\xbd';
-const HTML_WHITESPACE = /[ \t\n\r\f]+/g;
 
-export const youtubeCommentsHtmlSource: Source = {
-  id: YOUTUBE_COMMENTS_HTML_SOURCE_ID,
-  description: 'Google Takeout YouTube comments and live chat messages (HTML, older exports)',
-  detect(probe: Probe): Confidence | null {
-    if (headHasEntry(probe.head.toString('latin1'))) return 'content';
-    return PATH_NAMES.test(probe.path) ? 'path' : null;
-  },
+export const youtubeCommentsHtmlSource: Source = defineSource(YOUTUBE_COMMENTS_HTML, {
   parse: parseYouTubeCommentsHtml,
-};
-
-/** Whether one of the first `<li>`s of the head opens with a YouTube link and a dated line. */
-function headHasEntry(head: string): boolean {
-  const items = /<li[\s>]/gi;
-  for (let seen = 0; seen < 3; seen++) {
-    const match = items.exec(head);
-    if (!match) return false;
-    const rest = head.slice(match.index, match.index + 4000);
-    const end = rest.search(/<br|<\/li/i);
-    const firstLine = end === -1 ? rest : rest.slice(0, end);
-    if (YOUTUBE_LINK.test(firstLine) && DATE_IN_LINE.test(firstLine.replace(/<[^>]*>/g, ' ').replace(HTML_WHITESPACE, ' '))) return true;
-  }
-  return false;
-}
+});
 
 export async function* parseYouTubeCommentsHtml(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const reader = new EntryReader(context.path, context.repairs);

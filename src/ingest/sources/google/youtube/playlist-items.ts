@@ -17,24 +17,17 @@
 //              "Private video" placeholders)
 //   key        the playlist item id (unique per list entry), else [playlistId, position, videoId]
 // Not kept: thumbnails (derivable from the video id) and etags.
-import { baseName, describeJsonHead } from '../../../parse/json-head.js';
+import { baseName } from '../../../parse/json-head.js';
 import type { ParseEvent } from '../../../records.js';
-import type { Confidence, Probe, Source } from '../../../source.js';
+import { defineSource, type Source } from '../../../source.js';
+import { YOUTUBE_PLAYLIST_ITEMS } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import { isObject, numberOf, parseIsoInstant, stringOf } from '../takeout-values.js';
 
-export const YOUTUBE_PLAYLISTITEM_SOURCE_ID = 'google.youtube.playlistitem';
+export const YOUTUBE_PLAYLISTITEM_SOURCE_ID = YOUTUBE_PLAYLIST_ITEMS.id;
 
-const PLAYLIST_ITEM_MARKER = Buffer.from('"youtube#playlistItem"');
 /** Titles the Data API gives entries whose video is gone. */
 const PLACEHOLDER_TITLES = new Set(['Deleted video', 'Private video']);
-
-function detect(probe: Probe): Confidence | null {
-  // Content only: `watch-history.json` is also the name of the My Activity shape, which claims the path.
-  const shape = describeJsonHead(probe.head);
-  if (shape.root === 'array' && shape.keys.has('[].snippet') && probe.head.includes(PLAYLIST_ITEM_MARKER)) return 'content';
-  return null;
-}
 
 function kindForFile(path: string): string {
   const name = baseName(path).toLowerCase();
@@ -80,10 +73,7 @@ function itemFromPlaylistItem(value: unknown, kind: string, offset: number): Par
   );
 }
 
-export const youtubePlaylistItemSource: Source = {
-  id: YOUTUBE_PLAYLISTITEM_SOURCE_ID,
-  description: 'YouTube history as YouTube Data API playlistItem arrays (Takeout 2016-2017)',
-  detect,
+export const youtubePlaylistItemSource: Source = defineSource(YOUTUBE_PLAYLIST_ITEMS, {
   parse(input, context) {
     const kind = kindForFile(context.path);
     return parseJsonSource(input, context, {
@@ -92,4 +82,4 @@ export const youtubePlaylistItemSource: Source = {
       onElement: (value, at, out) => out.push(itemFromPlaylistItem(value, kind, at.offset)),
     });
   },
-};
+});
