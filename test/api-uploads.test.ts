@@ -23,6 +23,7 @@ import { createUser } from '../src/query/users.js';
 import { buildServer } from '../src/api/server.js';
 import { get, startTestServer, type TestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';
+import { waitUntil } from './support/wait.js';
 import { create, head, patch, sha256, TUS } from './support/tus.js';
 
 // The Node build exports FileUrlStorage (URLs kept in a JSON file); its type declarations do not.
@@ -275,10 +276,14 @@ describe('bad input', () => {
 
       // The sweep deletes expired uploads nobody asks about again.
       const forgotten = await create(short, aliceKey, data.length, { filename: 'y.txt', sha256: sha256(data) });
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      // Swept when its row says so (the bytes go first).
+      const status = await waitUntil(
+        async () => (await t.lake.db.query<{ status: string }>(`SELECT status FROM imports.uploads WHERE upload_id = $1`, [forgotten.id])).rows[0]!.status,
+        (now) => now === 'expired',
+        { intervalMs: 100 },
+      );
       assert.equal(existsSync(path.join(t.config.uploadDir, forgotten.id!)), false, 'swept');
-      const row = await t.lake.db.query<{ status: string }>(`SELECT status FROM imports.uploads WHERE upload_id = $1`, [forgotten.id]);
-      assert.equal(row.rows[0]!.status, 'expired');
+      assert.equal(status, 'expired');
     } finally {
       await short.close();
     }
@@ -377,17 +382,20 @@ describe('bad input', () => {
     const created = await create(server, aliceKey, 3, { filename: 'log.txt', sha256: sha256('abc') });
     await head(server, aliceKey, created.id!);
     await head(server, bobKey, created.id!);
-    let logged: { user: string; method: string; status: number }[] = [];
-    for (let i = 0; i < 50 && logged.length < 2; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200)); // written about once a second
-      const rows = await t.lake.db.query<{ user: string; method: string; status: number }>(
-        `SELECT u.name AS user, e.details->>'method' AS method, (e.details->>'status')::int AS status
-           FROM audit.events e JOIN user_data.users u USING (user_id)
-          WHERE e.details->>'path' = $1 ORDER BY e.occurred_at, e.event_id`,
-        [`/v1/uploads/${created.id}`],
-      );
-      logged = rows.rows;
-    }
+    // Written about once a second.
+    const logged = await waitUntil(
+      async () =>
+        (
+          await t.lake.db.query<{ user: string; method: string; status: number }>(
+            `SELECT u.name AS user, e.details->>'method' AS method, (e.details->>'status')::int AS status
+               FROM audit.events e JOIN user_data.users u USING (user_id)
+              WHERE e.details->>'path' = $1 ORDER BY e.occurred_at, e.event_id`,
+            [`/v1/uploads/${created.id}`],
+          )
+        ).rows,
+      (rows) => rows.length >= 2,
+      { intervalMs: 200 },
+    );
     assert.deepEqual(logged, [
       { user: 'alice', method: 'HEAD', status: 200 },
       { user: 'bob', method: 'HEAD', status: 404 },

@@ -14,8 +14,8 @@ import { promisify } from 'node:util';
 import { LakeError } from '../src/errors.js';
 import { addRef, collectUnreferenced, listRefs, removeRef } from '../src/store/blob-refs.js';
 import { BLOB_TIERS, BlobStore, type BlobTier } from '../src/store/blob-store.js';
-import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
-import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { CLI_TIMEOUT_MS, cliTestLake, type CliTestLake } from './support/lake-cli.js';
+import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
 const CHILD = new URL('./support/blob-store-child.ts', import.meta.url).pathname;
 const BLOBS_CLI = new URL('./support/blobs-cli.ts', import.meta.url).pathname;
@@ -401,28 +401,24 @@ describe('references and garbage collection (database)', () => {
 });
 
 describe('lake blobs (command line)', () => {
+  let cli: CliTestLake;
   let dataDir: string;
-  let database: Awaited<ReturnType<typeof createServerDatabase>>;
   let cliStore: BlobStore;
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'lake-blobs-cli-'));
-    database = await createServerDatabase();
+    cli = await cliTestLake('lake-blobs-cli-');
+    dataDir = cli.env.LAKE_DATA_DIR!;
     cliStore = new BlobStore(path.join(dataDir, 'blobs'));
     // The data directory gets its lake before blobs are put in it: blobs with no record of their
     // database are refused (test/data-dir-identity.test.ts).
     const first = await lakeBlobs('gc', '--dry-run');
     assert.equal(first.code, 0, first.stderr);
   });
-  after(async () => {
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => cli?.dispose());
 
   async function lakeBlobs(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const env = lakeEnvironment({ LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) });
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', BLOBS_CLI, 'blobs', ...args], { env, timeout: CLI_TIMEOUT_MS });
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', BLOBS_CLI, 'blobs', ...args], { env: cli.env, timeout: CLI_TIMEOUT_MS });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };

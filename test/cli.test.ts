@@ -1,16 +1,15 @@
 // The `lake` command as a user runs it: a real process, real files, exit codes and one-line errors.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
 import { buildZip } from './support/archives.js';
-import { CLI_TIMEOUT_MS, lakeEnvironment } from './support/lake-cli.js';
-import { createServerDatabase, SERVER_URL } from './support/lake.js';
+import { CLI_TIMEOUT_MS, cliTestLake, lakeEnvironment, type CliTestLake } from './support/lake-cli.js';
+import { SERVER_URL } from './support/lake.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -33,19 +32,16 @@ async function lake(args: string[], env: Record<string, string> = {}, uid?: numb
   }
 }
 
+let cli: CliTestLake;
 let dir: string;
-let database: Awaited<ReturnType<typeof createServerDatabase>>;
 let env: Record<string, string>;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-cli-'));
-  database = await createServerDatabase();
-  env = { LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) };
+  // Nothing made yet: the first command creates and migrates the lake, as on a user's first run.
+  cli = await cliTestLake('lake-cli-', { fresh: true });
+  ({ dir, env } = cli);
 });
-after(async () => {
-  await database?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => cli?.dispose());
 
 test('migrate applies the migrations once, then finds nothing to do', async () => {
   const first = await lake(['migrate', '--json'], env);
@@ -61,11 +57,11 @@ test('doctor --json lists the backend, its extensions and features, the tiers an
   const out = await lake(['doctor', '--json'], env);
   assert.equal(out.code, 0, out.stderr);
   const report = JSON.parse(out.stdout);
-  assert.equal(report.backend, database ? 'server' : 'embedded');
+  assert.equal(report.backend, SERVER_URL ? 'server' : 'embedded');
   assert.equal(report.extensions.postgis.state, 'installed');
   assert.equal(report.extensions.vector.state, 'installed');
   assert.equal(report.features.geo.enabled, true);
-  if (database) {
+  if (SERVER_URL) {
     assert.equal(report.extensions.timescaledb.state, 'installed');
     assert.equal(report.extensions.pg_stat_statements.state, 'installed');
     assert.equal(report.extensions.pg_partman.state, 'installed');

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -17,9 +16,9 @@ import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
 import { Lake } from '../src/lake.js';
 import { get, startTestServer } from './support/api.js';
-import { CLI_TIMEOUT_MS, lakeEnvironment, lakeImport } from './support/lake-cli.js';
+import { CLI_TIMEOUT_MS, cliTestLake, lakeImport, type CliTestLake } from './support/lake-cli.js';
 import { writeRecordsJson } from './support/exports.js';
-import { createServerDatabase, openTestLake } from './support/lake.js';
+import { BACKEND, openTestLake } from './support/lake.js';
 import { create, head, patch, sha256 } from './support/tus.js';
 
 const run = promisify(execFile);
@@ -29,43 +28,46 @@ const BLOB_FILES = 48;
 /** Room left above the reserve before the import: in all, less than the export's files alone (48 MiB). */
 const ROOM_BYTES = 12 * MIB;
 
+let cli: CliTestLake;
 let dir: string;
 let mountPoint: string;
 let mounted = false;
 let cannotMount: string | null = null;
 let exportDir: string;
 let env: Record<string, string>;
-let database: Awaited<ReturnType<typeof createServerDatabase>>;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lake-disk-full-'));
-  mountPoint = path.join(dir, 'disk');
-  await mkdir(mountPoint);
-  database = await createServerDatabase();
-  // The embedded database needs about 100 MiB to be created and migrated; blobs alone need less.
-  const size = database ? '128m' : '200m';
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint]);
-    mounted = true;
-  } catch (error) {
-    cannotMount = `cannot mount a small tmpfs here (needs root): ${(error as Error).message.split('\n')[0]}`;
-    return;
-  }
+  cli = await cliTestLake('lake-disk-full-', {
+    dataDir: (folder) => path.join(folder, 'disk', 'data'),
+    // The data directory is on the small disk, mounted before the lake is made there.
+    prepare: async (folder, backend) => {
+      mountPoint = path.join(folder, 'disk');
+      await mkdir(mountPoint);
+      // The embedded database needs about 100 MiB to be created and migrated; blobs alone need less.
+      const size = backend === 'server' ? '128m' : '200m';
+      try {
+        await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint]);
+        mounted = true;
+      } catch (error) {
+        cannotMount = `cannot mount a small tmpfs here (needs root): ${(error as Error).message.split('\n')[0]}`;
+      }
+    },
+  });
+  ({ dir, env } = cli);
+  if (cannotMount) return;
   // An export whose rows go to the database and whose files go to the blob store.
   exportDir = path.join(dir, 'export');
   await mkdir(exportDir);
   await writeRecordsJson(path.join(exportDir, 'Records.json'), POINTS, { year: 2019, latE7: 520000000, lonE7: 133000000 });
   for (let i = 0; i < BLOB_FILES; i++) await writeFile(path.join(exportDir, `file-${String(i).padStart(2, '0')}.bin`), randomBytes(MIB));
-  env = lakeEnvironment({ LAKE_DATA_DIR: path.join(mountPoint, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
-  // The lake is made (database created and migrated) while there is room.
+  // The lake is opened (its data directory made and recorded) while there is room.
   const lake = await Lake.open(loadConfig(env));
   await lake.close();
 });
 
 after(async () => {
   if (mounted) await run('umount', ['-l', mountPoint]).catch(() => {});
-  await database?.drop();
-  await rm(dir, { recursive: true, force: true });
+  await cli?.dispose();
 });
 
 /** Fill the disk until `room` bytes are free; returns the filler file. */
@@ -147,7 +149,7 @@ test('lake doctor on a full data directory answers within seconds, also when the
     );
     const seconds = (performance.now() - started) / 1000;
     t.diagnostic(`lake doctor answered in ${seconds.toFixed(1)} s with exit ${doctor.code}`);
-    if (database) {
+    if (BACKEND === 'server') {
       // The database is elsewhere: doctor reports, and says the data directory has no room.
       assert.equal(doctor.code, 1, doctor.stderr);
       const report = JSON.parse(doctor.stdout) as { healthy: boolean; tiers: Record<string, { freeBytes: number | null }> };

@@ -27,6 +27,7 @@ import { ExtractBudget, InflationGuard } from '../src/ingest/extract/limits.js';
 import { formatReport } from '../src/ingest/report.js';
 import { runImport } from '../src/ingest/runner.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
+import { waitUntil } from './support/wait.js';
 
 let workDir = '';
 let caseCounter = 0;
@@ -886,8 +887,8 @@ test('no file descriptors left open, even when the iteration is abandoned mid-ar
       break;
     }
   }
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(await openFds(), before);
+  // Closing is asynchronous: wait (bounded) for the descriptors to be closed.
+  assert.equal(await waitUntil(openFds, (open) => open === before), before);
 });
 
 describe('found by the archive fuzzer (test/fuzz-archives.test.ts)', () => {

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
 import { thisRunner, type JobRunnerIdentity } from '../src/ingest/job-liveness.js';
 import { get, startTestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';
+import { waitUntil } from './support/wait.js';
 
 let t: TestLake;
 let userId: string;
@@ -47,7 +47,7 @@ test('a starting server requeues the upload job of a dead process only; a dead `
   const server = await startTestServer(t.lake);
   try {
     // The crashed job is claimed again and run (its upload never existed here: it fails saying so).
-    for (let i = 0; i < 100 && (await stored(crashed)).status !== 'failed'; i++) await sleep(100);
+    await waitUntil(() => stored(crashed), (job) => job.status === 'failed', { intervalMs: 100 });
     assert.deepEqual(await stored(crashed), { status: 'failed', attempts: 1 });
     assert.deepEqual(await stored(live), { status: 'running', attempts: 0 }, 'a job a live process runs is left to it');
     assert.deepEqual(await stored(killedImport), { status: 'running', attempts: 0 }, 'a lake import job waits for its command');

@@ -21,8 +21,8 @@ import { createPdfSource, pdfSource } from '../src/ingest/sources/formats/docume
 import { docxSource } from '../src/ingest/sources/formats/documents/docx.js';
 import { documentSources } from './support/source-groups.js';
 import { writeYazl } from './support/archives.js';
-import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
-import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { cliTestLake, lakeImport, type CliTestLake } from './support/lake-cli.js';
+import { createUser, openTestLake, type TestLake } from './support/lake.js';
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
 import { docxEntries, makePdf } from './fixtures/documents/make.js';
@@ -380,11 +380,12 @@ describe('documents import', () => {
 describe('documents import killed and run again', () => {
   // Enough files that the kill (sent after 12 records) lands while the import still runs, even on a fast server.
   const FILES = 300;
+  let cli: CliTestLake;
   let dir: string;
   let env: Record<string, string>;
-  let database: Awaited<ReturnType<typeof createServerDatabase>>;
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'lake-documents-resume-'));
+    cli = await cliTestLake('lake-documents-resume-');
+    ({ dir, env } = cli);
     const folder = path.join(dir, 'export');
     await mkdir(folder);
     for (let i = 0; i < FILES; i++) {
@@ -393,13 +394,8 @@ describe('documents import killed and run again', () => {
       await writeFile(path.join(folder, name), content);
     }
     await writeFile(path.join(folder, 'invoice.pdf'), REPORT_PDF);
-    database = await createServerDatabase();
-    env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
   });
-  after(async () => {
-    await database?.drop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => cli?.dispose());
 
   /** `lake import` of the folder; with `killAfter`, SIGKILL once a progress event reports that many records. */
   const importFolder = (user: string, killAfter?: number) =>

@@ -29,8 +29,8 @@ import { normalizeRecord } from '../src/ingest/transform/normalize.js';
 import { validateRecord } from '../src/ingest/validate/validate.js';
 import { BlobStore } from '../src/store/blob-store.js';
 import { writeYazl } from './support/archives.js';
-import { lakeEnvironment, lakeImport } from './support/lake-cli.js';
-import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { cliTestLake, lakeImport } from './support/lake-cli.js';
+import { createUser, openTestLake, type TestLake } from './support/lake.js';
 import { gif, heic, jpeg, mp4, png, webp, type ExifSpec } from './support/media.js';
 
 const FIXTURES = new URL('./fixtures/photos/', import.meta.url);
@@ -663,8 +663,8 @@ describe('resume after a kill', () => {
     lakeImport({ env, inputs: [zip], user, batchSize: 3, killAfterRecords: killAfter });
 
   test('lake import of a photos Takeout killed mid-way, then run again: the same rows, blobs and points as an uninterrupted import', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'lake-photos-kill-'));
-    const database = await createServerDatabase();
+    const cli = await cliTestLake('lake-photos-kill-');
+    const { dir, env } = cli;
     try {
       const zip = path.join(dir, 'takeout.zip');
       // Enough files that the kill lands inside the import, not after it.
@@ -673,8 +673,6 @@ describe('resume after a kill', () => {
         { name: `${G}/Photos from 2022/IMG_${1000 + i}.jpg.json`, content: sidecar(`IMG_${1000 + i}.jpg`, { photoTakenTime: { timestamp: String(1650000000 + i * 60) }, geoData: { latitude: 45 + i / 100, longitude: 7 } }) },
       ]).flat();
       await writeYazl(zip, [...takeoutEntries(), ...extra]);
-      const env = lakeEnvironment({ LAKE_DATA_DIR: path.join(dir, 'data'), ...(database ? { DATABASE_URL: database.url } : {}) });
-
       const killed = await importZip(env, zip, 'resumed', 30);
       assert.equal(killed.signal, 'SIGKILL', `the import finished before it could be killed: ${killed.stdout.slice(0, 200)}`);
       const resumed = await importZip(env, zip, 'resumed');
@@ -710,8 +708,7 @@ describe('resume after a kill', () => {
         await lake.close();
       }
     } finally {
-      await database?.drop();
-      await rm(dir, { recursive: true, force: true });
+      await cli.dispose();
     }
   });
 });
