@@ -5,7 +5,8 @@
 // good card and stray text. Calendar events (google.calendar.ics) over a Google-shaped export
 // with time zones (IANA, VTIMEZONE-only, floating, UTC, a DST overlap), an all-day event, a weekly
 // series with EXDATE and an overridden instance, COUNT and UNTIL series, monthly BYDAY=-1FR, an
-// unbounded yearly series, and malformed events. Then loader round trips on the test lake
+// unbounded yearly series, and malformed events; recurrence over RFC 5545's own examples (every
+// RRULE part), RDATEs, and rules the RFC forbids. Then loader round trips on the test lake
 // (PGlite, or the server with LAKE_TEST_DATABASE_URL).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -212,6 +213,111 @@ describe('google.calendar.ics', () => {
     const whole = await runCalendar();
     assert.deepEqual((await runCalendar(1)).events, whole.events);
     for (const record of whole.records) assert.ok(validateRecord(record).ok, record.summary ?? '');
+  });
+});
+
+async function parseCalendarText(text: string): Promise<{ records: CalendarEventRecord[]; rejections: Rejection[] }> {
+  const events: ParseEvent[] = [];
+  for await (const event of icalendarSource.parse(Readable.from([Buffer.from(text)]), { path: 'x.ics', repairs: { invalidUtf8: 0, nulCharacters: 0 } })) events.push(event);
+  return {
+    records: events.flatMap((e) => (e.kind === 'record' ? [e.record as CalendarEventRecord] : [])),
+    rejections: events.flatMap((e) => (e.kind === 'reject' ? [e.rejection] : [])),
+  };
+}
+
+const calendar = (...events: string[][]) =>
+  ['BEGIN:VCALENDAR', 'VERSION:2.0', ...events.flatMap((lines) => ['BEGIN:VEVENT', ...lines, 'END:VEVENT']), 'END:VCALENDAR', ''].join('\r\n');
+
+/** Local wall time in New York, `YYYYMMDDTHHMMSS`, as RFC 5545's examples list them. */
+const newYork = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const newYorkWall = (d: Date) => {
+  const p = Object.fromEntries(newYork.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}${p.month}${p.day}T${p.hour}${p.minute}${p.second}`;
+};
+
+describe('google.calendar.ics: recurrence (RFC 5545)', () => {
+  // The examples of RFC 5545 §3.8.5.3 with the occurrences the RFC lists (first ones for the
+  // unbounded rules, which run to the file's single event at the end of 2006). The reader before
+  // this one got 19 of these 29 right: it skipped BYSETPOS, BYWEEKNO, BYYEARDAY, BYHOUR, BYMINUTE,
+  // WKST=SU, read 20MO as a one-off, and rejected FREQ=MINUTELY.
+  const expected: { uid: string; part: string; first: string[]; count?: number; perDay?: Record<string, number> }[] = JSON.parse(
+    readFileSync(new URL('./fixtures/calendar/rfc5545-recurrence.expected.json', import.meta.url), 'utf8'),
+  );
+  let byUid: Map<string, CalendarEventRecord[]>;
+  let rejections: Rejection[];
+  before(async () => {
+    const parsed = await parseCalendarText(readFileSync(new URL('./fixtures/calendar/rfc5545-recurrence.ics', import.meta.url), 'utf8'));
+    rejections = parsed.rejections;
+    byUid = new Map();
+    for (const record of parsed.records) byUid.set(record.uid!, [...(byUid.get(record.uid!) ?? []), record]);
+  });
+
+  for (const example of expected) {
+    test(`${example.uid}: ${example.part}`, () => {
+      const got = (byUid.get(example.uid) ?? []).map((r) => newYorkWall(r.startsAt)).map((s) => (example.first[0]!.includes('T') ? s : s.slice(0, 8)));
+      assert.deepEqual(got.slice(0, example.first.length), example.first);
+      if (example.count !== undefined) assert.equal(got.length, example.count);
+      for (const [day, n] of Object.entries(example.perDay ?? {})) assert.equal(got.filter((g) => g.startsWith(day)).length, n, day);
+      assert.equal(byUid.get(example.uid)![0]!.attributes?.unsupported, undefined);
+    });
+  }
+
+  test('RDATE: a list of dates, dates beside a rule (EXDATE still applies), periods with their own end', () => {
+    assert.deepEqual(rejections, []);
+    const rows = (uid: string) => byUid.get(uid)!.map((r) => `${r.startsAt.toISOString().slice(0, 16)}/${r.endsAt?.toISOString().slice(0, 16)}`);
+    assert.deepEqual(byUid.get('rfc-rdate-dates')!.map((r) => r.startsAt.toISOString().slice(0, 10)), [
+      '1997-01-01', '1997-01-20', '1997-02-17', '1997-04-21', '1997-05-26', '1997-07-04', '1997-09-01', '1997-10-14', '1997-11-28', '1997-11-29', '1997-12-25',
+    ]);
+    assert.ok(byUid.get('rfc-rdate-dates')!.every((r) => r.allDay && r.recurrenceId?.getTime() === r.startsAt.getTime()));
+    assert.deepEqual(rows('rfc-rdate-with-rule'), ['1997-09-02T13:00/1997-09-02T14:00', '1997-09-04T13:00/1997-09-04T14:00', '1997-09-10T13:00/1997-09-10T14:00', '1997-09-12T13:00/1997-09-12T14:00']);
+    assert.deepEqual(rows('rfc-rdate-period'), ['1996-04-03T02:00/1996-04-03T04:00', '1996-04-04T01:00/1996-04-04T04:00', '1996-04-05T01:00/1996-04-05T01:30']);
+  });
+
+  test('COUNT counts DTSTART even when the rule would not produce it; a rule that never matches ends with DTSTART alone', async () => {
+    const { records, rejections } = await parseCalendarText(calendar(
+      ['UID:count', 'DTSTART:20240102T090000Z', 'RRULE:FREQ=WEEKLY;BYDAY=FR;COUNT=3'], // a Tuesday
+      ['UID:never', 'DTSTART:20240102T090000Z', 'RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30'],
+      // ical.js 2.2.1 never returns from this one (CPU and memory grow until the process dies).
+      ['UID:ical-js-hangs', 'DTSTART:20141109T090000Z', 'RRULE:FREQ=DAILY;INTERVAL=2;BYMONTH=11;BYMONTHDAY=-3,-2;COUNT=4'],
+    ));
+    assert.deepEqual(rejections, []);
+    assert.deepEqual(starts(records, 'count'), ['2024-01-02T09:00:00.000Z', '2024-01-05T09:00:00.000Z', '2024-01-12T09:00:00.000Z']);
+    assert.deepEqual(starts(records, 'never'), ['2024-01-02T09:00:00.000Z']);
+    assert.deepEqual(starts(records, 'ical-js-hangs'), ['2014-11-09T09:00:00.000Z', '2014-11-29T09:00:00.000Z', '2015-11-28T09:00:00.000Z', '2016-11-28T09:00:00.000Z']);
+  });
+
+  test('wall times in a DST gap resolve to one instant: one row; HOURLY runs in wall time', async () => {
+    const { records } = await parseCalendarText(calendar(['UID:hourly', 'DTSTART;TZID=Europe/Berlin:20240331T000000', 'RRULE:FREQ=HOURLY;COUNT=5']));
+    // 00:00 CET, 01:00 CET, 02:00 (does not exist: read as 03:00 CEST), 03:00 CEST (the same instant), 04:00 CEST.
+    assert.deepEqual(starts(records, 'hourly'), ['2024-03-30T23:00:00.000Z', '2024-03-31T00:00:00.000Z', '2024-03-31T01:00:00.000Z', '2024-03-31T02:00:00.000Z']);
+  });
+
+  test('rules RFC 5545 forbids are rejected naming the part; parts it does not define are noted and skipped', async () => {
+    const { records, rejections } = await parseCalendarText(calendar(
+      ['UID:weekno-monthly', 'DTSTART:20240101T090000Z', 'RRULE:FREQ=MONTHLY;BYWEEKNO=2'],
+      ['UID:hour-24', 'DTSTART:20240101T090000Z', 'RRULE:FREQ=DAILY;BYHOUR=24'],
+      ['UID:ordinal-weekly', 'DTSTART:20240101T090000Z', 'RRULE:FREQ=WEEKLY;BYDAY=1MO'],
+      ['UID:x-part', 'DTSTART:20240101T090000Z', 'RRULE:FREQ=DAILY;COUNT=2;X-NAME=1'],
+    ));
+    assert.deepEqual(rejections.map((r) => r.reason), [
+      'VEVENT on line 3: RRULE BYWEEKNO is only for FREQ=YEARLY, not MONTHLY',
+      'VEVENT on line 8: RRULE BYHOUR 24 is not 0…23',
+      'VEVENT on line 13: RRULE BYDAY with an ordinal is only for FREQ=MONTHLY or YEARLY without BYWEEKNO, not WEEKLY',
+    ]);
+    assert.deepEqual(starts(records, 'x-part'), ['2024-01-01T09:00:00.000Z', '2024-01-02T09:00:00.000Z']);
+    assert.deepEqual(records[0]?.attributes, { unsupported: ['X-NAME'] });
+  });
+
+  test('a VEVENT whose VTIMEZONE comes later in the file waits for it', async () => {
+    const text = calendar(['UID:early', 'DTSTART;TZID=Office:20240201T100000', 'RRULE:FREQ=DAILY;COUNT=2'], ['UID:plain', 'DTSTART:20240101T000000Z']).replace(
+      'END:VCALENDAR',
+      'BEGIN:VTIMEZONE\r\nTZID:Office\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR',
+    );
+    const { records, rejections } = await parseCalendarText(text);
+    assert.deepEqual(rejections, []);
+    assert.deepEqual(records.map((r) => [r.uid, r.startsAt.toISOString()]), [
+      ['early', '2024-02-01T07:00:00.000Z'], ['early', '2024-02-02T07:00:00.000Z'], ['plain', '2024-01-01T00:00:00.000Z'],
+    ]);
   });
 });
 

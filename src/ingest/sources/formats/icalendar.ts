@@ -2,10 +2,12 @@
 // per occurrence.
 //
 // Reading: lines are read and unfolded as a stream (the vCard reader's line layer), and
-// properties parsed with their parameters. Events are gathered until the end of the file, since
-// a series' overrides (RECURRENCE-ID) and the range that series are expanded over are only known
-// then; memory grows with the number of events, not with the file's bytes (descriptions above
-// 1 MiB are cut by validation).
+// properties parsed with their parameters. Each VEVENT is read when it closes, into the record it
+// gives and what its expansion needs (its lines are then let go); events are kept until the end
+// of the file, since a series' overrides (RECURRENCE-ID) and the range that series are expanded
+// over are only known then: memory grows with the number of events, about their text's size,
+// never the whole file (descriptions above 1 MiB are cut by validation). A VEVENT naming a zone
+// whose VTIMEZONE has not been seen yet waits, whole, for the end of the file.
 //
 // Times: `…Z` is UTC; a TZID parameter naming an IANA zone is converted with Intl
 // (parse/zoned-time.ts, RFC 5545's rules at DST edges); a TZID that Intl does not know is looked
@@ -15,17 +17,20 @@
 // all-day event starting at midnight UTC of that day (allDay, no zone), ending a day later unless
 // DTEND or DURATION says otherwise.
 //
-// Recurrence: RRULE with FREQ DAILY/WEEKLY/MONTHLY/YEARLY, INTERVAL, COUNT, UNTIL, BYDAY (with
-// ordinals, `-1SU`, in MONTHLY and YEARLY), BYMONTHDAY (negative too) and BYMONTH, expanded in
-// the event's wall time (a 09:00 meeting stays at 09:00 across DST) minus EXDATEs; an instance
+// Recurrence: every RRULE part of RFC 5545 (recurrence.ts: each FREQ, INTERVAL, COUNT, UNTIL,
+// BYSECOND/BYMINUTE/BYHOUR, BYDAY with ordinals, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH, BYSETPOS,
+// WKST), expanded in the event's wall time (a 09:00 meeting stays at 09:00 across DST), plus the
+// RDATEs (dates, date-times, or periods with their own end), minus the EXDATEs; an instance
 // overridden by a VEVENT with the same UID and a RECURRENCE-ID is replaced by that VEVENT's row.
-// Other BY… parts, RDATE and WKST other than MO are not read (noted in attributes.unsupported).
+// Parts RFC 5545 does not define (X-…, RSCALE, SKIP) are noted in attributes.unsupported; a rule
+// RFC 5545 forbids (BYWEEKNO outside YEARLY, a BYHOUR of 24 …) rejects the event, naming the part.
 // The range: a series bounded by COUNT or UNTIL is expanded to its end; an unbounded one from its
-// DTSTART to the latest of every single event's end, every UNTIL and every DTSTART. Both are
-// capped at CAP_YEARS (5) years after the last non-recurring event's end (or after the latest
-// DTSTART when there is none) and at MAX_OCCURRENCES (10,000) occurrences per series; every row
-// of a series that goes on past what was stored says so in attributes.expansionCapped. DTSTART
-// is always an occurrence, even when the rule would not produce it (RFC 5545).
+// DTSTART to the latest of every single event's end, every UNTIL, every RDATE and every DTSTART.
+// Both are capped at CAP_YEARS (5) years after the last non-recurring event's end (or after the
+// latest DTSTART when there is none) and at MAX_OCCURRENCES (10,000) occurrences per series (RDATEs
+// are listed dates and kept whatever the range, within that count); every row of a series that
+// goes on past what was stored says so in attributes.expansionCapped. DTSTART is always the first
+// occurrence and counts toward COUNT, even when the rule would not produce it (RFC 5545).
 //
 // Keys: (UID, occurrence start) for occurrences and single events, (UID, RECURRENCE-ID) for an
 // override; an event without UID is keyed by a hash of its lines. Rejections (`malformed`, with
@@ -37,7 +42,8 @@ import type { CalendarEventRecord, ParseEvent, Rejection } from '../../records.j
 import { defineSource, type ParseContext, type Source } from '../../source.js';
 import { ICALENDAR } from './entries.js';
 import { MAX_NESTING_DEPTH } from '../../parse/nesting.js';
-import { isKnownTimeZone, wallTimeToUtc } from '../../parse/zoned-time.js';
+import { isKnownTimeZone, offsetAt, wallTimeToUtc } from '../../parse/zoned-time.js';
+import { expandRule, parseRecurrenceRule, RuleError, wallMs, type RecurrenceRule } from './recurrence.js';
 import { logicalLines, parseContentLine, physicalLines, unescapeText, type ContentLine } from './vcard.js';
 
 export const ICALENDAR_SOURCE_ID = ICALENDAR.id;
@@ -87,10 +93,15 @@ interface When {
 }
 
 class Malformed extends Error {}
+/** A TZID neither Intl nor the VTIMEZONEs seen so far know. */
+class UnknownZone extends Malformed {}
 
 export async function* parseICalendar(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const stack: Component[] = [];
-  const events: Component[] = [];
+  const events: Parsed[] = [];
+  /** VEVENTs naming a zone whose VTIMEZONE may come later in the file. */
+  const waiting: Component[] = [];
+  const refused: Rejection[] = [];
   const zones = new Map<string, Component>();
   let calendarName: string | null = null;
   /** Components open below MAX_NESTING_DEPTH: skipped, with what they hold, until they close. */
@@ -111,7 +122,9 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
     }
     if (marker?.[1]!.toUpperCase() === 'BEGIN') {
       const component: Component = { name: marker[2]!.toUpperCase(), line: logical.line, offset: logical.offset, props: [], children: [], raw: [] };
-      stack[stack.length - 1]?.children.push(component);
+      // Only a VTIMEZONE's observances are read later; a VCALENDAR keeps no hold on its events.
+      const parent = stack[stack.length - 1];
+      if (parent?.name === 'VTIMEZONE') parent.children.push(component);
       stack.push(component);
       continue;
     }
@@ -124,8 +137,15 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
         if (unclosed.name === 'VEVENT') yield reject(unclosed, `VEVENT begun on line ${unclosed.line} has no END:VEVENT before line ${logical.line}`);
       }
       const done = stack.pop()!;
-      if (done.name === 'VEVENT') events.push(done);
-      else if (done.name === 'VTIMEZONE') {
+      if (done.name === 'VEVENT') {
+        try {
+          events.push(parseEvent(done, zones));
+        } catch (error) {
+          if (error instanceof UnknownZone) waiting.push(done);
+          else if (error instanceof Malformed) refused.push(rejection(done, `VEVENT on line ${done.line}: ${error.message}`));
+          else throw error;
+        }
+      } else if (done.name === 'VTIMEZONE') {
         const tzid = done.props.find((p) => p.line.name === 'TZID')?.value.trim();
         if (tzid) zones.set(tzid, done);
       }
@@ -146,44 +166,59 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
   for (const unclosed of stack) {
     if (unclosed.name === 'VEVENT') yield reject(unclosed, `VEVENT begun on line ${unclosed.line} has no END:VEVENT before the end of the file`);
   }
-  yield* expandEvents(events, zones, calendarName);
+  for (const component of waiting) {
+    try {
+      events.push(parseEvent(component, zones));
+    } catch (error) {
+      if (!(error instanceof Malformed)) throw error;
+      refused.push(rejection(component, `VEVENT on line ${component.line}: ${error.message}`));
+    }
+  }
+  // In the file's order, as if every event had been read at its END.
+  if (waiting.length > 0) {
+    events.sort((a, b) => a.line - b.line);
+    refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  }
+  for (const refusal of refused) yield { kind: 'reject', rejection: refusal };
+  yield* expandEvents(events, calendarName);
 }
 
-function reject(component: Component, reason: string): ParseEvent {
+function rejection(component: Component, reason: string): Rejection {
   const excerpt = component.raw.join('\n');
-  const rejection: Rejection = {
+  return {
     category: 'malformed',
     reason,
     line: component.line,
     byteOffset: component.offset,
     excerpt: excerpt.length > EXCERPT_CHARS ? excerpt.slice(0, EXCERPT_CHARS) : excerpt,
   };
-  return { kind: 'reject', rejection };
 }
 
+function reject(component: Component, reason: string): ParseEvent {
+  return { kind: 'reject', rejection: rejection(component, reason) };
+}
+
+/** A VEVENT once read: its record (without key, times or calendar name) and what expanding it needs. */
 interface Parsed {
-  component: Component;
+  line: number;
+  offset: number;
+  /** The key of an event without UID: a hash of its lines. */
+  linesHash: string;
+  base: CalendarEventRecord;
   uid: string | null;
   start: When;
   durationMs: number | null; // null: no DTEND/DURATION on a timed event (ends when it starts)
   end: Date | null;
-  rrule: Map<string, string> | null;
+  rrule: RecurrenceRule | null;
   rruleText: string | null;
+  /** RDATE occurrences: a start, and an end when the RDATE is a PERIOD. */
+  rdates: { start: number; end: number | null }[];
   recurrenceId: number | null;
   exdates: Set<number>;
   attributes: Record<string, unknown>;
 }
 
-function* expandEvents(components: Component[], zones: Map<string, Component>, calendarName: string | null): Generator<ParseEvent> {
-  const parsed: Parsed[] = [];
-  for (const component of components) {
-    try {
-      parsed.push(parseEvent(component, zones));
-    } catch (error) {
-      if (!(error instanceof Malformed)) throw error;
-      yield reject(component, `VEVENT on line ${component.line}: ${error.message}`);
-    }
-  }
+function* expandEvents(parsed: Parsed[], calendarName: string | null): Generator<ParseEvent> {
   // The range.
   let lastSingleEnd = -Infinity;
   let latestStart = -Infinity;
@@ -191,12 +226,13 @@ function* expandEvents(components: Component[], zones: Map<string, Component>, c
   for (const event of parsed) {
     latestStart = Math.max(latestStart, event.start.ms);
     const end = event.end?.getTime() ?? event.start.ms;
-    if (!event.rrule) {
+    if (!isSeries(event)) {
       latestEnd = Math.max(latestEnd, end);
       if (event.recurrenceId === null) lastSingleEnd = Math.max(lastSingleEnd, end);
     } else {
-      const until = event.rrule.get('UNTIL');
+      const until = event.rrule?.until;
       if (until) latestEnd = Math.max(latestEnd, parseUntil(until, event.start));
+      for (const rdate of event.rdates) latestEnd = Math.max(latestEnd, rdate.start);
     }
   }
   const capBase = Number.isFinite(lastSingleEnd) ? lastSingleEnd : latestStart;
@@ -215,41 +251,40 @@ function* expandEvents(components: Component[], zones: Map<string, Component>, c
   }
 
   for (const event of parsed) {
-    const base = baseRecord(event, calendarName);
-    if (!event.rrule) {
-      const key = event.uid
-        ? [event.uid, new Date(event.recurrenceId ?? event.start.ms).toISOString()]
-        : ['event', createHash('sha256').update(event.component.raw.join('\n')).digest('hex')];
-      yield { kind: 'record', record: { ...base, key, recurrenceId: event.recurrenceId === null ? null : new Date(event.recurrenceId) }, offset: event.component.offset };
+    const base = { ...event.base, calendarName };
+    if (!isSeries(event)) {
+      const key = event.uid ? [event.uid, new Date(event.recurrenceId ?? event.start.ms).toISOString()] : ['event', event.linesHash];
+      yield { kind: 'record', record: { ...base, key, recurrenceId: event.recurrenceId === null ? null : new Date(event.recurrenceId) }, offset: event.offset };
       continue;
     }
     const skip = new Set([...event.exdates, ...(event.uid ? (overrides.get(event.uid) ?? []) : [])]);
-    const { starts, capped } = occurrences(event, event.rrule.has('COUNT') || event.rrule.has('UNTIL') ? cap : horizon);
-    for (const start of starts) {
+    const bounded = !event.rrule || event.rrule.count !== null || event.rrule.until !== null;
+    const { starts, capped } = occurrences(event, bounded ? cap : horizon);
+    for (const { start, end } of starts) {
       if (skip.has(start)) continue;
       const startsAt = new Date(start);
-      const endsAt = event.durationMs === null ? null : new Date(start + event.durationMs);
+      const endsAt = end !== null ? new Date(end) : event.durationMs === null ? null : new Date(start + event.durationMs);
       const attributes = capped ? { ...base.attributes, expansionCapped: true } : base.attributes;
       const record: CalendarEventRecord = {
         ...base,
-        key: [event.uid ?? createHash('sha256').update(event.component.raw.join('\n')).digest('hex'), startsAt.toISOString()],
+        key: [event.uid ?? event.linesHash, startsAt.toISOString()],
         startsAt,
         endsAt,
         recurrenceId: startsAt,
         ...(attributes ? { attributes } : {}),
       };
-      yield { kind: 'record', record, offset: event.component.offset };
+      yield { kind: 'record', record, offset: event.offset };
     }
   }
 }
 
-function baseRecord(event: Parsed, calendarName: string | null): CalendarEventRecord {
+function baseRecord(component: Component, event: Omit<Parsed, 'base' | 'line' | 'offset' | 'linesHash'>): CalendarEventRecord {
   const text = (name: string): string | null => {
-    const prop = event.component.props.find((p) => p.line.name === name);
+    const prop = component.props.find((p) => p.line.name === name);
     return prop ? unescapeText(prop.value).trim() || null : null;
   };
-  const organizer = event.component.props.find((p) => p.line.name === 'ORGANIZER');
-  const attendees = event.component.props
+  const organizer = component.props.find((p) => p.line.name === 'ORGANIZER');
+  const attendees = component.props
     .filter((p) => p.line.name === 'ATTENDEE')
     .map((p) => ({
       address: p.value.trim().replace(/^mailto:/i, ''),
@@ -274,7 +309,7 @@ function baseRecord(event: Parsed, calendarName: string | null): CalendarEventRe
     organizer: organizer ? organizer.value.trim().replace(/^mailto:/i, '') || null : null,
     attendees,
     rrule: event.rruleText,
-    calendarName,
+    calendarName: null,
   };
   if (Object.keys(event.attributes).length > 0) record.attributes = event.attributes;
   return record;
@@ -297,29 +332,35 @@ function parseEvent(component: Component, zones: Map<string, Component>): Parsed
   if (durationMs !== null && durationMs < 0) throw new Malformed(`ends before it starts`);
   const recurrence = get('RECURRENCE-ID');
   const rruleProp = get('RRULE');
-  let rrule: Map<string, string> | null = null;
+  let rrule: RecurrenceRule | null = null;
+  const rdates: Parsed['rdates'] = [];
   if (rruleProp && !recurrence) {
-    rrule = new Map();
-    for (const part of rruleProp.value.trim().split(';')) {
-      const [name, value] = part.split('=');
-      if (name && value) rrule.set(name.toUpperCase(), value.toUpperCase());
-    }
-    const freq = rrule.get('FREQ');
-    if (!freq || !['DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY'].includes(freq)) throw new Malformed(`RRULE FREQ ${freq ?? 'missing'} is not read`);
-    const interval = Number(rrule.get('INTERVAL') ?? '1');
-    if (!Number.isInteger(interval) || interval < 1) throw new Malformed(`RRULE INTERVAL ${rrule.get('INTERVAL')} is not a whole number >= 1`);
-    const count = rrule.get('COUNT');
-    if (count !== undefined && !/^\d+$/.test(count)) throw new Malformed(`RRULE COUNT ${count} is not a whole number`);
-    const until = rrule.get('UNTIL');
-    if (until !== undefined && Number.isNaN(parseUntil(until, start))) throw new Malformed(`RRULE UNTIL ${until} is not a date`);
     // Checked here, with the event, and not first when its occurrences are counted (outside the event's refusal).
-    const badDay = rrule.get('BYDAY')?.split(',').find((d) => !BYDAY_PART.test(d));
-    if (badDay !== undefined) throw new Malformed(`RRULE BYDAY ${badDay} is not a weekday`);
-    const unsupported = [...rrule.keys()].filter((k) => !['FREQ', 'INTERVAL', 'COUNT', 'UNTIL', 'BYDAY', 'BYMONTHDAY', 'BYMONTH', 'WKST'].includes(k));
-    if (rrule.get('WKST') && rrule.get('WKST') !== 'MO') unsupported.push('WKST');
-    if (unsupported.length > 0) attributes.unsupported = unsupported;
+    try {
+      rrule = parseRecurrenceRule(rruleProp.value);
+    } catch (error) {
+      if (error instanceof RuleError) throw new Malformed(error.message);
+      throw error;
+    }
+    if (rrule.until !== null && Number.isNaN(parseUntil(rrule.until, start))) throw new Malformed(`RRULE UNTIL ${rrule.until} is not a date`);
+    if (rrule.unknown.length > 0) attributes.unsupported = rrule.unknown;
   }
-  if (get('RDATE')) attributes.unsupported = [...((attributes.unsupported as string[] | undefined) ?? []), 'RDATE'];
+  if (!recurrence) {
+    for (const prop of component.props.filter((p) => p.line.name === 'RDATE')) {
+      const isPeriod = prop.line.params.get('VALUE')?.[0]?.toUpperCase() === 'PERIOD';
+      for (const value of prop.value.split(',')) {
+        if (!isPeriod) {
+          rdates.push({ start: parseWhen({ ...prop, value }, zones).ms, end: null });
+          continue;
+        }
+        const [from, to] = value.split('/');
+        const begin = parseWhen({ ...prop, value: from ?? '' }, zones).ms;
+        const end = to && /^[+-]?P/.test(to.trim()) ? begin + parseDuration(to.trim()) : parseWhen({ ...prop, value: to ?? '' }, zones).ms;
+        if (end < begin) throw new Malformed(`RDATE period ${value.trim()} ends before it starts`);
+        rdates.push({ start: begin, end });
+      }
+    }
+  }
   const exdates = new Set<number>();
   for (const prop of component.props.filter((p) => p.line.name === 'EXDATE')) {
     for (const value of prop.value.split(',')) exdates.add(parseWhen({ ...prop, value }, zones).ms);
@@ -327,18 +368,20 @@ function parseEvent(component: Component, zones: Map<string, Component>): Parsed
   const uid = get('UID')?.value.trim() || null;
   const problems = component.raw.filter((r) => r.startsWith('!')).map((r) => r.slice(1));
   if (problems.length > 0) attributes.problems = problems;
-  return {
-    component,
+  const event = {
     uid,
     start,
     durationMs,
     end: durationMs === null ? null : new Date(start.ms + durationMs),
     rrule,
     rruleText: rruleProp && !recurrence ? rruleProp.value.trim() : null,
+    rdates,
     recurrenceId: recurrence ? parseWhen(recurrence, zones).ms : null,
     exdates,
     attributes,
   };
+  const linesHash = createHash('sha256').update(component.raw.join('\n')).digest('hex');
+  return { ...event, line: component.line, offset: component.offset, linesHash, base: baseRecord(component, event) };
 }
 
 const DATE_TIME = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$/;
@@ -360,8 +403,35 @@ function parseWhen(prop: Prop, zones: Map<string, Component>): When {
   return { ms: zone.resolve(wall), wall, allDay: false, zone: tzid, resolve: zone.resolve, floating: false, approximate: zone.approximate };
 }
 
+/** Per IANA zone, per wall day: the zone's offset when it holds from the day before to the day after, else null. */
+const steadyOffsets = new Map<string, Map<number, number | null>>();
+const MAX_CACHED_DAYS = 200_000;
+
+/**
+ * Wall time → UTC in an IANA zone. Intl is slow (a series of thousands of occurrences asks it
+ * thousands of times), so a day whose offset holds from the day before to the day after uses it
+ * directly; a day near a DST change goes to wallTimeToUtc and its RFC 5545 rules.
+ */
+function ianaResolver(zone: string): (w: Wall) => number {
+  let days = steadyOffsets.get(zone);
+  if (!days) steadyOffsets.set(zone, (days = new Map()));
+  const cache = days;
+  return (w: Wall) => {
+    const wall = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s);
+    const day = Math.floor(wall / DAY_MS);
+    let offset = cache.get(day);
+    if (offset === undefined) {
+      const before = offsetAt((day - 1) * DAY_MS, zone);
+      offset = before === offsetAt((day + 2) * DAY_MS, zone) ? before : null;
+      if (cache.size >= MAX_CACHED_DAYS) cache.clear();
+      cache.set(day, offset);
+    }
+    return offset === null ? wallTimeToUtc(w.y, w.mo, w.d, w.h, w.mi, w.s, zone) : wall - offset;
+  };
+}
+
 function resolveZone(tzid: string, zones: Map<string, Component>): { resolve: (w: Wall) => number; approximate: boolean } {
-  const iana = (name: string) => (w: Wall) => wallTimeToUtc(w.y, w.mo, w.d, w.h, w.mi, w.s, name);
+  const iana = ianaResolver;
   const bare = tzid.replace(/^\/+/, '');
   if (isKnownTimeZone(bare)) return { resolve: iana(bare), approximate: false };
   const vtimezone = zones.get(tzid);
@@ -370,7 +440,7 @@ function resolveZone(tzid: string, zones: Map<string, Component>): { resolve: (w
   const observance = vtimezone?.children.find((c) => c.name === 'STANDARD') ?? vtimezone?.children[0];
   const offset = observance?.props.find((p) => p.line.name === 'TZOFFSETTO')?.value.trim();
   const parts = offset ? /^([+-])(\d{2})(\d{2})$/.exec(offset) : null;
-  if (!parts) throw new Malformed(`time zone ${JSON.stringify(tzid)} is neither an IANA name nor described by a VTIMEZONE`);
+  if (!parts) throw new UnknownZone(`time zone ${JSON.stringify(tzid)} is neither an IANA name nor described by a VTIMEZONE`);
   const minutes = (parts[1] === '-' ? -1 : 1) * (Number(parts[2]) * 60 + Number(parts[3]));
   return { resolve: (w: Wall) => Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - minutes * 60_000, approximate: true };
 }
@@ -392,100 +462,50 @@ function parseUntil(value: string, start: When): number {
   return start.resolve(wall);
 }
 
-const WEEKDAYS = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
-/** One BYDAY part: a weekday, optionally with its ordinal (`-1FR`, `2MO`). */
-const BYDAY_PART = /^([+-]?\d{1,2})?(SU|MO|TU|WE|TH|FR|SA)$/;
+const isSeries = (event: Parsed): boolean => event.rrule !== null || event.rdates.length > 0;
 
-/** The series' occurrence starts (UTC ms), in order, up to `limit`. */
-function occurrences(event: Parsed, limit: number): { starts: number[]; capped: boolean } {
-  const rule = event.rrule!;
-  const freq = rule.get('FREQ')!;
-  const interval = Number(rule.get('INTERVAL') ?? '1');
-  const count = rule.has('COUNT') ? Number(rule.get('COUNT')) : Infinity;
-  const until = rule.has('UNTIL') ? parseUntil(rule.get('UNTIL')!, event.start) : Infinity;
-  const byDay = rule.get('BYDAY')?.split(',').map((d) => {
-    const m = BYDAY_PART.exec(d)!; // checked by parseEvent
-    return { n: m[1] ? Number(m[1]) : 0, day: WEEKDAYS.indexOf(m[2]!) };
-  });
-  const byMonthDay = rule.get('BYMONTHDAY')?.split(',').map(Number);
-  const byMonth = rule.get('BYMONTH')?.split(',').map(Number);
-  const s = event.start.wall;
-  const startDay = Date.UTC(s.y, s.mo - 1, s.d);
-  const starts: number[] = [];
-  let capped = false;
-
-  const daysIn = (y: number, mo: number) => new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  const monthDays = (y: number, mo: number): number[] => {
-    const n = daysIn(y, mo);
-    let days: number[];
-    if (byMonthDay) days = byMonthDay.map((d) => (d < 0 ? n + d + 1 : d)).filter((d) => d >= 1 && d <= n);
-    else if (byDay) {
-      days = [];
-      for (const { n: nth, day } of byDay) {
-        const matching: number[] = [];
-        for (let d = 1; d <= n; d++) if (new Date(Date.UTC(y, mo - 1, d)).getUTCDay() === day) matching.push(d);
-        if (nth === 0) days.push(...matching);
-        else {
-          const pick = nth > 0 ? matching[nth - 1] : matching[matching.length + nth];
-          if (pick !== undefined) days.push(pick);
-        }
-      }
-    } else days = s.d <= n ? [s.d] : [];
-    if (byMonthDay && byDay) days = days.filter((d) => byDay.some((b) => b.day === new Date(Date.UTC(y, mo - 1, d)).getUTCDay()));
-    return [...new Set(days)].sort((a, b) => a - b);
-  };
-
-  // Candidate days (UTC midnight ms of the wall date) per period.
-  const periodDays = (k: number): number[] => {
-    if (freq === 'DAILY') {
-      const day = startDay + k * interval * DAY_MS;
-      const date = new Date(day);
-      if (byMonth && !byMonth.includes(date.getUTCMonth() + 1)) return [];
-      if (byMonthDay && !byMonthDay.some((d) => (d < 0 ? daysIn(date.getUTCFullYear(), date.getUTCMonth() + 1) + d + 1 : d) === date.getUTCDate())) return [];
-      if (byDay && !byDay.some((b) => b.day === date.getUTCDay())) return [];
-      return [day];
-    }
-    if (freq === 'WEEKLY') {
-      const monday = startDay - ((new Date(startDay).getUTCDay() + 6) % 7) * DAY_MS + k * interval * 7 * DAY_MS;
-      const days = byDay ? byDay.map((b) => b.day) : [new Date(startDay).getUTCDay()];
-      return days.map((day) => monday + ((day + 6) % 7) * DAY_MS).filter((d) => !byMonth || byMonth.includes(new Date(d).getUTCMonth() + 1)).sort((a, b) => a - b);
-    }
-    if (freq === 'MONTHLY') {
-      const index = s.y * 12 + (s.mo - 1) + k * interval;
-      const y = Math.floor(index / 12);
-      const mo = (index % 12) + 1;
-      if (byMonth && !byMonth.includes(mo)) return [];
-      return monthDays(y, mo).map((d) => Date.UTC(y, mo - 1, d));
-    }
-    const y = s.y + k * interval;
-    return (byMonth ?? [s.mo]).sort((a, b) => a - b).flatMap((mo) => monthDays(y, mo).map((d) => Date.UTC(y, mo - 1, d)));
-  };
-
-  const periodStart = (k: number): number => {
-    if (freq === 'DAILY') return startDay + k * interval * DAY_MS;
-    if (freq === 'WEEKLY') return startDay - 7 * DAY_MS + k * interval * 7 * DAY_MS;
-    if (freq === 'MONTHLY') return Date.UTC(s.y, s.mo - 1 + k * interval, 1);
-    return Date.UTC(s.y + k * interval, 0, 1);
-  };
-  const stop = Math.min(limit, until);
-  let emitted = 0; // counted for COUNT, EXDATEs included (RFC 5545)
-  for (let k = 0; periodStart(k) <= stop + DAY_MS; k++) {
-    for (const day of periodDays(k)) {
-      if (day < startDay) continue;
-      const date = new Date(day);
-      const ms = event.start.resolve({ y: date.getUTCFullYear(), mo: date.getUTCMonth() + 1, d: date.getUTCDate(), h: s.h, mi: s.mi, s: s.s });
-      if (ms < event.start.ms) continue;
-      if (ms > until || emitted >= count) return { starts, capped };
-      if (ms > limit) return { starts, capped: true };
-      if (starts.length >= MAX_OCCURRENCES) return { starts, capped: true };
-      starts.push(ms);
-      emitted++;
-    }
-    if (emitted >= count) return { starts, capped };
-  }
-  capped = until > limit && emitted < count;
-  // The DTSTART is always the first occurrence, even when the rule would not produce it.
-  if (starts[0] !== event.start.ms && emitted < count) starts.unshift(event.start.ms);
-  return { starts, capped };
+interface Occurrence {
+  start: number;
+  /** Its own end (an RDATE period), else null: the event's duration applies. */
+  end: number | null;
 }
 
+/** The series' occurrences (UTC ms), in order, up to `limit` for the rule; every RDATE. */
+function occurrences(event: Parsed, limit: number): { starts: Occurrence[]; capped: boolean } {
+  const found = new Map<number, Occurrence>();
+  let capped = false;
+  const rule = event.rrule;
+  if (rule) {
+    const until = rule.until !== null ? parseUntil(rule.until, event.start) : Infinity;
+    const w = event.start.wall;
+    // Wall times differ from UTC by less than a day: two days of slack, then compared in UTC.
+    const expansion = expandRule(rule, wallMs(w.y, w.mo, w.d, w.h, w.mi, w.s), event.start.allDay, limit + 2 * DAY_MS);
+    let previous = -Infinity;
+    let step = expansion.next();
+    for (; !step.done; step = expansion.next()) {
+      const date = new Date(step.value);
+      const ms = event.start.resolve({ y: date.getUTCFullYear(), mo: date.getUTCMonth() + 1, d: date.getUTCDate(), h: date.getUTCHours(), mi: date.getUTCMinutes(), s: date.getUTCSeconds() });
+      if (ms > until) break;
+      if (ms > limit || found.size >= MAX_OCCURRENCES) {
+        capped = true;
+        break;
+      }
+      // Two wall times in a DST gap can resolve to the same instant: one occurrence.
+      if (ms <= previous) continue;
+      previous = ms;
+      found.set(ms, { start: ms, end: null });
+    }
+    // Stopped at the range (and UNTIL lies past it), or out of work: the series goes on.
+    if (step.done && (step.value === 'budget' || (step.value === 'limit' && until > limit))) capped = true;
+  } else {
+    found.set(event.start.ms, { start: event.start.ms, end: null });
+  }
+  for (const rdate of event.rdates) {
+    if (found.size >= MAX_OCCURRENCES && !found.has(rdate.start)) {
+      capped = true;
+      continue;
+    }
+    found.set(rdate.start, rdate);
+  }
+  return { starts: [...found.values()].sort((a, b) => a.start - b.start), capped };
+}
