@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatProgressLine, shortenMiddle, type ProgressView } from '../src/cli/progress.js';
+import { formatBytes } from '../src/ingest/report.js';
 
 const MiB = 1024 * 1024;
 const view: ProgressView = {
@@ -52,4 +53,10 @@ test('shortenMiddle keeps the start and the longer end', () => {
   assert.equal(shortenMiddle('abcdefghij', 20), 'abcdefghij');
   assert.equal(shortenMiddle('abcdefghijklmnopqrst', 11), 'abcd…opqrst');
   assert.equal(shortenMiddle('abcdefghijklmnopqrst', 11).length, 11);
+});
+
+test('byte counts and rates under a KiB are whole bytes', () => {
+  assert.equal(formatBytes(4.30363519824192), '4 B');
+  assert.equal(formatBytes(1023.6), '1.0 KiB');
+  assert.equal(formatBytes(0), '0 B');
 });

@@ -138,7 +138,7 @@ export function formatReport(report: ImportReport): string {
 const rowCount = (n: number): string => `${n.toLocaleString('en-US')} ${n === 1 ? 'row' : 'rows'}`;
 
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1023.5) return `${Math.round(bytes)} B`; // rates are fractions
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes / 1024;
   let unit = 0;
