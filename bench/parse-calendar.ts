@@ -6,6 +6,7 @@
 //
 //   node --import tsx bench/parse-calendar.ts [--dir /tmp/calendar-bench] [--events 20000] [--cards 5000]
 //   node --import tsx bench/parse-calendar.ts --run ours|icaljs --file x.ics|x.vcf   (one measurement)
+//   node --import tsx bench/parse-calendar.ts --events 60000 --generate-only          (write the files only)
 //
 // The synthetic .ics (written once into --dir) has single events in three zones, all-day events,
 // and recurring events using every RRULE part (BYSETPOS, BYWEEKNO, BYYEARDAY, BYHOUR, BYMINUTE,
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     cards: { type: 'string', default: '5000' },
     run: { type: 'string' },
     file: { type: 'string' },
+    'generate-only': { type: 'boolean', default: false },
   },
 });
 
@@ -302,6 +304,10 @@ if (values.run) {
   const vcf = join(dir, `bench-${values.cards}.vcf`);
   if (!existsSync(ics)) generateIcs(ics, Number(values.events));
   if (!existsSync(vcf)) generateVcf(vcf, Number(values.cards));
+  if (values['generate-only']) {
+    console.log(`${ics}\n${vcf}`);
+    process.exit(0);
+  }
   const self = fileURLToPath(import.meta.url);
   console.log('| file | reader | MB | components | rows | rejected | components/s | rows/s | CPU s | peak RSS MB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const readers = ['ours', 'icaljs', ...(process.env.BENCH_OTHER_READER ? [process.env.BENCH_OTHER_READER] : [])];

@@ -2,12 +2,14 @@
 // per occurrence.
 //
 // Reading: lines are read and unfolded as a stream (the vCard reader's line layer), and
-// properties parsed with their parameters. Each VEVENT is read when it closes, into the record it
-// gives and what its expansion needs (its lines are then let go); events are kept until the end
-// of the file, since a series' overrides (RECURRENCE-ID) and the range that series are expanded
-// over are only known then: memory grows with the number of events, about their text's size,
-// never the whole file (descriptions above 1 MiB are cut by validation). A VEVENT naming a zone
-// whose VTIMEZONE has not been seen yet waits, whole, for the end of the file.
+// properties parsed with their parameters. Each VEVENT is read when it closes and its lines let
+// go: a single event gives its row there and then; a series (RRULE or RDATE) is kept until the end
+// of the file, since its overrides and the range it is expanded over are only known then, and so
+// are overrides (RECURRENCE-ID), to come out beside their series' rows in the file's order.
+// Memory grows with the number of series and overrides, never with the whole file
+// (descriptions above 1 MiB are cut by validation). A VEVENT naming a zone whose VTIMEZONE has not
+// been seen yet waits, whole, for the end of the file. X-WR-CALNAME is read where RFC 5545 puts
+// calendar properties, before the first event; rows of events before it have no calendarName.
 //
 // Times: `…Z` is UTC; a TZID parameter naming an IANA zone is converted with Intl
 // (parse/zoned-time.ts, RFC 5545's rules at DST edges); a TZID that Intl does not know is looked
@@ -98,7 +100,9 @@ class UnknownZone extends Malformed {}
 
 export async function* parseICalendar(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
   const stack: Component[] = [];
-  const events: Parsed[] = [];
+  /** Series and overrides, expanded at the end. */
+  const kept: Parsed[] = [];
+  const range = new Range();
   /** VEVENTs naming a zone whose VTIMEZONE may come later in the file. */
   const waiting: Component[] = [];
   const refused: Rejection[] = [];
@@ -139,7 +143,10 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
       const done = stack.pop()!;
       if (done.name === 'VEVENT') {
         try {
-          events.push(parseEvent(done, zones));
+          const event = parseEvent(done, zones);
+          range.add(event);
+          if (keptToTheEnd(event)) kept.push(event);
+          else yield singleRecord(event, calendarName);
         } catch (error) {
           if (error instanceof UnknownZone) waiting.push(done);
           else if (error instanceof Malformed) refused.push(rejection(done, `VEVENT on line ${done.line}: ${error.message}`));
@@ -168,7 +175,10 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
   }
   for (const component of waiting) {
     try {
-      events.push(parseEvent(component, zones));
+      const event = parseEvent(component, zones);
+      range.add(event);
+      if (keptToTheEnd(event)) kept.push(event);
+      else yield singleRecord(event, calendarName);
     } catch (error) {
       if (!(error instanceof Malformed)) throw error;
       refused.push(rejection(component, `VEVENT on line ${component.line}: ${error.message}`));
@@ -176,11 +186,47 @@ export async function* parseICalendar(input: Readable, context: ParseContext): A
   }
   // In the file's order, as if every event had been read at its END.
   if (waiting.length > 0) {
-    events.sort((a, b) => a.line - b.line);
+    kept.sort((a, b) => a.line - b.line);
     refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   }
   for (const refusal of refused) yield { kind: 'reject', rejection: refusal };
-  yield* expandEvents(events, calendarName);
+  yield* expandSeries(kept, range, calendarName);
+}
+
+/** What the series' range and overrides need from every event, gathered as they are read. */
+class Range {
+  lastSingleEnd = -Infinity;
+  latestStart = -Infinity;
+  latestEnd = -Infinity;
+  /** UID → the RECURRENCE-IDs overridden. */
+  overrides = new Map<string, Set<number>>();
+
+  add(event: Parsed): void {
+    this.latestStart = Math.max(this.latestStart, event.start.ms);
+    const end = event.end?.getTime() ?? event.start.ms;
+    if (!isSeries(event)) {
+      this.latestEnd = Math.max(this.latestEnd, end);
+      if (event.recurrenceId === null) this.lastSingleEnd = Math.max(this.lastSingleEnd, end);
+    } else {
+      const until = event.rrule?.until;
+      if (until) this.latestEnd = Math.max(this.latestEnd, parseUntil(until, event.start));
+      for (const rdate of event.rdates) this.latestEnd = Math.max(this.latestEnd, rdate.start);
+    }
+    if (event.recurrenceId !== null && event.uid) {
+      let set = this.overrides.get(event.uid);
+      if (!set) this.overrides.set(event.uid, (set = new Set()));
+      set.add(event.recurrenceId);
+    }
+  }
+}
+
+/** Series, and overrides (rows beside their series' rows, in the file's order): the rest is given at once. */
+const keptToTheEnd = (event: Parsed): boolean => isSeries(event) || event.recurrenceId !== null;
+
+function singleRecord(event: Parsed, calendarName: string | null): ParseEvent {
+  const key = event.uid ? [event.uid, new Date(event.recurrenceId ?? event.start.ms).toISOString()] : ['event', event.linesHash];
+  const record = { ...event.base, calendarName, key, recurrenceId: event.recurrenceId === null ? null : new Date(event.recurrenceId) };
+  return { kind: 'record', record, offset: event.offset };
 }
 
 function rejection(component: Component, reason: string): Rejection {
@@ -218,45 +264,20 @@ interface Parsed {
   attributes: Record<string, unknown>;
 }
 
-function* expandEvents(parsed: Parsed[], calendarName: string | null): Generator<ParseEvent> {
-  // The range.
-  let lastSingleEnd = -Infinity;
-  let latestStart = -Infinity;
-  let latestEnd = -Infinity;
-  for (const event of parsed) {
-    latestStart = Math.max(latestStart, event.start.ms);
-    const end = event.end?.getTime() ?? event.start.ms;
-    if (!isSeries(event)) {
-      latestEnd = Math.max(latestEnd, end);
-      if (event.recurrenceId === null) lastSingleEnd = Math.max(lastSingleEnd, end);
-    } else {
-      const until = event.rrule?.until;
-      if (until) latestEnd = Math.max(latestEnd, parseUntil(until, event.start));
-      for (const rdate of event.rdates) latestEnd = Math.max(latestEnd, rdate.start);
-    }
-  }
-  const capBase = Number.isFinite(lastSingleEnd) ? lastSingleEnd : latestStart;
+function* expandSeries(kept: Parsed[], range: Range, calendarName: string | null): Generator<ParseEvent> {
+  const capBase = Number.isFinite(range.lastSingleEnd) ? range.lastSingleEnd : range.latestStart;
   const capDate = new Date(capBase);
   capDate.setUTCFullYear(capDate.getUTCFullYear() + CAP_YEARS);
   const cap = capDate.getTime();
-  const horizon = Math.min(Math.max(latestEnd, latestStart), cap);
+  const horizon = Math.min(Math.max(range.latestEnd, range.latestStart), cap);
+  const overrides = range.overrides;
 
-  const overrides = new Map<string, Set<number>>();
-  for (const event of parsed) {
-    if (event.recurrenceId !== null && event.uid) {
-      let set = overrides.get(event.uid);
-      if (!set) overrides.set(event.uid, (set = new Set()));
-      set.add(event.recurrenceId);
-    }
-  }
-
-  for (const event of parsed) {
-    const base = { ...event.base, calendarName };
+  for (const event of kept) {
     if (!isSeries(event)) {
-      const key = event.uid ? [event.uid, new Date(event.recurrenceId ?? event.start.ms).toISOString()] : ['event', event.linesHash];
-      yield { kind: 'record', record: { ...base, key, recurrenceId: event.recurrenceId === null ? null : new Date(event.recurrenceId) }, offset: event.offset };
+      yield singleRecord(event, calendarName);
       continue;
     }
+    const base = { ...event.base, calendarName };
     const skip = new Set([...event.exdates, ...(event.uid ? (overrides.get(event.uid) ?? []) : [])]);
     const bounded = !event.rrule || event.rrule.count !== null || event.rrule.until !== null;
     const { starts, capped } = occurrences(event, bounded ? cap : horizon);
