@@ -1,5 +1,12 @@
 // Where each record type goes: its table, its columns, and how a record becomes a binary COPY row.
 // The content hash comes from the record's natural key, so the same record always gets the same hash.
+//
+// Each table is declared by one list of columns, each with how its value is written and from which
+// field of the record; the column names COPY is given and the function writing a row are both
+// made from that list, so their order and count cannot drift apart. The writer is generated once
+// per table, as straight-line code (`w.text(r.title); ...`) like the hand-written ones it replaces:
+// a loop over the list per row would make every field a call through a megamorphic site, on the
+// path every record takes.
 import { hash } from 'node:crypto';
 import type { LakeRecord } from '../records.js';
 import type { Transaction } from '../../db/database.js';
@@ -10,6 +17,7 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
   table: string;
   /** The time column of a time-partitioned table (partitions are ensured before loading). */
   timeColumn: string | null;
+  /** The columns of a row, in the order `write` writes them. */
   columns: readonly string[];
   /**
    * Tables whose rows a newer revision of the same record replaces (records.ts, `revision`): the
@@ -51,75 +59,93 @@ export function contentHash(record: LakeRecord): string {
   return hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'binary');
 }
 
-type DestinationMap = { [T in LakeRecord['type']]: Destination<Extract<LakeRecord, { type: T }>> };
+/** The fields of R whose values are V (or absent): what a column of V's type may be read from. */
+type FieldOf<R, V> = { [K in keyof R]-?: R[K] extends V | null | undefined ? K : never }[keyof R] & string;
 
-export const DESTINATIONS: DestinationMap = {
+type Json = Record<string, unknown> | readonly unknown[];
+
+/**
+ * One column: its name, how its value is written (a CopyBinaryWriter method, which fixes the
+ * column's type: `hex` is bytea from hex digits, `text[]` is textArray) and the record field it is
+ * read from. A timestamptz may name a second field, its microseconds past the millisecond. A jsonb
+ * may say `empty as NULL` (`{}` is stored as NULL) or `absent as {}` (NULL is stored as `{}`).
+ * The rest are not the record's: the importing user, the import file, the content hash of the
+ * record's natural key, a new random uuid.
+ */
+type Column<R> =
+  | readonly [name: string, type: 'text' | 'hex' | 'date', field: FieldOf<R, string>]
+  | readonly [name: string, type: 'int2' | 'int8' | 'float4' | 'float8', field: FieldOf<R, number>]
+  | readonly [name: string, type: 'bool', field: FieldOf<R, boolean>]
+  | readonly [name: string, type: 'timestamptz', field: FieldOf<R, Date>, micros?: FieldOf<R, number>]
+  | readonly [name: string, type: 'text[]', field: FieldOf<R, readonly string[]>]
+  | readonly [name: string, type: 'jsonb', field: FieldOf<R, Json>, stored?: 'empty as NULL' | 'absent as {}']
+  | readonly [name: string, type: 'user' | 'import file' | 'content hash' | 'random uuid'];
+
+/** A destination as declared: its columns as a list of Column, from which `columns` and `write` are made. */
+type Declared<R extends LakeRecord> = Omit<Destination<R>, 'columns' | 'write'> & { columns: readonly Column<R>[] };
+
+type DestinationMap = { [T in LakeRecord['type']]: Destination<Extract<LakeRecord, { type: T }>> };
+type DeclaredMap = { [T in LakeRecord['type']]: Declared<Extract<LakeRecord, { type: T }>> };
+
+const DECLARED: DeclaredMap = {
   blob_ref: {
     table: 'user_data.blob_refs',
     timeColumn: null,
-    columns: ['user_id', 'sha256', 'size_bytes', 'mime_type', 'original_name', 'source', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(7);
-      w.uuid(user);
-      w.hex(r.sha256);
-      w.int8(r.size);
-      w.text(r.mimeType);
-      w.text(r.originalName);
-      w.text(r.source);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['sha256', 'hex', 'sha256'],
+      ['size_bytes', 'int8', 'size'],
+      ['mime_type', 'text', 'mimeType'],
+      ['original_name', 'text', 'originalName'],
+      ['source', 'text', 'source'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   document: {
     table: 'user_data.documents',
     timeColumn: null,
-    columns: ['user_id', 'content_hash', 'sha256', 'path', 'kind', 'mime_type', 'mime_from_name', 'size_bytes', 'title', 'body', 'language',
-      'metadata', 'pii', 'extraction', 'source', 'attributes', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(17);
-      w.uuid(user);
-      w.latin1(contentHash(r));
-      w.hex(r.sha256);
-      w.text(r.path);
-      w.text(r.kind);
-      w.text(r.mimeType);
-      w.text(r.mimeFromName);
-      w.int8(r.size);
-      w.text(r.title);
-      w.text(r.text);
-      w.text(r.language);
-      w.jsonb(r.metadata);
-      w.jsonb(r.pii);
-      w.text(r.extraction);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['content_hash', 'content hash'],
+      ['sha256', 'hex', 'sha256'],
+      ['path', 'text', 'path'],
+      ['kind', 'text', 'kind'],
+      ['mime_type', 'text', 'mimeType'],
+      ['mime_from_name', 'text', 'mimeFromName'],
+      ['size_bytes', 'int8', 'size'],
+      ['title', 'text', 'title'],
+      ['body', 'text', 'text'],
+      ['language', 'text', 'language'],
+      ['metadata', 'jsonb', 'metadata'],
+      ['pii', 'jsonb', 'pii'],
+      ['extraction', 'text', 'extraction'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   location_point: {
     table: 'timeseries.location_points',
     timeColumn: 'recorded_at',
-    columns: ['user_id', 'recorded_at', 'content_hash', 'lat', 'lon', 'accuracy_m', 'altitude_m', 'velocity_mps', 'heading_deg',
-      'activity', 'activity_confidence', 'device', 'source', 'attributes', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(15);
-      w.uuid(user);
-      w.timestamptz(r.recordedAt);
-      w.latin1(contentHash(r));
-      w.float8(r.lat);
-      w.float8(r.lon);
-      w.float4(r.accuracyM);
-      w.float4(r.altitudeM);
-      w.float4(r.velocityMps);
-      w.float4(r.headingDeg);
-      w.text(r.activity);
-      w.int2(r.activityConfidence);
-      w.text(r.device);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['recorded_at', 'timestamptz', 'recordedAt'],
+      ['content_hash', 'content hash'],
+      ['lat', 'float8', 'lat'],
+      ['lon', 'float8', 'lon'],
+      ['accuracy_m', 'float4', 'accuracyM'],
+      ['altitude_m', 'float4', 'altitudeM'],
+      ['velocity_mps', 'float4', 'velocityMps'],
+      ['heading_deg', 'float4', 'headingDeg'],
+      ['activity', 'text', 'activity'],
+      ['activity_confidence', 'int2', 'activityConfidence'],
+      ['device', 'text', 'device'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: (r) => r.recordedAt,
     // The same fix from another export: a duplicate though its key differs.
     dropDuplicates: { withinMs: SAME_FIX_WITHIN_MS, drop: dropSameFixes },
@@ -147,8 +173,25 @@ export const DESTINATIONS: DestinationMap = {
   item: {
     table: 'user_data.items',
     timeColumn: 'occurred_at',
-    columns: ['user_id', 'occurred_at', 'content_hash', 'utc_offset_minutes', 'kind', 'source', 'title', 'body', 'url', 'language',
-      'lat', 'lon', 'attributes', 'import_file_id', 'revision', 'item_id'],
+    columns: [
+      ['user_id', 'user'],
+      ['occurred_at', 'timestamptz', 'occurredAt', 'occurredAtMicros'],
+      ['content_hash', 'content hash'],
+      ['utc_offset_minutes', 'int2', 'utcOffsetMinutes'],
+      ['kind', 'text', 'kind'],
+      ['source', 'text', 'source'],
+      ['title', 'text', 'title'],
+      ['body', 'text', 'text'],
+      ['url', 'text', 'url'],
+      ['language', 'text', 'language'],
+      ['lat', 'float8', 'lat'],
+      ['lon', 'float8', 'lon'],
+      ['attributes', 'jsonb', 'attributes', 'absent as {}'],
+      ['import_file_id', 'import file'],
+      ['revision', 'int8', 'revision'],
+      // A random id (migration 0018); a duplicate's is dropped with it, and a newer revision keeps the stored row's.
+      ['item_id', 'random uuid'],
+    ],
     replace: {
       conflict: ['user_id', 'occurred_at', 'content_hash'],
       columns: ['utc_offset_minutes', 'title', 'body', 'url', 'language', 'lat', 'lon', 'attributes', 'import_file_id', 'revision'],
@@ -162,32 +205,21 @@ export const DESTINATIONS: DestinationMap = {
                 WHERE occurred_at <> date_trunc('milliseconds', occurred_at)) AS exact
         WHERE stored.user_id = exact.user_id AND stored.occurred_at = date_trunc('milliseconds', exact.occurred_at)
           AND stored.content_hash = exact.content_hash`,
-    write(w, r, user, file) {
-      w.row(16);
-      w.uuid(user);
-      w.timestamptz(r.occurredAt, r.occurredAtMicros);
-      w.latin1(contentHash(r));
-      w.int2(r.utcOffsetMinutes);
-      w.text(r.kind);
-      w.text(r.source);
-      w.text(r.title);
-      w.text(r.text);
-      w.text(r.url);
-      w.text(r.language);
-      w.float8(r.lat);
-      w.float8(r.lon);
-      w.jsonb(r.attributes ?? {});
-      w.uuid(file);
-      w.int8(r.revision);
-      // A random id (migration 0018); a duplicate's is dropped with it, and a newer revision keeps the stored row's.
-      w.randomUuid();
-    },
     time: (r) => r.occurredAt,
   },
   place: {
     table: 'user_data.places',
     timeColumn: null,
-    columns: ['user_id', 'place_id', 'source', 'name', 'address', 'lat', 'lon', 'attributes'],
+    columns: [
+      ['user_id', 'user'],
+      ['place_id', 'text', 'placeId'],
+      ['source', 'text', 'source'],
+      ['name', 'text', 'name'],
+      ['address', 'text', 'address'],
+      ['lat', 'float8', 'lat'],
+      ['lon', 'float8', 'lon'],
+      ['attributes', 'jsonb', 'attributes', 'absent as {}'],
+    ],
     // A place is named by a visit and labelled by a profile (HOME, WORK), in either order, in one
     // file or several: each record adds what the stored row lacks and overwrites nothing, so a
     // re-import changes nothing. Rows of one batch sharing a place are folded first (an UPDATE
@@ -212,140 +244,115 @@ export const DESTINATIONS: DestinationMap = {
             OR (stored.address IS NULL AND incoming.address IS NOT NULL)
             OR ((stored.lat IS NULL OR stored.lon IS NULL) AND incoming.lat IS NOT NULL)
             OR incoming.attributes || stored.attributes <> stored.attributes)`,
-    write(w, r, user) {
-      w.row(8);
-      w.uuid(user);
-      w.text(r.placeId);
-      w.text(r.source);
-      w.text(r.name);
-      w.text(r.address);
-      w.float8(r.lat);
-      w.float8(r.lon);
-      w.jsonb(r.attributes ?? {});
-    },
     time: () => null,
   },
   visit: {
     table: 'user_data.visits',
     timeColumn: null,
-    columns: ['user_id', 'started_at', 'content_hash', 'ended_at', 'place_id', 'source', 'lat', 'lon', 'confidence', 'attributes',
-      'import_file_id'],
-    write(w, r, user, file) {
-      w.row(11);
-      w.uuid(user);
-      w.timestamptz(r.startedAt);
-      w.latin1(contentHash(r));
-      w.timestamptz(r.endedAt);
-      w.text(r.placeId);
-      w.text(r.source);
-      w.float8(r.lat);
-      w.float8(r.lon);
-      w.float4(r.confidence);
-      w.jsonb(r.attributes ?? {});
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['started_at', 'timestamptz', 'startedAt'],
+      ['content_hash', 'content hash'],
+      ['ended_at', 'timestamptz', 'endedAt'],
+      ['place_id', 'text', 'placeId'],
+      ['source', 'text', 'source'],
+      ['lat', 'float8', 'lat'],
+      ['lon', 'float8', 'lon'],
+      ['confidence', 'float4', 'confidence'],
+      ['attributes', 'jsonb', 'attributes', 'absent as {}'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   measurement: {
     table: 'timeseries.measurements',
     timeColumn: 'measured_at',
-    columns: ['user_id', 'measured_at', 'content_hash', 'metric', 'value', 'unit', 'source', 'attributes', 'import_file_id', 'revision'],
+    columns: [
+      ['user_id', 'user'],
+      ['measured_at', 'timestamptz', 'measuredAt'],
+      ['content_hash', 'content hash'],
+      ['metric', 'text', 'metric'],
+      ['value', 'float8', 'value'],
+      ['unit', 'text', 'unit'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+      ['revision', 'int8', 'revision'],
+    ],
     replace: { conflict: ['user_id', 'measured_at', 'content_hash'], columns: ['value', 'unit', 'attributes', 'import_file_id', 'revision'] },
-    write(w, r, user, file) {
-      w.row(10);
-      w.uuid(user);
-      w.timestamptz(r.measuredAt);
-      w.latin1(contentHash(r));
-      w.text(r.metric);
-      w.float8(r.value);
-      w.text(r.unit);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-      w.int8(r.revision);
-    },
     time: (r) => r.measuredAt,
   },
   message: {
     table: 'user_data.messages',
     timeColumn: 'sent_at',
-    columns: ['user_id', 'sent_at', 'content_hash', 'message_id', 'thread_id', 'in_reply_to', 'from_address', 'to_addresses',
-      'cc_addresses', 'subject', 'body', 'labels', 'attachments', 'source', 'attributes', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(16);
-      w.uuid(user);
-      w.timestamptz(r.sentAt);
-      w.latin1(contentHash(r));
-      w.text(r.messageId);
-      w.text(r.threadId);
-      w.text(r.inReplyTo);
-      w.text(r.from);
-      w.textArray(r.to);
-      w.textArray(r.cc);
-      w.text(r.subject);
-      w.text(r.body);
-      w.textArray(r.labels);
-      w.jsonb(r.attachments);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['sent_at', 'timestamptz', 'sentAt'],
+      ['content_hash', 'content hash'],
+      ['message_id', 'text', 'messageId'],
+      ['thread_id', 'text', 'threadId'],
+      ['in_reply_to', 'text', 'inReplyTo'],
+      ['from_address', 'text', 'from'],
+      ['to_addresses', 'text[]', 'to'],
+      ['cc_addresses', 'text[]', 'cc'],
+      ['subject', 'text', 'subject'],
+      ['body', 'text', 'body'],
+      ['labels', 'text[]', 'labels'],
+      ['attachments', 'jsonb', 'attachments'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: (r) => r.sentAt,
   },
   contact: {
     table: 'user_data.contacts',
     timeColumn: null,
-    columns: ['user_id', 'content_hash', 'uid', 'full_name', 'structured_name', 'emails', 'phones', 'organization', 'title', 'birthday',
-      'addresses', 'notes', 'photo_uri', 'categories', 'source', 'attributes', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(17);
-      w.uuid(user);
-      w.latin1(contentHash(r));
-      w.text(r.uid);
-      w.text(r.fullName);
-      w.jsonb(r.structuredName);
-      w.textArray(r.emails);
-      w.textArray(r.phones);
-      w.text(r.organization);
-      w.text(r.title);
-      w.date(r.birthday);
-      w.jsonb(r.addresses);
-      w.text(r.notes);
-      w.text(r.photoUri);
-      w.textArray(r.categories);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['content_hash', 'content hash'],
+      ['uid', 'text', 'uid'],
+      ['full_name', 'text', 'fullName'],
+      ['structured_name', 'jsonb', 'structuredName'],
+      ['emails', 'text[]', 'emails'],
+      ['phones', 'text[]', 'phones'],
+      ['organization', 'text', 'organization'],
+      ['title', 'text', 'title'],
+      ['birthday', 'date', 'birthday'],
+      ['addresses', 'jsonb', 'addresses'],
+      ['notes', 'text', 'notes'],
+      ['photo_uri', 'text', 'photoUri'],
+      ['categories', 'text[]', 'categories'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   calendar_event: {
     table: 'user_data.calendar_events',
     timeColumn: null,
-    columns: ['user_id', 'starts_at', 'content_hash', 'uid', 'recurrence_id', 'summary', 'description', 'location', 'ends_at', 'all_day',
-      'time_zone', 'status', 'organizer', 'attendees', 'rrule', 'calendar_name', 'source', 'attributes', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(19);
-      w.uuid(user);
-      w.timestamptz(r.startsAt);
-      w.latin1(contentHash(r));
-      w.text(r.uid);
-      w.timestamptz(r.recurrenceId);
-      w.text(r.summary);
-      w.text(r.description);
-      w.text(r.location);
-      w.timestamptz(r.endsAt);
-      w.bool(r.allDay);
-      w.text(r.timeZone);
-      w.text(r.status);
-      w.text(r.organizer);
-      w.jsonb(r.attendees);
-      w.text(r.rrule);
-      w.text(r.calendarName);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['starts_at', 'timestamptz', 'startsAt'],
+      ['content_hash', 'content hash'],
+      ['uid', 'text', 'uid'],
+      ['recurrence_id', 'timestamptz', 'recurrenceId'],
+      ['summary', 'text', 'summary'],
+      ['description', 'text', 'description'],
+      ['location', 'text', 'location'],
+      ['ends_at', 'timestamptz', 'endsAt'],
+      ['all_day', 'bool', 'allDay'],
+      ['time_zone', 'text', 'timeZone'],
+      ['status', 'text', 'status'],
+      ['organizer', 'text', 'organizer'],
+      ['attendees', 'jsonb', 'attendees'],
+      ['rrule', 'text', 'rrule'],
+      ['calendar_name', 'text', 'calendarName'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   // Photos and videos (sources/formats/media/): keyed by content and by place in the export, not by a
@@ -353,107 +360,144 @@ export const DESTINATIONS: DestinationMap = {
   media: {
     table: 'user_data.media',
     timeColumn: null,
-    columns: ['user_id', 'sha256', 'mime_type', 'size_bytes', 'width', 'height', 'duration_s', 'camera_make', 'camera_model', 'orientation',
-      'meta_taken_at', 'meta_utc_offset_minutes', 'meta_lat', 'meta_lon', 'meta_alt', 'meta_source', 'original_name', 'source', 'attributes',
-      'import_file_id'],
-    write(w, r, user, file) {
-      w.row(20);
-      w.uuid(user);
-      w.hex(r.sha256);
-      w.text(r.mimeType);
-      w.int8(r.size);
-      w.int8(r.width);
-      w.int8(r.height);
-      w.float8(r.durationS);
-      w.text(r.cameraMake);
-      w.text(r.cameraModel);
-      w.int2(r.orientation);
-      w.timestamptz(r.metaTakenAt);
-      w.int2(r.metaUtcOffsetMinutes);
-      w.float8(r.metaLat);
-      w.float8(r.metaLon);
-      w.float8(r.metaAlt);
-      w.text(r.metaSource);
-      w.text(r.originalName);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['sha256', 'hex', 'sha256'],
+      ['mime_type', 'text', 'mimeType'],
+      ['size_bytes', 'int8', 'size'],
+      ['width', 'int8', 'width'],
+      ['height', 'int8', 'height'],
+      ['duration_s', 'float8', 'durationS'],
+      ['camera_make', 'text', 'cameraMake'],
+      ['camera_model', 'text', 'cameraModel'],
+      ['orientation', 'int2', 'orientation'],
+      ['meta_taken_at', 'timestamptz', 'metaTakenAt'],
+      ['meta_utc_offset_minutes', 'int2', 'metaUtcOffsetMinutes'],
+      ['meta_lat', 'float8', 'metaLat'],
+      ['meta_lon', 'float8', 'metaLon'],
+      ['meta_alt', 'float8', 'metaAlt'],
+      ['meta_source', 'text', 'metaSource'],
+      ['original_name', 'text', 'originalName'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   media_file: {
     table: 'user_data.media_files',
     timeColumn: null,
-    columns: ['user_id', 'folder', 'file_name', 'sha256', 'pair_name', 'pair_dup', 'folder_kind', 'source', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(9);
-      w.uuid(user);
-      w.text(r.folder);
-      w.text(r.fileName);
-      w.hex(r.sha256);
-      w.text(r.pairName);
-      w.int2(r.pairDup);
-      w.text(r.folderKind);
-      w.text(r.source);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['folder', 'text', 'folder'],
+      ['file_name', 'text', 'fileName'],
+      ['sha256', 'hex', 'sha256'],
+      ['pair_name', 'text', 'pairName'],
+      ['pair_dup', 'int2', 'pairDup'],
+      ['folder_kind', 'text', 'folderKind'],
+      ['source', 'text', 'source'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   media_sidecar: {
     table: 'user_data.media_sidecars',
     timeColumn: null,
-    columns: ['user_id', 'folder', 'sidecar_name', 'pair_name', 'pair_dup', 'truncated', 'title', 'description', 'taken_at', 'created_at',
-      'lat', 'lon', 'alt', 'exif_lat', 'exif_lon', 'exif_alt', 'people', 'favorited', 'url', 'source', 'attributes', 'import_file_id'],
-    write(w, r, user, file) {
-      w.row(22);
-      w.uuid(user);
-      w.text(r.folder);
-      w.text(r.sidecarName);
-      w.text(r.pairName);
-      w.int2(r.pairDup);
-      w.bool(r.truncated);
-      w.text(r.title);
-      w.text(r.description);
-      w.timestamptz(r.takenAt);
-      w.timestamptz(r.createdAt);
-      w.float8(r.lat);
-      w.float8(r.lon);
-      w.float8(r.alt);
-      w.float8(r.exifLat);
-      w.float8(r.exifLon);
-      w.float8(r.exifAlt);
-      w.textArray(r.people);
-      w.bool(r.favorited);
-      w.text(r.url);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['folder', 'text', 'folder'],
+      ['sidecar_name', 'text', 'sidecarName'],
+      ['pair_name', 'text', 'pairName'],
+      ['pair_dup', 'int2', 'pairDup'],
+      ['truncated', 'bool', 'truncated'],
+      ['title', 'text', 'title'],
+      ['description', 'text', 'description'],
+      ['taken_at', 'timestamptz', 'takenAt'],
+      ['created_at', 'timestamptz', 'createdAt'],
+      ['lat', 'float8', 'lat'],
+      ['lon', 'float8', 'lon'],
+      ['alt', 'float8', 'alt'],
+      ['exif_lat', 'float8', 'exifLat'],
+      ['exif_lon', 'float8', 'exifLon'],
+      ['exif_alt', 'float8', 'exifAlt'],
+      ['people', 'text[]', 'people'],
+      ['favorited', 'bool', 'favorited'],
+      ['url', 'text', 'url'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
   media_album: {
     table: 'user_data.media_albums',
     timeColumn: null,
-    columns: ['user_id', 'folder', 'title', 'description', 'access', 'album_date', 'location', 'lat', 'lon', 'source', 'attributes',
-      'import_file_id'],
-    write(w, r, user, file) {
-      w.row(12);
-      w.uuid(user);
-      w.text(r.folder);
-      w.text(r.title);
-      w.text(r.description);
-      w.text(r.access);
-      w.timestamptz(r.albumDate);
-      w.text(r.location);
-      w.float8(r.lat);
-      w.float8(r.lon);
-      w.text(r.source);
-      w.jsonb(r.attributes, true);
-      w.uuid(file);
-    },
+    columns: [
+      ['user_id', 'user'],
+      ['folder', 'text', 'folder'],
+      ['title', 'text', 'title'],
+      ['description', 'text', 'description'],
+      ['access', 'text', 'access'],
+      ['album_date', 'timestamptz', 'albumDate'],
+      ['location', 'text', 'location'],
+      ['lat', 'float8', 'lat'],
+      ['lon', 'float8', 'lon'],
+      ['source', 'text', 'source'],
+      ['attributes', 'jsonb', 'attributes', 'empty as NULL'],
+      ['import_file_id', 'import file'],
+    ],
     time: () => null,
   },
 };
+
+/** What a record field or a record type must look like to be written into a generated writer. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const DESTINATIONS = Object.fromEntries(
+  Object.entries(DECLARED).map(([type, declared]) => [type, destination(type, declared as Declared<LakeRecord>)]),
+) as DestinationMap;
+
+function destination(type: string, declared: Declared<LakeRecord>): Destination {
+  return { ...declared, columns: declared.columns.map(([name]) => name), write: rowWriter(type, declared.columns) };
+}
+
+/**
+ * The function writing a row of these columns, compiled from their list: the same code a
+ * hand-written writer would be (a call per column, the fields read by name), with no list to walk
+ * and nothing allocated per row.
+ */
+function rowWriter(type: string, columns: readonly Column<LakeRecord>[]): Destination['write'] {
+  const field = (name: string | undefined): string => {
+    if (name === undefined || !IDENTIFIER.test(name)) throw new Error(`${type}: not a record field: ${String(name)}`);
+    return `r.${name}`;
+  };
+  const statements = columns.map((column) => {
+    const [, how, from, option] = column;
+    switch (how) {
+      case 'user':
+        return 'w.uuid(user);';
+      case 'import file':
+        return 'w.uuid(file);';
+      case 'content hash':
+        return 'w.latin1(contentHash(r));';
+      case 'random uuid':
+        return 'w.randomUuid();';
+      case 'timestamptz':
+        return option === undefined ? `w.timestamptz(${field(from)});` : `w.timestamptz(${field(from)}, ${field(option)});`;
+      case 'jsonb':
+        if (option === 'empty as NULL') return `w.jsonb(${field(from)}, true);`;
+        if (option === 'absent as {}') return `w.jsonb(${field(from)} ?? {});`;
+        return `w.jsonb(${field(from)});`;
+      case 'text[]':
+        return `w.textArray(${field(from)});`;
+      default:
+        return `w.${how}(${field(from)});`;
+    }
+  });
+  if (!IDENTIFIER.test(type)) throw new Error(`not a record type: ${type}`);
+  const source = `'use strict';\nreturn function write_${type}(w, r, user, file) {\n  w.row(${columns.length});\n  ${statements.join('\n  ')}\n};`;
+  return new Function('contentHash', source)(contentHash);
+}
 
 /** The tables whose rows name the import file they came from. */
 export const LOADED_TABLES: readonly string[] = Object.values(DESTINATIONS)
