@@ -16,9 +16,9 @@ import type { BlobStore } from '../store/blob-store.js';
 import { LakeError } from '../errors.js';
 import { detectInputKind } from './extract/input-kind.js';
 import { ChecksumStream, readExport, sniffMimeType, type ExportEntry, type ExtractLimits, type Refusal } from './extract/index.js';
-import { loadResilient } from './load/resilient.js';
-import type { Checkpoint } from './load/loader.js';
-import type { QuarantineCategory } from './records.js';
+import { loadResilient, type ResilientCounts } from './load/resilient.js';
+import type { Checkpoint, QuarantineEntry } from './load/loader.js';
+import type { QuarantineCategory, RepairCounts } from './records.js';
 import { HEARTBEAT_MS, thisRunner } from './job-liveness.js';
 import { assertInputsReadable, unreadableInput } from './receive/inputs.js';
 import {
@@ -343,13 +343,34 @@ async function importEntry(db: Database, options: ImportOptions, jobId: string, 
     fileId = resumed?.fileId ?? (await createFile(db, userId, jobId, { ...fileRow, status: 'loading' }));
     report.resumedFrom = resumed?.recordsDone ?? 0;
     try {
-      await parseAndLoad(db, options, { userId, jobId, fileId }, source, rest, { size: entry.size, exportedAt: entry.modifiedAt }, report, (handled) => {
-        progress.path = entry.path;
-        progress.fileBytes = checksum.bytes;
-        progress.fileSize = entry.size;
-        progress.records += handled;
-        options.onProgress?.(progress);
+      const file = {
+        target: { userId, jobId, fileId },
+        source,
+        input: rest,
+        path: entry.path,
+        size: entry.size,
+        exportedAt: entry.modifiedAt,
+        resumedFrom: report.resumedFrom,
+        repairs: report.repairs,
+      };
+      const outcome = await parseAndLoad(db, options, file, {
+        quarantined: (entries) => countQuarantined(report, entries),
+        committed: (counts) => {
+          countCommitted(report, counts, source.id);
+          progress.path = entry.path;
+          progress.fileBytes = checksum.bytes;
+          progress.fileSize = entry.size;
+          progress.records += counts.inserted + counts.updated + counts.duplicates;
+          options.onProgress?.(progress);
+        },
       });
+      if (outcome.broken) {
+        report.status = 'partial';
+        report.note = outcome.broken;
+      } else if (report.status === 'done' && outcome.events === 0) {
+        report.status = 'empty';
+        report.note = `recognised as ${source.id} but holds no records`;
+      }
     } catch (cause) {
       if (cause instanceof ImportAbortedError) {
         raw.destroy(); // stopped mid-way: the file is left to be resumed, not read to its end
@@ -424,17 +445,48 @@ function unrecognised(sniff: ReturnType<typeof sniffMimeType>): string {
   return `not imported: no parser recognises this ${sniff.detected ?? 'content'}`;
 }
 
-async function parseAndLoad(
-  db: Database,
-  options: ImportOptions,
-  target: { userId: string; jobId: string; fileId: string },
-  source: Source,
-  input: Readable,
-  entry: { size: number | null; exportedAt: Date | null },
-  report: FileReport,
-  onBatch: (recordsHandled: number) => void,
-): Promise<void> {
-  const path = report.path;
+/** A recognised file to parse and load. */
+interface FileToLoad {
+  target: { userId: string; jobId: string; fileId: string };
+  source: Source;
+  input: Readable;
+  /** Path inside the export. */
+  path: string;
+  size: number | null;
+  exportedAt: Date | null;
+  /** Parse events an interrupted import of this file committed: skipped. */
+  resumedFrom: number;
+  /** The file's repair counts, which the parser adds to as it reads. */
+  repairs: RepairCounts;
+}
+
+/**
+ * What a file's batches add to its counts as they go, so that a file stopped half-way reports
+ * what it did load: a batch's quarantined entries when it is handed to the database, its rows
+ * once it is committed.
+ */
+interface BatchTally {
+  quarantined(entries: readonly QuarantineEntry[]): void;
+  committed(counts: ResilientCounts): void;
+}
+
+function countQuarantined(report: FileReport, entries: readonly QuarantineEntry[]): void {
+  for (const q of entries) report.quarantined[q.category] = (report.quarantined[q.category] ?? 0) + 1;
+}
+
+function countCommitted(report: FileReport, counts: ResilientCounts, sourceId: string): void {
+  report.records += counts.inserted;
+  addKindCounts(report.counts, counts.insertedByTable, sourceId);
+  report.updated += counts.updated;
+  report.duplicates += counts.duplicates;
+  for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
+    report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
+  }
+}
+
+/** Parses the file and loads its batches as they come, each told to `tally`; returns how the parse ended. */
+async function parseAndLoad(db: Database, options: ImportOptions, file: FileToLoad, tally: BatchTally): Promise<ParseOutcome> {
+  const { target, source, path } = file;
   // Up to `window` batches load at once on their own connections while the next is parsed and
   // turned into COPY data (PGlite has one connection: there the window is 1). A batch's
   // checkpoint never claims more than is certainly committed: its own end when nothing loads
@@ -450,31 +502,22 @@ async function parseAndLoad(
     oldest.release();
   };
   const load = async (produced: ProducedBatch): Promise<void> => {
-    for (const q of produced.quarantine) report.quarantined[q.category] = (report.quarantined[q.category] ?? 0) + 1;
+    tally.quarantined(produced.quarantine);
     const end: Checkpoint = { recordsDone: produced.eventsDone, byteOffset: produced.lastOffset };
     while (loading.length >= window) await settleOldest();
     const checkpoint = loading.length === 0 ? end : committed;
-    const done = loadResilient(db, target, { tables: produced.tables, quarantine: produced.quarantine, checkpoint }, path).then((counts) => {
-      report.records += counts.inserted;
-      addKindCounts(report.counts, counts.insertedByTable, source.id);
-      report.updated += counts.updated;
-      report.duplicates += counts.duplicates;
-      for (const category of Object.keys(counts.quarantinedByDatabase) as QuarantineCategory[]) {
-        report.quarantined[category] = (report.quarantined[category] ?? 0) + counts.quarantinedByDatabase[category]!;
-      }
-      onBatch(counts.inserted + counts.updated + counts.duplicates);
-    });
+    const done = loadResilient(db, target, { tables: produced.tables, quarantine: produced.quarantine, checkpoint }, path).then((counts) => tally.committed(counts));
     done.catch(() => {}); // awaited (and rethrown) by settleOldest
     loading.push({ done, end, release: () => produced.release() });
   };
 
   const outcome: ParseOutcome = { events: 0, broken: null };
-  const produce = { resumedFrom: report.resumedFrom, batchSize: options.batchSize, target };
+  const produce = { resumedFrom: file.resumedFrom, batchSize: options.batchSize, target };
   // Only into the embedded database, which loads in this thread (see pipeline/parse-in-worker.ts).
-  const parser = db.backend === 'embedded' && entry.size !== null && entry.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES) ? standaloneParser(source.id) : null;
-  const worker = parser ? batchesFromWorker(parser, input, { path, exportedAt: entry.exportedAt }, produce, outcome, report.repairs) : null;
+  const parser = db.backend === 'embedded' && file.size !== null && file.size >= (options.parseWorkerMinBytes ?? PARSE_WORKER_MIN_BYTES) ? standaloneParser(source.id) : null;
+  const worker = parser ? batchesFromWorker(parser, file.input, { path, exportedAt: file.exportedAt }, produce, outcome, file.repairs) : null;
   const batches: AsyncIterable<ProducedBatch> = worker?.batches ??
-    produceBatches(source, input, { path, repairs: report.repairs, blobs: options.blobs ?? null, exportedAt: entry.exportedAt }, produce, outcome);
+    produceBatches(source, file.input, { path, repairs: file.repairs, blobs: options.blobs ?? null, exportedAt: file.exportedAt }, produce, outcome);
   try {
     for await (const produced of batches) {
       await load(produced);
@@ -487,11 +530,5 @@ async function parseAndLoad(
   } finally {
     await worker?.stop();
   }
-  if (outcome.broken) {
-    report.status = 'partial';
-    report.note = outcome.broken;
-  } else if (report.status === 'done' && outcome.events === 0) {
-    report.status = 'empty';
-    report.note = `recognised as ${source.id} but holds no records`;
-  }
+  return outcome;
 }
