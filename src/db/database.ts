@@ -13,7 +13,7 @@ export interface QueryOptions {
   /**
    * The statement repeats verbatim and only its parameters change (the loader's, once per batch):
    * a server keeps it prepared on each connection, parsed and planned once instead of every time
-   * (TimescaleDB's planning over a hypertable's chunks took about 1.5 ms a statement). PGlite
+   * (TimescaleDB's planning over a hypertable's chunks is costly, every statement). PGlite
    * ignores it. Never for SQL with values written into its text: each text is kept.
    */
   prepare?: boolean;

@@ -1,8 +1,8 @@
 // A grid of 0.01° × 0.01° cells (about 1.1 km × 1.1 km at the equator, narrower towards the
 // poles) that indexes location points by a btree on (user_id, cell), for radius queries. A GiST
 // index on the geography column served them before, but cost most of the time of loading a point
-// (measured per row: 7.3 µs of 8.8 in PGlite, 2.1 of 4.6 on the server; the btree costs 1.6 and
-// 0.5), and a personal track needs no more than a coarse cell to find the few cells near a place.
+// (several times what the btree costs, in PGlite and on a server), and a personal track needs no
+// more than a coarse cell to find the few cells near a place.
 // A query turns its circle into ranges of cell numbers (one per row of cells it crosses); the
 // exact distance is still checked on the rows those ranges find.
 

@@ -58,15 +58,16 @@ export interface ImportProgress {
 }
 
 /**
- * Records per load transaction unless told otherwise. Each transaction costs about 6 ms besides
- * its rows (measured on the server: Records.json at 5,000 a batch 28.6 MB/s, at 10,000 32.1, at
- * 20,000 32.4 with 25 MB more RSS). Batches of large records end earlier (pipeline/batches.ts).
+ * Records per load transaction unless told otherwise. Each transaction has a cost besides its
+ * rows, which smaller batches pay more often; larger ones load hardly faster and hold more memory
+ * (measured with Records.json on the server). Batches of large records end earlier
+ * (pipeline/batches.ts).
  */
 export const DEFAULT_BATCH_SIZE = 10_000;
 /**
  * Files of standalone sources from this size are parsed in a worker thread (pipeline/): starting
- * one takes about 0.2 s, which a smaller file does not win back (a Records.json into PGlite,
- * measured: 8 MB 0.52 s without the worker and 0.61 to 0.67 with it; 16 MB 1.0 and 0.84 to 0.91).
+ * one takes a fraction of a second, which a smaller file does not win back (measured with
+ * Records.json into PGlite: slower at half this size, faster at this size).
  */
 export const PARSE_WORKER_MIN_BYTES = 16 * 1024 * 1024;
 

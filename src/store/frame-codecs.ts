@@ -3,8 +3,8 @@
 // Both codecs are WebAssembly builds shipped inside their npm packages (lz4_flex, by its author,
 // and the reference zstd library): nothing is compiled or downloaded at install, they behave the
 // same on every platform, and their memory is one linear heap that stays as large as one piece
-// needs. The native bindings measured here (lz4-napi, @mongodb-js/zstd 1.x) grew the process by
-// 150-350 MB on a 200 MB blob because the buffers they return are reclaimed late; zstd-napi
+// needs. The native bindings measured here (lz4-napi, @mongodb-js/zstd 1.x) grew the process in
+// proportion to the blob because the buffers they return are reclaimed late; zstd-napi
 // streams natively but has no prebuilt binary in the npm registry. The calls are synchronous, on
 // one piece (1 MiB) at a time.
 //

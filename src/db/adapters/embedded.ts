@@ -38,7 +38,7 @@ export interface EmbeddedOptions {
 
 /** Free space the database always keeps (room for two WAL segments: disk-space.ts). */
 const EMBEDDED_RESERVE_BYTES = DISK_RESERVE_BYTES;
-/** A new database: PGlite's initdb and the lake's migrations (about 47 MB measured, WAL included). */
+/** A new database: PGlite's initdb and the lake's migrations, WAL included, with room to spare. */
 const NEW_DATABASE_BYTES = 64 * MIB;
 /** Disk a batch may take per byte of its COPY data: staging table, heap, indexes and WAL. */
 const BYTES_PER_COPY_BYTE = 4;

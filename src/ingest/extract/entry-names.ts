@@ -108,8 +108,8 @@ function checkPathSegments(segments: string[], shown: string, isDirectory: boole
  * taken. Case-insensitive so the names stay distinct on macOS and Windows file systems and in
  * case-insensitive lookups. Deterministic for the same inputs in the same order.
  *
- * Remembers a 96-bit hash of each case-folded path rather than the path, so a million entries cost
- * about 50 MB rather than 150.
+ * Remembers a 96-bit hash of each case-folded path rather than the path, so a million entries
+ * take a fraction of the memory their paths would.
  */
 export class EntryNamer {
   private readonly taken = new Set<string>();

@@ -1,7 +1,7 @@
 // PostgreSQL's binary COPY format, written straight into one growing Buffer per batch. Binary
 // rows spare both processes the number and date text round trip (Node's float and ISO formatting,
-// the server's float8in and timestamptz_in: COPY into staging went from 1.7 to 0.6 µs a row) and
-// leave no per-field strings for the garbage collector. Written by hand: the format is a header,
+// the server's float8in and timestamptz_in: most of what COPY into staging cost) and leave no
+// per-field strings for the garbage collector. Written by hand: the format is a header,
 // length-prefixed fields and a trailer, and the npm encoders for it (pg-copy-streams-binary)
 // build a stream of small Buffers per row, the garbage this avoids.
 // Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
@@ -66,7 +66,7 @@ export class CopyBinaryWriter {
 
   /**
    * A new random (version 4) UUID. Made here rather than by the column's gen_random_uuid()
-   * default, which cost PGlite about 5 µs a row (strong random bytes through WebAssembly).
+   * default, costly in PGlite for every row (strong random bytes through WebAssembly).
    */
   randomUuid(): void {
     if (uuidEntropyUsed === UUID_ENTROPY.length) {

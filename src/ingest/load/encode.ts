@@ -1,15 +1,13 @@
 // Records into binary COPY rows as soon as they are validated, one writer per destination table.
-// Holding a batch's records until it was full (10,000 of them, about 28 MB of objects) outlived
-// V8's young generation: every record was promoted and then marked by the old generation's
-// collector, a quarter of a Records.json import's CPU. Encoded at once, a record dies young; the
-// batch keeps only its bytes, where each row starts, and the file offset each came from: enough
-// to split it by rows when the database refuses one (resilient.ts). Measured on the server import
-// of a 200 MB Records.json: 31.6 → 41 MB/s, 7.8 → 5.6 µs of CPU per point.
+// Holding a batch's records until it was full (tens of megabytes of objects) outlived V8's young
+// generation: every record was promoted and then marked by the old generation's collector, a
+// large share of a Records.json import's CPU. Encoded at once, a record dies young; the batch
+// keeps only its bytes, where each row starts, and the file offset each came from: enough to
+// split it by rows when the database refuses one (resilient.ts).
 //
 // The buffers of committed batches come back (recycle) and later batches write into them: a new
 // megabyte-sized buffer per batch is memory outside the JavaScript heap, which V8 counts towards
-// starting a full garbage collection; reusing them took those from 20 to 7 in that import, start-up
-// included (41 → 44-48 MB/s, 5.5 → 4.7 µs of CPU per point).
+// starting a full garbage collection; reusing them spares most of those collections.
 import type { LakeRecord } from '../records.js';
 import { COPY_HEADER_BYTES, CopyBinaryWriter, copyRowsEnd, MIN_BUFFER_BYTES, sliceCopyRows, uuidBytes } from './copy-binary.js';
 import { DESTINATIONS, type Destination } from './tables.js';

@@ -53,7 +53,7 @@ export interface Destination<R extends LakeRecord = LakeRecord> {
 
 /**
  * SHA-256 of the record's type, source and natural key, as a binary string (one character per
- * byte) for CopyBinaryWriter.latin1: a Buffer per record cost twice the hash itself.
+ * byte) for CopyBinaryWriter.latin1: a Buffer per record cost more than the hash itself.
  */
 export function contentHash(record: LakeRecord): string {
   return hash('sha256', JSON.stringify([record.type, record.source, ...record.key]), 'binary');
@@ -153,8 +153,7 @@ const DECLARED: DeclaredMap = {
     // Each hour's first point (migration 0014), for maps of long ranges: the batch's heads replace
     // stored ones they precede. Rows of the batch that were duplicates are already stored as such.
     // A point heads its hour when the one before it (lag) is of another hour: read back in primary
-    // key order after a direct COPY, that needs no sort (DISTINCT ON sorted every batch: 5% of a
-    // PGlite import).
+    // key order after a direct COPY, that needs no sort (DISTINCT ON sorted every batch).
     derive: (batch) =>
       `INSERT INTO timeseries.location_hours AS stored (user_id, hour, recorded_at, content_hash, lat, lon, accuracy_m, altitude_m,
                                                        velocity_mps, heading_deg, activity, device, source)

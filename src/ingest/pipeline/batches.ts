@@ -14,7 +14,8 @@ import { validateRecord } from '../validate/validate.js';
 
 /**
  * The language tagger, loaded with the first item or document (the records it tags): its n-gram
- * table costs 0.13 s to load and 29 MB of heap, which a file of location points never needs.
+ * table takes time to load and tens of megabytes of heap, which a file of location points never
+ * needs.
  */
 let tagLanguage: ((record: LakeRecord) => void) | null = null;
 

@@ -2,20 +2,15 @@
 // `fr`, `de`...) for the title and text, or null when there is too little text to tell.
 //
 // Library: eld ("Efficient Language Detector", Apache-2.0, 60 languages), its `extrasmall`
-// n-gram table. Measured on this machine (Node 20, 45 hand-written sentences in 9 languages, and
-// 30,000 calls per text length):
-//   eld/extrasmall  45/45 right   4 µs (20 chars) / 12 µs (90) / 23 µs (1,000)   heap +29 MB, load 0.1 s
-//   tinyld          45/45 right  32 µs / 61 µs / 145 µs                         heap +8 MB
-//   tinyld/light    43/45 right  19 µs / 35 µs / 94 µs                          heap +1 MB
-//   franc-min       41/45 right  24 µs / 85 µs / 137 µs (ISO 639-3 codes)       heap +1 MB
-// eld is 5-8x faster than the others at equal or better accuracy; its cost is memory (about
-// 29 MB of heap for the table), paid once per process when this module is first imported.
+// n-gram table, chosen over tinyld, tinyld/light and franc-min (which gives ISO 639-3 codes) on
+// hand-written sentences in 9 languages: as accurate or more, and several times faster at every
+// text length. Its cost is memory (tens of megabytes of heap for the table), paid once per
+// process when this module is first imported.
 //
 // Cost per record: nothing for non-item records, items that already carry a language, or items
 // whose title+text has fewer than MIN_LETTER_WEIGHT letters (most search queries); otherwise one
-// detection on at most MAX_SAMPLE_CHARS characters, about 4 µs for 20 characters and 10-15 µs for
-// a 60-250 character title or paragraph, or one map lookup when the same text was seen recently
-// (watch histories and searches repeat a lot; RECENT_TEXTS bounds what is remembered).
+// detection on at most MAX_SAMPLE_CHARS characters, or one map lookup when the same text was seen
+// recently (watch histories and searches repeat a lot; RECENT_TEXTS bounds what is remembered).
 // bench/normalize.ts measures it on distinct texts (no cache help), the worst case.
 import { eld } from 'eld/extrasmall';
 import type { LakeRecord } from '../records.js';
