@@ -216,7 +216,7 @@ describe('/v1/search', () => {
     assert.ok(found.filter((r) => r.fulltext).every((r) => r.score >= 1));
   });
 
-  test('typos: found by trigram similarity (with pg_trgm), ranked below full-text hits', { skip: false }, async () => {
+  test('typos: found by trigram similarity (with pg_trgm), ranked below full-text hits', async () => {
     const reply = await get<SearchPage>(server, '/v1/search?q=giraffe&types=items', users.alice.key);
     const typo = reply.body.results.find((r) => r.title === 'alice-secret girafe (typo in the source)');
     if (!fuzzy()) {

@@ -101,7 +101,7 @@ test("a loaded row for another user is refused by row-level security, and the ba
   assert.equal(await countCopied(), before);
 });
 
-test('with PostGIS the points\' geography is derived from lat/lon, in a view that keeps row-level security', { skip: false }, async (ctx) => {
+test('with PostGIS the points\' geography is derived from lat/lon, in a view that keeps row-level security', async (ctx) => {
   if (!t.lake.profile.features.geo.enabled) return ctx.skip('no PostGIS on this backend');
   const r = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ meters: number }>(

@@ -311,7 +311,7 @@ describe('bad input', () => {
   });
 });
 
-describe('real exports written by others', { skip: false }, () => {
+describe('real exports written by others', () => {
   const real = new URL('../../shared/fixtures/real/', import.meta.url).pathname;
   test('import with the counts worked out from the files themselves', async (ctx) => {
     const { existsSync } = await import('node:fs');
