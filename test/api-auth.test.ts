@@ -205,7 +205,7 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
 });
 
 describe('errors are JSON with a stable code', () => {
-  test('malformed query parameters: 400 INVALID_REQUEST naming the parameter', async () => {
+  test('malformed query parameters: 400 INVALID_REQUEST naming the parameter', async (ctx) => {
     const cases: [string, RegExp][] = [
       ['/v1/timeline?limit=0', /limit/],
       ['/v1/timeline?limit=1001', /limit/],
@@ -231,18 +231,22 @@ describe('errors are JSON with a stable code', () => {
       ['/v1/stats/monthly?from=2024-13-01', /from/],
     ];
     for (const [path, mentions] of cases) {
-      const reply = await get(server, path, aliceKey);
-      assert.equal(reply.status, 400, `${path}: ${reply.text}`);
-      assert.equal(reply.body.error.code, 'INVALID_REQUEST', path);
-      assert.match(reply.body.error.message, mentions, path);
+      await ctx.test(path, async () => {
+        const reply = await get(server, path, aliceKey);
+        assert.equal(reply.status, 400, `${path}: ${reply.text}`);
+        assert.equal(reply.body.error.code, 'INVALID_REQUEST', path);
+        assert.match(reply.body.error.message, mentions, path);
+      });
     }
   });
 
-  test('unknown routes: 404 NOT_FOUND', async () => {
+  test('unknown routes: 404 NOT_FOUND', async (ctx) => {
     for (const path of ['/nope', '/v1/nope', '/v2/timeline']) {
-      const reply = await get(server, path, aliceKey);
-      assert.equal(reply.status, 404, path);
-      assert.equal(reply.body.error.code, 'NOT_FOUND', path);
+      await ctx.test(path, async () => {
+        const reply = await get(server, path, aliceKey);
+        assert.equal(reply.status, 404, path);
+        assert.equal(reply.body.error.code, 'NOT_FOUND', path);
+      });
     }
   });
 });

@@ -117,7 +117,7 @@ describe('numeric parameters: finite and in range', () => {
     }
   });
 
-  test('a radius query binds its grid cells: the SQL text holds placeholders only, and the points are found', async () => {
+  test('a radius query binds its grid cells: the SQL text holds placeholders only, and the points are found', async (ctx) => {
     const params = new SqlParams();
     const ranges = cellRangesAround(BERLIN.lat, BERLIN.lon, 5000)!;
     const condition = cellCondition(ranges, (cell) => params.add(cell))!;
@@ -125,9 +125,11 @@ describe('numeric parameters: finite and in range', () => {
     assert.equal(params.values.length, ranges.reduce((sum, [low, high]) => sum + (low === high ? 1 : 2), 0));
     assert.equal(cellRangesAround(BERLIN.lat, BERLIN.lon, Infinity), null, 'no cells for a radius that is not finite');
     for (const radius of ['10', '5000', '400000', '20037509']) {
-      const reply = await get(server, `/v1/locations?near=${BERLIN.lat},${BERLIN.lon}&radius=${radius}`, key);
-      assert.equal(reply.status, 200, `radius ${radius}: ${reply.text}`);
-      assert.equal(reply.body.features.length, 1, `radius ${radius}`);
+      await ctx.test(`radius ${radius}`, async () => {
+        const reply = await get(server, `/v1/locations?near=${BERLIN.lat},${BERLIN.lon}&radius=${radius}`, key);
+        assert.equal(reply.status, 200, `radius ${radius}: ${reply.text}`);
+        assert.equal(reply.body.features.length, 1, `radius ${radius}`);
+      });
     }
   });
 });
@@ -201,7 +203,7 @@ describe('dates and ids in words', () => {
     assert.ok(declared > 0, '/v1/items/{id} declares its form');
   });
 
-  test('the rest of a schema failure is in words too: a missing parameter, a value not among the choices, a body field', async () => {
+  test('the rest of a schema failure is in words too: a missing parameter, a value not among the choices, a body field', async (ctx) => {
     const cases: [string, string][] = [
       ['/v1/search', 'query parameter `q` is required'],
       ['/v1/timeline?order=sideways', '`order` must be one of desc, asc, not "sideways"'],
@@ -211,9 +213,11 @@ describe('dates and ids in words', () => {
       ['/v1/locations?near=52.5,13.4&radius=1e309', '`radius` must be a finite number greater than 0 and at most 20037509, not "1e309"'],
     ];
     for (const [path, message] of cases) {
-      const reply = await get(server, path, key);
-      assert.equal(reply.status, 400, path);
-      assert.equal(reply.body.error.message, message, path);
+      await ctx.test(path, async () => {
+        const reply = await get(server, path, key);
+        assert.equal(reply.status, 400, path);
+        assert.equal(reply.body.error.message, message, path);
+      });
     }
     const post = (body: unknown) =>
       fetch(`${server.url}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(

@@ -61,9 +61,9 @@ function accepted(record: unknown): LakeRecord {
 }
 
 describe('normalizeText', () => {
-  test('clean text is returned as the same string', () => {
+  test('clean text is returned as the same string', async (t) => {
     const counts = repairs();
-    for (const text of ['', 'plain ASCII', 'Crème brûlée, Ærø, Łódź', 'ɐ ʃ ˈ']) assert.equal(normalizeText(text, counts), text);
+    for (const text of ['', 'plain ASCII', 'Crème brûlée, Ærø, Łódź', 'ɐ ʃ ˈ']) await t.test(JSON.stringify(text), () => assert.equal(normalizeText(text, counts), text));
     assert.deepEqual(counts, repairs());
   });
 
@@ -169,7 +169,7 @@ describe('normalizeRecord', () => {
 });
 
 describe('language', () => {
-  test('detects several languages from enough text', () => {
+  test('detects several languages from enough text', async (t) => {
     const samples: Array<[string, string]> = [
       ['en', 'How to fix a flat bicycle tire at home without any tools'],
       ['fr', 'Comment réparer un pneu de vélo crevé à la maison sans outils'],
@@ -178,7 +178,7 @@ describe('language', () => {
       ['ru', 'Как починить проколотую шину велосипеда дома без инструментов'],
       ['ja', '自転車のパンクを自宅で修理する方法'],
     ];
-    for (const [language, text] of samples) assert.equal(detectLanguage(text), language, text);
+    for (const [language, text] of samples) await t.test(language, () => assert.equal(detectLanguage(text), language, text));
   });
 
   test('null when the text is too short or only a URL', () => {
@@ -220,7 +220,7 @@ describe('language', () => {
 });
 
 describe('validateRecord', () => {
-  test('a valid record of each type passes unchanged (same object)', () => {
+  test('a valid record of each type passes unchanged (same object)', async (t) => {
     const records: LakeRecord[] = [
       point({ accuracyM: 12, altitudeM: -30, velocityMps: 0, headingDeg: 360, activity: 'WALKING', activityConfidence: 100 }),
       item({ title: 'x', url: 'https://example.org', language: 'pt-BR', utcOffsetMinutes: -570, lat: -33.9, lon: 151.2 }),
@@ -228,7 +228,7 @@ describe('validateRecord', () => {
       { type: 'visit', source: 's', key: ['v'], startedAt: new Date('2024-01-01T10:00Z'), endedAt: new Date('2024-01-01T10:00Z'), confidence: 0.5 },
       { type: 'measurement', source: 's', key: ['m'], measuredAt: new Date('2024-01-01T10:00Z'), metric: 'steps', value: 0, unit: 'count' },
     ];
-    for (const record of records) assert.equal(accepted(record), record);
+    for (const record of records) await t.test(record.type, () => assert.equal(accepted(record), record));
   });
 
   test('dates: after the epoch, at most a day ahead, real Dates', () => {

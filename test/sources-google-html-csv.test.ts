@@ -67,7 +67,7 @@ function probe(bytes: Buffer, path: string): Probe {
 }
 
 describe('takeout dates', () => {
-  test('US English with zone abbreviations and offsets', () => {
+  test('US English with zone abbreviations and offsets', async (t) => {
     const cases: Array<[string, string, number]> = [
       ['Feb 8, 2017, 12:32:36 AM PST', '2017-02-08T08:32:36.000Z', -480],
       ['Jul 4, 2019, 3:05:09 PM PDT', '2019-07-04T22:05:09.000Z', -420],
@@ -80,11 +80,13 @@ describe('takeout dates', () => {
       ['September 1, 2020, 13:00:00 UTC', '2020-09-01T13:00:00.000Z', 0],
     ];
     for (const [text, iso, offset] of cases) {
-      const parsed = parseActivityDate(text);
-      assert.ok(parsed.ok, text);
-      assert.equal(parsed.date.toISOString(), iso, text);
-      assert.equal(parsed.utcOffsetMinutes, offset, text);
-      assert.equal(parsed.zoneStated, true, text);
+      await t.test(text, () => {
+        const parsed = parseActivityDate(text);
+        assert.ok(parsed.ok, text);
+        assert.equal(parsed.date.toISOString(), iso, text);
+        assert.equal(parsed.utcOffsetMinutes, offset, text);
+        assert.equal(parsed.zoneStated, true, text);
+      });
     }
   });
 
@@ -95,22 +97,26 @@ describe('takeout dates', () => {
     assert.equal(parsed.zoneStated, false);
   });
 
-  test('other languages and unknown zones are unsupported, impossible dates invalid', () => {
+  test('other languages and unknown zones are unsupported, impossible dates invalid', async (t) => {
     const unsupported = ['08.02.2017, 00:32:36 MEZ', '8 févr. 2017, 00:32:36 UTC+1', 'Feb 8, 2017, 12:32:36 AM IST', '2017年2月8日 0:32:36 JST'];
     for (const text of unsupported) {
-      const parsed = parseActivityDate(text);
-      assert.ok(!parsed.ok, text);
-      assert.equal(parsed.category, 'unsupported', text);
-      assert.match(parsed.reason, /not|unknown/, text);
+      await t.test(text, () => {
+        const parsed = parseActivityDate(text);
+        assert.ok(!parsed.ok, text);
+        assert.equal(parsed.category, 'unsupported', text);
+        assert.match(parsed.reason, /not|unknown/, text);
+      });
     }
     for (const text of ['Feb 30, 2017, 1:00:00 PM UTC', 'Feb 8, 2017, 13:00:00 PM UTC', 'Feb 8, 2017, 24:00:00 UTC']) {
-      const parsed = parseActivityDate(text);
-      assert.ok(!parsed.ok, text);
-      assert.equal(parsed.category, 'invalid', text);
+      await t.test(text, () => {
+        const parsed = parseActivityDate(text);
+        assert.ok(!parsed.ok, text);
+        assert.equal(parsed.category, 'invalid', text);
+      });
     }
   });
 
-  test('ISO timestamps of the CSV files', () => {
+  test('ISO timestamps of the CSV files', async (t) => {
     const cases: Array<[string, string, number]> = [
       ['2023-09-19T17:42:53.434647+00:00', '2023-09-19T17:42:53.434Z', 0],
       ['2024-01-01T10:00:00Z', '2024-01-01T10:00:00.000Z', 0],
@@ -118,13 +124,15 @@ describe('takeout dates', () => {
       ['2025-03-01T08:00:00+01:00', '2025-03-01T07:00:00.000Z', 60],
     ];
     for (const [text, iso, offset] of cases) {
-      const parsed = parseIsoTimestamp(text);
-      assert.ok(parsed.ok, text);
-      assert.equal(parsed.date.toISOString(), iso);
-      assert.equal(parsed.utcOffsetMinutes, offset);
+      await t.test(text, () => {
+        const parsed = parseIsoTimestamp(text);
+        assert.ok(parsed.ok, text);
+        assert.equal(parsed.date.toISOString(), iso);
+        assert.equal(parsed.utcOffsetMinutes, offset);
+      });
     }
     for (const text of ['2024-01-01', '2024-01-01T10:00:00', 'yesterday', '2024-02-30T00:00:00Z']) {
-      assert.equal(parseIsoTimestamp(text).ok, false, text);
+      await t.test(text, () => assert.equal(parseIsoTimestamp(text).ok, false, text));
     }
   });
 });
