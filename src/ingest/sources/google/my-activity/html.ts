@@ -490,12 +490,13 @@ function decodeText(raw: string, repairs: RepairCounts | null): string {
   return text.replace(WHITESPACE_RUN, ' ').trim();
 }
 
-function decodeHref(raw: string): string {
+/** An href's bytes (read as Latin-1) as UTF-8 text, entities decoded. */
+export function decodeHref(raw: string): string {
   const text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
   return (text.includes('&') ? decodeHTMLAttribute(text) : text).trim();
 }
 
-function countOf(text: string, needle: string): number {
+export function countOf(text: string, needle: string): number {
   let count = 0;
   for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) count++;
   return count;

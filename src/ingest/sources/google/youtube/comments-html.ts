@@ -38,13 +38,14 @@
 // are single spaces. An entry longer than MAX_ENTRY_BYTES is refused as `too_large`; a file
 // without any entry is `unsupported`.
 import type { Readable } from 'node:stream';
-import { decodeHTML, decodeHTMLAttribute } from 'entities';
+import { decodeHTML } from 'entities';
 import { Parser, type Handler } from 'htmlparser2';
 import type { ItemRecord, ParseEvent, QuarantineCategory, RepairCounts } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
 import { DATE_IN_LINE, HTML_WHITESPACE, YOUTUBE_COMMENTS_HTML } from './entries.js';
 import { parseIsoTimestamp } from '../takeout-dates.js';
 import { byteChunks } from '../../../parse/byte-chunks.js';
+import { countOf, decodeHref } from '../my-activity/html.js';
 
 export const YOUTUBE_COMMENTS_HTML_SOURCE_ID = YOUTUBE_COMMENTS_HTML.id;
 
@@ -275,13 +276,3 @@ function decodeText(raw: string, repairs: RepairCounts | null): string {
   return text.includes('&') ? decodeHTML(text) : text;
 }
 
-function decodeHref(raw: string): string {
-  const text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
-  return (text.includes('&') ? decodeHTMLAttribute(text) : text).trim();
-}
-
-function countOf(text: string, needle: string): number {
-  let count = 0;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) count++;
-  return count;
-}
