@@ -51,8 +51,8 @@
 // Streaming: the file is fed to htmlparser2 chunk by chunk, never held whole. Bytes are decoded
 // as Latin-1 for the parser, so each character is one byte and the parser's indices are byte
 // offsets; the text of an entry is then re-decoded from UTF-8 (invalid sequences become U+FFFD
-// and are counted in repairs.invalidUtf8) and its HTML entities decoded. Tags and class names are
-// ASCII, so the markup reads the same either way.
+// and are counted in repairs.invalidUtf8) and its HTML entities decoded (../takeout-html.ts).
+// Tags and class names are ASCII, so the markup reads the same either way.
 //
 // Unbalanced markup (real exports close more divs than they open, or fewer): an entry ends when
 // the div that opened it closes, when the next outer-cell opens, or at the end of the file,
@@ -60,7 +60,6 @@
 // complete entry (uploaders truncate them) loses nothing; an entry whose date cell is still open
 // at the end of the file is quarantined with its text.
 import type { Readable } from 'node:stream';
-import { decodeHTML, decodeHTMLAttribute } from 'entities';
 import { Parser, type Handler } from 'htmlparser2';
 import { ParseError } from '../../../../errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../../../records.js';
@@ -78,6 +77,7 @@ import {
 } from './locales.js';
 import { parseActivityDateIn } from '../takeout-dates.js';
 import { byteChunks } from '../../../parse/byte-chunks.js';
+import { decodeHref, decodeHtmlText } from '../takeout-html.js';
 
 export const MY_ACTIVITY_HTML_SOURCE_ID = MY_ACTIVITY_HTML.id;
 
@@ -85,9 +85,6 @@ export const MY_ACTIVITY_HTML_SOURCE_ID = MY_ACTIVITY_HTML.id;
 export const MAX_ENTRY_BYTES = 1024 * 1024;
 const EXCERPT_CHARS = 200;
 
-const NON_ASCII = /[\x80-\xff]/;
-const UTF8_REPLACEMENT_AS_LATIN1 = '\xef\xbf\xbd';
-const WHITESPACE_RUN = /\s+/g;
 const KNOWN_ACTIONS = new Set(ACTION_PHRASES);
 
 export const myActivityHtmlSource: Source = defineSource(MY_ACTIVITY_HTML, {
@@ -475,30 +472,7 @@ function addCaptionValue(caption: Caption, label: string, line: TextLine): void 
   }
 }
 
-/** Raw Latin-1 text (UTF-8 bytes, one per character) to clean text; counts invalid UTF-8. */
+/** Raw Latin-1 text to clean text (../takeout-html.ts): &nbsp; and &emsp; are layout here. */
 function decodeText(raw: string, repairs: RepairCounts | null): string {
-  if (raw === '') return raw;
-  let text = raw;
-  if (NON_ASCII.test(raw)) {
-    text = Buffer.from(raw, 'latin1').toString('utf8');
-    if (repairs && text.includes('\ufffd')) {
-      repairs.invalidUtf8 += countOf(text, '\ufffd') - countOf(raw, UTF8_REPLACEMENT_AS_LATIN1);
-    }
-  }
-  if (text.includes('&')) text = decodeHTML(text);
-  // HTML shows any run of white space as one space; &nbsp; and &emsp; are layout here.
-  return text.replace(WHITESPACE_RUN, ' ').trim();
+  return decodeHtmlText(raw, repairs, 'layout');
 }
-
-/** An href's bytes (read as Latin-1) as UTF-8 text, entities decoded. */
-export function decodeHref(raw: string): string {
-  const text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
-  return (text.includes('&') ? decodeHTMLAttribute(text) : text).trim();
-}
-
-export function countOf(text: string, needle: string): number {
-  let count = 0;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) count++;
-  return count;
-}
-

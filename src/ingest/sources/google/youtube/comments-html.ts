@@ -34,18 +34,17 @@
 // Streaming as in ../my-activity/html.ts: htmlparser2 is fed chunk by chunk, the bytes decoded as
 // Latin-1 so that the parser's indices are byte offsets (the rejections' byteOffset is where the
 // entry's `<li` starts), and each entry's text is re-decoded from UTF-8 (invalid sequences
-// become U+FFFD, counted in repairs.invalidUtf8) with its HTML entities. HTML's white space runs
-// are single spaces. An entry longer than MAX_ENTRY_BYTES is refused as `too_large`; a file
-// without any entry is `unsupported`.
+// become U+FFFD, counted in repairs.invalidUtf8) with its HTML entities (../takeout-html.ts).
+// HTML's white space runs are single spaces. An entry longer than MAX_ENTRY_BYTES is refused as
+// `too_large`; a file without any entry is `unsupported`.
 import type { Readable } from 'node:stream';
-import { decodeHTML } from 'entities';
 import { Parser, type Handler } from 'htmlparser2';
 import type { ItemRecord, ParseEvent, QuarantineCategory, RepairCounts } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
-import { DATE_IN_LINE, HTML_WHITESPACE, YOUTUBE_COMMENTS_HTML } from './entries.js';
+import { DATE_IN_LINE, YOUTUBE_COMMENTS_HTML } from './entries.js';
 import { parseIsoTimestamp } from '../takeout-dates.js';
 import { byteChunks } from '../../../parse/byte-chunks.js';
-import { countOf, decodeHref } from '../my-activity/html.js';
+import { decodeHref, decodeHtmlText } from '../takeout-html.js';
 
 export const YOUTUBE_COMMENTS_HTML_SOURCE_ID = YOUTUBE_COMMENTS_HTML.id;
 
@@ -57,9 +56,6 @@ const EXCERPT_CHARS = 2000;
 const CHAT_IN_PATH = /chat/i;
 /** "comments" in the languages Takeout names its folders in (Kommentare, commentaires, comentarios, komentarze...). */
 const COMMENTS_IN_PATH = /comment|komment|koment|coment/i;
-
-const NON_ASCII = /[\x80-\xff]/;
-const UTF8_REPLACEMENT_AS_LATIN1 = '\xef\xbf\xbd';
 
 export const youtubeCommentsHtmlSource: Source = defineSource(YOUTUBE_COMMENTS_HTML, {
   parse: parseYouTubeCommentsHtml,
@@ -263,16 +259,7 @@ function idsInLinks(urls: ReadonlyArray<string | null>): LinkIds {
   return ids;
 }
 
-/** Raw Latin-1 text (UTF-8 bytes, one per character) to clean text; counts invalid UTF-8 when given `repairs`. */
+/** Raw Latin-1 text to clean text (../takeout-html.ts): an encoded line break or no-break space is text. */
 function decodeText(raw: string, repairs: RepairCounts | null): string {
-  if (raw === '') return raw;
-  let text = raw;
-  if (NON_ASCII.test(raw)) {
-    text = Buffer.from(raw, 'latin1').toString('utf8');
-    if (repairs && text.includes('\ufffd')) repairs.invalidUtf8 += countOf(text, '\ufffd') - countOf(raw, UTF8_REPLACEMENT_AS_LATIN1);
-  }
-  // White space is collapsed before entities are decoded: an encoded line break or no-break space is text.
-  text = text.replace(HTML_WHITESPACE, ' ').trim();
-  return text.includes('&') ? decodeHTML(text) : text;
+  return decodeHtmlText(raw, repairs, 'markup');
 }
-

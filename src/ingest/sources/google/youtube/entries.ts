@@ -28,7 +28,7 @@ const COMMENTS_HTML_PATH_NAMES = /(?:^|\/)(?:my-comments|my-live-chat-messages)(
 /** A date as these files write it, with its zone when there is one. */
 export const DATE_IN_LINE = /(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)(?: ?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)(?![A-Za-z0-9]))?/;
 const YOUTUBE_LINK = /href\s*=\s*["']?https?:\/\/(?:[a-z]+\.)?(?:youtube\.com|youtu\.be)\//i;
-export const HTML_WHITESPACE = /[ \t\n\r\f]+/g;
+const HTML_WHITESPACE = /[ \t\n\r\f]+/g;
 
 export const YOUTUBE_COMMENTS_HTML: SourceEntry = {
   id: 'google.youtube.comments.html',
