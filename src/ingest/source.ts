@@ -96,6 +96,17 @@ export function parserAt(base: string, specifier: string, name: string): ParserM
   return { url: new URL(specifier, base).href, name };
 }
 
+/**
+ * Detection of a text format by its opening: `content` when the head (as UTF-8, past a byte order
+ * mark and white space; its first KiB is enough) matches `opening`, an expression anchored with
+ * `^`; else `path` when the path matches `name`; else null.
+ */
+export function detectByOpening(probe: Probe, opening: RegExp, name: RegExp): Confidence | null {
+  const head = probe.head.subarray(0, 1024).toString('utf8').replace(/^\ufeff/, '').trimStart();
+  if (opening.test(head)) return 'content';
+  return name.test(probe.path) ? 'path' : null;
+}
+
 /** Imports the parser module (once: the module loader keeps it) and returns its Source. */
 export async function loadParser(parser: ParserModule): Promise<Source> {
   const exported = ((await import(parser.url)) as Record<string, unknown>)[parser.name] as Source | undefined;
