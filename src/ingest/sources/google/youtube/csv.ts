@@ -252,67 +252,35 @@ class TableReader {
 
   private comment(fields: string[], columns: Columns): ItemRecord {
     const commentId = required(columns.get(fields, 'comment id'), 'Comment ID');
-    const created = timestamp(columns.get(fields, 'comment create timestamp'), 'Comment Create Timestamp');
-    const videoId = columns.get(fields, 'video id');
     const postId = columns.get(fields, 'post id');
-    const { text, mentionedChannelIds } = commentText(columns.get(fields, 'comment text'));
-    const attributes: Record<string, unknown> = { commentId };
-    const optional: Array<[string, string]> = [
-      ['channelId', columns.get(fields, 'channel id')],
-      ['videoId', videoId],
-      ['postId', postId],
-      ['parentCommentId', columns.get(fields, 'parent comment id')],
-      ['topLevelCommentId', columns.get(fields, 'top-level comment id', 'top level comment id')],
-      ['price', columns.get(fields, 'price')],
-      ['currencyCode', columns.get(fields, 'currency code')],
-    ];
-    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
-    if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
-    let url: string | null = null;
-    if (videoId !== '') url = `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}&lc=${encodeURIComponent(commentId)}`;
-    else if (postId !== '') url = `https://www.youtube.com/post/${encodeURIComponent(postId)}`;
-    return {
-      type: 'item',
-      source: YOUTUBE_CSV_SOURCE_ID,
-      key: ['youtube-comment', commentId],
+    return messageRecord(fields, columns, {
       kind: 'comment',
-      occurredAt: created.date,
-      occurredAtMicros: created.micros,
-      utcOffsetMinutes: created.utcOffsetMinutes,
-      text: text === '' ? null : text,
-      url,
-      attributes,
-    };
+      id: ['youtube-comment', 'commentId', commentId],
+      created: ['comment create timestamp', 'Comment Create Timestamp'],
+      text: 'comment text',
+      optional: [
+        ['postId', postId],
+        ['parentCommentId', columns.get(fields, 'parent comment id')],
+        ['topLevelCommentId', columns.get(fields, 'top-level comment id', 'top level comment id')],
+      ],
+      url(videoId) {
+        if (videoId !== '') return `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}&lc=${encodeURIComponent(commentId)}`;
+        return postId !== '' ? `https://www.youtube.com/post/${encodeURIComponent(postId)}` : null;
+      },
+    });
   }
 
   private liveChat(fields: string[], columns: Columns): ItemRecord {
     const liveChatId = required(columns.get(fields, 'live chat id'), 'Live Chat ID');
-    const created = timestamp(columns.get(fields, 'live chat create timestamp'), 'Live Chat Create Timestamp');
-    const videoId = columns.get(fields, 'video id');
-    const { text, mentionedChannelIds } = commentText(columns.get(fields, 'live chat text'));
-    const attributes: Record<string, unknown> = { liveChatId };
-    const optional: Array<[string, string]> = [
-      ['channelId', columns.get(fields, 'channel id')],
-      ['videoId', videoId],
-      ['parentLiveChatId', columns.get(fields, 'parent live chat id')],
-      ['price', columns.get(fields, 'price')],
-      ['currencyCode', columns.get(fields, 'currency code')],
-    ];
-    for (const [name, value] of optional) if (value !== '') attributes[name] = value;
-    if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
-    return {
-      type: 'item',
-      source: YOUTUBE_CSV_SOURCE_ID,
-      key: ['youtube-live-chat', liveChatId],
+    return messageRecord(fields, columns, {
       kind: 'live_chat_message',
-      occurredAt: created.date,
-      occurredAtMicros: created.micros,
-      utcOffsetMinutes: created.utcOffsetMinutes,
-      text: text === '' ? null : text,
+      id: ['youtube-live-chat', 'liveChatId', liveChatId],
+      created: ['live chat create timestamp', 'Live Chat Create Timestamp'],
+      text: 'live chat text',
+      optional: [['parentLiveChatId', columns.get(fields, 'parent live chat id')]],
       // A chat message has no link of its own: the stream it was sent in.
-      url: videoId === '' ? null : `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`,
-      attributes,
-    };
+      url: (videoId) => (videoId === '' ? null : `https://www.youtube.com/watch?v=${encodeURIComponent(videoId)}`),
+    });
   }
 
   private playlist(fields: string[], columns: Columns): ItemRecord {
@@ -408,6 +376,50 @@ class TableReader {
     const playlist = this.legacyPlaylist ?? { id: null, title: this.playlistName };
     return this.playlistItem(fields, columns, playlist.title, playlist.id);
   }
+}
+
+/** How a comment or a live chat message row differs from the other; messageRecord reads the rest. */
+interface MessageTable {
+  kind: 'comment' | 'live_chat_message';
+  /** The key's name, the id's attribute name, and the id. */
+  id: [keyName: string, attribute: string, id: string];
+  /** The creation timestamp's standardized column and its header as written, for messages. */
+  created: [column: string, header: string];
+  /** The text's standardized column. */
+  text: string;
+  /** The table's own optional attributes (kept when not empty), after the channel and video and before the price. */
+  optional: Array<[attribute: string, value: string]>;
+  url(videoId: string): string | null;
+}
+
+/** A comment's or a live chat message's record: what the two tables share. */
+function messageRecord(fields: readonly string[], columns: Columns, table: MessageTable): ItemRecord {
+  const [keyName, idAttribute, id] = table.id;
+  const created = timestamp(columns.get(fields, table.created[0]), table.created[1]);
+  const videoId = columns.get(fields, 'video id');
+  const { text, mentionedChannelIds } = commentText(columns.get(fields, table.text));
+  const attributes: Record<string, unknown> = { [idAttribute]: id };
+  const optional: Array<[string, string]> = [
+    ['channelId', columns.get(fields, 'channel id')],
+    ['videoId', videoId],
+    ...table.optional,
+    ['price', columns.get(fields, 'price')],
+    ['currencyCode', columns.get(fields, 'currency code')],
+  ];
+  for (const [name, value] of optional) if (value !== '') attributes[name] = value;
+  if (mentionedChannelIds.length > 0) attributes.mentionedChannelIds = mentionedChannelIds;
+  return {
+    type: 'item',
+    source: YOUTUBE_CSV_SOURCE_ID,
+    key: [keyName, id],
+    kind: table.kind,
+    occurredAt: created.date,
+    occurredAtMicros: created.micros,
+    utcOffsetMinutes: created.utcOffsetMinutes,
+    text: text === '' ? null : text,
+    url: table.url(videoId),
+    attributes,
+  };
 }
 
 function reject(category: QuarantineCategory, reason: string, position: RowPosition, excerpt: string | null): ParseEvent {
