@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { Lake } from '../../src/lake.js';
+import { createUser as createLakeUser } from '../../src/query/users.js';
 import { databaseUrl, embeddedTemplate, giveOwnIdentity, serverTemplate, uniqueDatabaseName, withClient } from './templates.js';
 
 export const SERVER_URL = process.env.LAKE_TEST_DATABASE_URL || undefined;
@@ -81,8 +82,7 @@ export async function openTestLake(env: Record<string, string> = {}, options: Te
   };
 }
 
-/** Make a user as the maintenance connection (user creation is an administrative act). */
+/** Make a user as the maintenance connection (user creation is an administrative act); its id. */
 export async function createUser(lake: Lake, name: string): Promise<string> {
-  const result = await lake.db.query<{ user_id: string }>(`INSERT INTO user_data.users (name) VALUES ($1) RETURNING user_id`, [name]);
-  return result.rows[0]!.user_id;
+  return (await createLakeUser(lake.db, name)).userId;
 }
