@@ -5,20 +5,10 @@
 // shutdown flushes. Requests refused with 401 have no user to file them under: they are counted
 // in the metrics instead.
 import type { Database } from '../db/database.js';
+import { insertAccessEntries, type AccessEntry } from '../query/access-log.js';
+import { recordKeysUsed } from '../query/api-keys.js';
 
-export interface AccessEntry {
-  userId: string;
-  keyId: string;
-  at: Date;
-  method: string;
-  /** The route pattern (`/v1/items/:id`), so entries group by what was done. */
-  route: string;
-  /** The requested path with its query string, shortened to MAX_PATH. */
-  path: string;
-  status: number;
-  durationMs: number;
-  requestId: string;
-}
+export type { AccessEntry };
 
 export interface AccessLogOptions {
   flushIntervalMs?: number;
@@ -74,30 +64,10 @@ export class AccessLog {
     for (const [userId, entries] of byUser) {
       try {
         await this.db.asUser(userId, async (tx) => {
-          await tx.query(
-            `INSERT INTO audit.events (user_id, occurred_at, actor, action, object_type, object_id, details)
-             SELECT $1, at, 'api_key:' || key_id, 'api.request', 'route', route, details
-               FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS e(at, key_id, route, details)`,
-            [
-              userId,
-              entries.map((e) => e.at),
-              entries.map((e) => e.keyId),
-              entries.map((e) => `${e.method} ${e.route}`),
-              entries.map((e) =>
-                JSON.stringify({ method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, key_id: e.keyId, request_id: e.requestId }),
-              ),
-            ],
-            { prepare: true },
-          );
+          await insertAccessEntries(tx, userId, entries);
           const lastUse = new Map<string, Date>();
           for (const e of entries) if ((lastUse.get(e.keyId)?.getTime() ?? -Infinity) < e.at.getTime()) lastUse.set(e.keyId, e.at);
-          await tx.query(
-            `UPDATE user_data.api_keys k SET last_used_at = u.at
-               FROM unnest($1::uuid[], $2::timestamptz[]) AS u(key_id, at)
-              WHERE k.key_id = u.key_id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`,
-            [[...lastUse.keys()], [...lastUse.values()]],
-            { prepare: true },
-          );
+          await recordKeysUsed(tx, lastUse);
         });
       } catch (error) {
         this.options.onDropped?.(entries.length, error);

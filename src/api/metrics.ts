@@ -7,18 +7,14 @@ import path from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Transaction } from '../db/database.js';
 import type { Lake } from '../lake.js';
+import { databaseStatistics, type DatabaseStatistics } from '../query/database-stats.js';
 
 const STORAGE_TTL_MS = 10_000;
 const DATABASE_TTL_MS = 1_000;
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-interface DatabaseStats {
+interface DatabaseStats extends DatabaseStatistics {
   up: boolean;
-  blocksHit: number;
-  blocksRead: number;
-  sizeBytes: number;
-  /** Server only: this lake's connections by state (pg_stat_activity). */
-  connections: Map<string, number>;
 }
 
 export class ApiMetrics {
@@ -169,23 +165,10 @@ export class ApiMetrics {
   }
 }
 
-/** Statistics about the database, not user data: read on the maintenance connection. */
+/** Statistics about the database, not user data (query/database-stats.ts); `up` false when it did not answer. */
 async function queryDatabaseStats(lake: Lake): Promise<DatabaseStats> {
   try {
-    const stats = await lake.db.query<{ blks_hit: number; blks_read: number; size: number }>(
-      `SELECT blks_hit, blks_read, pg_database_size(datname) AS size FROM pg_stat_database WHERE datname = current_database()`,
-    );
-    const connections = new Map<string, number>();
-    if (lake.db.backend === 'server') {
-      // The server adapter names its pool's connections 'datapunk-lake' (application_name).
-      const rows = await lake.db.query<{ state: string; n: number }>(
-        `SELECT coalesce(state, 'unknown') AS state, count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'datapunk-lake' GROUP BY 1`,
-      );
-      for (const row of rows.rows) connections.set(row.state, row.n);
-    }
-    const row = stats.rows[0];
-    return { up: true, blocksHit: row?.blks_hit ?? 0, blocksRead: row?.blks_read ?? 0, sizeBytes: row?.size ?? 0, connections };
+    return { up: true, ...(await databaseStatistics(lake.db)) };
   } catch {
     return { up: false, blocksHit: 0, blocksRead: 0, sizeBytes: 0, connections: new Map() };
   }

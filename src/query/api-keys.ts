@@ -9,7 +9,7 @@
 // prefix or id, which happen before any identity exists, read api_keys on the maintenance
 // connection.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { LakeError } from '../errors.js';
 import { UUID_PATTERN } from './ids.js';
 import { userIdByName } from './users.js';
@@ -117,6 +117,20 @@ export async function verifyApiKey(db: Database, presented: string): Promise<Pri
   if (!found) throw new LakeError('UNAUTHORIZED', 'the API key is not valid');
   if (found.revoked_at) throw new LakeError('UNAUTHORIZED', 'the API key was revoked');
   return { userId: found.user_id, userName: found.name, keyId: found.key_id };
+}
+
+/**
+ * Records when keys were last used: `lastUse` maps key ids to their latest use; a key keeps a
+ * later time it already has. Runs in `tx`, opened as the keys' user.
+ */
+export async function recordKeysUsed(tx: Queryable, lastUse: ReadonlyMap<string, Date>): Promise<void> {
+  await tx.query(
+    `UPDATE user_data.api_keys k SET last_used_at = u.at
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS u(key_id, at)
+      WHERE k.key_id = u.key_id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`,
+    [[...lastUse.keys()], [...lastUse.values()]],
+    { prepare: true },
+  );
 }
 
 interface KeyRow {
