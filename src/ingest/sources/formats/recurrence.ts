@@ -28,7 +28,7 @@ const FREQUENCIES: readonly Frequency[] = ['SECONDLY', 'MINUTELY', 'HOURLY', 'DA
 export const WEEKDAYS = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'] as const;
 /** One BYDAY part: a weekday, optionally with its ordinal (`-1FR`, `20MO`). */
 const BYDAY_PART = /^([+-]?\d{1,2})?(SU|MO|TU|WE|TH|FR|SA)$/;
-/** Candidates examined per series before giving up (about 0.1 s). */
+/** Candidates examined per series before giving up: bounds the time one series can take. */
 export const WORK_BUDGET = 2_000_000;
 
 const SECOND = 1000;

@@ -42,7 +42,7 @@ const EXCERPT_CHARS = 200;
 /**
  * Streams a source's events. A hand-written async iterator rather than an async generator: the
  * records are produced a chunk at a time, and handing out each buffered one with a resolved
- * promise costs about half of an async generator's `yield` (measured on Records.json).
+ * promise costs less than an async generator's `yield` (measured on Records.json).
  */
 export function parseJsonSource(input: AsyncIterable<unknown>, context: ParseContext, options: JsonSourceOptions): AsyncIterableIterator<ParseEvent> {
   return new JsonSourceEvents(input, context, options);

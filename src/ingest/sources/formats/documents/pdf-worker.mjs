@@ -1,8 +1,8 @@
 // The PDF reader, in a worker thread of its own (started by pdf.ts): pdf.js is several MB of code
-// (loaded through tsx's loader it takes about 100 MB of the importer's heap; here, plain, about
-// 16 MB) and a hostile PDF can make it use a lot of memory, so it runs with its own heap limit,
-// and an out-of-memory or a hang ends this thread, not the import. Plain JavaScript: the worker
-// starts without the tsx loader.
+// (loaded through tsx's loader it takes several times the heap it takes here, loaded plain) and
+// a hostile PDF can make it use a lot of memory, so it runs with its own heap limit, and an
+// out-of-memory or a hang ends this thread, not the import. Plain JavaScript: the worker starts
+// without the tsx loader.
 import { parentPort } from 'node:worker_threads';
 
 const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');
