@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { access, link, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config/config.js';
-import type { Backend, Database } from './db/database.js';
+import type { Backend, Database, Queryable } from './db/database.js';
 import { LakeError } from './errors.js';
 import { BlobStore } from './store/blob-store.js';
 
@@ -122,6 +122,11 @@ export async function readIdentity(dataDir: string): Promise<DataDirIdentity | n
     // reported below
   }
   throw new LakeError('DATA_DIR_MISMATCH', `${file} is not a data directory record (lakeId, backend, database): cannot tell which database ${dataDir} belongs to`);
+}
+
+/** A database copied from another (a template) is another lake: it gets an id of its own (migration 0019). */
+export async function giveOwnIdentity(db: Queryable): Promise<void> {
+  await db.query(`UPDATE lake.identity SET lake_id = gen_random_uuid(), created_at = now()`);
 }
 
 /** The database's lake id, or null before migration 0019. */

@@ -16,6 +16,8 @@ export const ERRORS = {
   DB_NOT_FOUND: { exit: 4, http: 503 },
   DB_UNSAFE_ROLE: { exit: 4, http: 500 },
   DB_ERROR: { exit: 4, http: 500 },
+  /** The embedded database's files were made by a PostgreSQL major version this PGlite cannot open. */
+  DB_VERSION_UNSUPPORTED: { exit: 4, http: 500 },
   MIGRATION_FAILED: { exit: 5, http: 500 },
   MIGRATION_CHANGED: { exit: 5, http: 500 },
   SCHEMA_OUTDATED: { exit: 5, http: 503 },

@@ -2,14 +2,15 @@
 // an async factory so that nothing half-built escapes: `await Lake.open(config)`. A data directory
 // is only ever opened with the database it belongs to (data-dir-identity.ts).
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config/config.js';
-import { DataDirBinding } from './data-dir-identity.js';
-import { APP_ROLE, type Database } from './db/database.js';
-import { installExtensions } from './db/extensions.js';
-import { migrate, type MigrateResult } from './db/migrate.js';
+import { DataDirBinding, giveOwnIdentity } from './data-dir-identity.js';
+import type { Database } from './db/database.js';
+import type { MigrateResult } from './db/migrate.js';
 import { userContextSettings, type Profile } from './db/profile.js';
+import { prepareSchema } from './db/schema.js';
 import { LakeError } from './errors.js';
 import { BlobStore } from './store/blob-store.js';
 
@@ -22,7 +23,15 @@ export interface OpenOptions {
   loadDataDir?: Blob;
   /** Told when the database is open and migrating starts, which can take many seconds (`lake import` says so). */
   onMigrating?: () => void;
+  /**
+   * Embedded: the command reads or writes a few rows (users, keys, doctor), so PostgreSQL starts
+   * with small shared buffers, which it would otherwise clear at start (EmbeddedOptions.sharedBuffers).
+   */
+  brief?: boolean;
 }
+
+/** Embedded shared_buffers of a brief command: what a few catalog and index pages need. */
+const BRIEF_SHARED_BUFFERS = '16MB';
 
 export class Lake {
   /** Files kept as they are, shared content-addressed store under the data directory. */
@@ -39,6 +48,8 @@ export class Lake {
   }
 
   static async open(config: Config, options: OpenOptions = {}): Promise<Lake> {
+    // Marks of the start-up phases, for bench/startup.ts (performance marks cost nothing unread).
+    performance.mark('lake:open');
     await prepareDataDir(config);
     const session = {
       workMem: config.workMem,
@@ -49,6 +60,8 @@ export class Lake {
     let db: Database;
     // The data directory's record of its database; none for an in-memory database, gone at close.
     let binding: DataDirBinding | null = null;
+    /** Embedded: the database was copied from the template, so it is another lake's until it gets its own id. */
+    let copied = false;
     // Each adapter is imported only when used: PGlite and PostGIS weigh tens of MB in memory.
     if (config.databaseUrl) {
       const { openServer } = await import('./db/adapters/server.js');
@@ -61,30 +74,35 @@ export class Lake {
       try {
         // Before opening, which would create a database where there was none.
         if (directory) binding = await DataDirBinding.before(config, 'embedded', directory);
-        db = await openEmbedded({ directory, session, loadDataDir: options.loadDataDir });
+        const { cacheDir } = config;
+        // A new database to migrate starts as a copy of this installation's template.
+        if (directory && (options.migrate ?? true) && !options.loadDataDir && !existsSync(path.join(directory, 'PG_VERSION'))) {
+          const { copyTemplate } = await import('./db/embedded-template.js');
+          copied = await copyTemplate(directory, { cacheDir, session, partitionMonthsAhead: config.partitionMonthsAhead });
+        }
+        db = await openEmbedded({ directory, session, cacheDir, loadDataDir: options.loadDataDir, sharedBuffers: options.brief ? BRIEF_SHARED_BUFFERS : undefined });
       } catch (error) {
         await releaseLock?.();
         throw error;
       }
     }
+    performance.mark('lake:database');
     try {
       let migrations: MigrateResult | null = null;
       let profile: Profile;
       // Once connected, so that an unreachable server is reported as such first.
       if (db.backend === 'server') binding = await DataDirBinding.before(config, 'server', db.location);
+      if (copied) await giveOwnIdentity(db);
       await binding?.confirm(db);
       if (options.migrate ?? true) {
         options.onMigrating?.();
-        const notes = await installExtensions(db);
-        profile = withNotes(await db.detectProfile(), notes);
-        migrations = await migrate(db, profile);
-        await assertAppRoleIsSafe(db);
-        await db.query(`SELECT lake.ensure_upcoming_partitions($1)`, [config.partitionMonthsAhead]);
+        ({ profile, migrations } = await prepareSchema(db, config.partitionMonthsAhead));
       } else {
         profile = await db.detectProfile();
       }
       await binding?.adopt(db);
       db.setUserContextSettings(userContextSettings(profile));
+      performance.mark('lake:schema');
       return new Lake(config, db, profile, migrations, releaseLock);
     } catch (error) {
       await db.close().catch(() => {});
@@ -94,17 +112,10 @@ export class Lake {
   }
 
   async close(): Promise<void> {
+    performance.mark('lake:close');
     await this.db.close();
     await this.releaseLock?.();
   }
-}
-
-function withNotes(profile: Profile, notes: Partial<Record<keyof Profile['extensions'], string>>): Profile {
-  for (const [name, note] of Object.entries(notes)) {
-    const status = profile.extensions[name as keyof Profile['extensions']];
-    if (status && !status.installed) status.note = note;
-  }
-  return profile;
 }
 
 /** Create the tiers and prove each is writable, with one clear line when it is not. */
@@ -121,29 +132,5 @@ async function prepareDataDir(config: Config): Promise<void> {
         cause,
       });
     }
-  }
-}
-
-/**
- * Refuse to run when the application role could see across users: a superuser or BYPASSRLS role
- * ignores policies, and a table owner is exempt unless RLS is forced (checked by the tests).
- */
-export async function assertAppRoleIsSafe(db: Database): Promise<void> {
-  const role = await db.query<{ rolsuper: boolean; rolbypassrls: boolean; owned: number }>(
-    `SELECT r.rolsuper, r.rolbypassrls,
-            (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relpersistence <> 't')::int
-              + (SELECT count(*) FROM pg_namespace n WHERE n.nspowner = r.oid)::int AS owned
-       FROM pg_roles r WHERE r.rolname = $1`,
-    [APP_ROLE],
-  );
-  const row = role.rows[0];
-  if (!row) throw new LakeError('DB_UNSAFE_ROLE', `the application role ${APP_ROLE} does not exist: run lake migrate`);
-  const problems = [
-    row.rolsuper && 'is a superuser',
-    row.rolbypassrls && 'has BYPASSRLS',
-    row.owned > 0 && `owns ${row.owned} database objects`,
-  ].filter(Boolean);
-  if (problems.length > 0) {
-    throw new LakeError('DB_UNSAFE_ROLE', `refusing to run: the application role ${APP_ROLE} ${problems.join(' and ')}, so row-level security would not isolate users`);
   }
 }

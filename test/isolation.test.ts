@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { APP_ROLE } from '../src/db/database.js';
-import { assertAppRoleIsSafe } from '../src/lake.js';
+import { assertAppRoleIsSafe } from '../src/db/schema.js';
 import { LakeError } from '../src/errors.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 

@@ -1,5 +1,6 @@
 // Configuration, read from the environment and command-line flags once, validated into one typed
 // object. Nothing else in the lake reads process.env.
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { LakeError } from '../errors.js';
@@ -10,6 +11,12 @@ const memorySize = z.string().regex(/^\d+(kB|MB|GB)$/);
 /** Each setting: its environment variable, its default, and what it allows (said in errors). */
 const SETTINGS = {
   dataDir: { env: 'LAKE_DATA_DIR', default: './lake-data', allowed: 'a directory path', schema: z.string().min(1) },
+  cacheDir: {
+    env: 'LAKE_CACHE_DIR',
+    default: undefined,
+    allowed: 'a directory path (unset: $XDG_CACHE_HOME/datapunk-lake, or ~/.cache/datapunk-lake)',
+    schema: z.string().min(1).optional(),
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     default: undefined,
@@ -136,6 +143,11 @@ export interface Config {
     /** Content-addressed files kept as they are. */
     blobs: string;
   };
+  /**
+   * What this installation makes once and reuses: PGlite's extensions unpacked, a migrated empty
+   * database that new embedded lakes start from. Deleting it costs only the time to make it again.
+   */
+  cacheDir: string;
   /** Absent: the embedded PGlite database under tiers.hot. */
   databaseUrl: string | undefined;
   poolMax: number;
@@ -187,9 +199,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     values[name] = parsed.data;
   }
   const dataDir = path.resolve(values.dataDir as string);
+  const userCache = nonEmpty(env.XDG_CACHE_HOME) ?? path.join(nonEmpty(env.HOME) ?? os.homedir(), '.cache');
   return {
-    ...(values as Omit<Config, 'tiers' | 'dataDir' | 'uploadDir'>),
+    ...(values as Omit<Config, 'tiers' | 'dataDir' | 'uploadDir' | 'cacheDir'>),
     dataDir,
+    cacheDir: path.resolve((values.cacheDir as string | undefined) ?? path.join(userCache, 'datapunk-lake')),
     uploadDir: values.uploadDir ? path.resolve(values.uploadDir as string) : path.join(dataDir, 'warm', 'uploads'),
     tiers: {
       hot: path.join(dataDir, 'hot'),

@@ -101,9 +101,13 @@ export interface MigrateResult {
  * `through`: stop after that version (tests build a lake as an older release left it).
  */
 export async function migrate(db: Database, profile: Profile, options: { through?: number } = {}): Promise<MigrateResult> {
-  await ensureLedger(db);
   const result: MigrateResult = { applied: [], skipped: [] };
-  for (const migration of await loadMigrations()) {
+  const migrations = await loadMigrations();
+  // Every open migrates: when the ledger already says what this would, two reads and no transaction.
+  const ledger = await readLedger(db);
+  if (options.through === undefined && migrations.every((m) => isRecorded(ledger.get(m.version), m, profile))) return result;
+  await ensureLedger(db);
+  for (const migration of migrations) {
     if (options.through !== undefined && migration.version > options.through) break;
     const outcome = await db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
@@ -151,6 +155,12 @@ export async function migrate(db: Database, profile: Profile, options: { through
     }
   }
   return result;
+}
+
+/** Whether the ledger's row says what migrating would: applied as it is, or skipped for the same reason. */
+function isRecorded(row: LedgerRow | undefined, migration: Migration, profile: Profile): boolean {
+  if (row?.status === 'applied') return row.checksum === migration.checksum;
+  return row?.status === 'skipped' && !hasExtensions(profile, migration.requires) && row.reason === missingReason(profile, migration);
 }
 
 /** Whether `lake migrate` could meet these requirements (the extensions are at least available). */

@@ -119,7 +119,7 @@ async function makeEmbeddedLake(env: Record<string, string>): Promise<void> {
   const config = loadConfig(env);
   const { embeddedDirectory, openEmbedded } = await import('../../src/db/adapters/embedded.js');
   const session = { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs };
-  const db = await openEmbedded({ directory: embeddedDirectory(config.tiers.hot), session, loadDataDir: await embeddedTemplate() });
+  const db = await openEmbedded({ directory: embeddedDirectory(config.tiers.hot), session, cacheDir: config.cacheDir, loadDataDir: await embeddedTemplate() });
   try {
     await giveOwnIdentity(db);
   } finally {

@@ -18,7 +18,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/config.js';
 import { lockDirectory } from '../../src/db/adapters/directory-lock.js';
-import type { Queryable } from '../../src/db/database.js';
 import { LakeError } from '../../src/errors.js';
 import { Lake } from '../../src/lake.js';
 
@@ -30,10 +29,7 @@ const BUILD_WAIT_MS = 20 * 60 * 1000;
 /** Names the advisory lock of the server template's build (migrate.ts's lock is 4_736_201). */
 const SERVER_TEMPLATE_LOCK = 4_736_202;
 
-/** A lake just migrated is given an id of its own (migration 0019): a copy must be another lake. */
-export async function giveOwnIdentity(db: Queryable): Promise<void> {
-  await db.query(`UPDATE lake.identity SET lake_id = gen_random_uuid(), created_at = now()`);
-}
+export { giveOwnIdentity } from '../../src/data-dir-identity.js';
 
 /** A hash of what a migrated lake is made of: the database code, its migrations, the PGlite packages, and `more`. */
 async function templateKey(more: string): Promise<string> {

@@ -3,8 +3,7 @@
 // are serialized by PGlite itself, and an aborted one is rolled back before the next query.
 // A full disk ends every call with DISK_FULL: there must be room before opening and before each
 // load batch (assertRoomFor), and PostgreSQL stopping dead cannot hang the process (pglite-guard.ts).
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
@@ -21,6 +20,7 @@ import { LakeError } from '../../errors.js';
 import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type CopyData, type Database, type QueryResult, type Transaction } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
+import { extensionsFromDisk } from './pglite-extensions.js';
 import { GuardedNodeFS, stopReason } from './pglite-guard.js';
 
 const INT8 = 20;
@@ -34,7 +34,24 @@ export interface EmbeddedOptions {
    * memory or in a directory that has no database yet. The tests start from one migrated once.
    */
   loadDataDir?: Blob;
+  /** Where this installation keeps PGlite's extensions unpacked (pglite-extensions.ts); null: PGlite's bundles. */
+  cacheDir: string | null;
+  /**
+   * PostgreSQL's shared_buffers. PostgreSQL clears them at start, so they cost their size in
+   * memory and time whether used or not: small for commands that read a few rows, PGlite's
+   * 128MB for imports and the server.
+   */
+  sharedBuffers?: string;
 }
+
+/**
+ * The PostgreSQL major version of the pinned PGlite (package.json): data files are compatible
+ * within a major version only. test/embedded-upgrade.test.ts checks it against a new directory.
+ */
+export const PGLITE_POSTGRES_MAJOR = '17';
+
+/** Every extension PGlite ships that the lake can use (profile.ts says which features need which). */
+const EXTENSIONS = { vector, postgis, pg_trgm, hstore, fuzzystrmatch, pgcrypto, btree_gist, unaccent, uuid_ossp };
 
 /** Free space the database always keeps (room for two WAL segments: disk-space.ts). */
 const EMBEDDED_RESERVE_BYTES = DISK_RESERVE_BYTES;
@@ -47,16 +64,26 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Database> 
   const { directory } = options;
   if (directory !== null) {
     await mkdir(directory, { recursive: true });
-    const needed = EMBEDDED_RESERVE_BYTES + (existsSync(path.join(directory, 'PG_VERSION')) ? 0 : NEW_DATABASE_BYTES);
+    const made = await readFile(path.join(directory, 'PG_VERSION'), 'utf8').then((text) => text.trim(), () => null);
+    if (made !== null && made !== PGLITE_POSTGRES_MAJOR) {
+      throw new LakeError(
+        'DB_VERSION_UNSUPPORTED',
+        `the embedded database in ${directory} was made by PostgreSQL ${made}, and this lake's PGlite runs PostgreSQL ${PGLITE_POSTGRES_MAJOR}, which cannot open it: ` +
+          `use the lake release that made it, or another data directory`,
+      );
+    }
+    const needed = EMBEDDED_RESERVE_BYTES + (made !== null ? 0 : NEW_DATABASE_BYTES);
     assertFreeSpace(directory, needed, 'the embedded database');
   }
   const guard = directory === null ? null : new GuardedNodeFS(directory, (log) => stopProcess(directory!, log));
+  const extensions = (options.cacheDir && (await extensionsFromDisk(EXTENSIONS, options.cacheDir))) || EXTENSIONS;
   let pg: PGlite;
   try {
     pg = await PGlite.create({
       ...(guard ? { fs: guard } : { dataDir: 'memory://' }),
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-      extensions: { vector, postgis, pg_trgm, hstore, fuzzystrmatch, pgcrypto, btree_gist, unaccent, uuid_ossp },
+      extensions,
+      ...(options.sharedBuffers ? { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffers}`] } : {}),
       // Counts and ids as numbers, as the server adapter returns them.
       parsers: { [INT8]: (value: string) => Number(value) },
     });
