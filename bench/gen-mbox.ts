@@ -46,7 +46,7 @@ const sjis = new TextDecoder('shift_jis'); // only to check that the table has t
 function sentence(): string {
   const words = Array.from({ length: between(6, 18) }, () => pick(WORDS));
   const text = words.join(' ');
-  return text.charAt(0).toUpperCase() + text.slice(1) + '.';
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
 
 function paragraph(): string {

@@ -102,7 +102,7 @@ test('every authenticated request is in the access log of its user, and its key 
   await get(server, '/v1/timeline?limit=5', daveKey.key);
   await get(server, '/v1/timeline?limit=5000', daveKey.key);
   await get(server, '/v1/items/999999', daveKey.key);
-  await get(server, '/v1/timeline', 'lake_000000000000_' + 'B'.repeat(43));
+  await get(server, '/v1/timeline', `lake_000000000000_${'B'.repeat(43)}`);
   await server.app.accessLog.flush();
   const events = await t.lake.db.asUser(dave.userId, (tx) =>
     tx.query<{ actor: string; action: string; object_id: string; status: number; path: string }>(

@@ -32,7 +32,9 @@ test('lake import (not a terminal) says it opens the database, migrates and read
   const opening = env.DATABASE_URL ? /^import: connecting to the PostgreSQL server \(DATABASE_URL\)…$/ : /^import: opening the embedded database in .*\/data\/hot…$/;
   const expected = [opening, /^import: checking the schema, applying any pending migrations…$/, /^import: database ready after \d+\.\d s, \d+ migrations applied$/, /^import: reading inputs…$/];
   assert.ok(lines.length > expected.length, stderr);
-  expected.forEach((pattern, i) => assert.match(lines[i]!, pattern, stderr));
+  expected.forEach((pattern, i) => {
+    assert.match(lines[i]!, pattern, stderr);
+  });
   // Then the progress: the whole import (file 1 of 1, bytes of total) and the current file.
   assert.match(lines[expected.length]!, /^import: file 1 of 1 · \d+% · \d+ B of \d+ B · 1 records · .*Records\.json/, stderr);
   assert.match(stdout, /^done: 1 files, 1 point \(1 row\) loaded/m);

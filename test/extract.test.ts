@@ -791,7 +791,9 @@ describe('sniffMimeType', () => {
     box.writeUInt32BE(box.length, 0);
     box.write('ftyp', 4, 'latin1');
     box.write(brand, 8, 'latin1');
-    compatible.forEach((c, i) => box.write(c, 16 + i * 4, 'latin1'));
+    compatible.forEach((c, i) => {
+      box.write(c, 16 + i * 4, 'latin1');
+    });
     return box;
   }
   const docx = buildZip([{ name: '[Content_Types].xml', content: Buffer.from('<Types/>') }, { name: 'word/document.xml', content: Buffer.from('<w:document/>') }]);

@@ -102,7 +102,9 @@ describe('jsonArrayElements', () => {
       const flags = elementsOf((await scan(text, [{ path: ['locations'] }], size)).events).map((event) => event.plainAscii);
       assert.equal(flags.length, elements.length);
       // Never plain when it is not; exact when each element is parsed alone (1-byte chunks).
-      flags.forEach((flag, i) => assert.ok(!flag || plain[i], `element ${i}, chunk size ${size}`));
+      flags.forEach((flag, i) => {
+        assert.ok(!flag || plain[i], `element ${i}, chunk size ${size}`);
+      });
       if (size === 1) assert.deepEqual(flags, plain);
     }
     const ascii = `{"locations": [${elements.filter((_, i) => plain[i]).join(', ')}]}`;

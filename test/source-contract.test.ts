@@ -107,16 +107,16 @@ const RANDOM_UUID = /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
 /** Fields that are a new random UUID in each of two runs of the same import (items.item_id), as `table#field`. */
 function randomFields(a: readonly ImportedBatch[], b: readonly ImportedBatch[]): Set<string> {
   const random = new Set<string>();
-  a.forEach((batch, i) =>
-    batch.tables.forEach(([table, rows], t) =>
-      rows.forEach((fields, r) =>
+  a.forEach((batch, i) => {
+    batch.tables.forEach(([table, rows], t) => {
+      rows.forEach((fields, r) => {
         fields.forEach((field, f) => {
           const other = b[i]?.tables[t]?.[1][r]?.[f];
           if (field !== other && RANDOM_UUID.test(field ?? '') && RANDOM_UUID.test(other ?? '')) random.add(`${table}#${f}`);
-        }),
-      ),
-    ),
-  );
+        });
+      });
+    });
+  });
   return random;
 }
 
@@ -218,10 +218,14 @@ for (const entry of REGISTRY) {
         test('gives the same events in chunks of 1 byte, 7 bytes and 64 KiB: records, rejections and LakeErrors only', async () => {
           const source = await loadParser(entry.parser);
           const [first, ...others] = await Promise.all(CHUNK_SIZES.map((size) => parse(source, fixture, size)));
-          first!.events.forEach((event, index) => checkEvent(entry, fixture, event, index));
+          first!.events.forEach((event, index) => {
+            checkEvent(entry, fixture, event, index);
+          });
           // asciiOnly is a hint that may be missed where a chunk ends (checked above where given).
           const comparable = ({ events, ...rest }: Parsed) => ({ ...rest, events: events.map((event) => (event.kind === 'record' ? { ...event, asciiOnly: undefined } : event)) });
-          others.forEach((parsed, i) => assert.deepStrictEqual(comparable(parsed), comparable(first!), `chunks of ${CHUNK_SIZES[i + 1]} bytes against chunks of ${CHUNK_SIZES[0]}`));
+          others.forEach((parsed, i) => {
+            assert.deepStrictEqual(comparable(parsed), comparable(first!), `chunks of ${CHUNK_SIZES[i + 1]} bytes against chunks of ${CHUNK_SIZES[0]}`);
+          });
         });
 
         test('resumed from each checkpoint, loads what an uninterrupted import loads after it', async () => {

@@ -574,7 +574,7 @@ describe('google.play', () => {
     );
     assert.notDeepEqual(items[0]!.key, items[1]!.key);
     assert.equal(items[2]!.attributes?.timeFrom, 'lastUpdateTime');
-    assert.equal((items[0]!.attributes?.deviceAttribute as Record<string, unknown>).deviceDisplayName, 'FixturePhone FP-1');
+    assert.equal((items[0]!.attributes!.deviceAttribute as Record<string, unknown>).deviceDisplayName, 'FixturePhone FP-1');
 
     const library = await parse(playStoreSource, fixture('play-store/Library.json'));
     assert.deepEqual(

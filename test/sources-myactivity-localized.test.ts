@@ -374,7 +374,7 @@ describe('localized My Activity pages (fixtures)', () => {
     assert.equal(es.records[1]?.url, 'https://example.org/recetas');
     assert.deepEqual(es.records[1]?.attributes?.captions, { 'Why is this here?': ['Esta actividad se ha guardado en tu cuenta de Google >>.'] });
     assert.deepEqual([es.records[3]?.lat, es.records[3]?.lon], [-0.180653, -78.467834]);
-    assert.equal((es.records[3]?.attributes?.locations as Array<{ text: string }>)[0]?.text, 'En esta zona general');
+    assert.equal((es.records[3]!.attributes!.locations as Array<{ text: string }>)[0]?.text, 'En esta zona general');
     const de = await run(read('de.html'), 'de.html');
     assert.deepEqual([de.records[0]?.lat, de.records[0]?.lon], [49.493809, 8.465942]);
     assert.equal(de.records[1]?.url, 'https://example.org/schnee');
@@ -382,7 +382,7 @@ describe('localized My Activity pages (fixtures)', () => {
     const ca = await run(read('ca.html'), 'ca.html');
     // The ad line ("Mirat a les") stays a line of its own, before the channel.
     assert.deepEqual(
-      (ca.records[1]?.attributes?.subtitles as Array<{ name: string }>).map((subtitle) => subtitle.name),
+      (ca.records[1]!.attributes!.subtitles as Array<{ name: string }>).map((subtitle) => subtitle.name),
       ['Mirat a les 6:17', 'Canal Castells'],
     );
     assert.deepEqual(ca.records[0]?.attributes?.products, ['YouTube'], 'the "why" block is not taken for a product');

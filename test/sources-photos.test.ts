@@ -229,7 +229,7 @@ describe('media.file', () => {
     assert.equal(media?.width, 10);
     assert.equal(media?.cameraMake, 'Acme', 'what is readable is kept');
     assert.equal(media?.metaLat, 1.5);
-    assert.match(String((media?.attributes?.problems as string[])[0]), /^EXIF unreadable \(.+\)$/);
+    assert.match(String((media!.attributes!.problems as string[])[0]), /^EXIF unreadable \(.+\)$/);
     const [rejection, ...more] = rejections(events);
     assert.deepEqual(more, []);
     assert.equal(rejection?.category, 'malformed');

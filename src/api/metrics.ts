@@ -2,6 +2,7 @@
 // in the tests, do not share counters). Request figures are recorded as requests end; database
 // and storage figures are read when /metrics is scraped, database ones at most once a second and
 // directory sizes at most every STORAGE_TTL_MS (walking a large blob store is not free).
+import type { Dir } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -177,7 +178,7 @@ async function queryDatabaseStats(lake: Lake): Promise<DatabaseStats> {
 /** Bytes allocated on disk under a directory (like du), 0 when it does not exist. */
 async function directorySize(dir: string): Promise<number> {
   let total = 0;
-  let entries;
+  let entries: Dir;
   try {
     entries = await opendir(dir);
   } catch {

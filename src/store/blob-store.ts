@@ -11,7 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { assertFreeSpace, DISK_RESERVE_BYTES, diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
 import { BLOB_TIERS, decodeHeader, FrameDecoder, HEADER_BYTES, TierEncoder, type BlobTier } from './blob-codec.js';
@@ -264,7 +264,7 @@ export class BlobStore {
     for (const name of await listDirectory(dir)) {
       const file = path.join(dir, name);
       const stats = await lstat(file).catch(ignoreMissingAs(null));
-      if (!stats || !stats.isFile() || stats.mtime >= before) continue;
+      if (!stats?.isFile() || stats.mtime >= before) continue;
       if (await unlink(file).then(() => true, ignoreMissingAs(false))) {
         removed.files += 1;
         removed.bytes += stats.size;

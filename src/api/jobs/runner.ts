@@ -230,7 +230,7 @@ export class JobRunner extends EventEmitter<JobEvents> {
         const uploads = [];
         for (const uploadId of jobUploadIds(claim)) {
           const upload = await readUpload(tx, uploadId);
-          if (!upload || upload.status !== 'verified') {
+          if (upload?.status !== 'verified') {
             return { ...claim, uploads: [], problem: `upload ${uploadId} is ${upload?.status ?? 'gone'}: only complete, verified uploads can be imported` };
           }
           uploads.push(upload);

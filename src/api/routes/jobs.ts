@@ -392,7 +392,7 @@ export function jobRoutes(app: ApiApp, context: ApiContext, runner: JobRunner): 
       const updated = await context.asUser(request, async (tx) => {
         for (const uploadId of jobUploadIds(job)) {
           const upload = await readUpload(tx, uploadId);
-          if (!upload || upload.status !== 'verified') throw new LakeError('GONE', `job ${job.job_id} cannot run again: upload ${uploadId} is ${upload?.status ?? 'gone'}`);
+          if (upload?.status !== 'verified') throw new LakeError('GONE', `job ${job.job_id} cannot run again: upload ${uploadId} is ${upload?.status ?? 'gone'}`);
         }
         if (!job.upload_id) throw new LakeError('CONFLICT', `job ${job.job_id} was not made from an upload (lake import): run that command again`);
         // Interrupted too: stored so, or running with its process gone (and still naming that process).

@@ -67,7 +67,9 @@ export interface PreparedBatch {
 
 export function prepareBatch(target: LoadTarget, batch: Batch, offsets?: readonly number[]): PreparedBatch {
   const encoder = new BatchEncoder(target);
-  batch.records.forEach((record, i) => encoder.add(record, offsets?.[i]));
+  batch.records.forEach((record, i) => {
+    encoder.add(record, offsets?.[i]);
+  });
   return { tables: encoder.finish(), quarantine: batch.quarantine ?? [], checkpoint: batch.checkpoint ?? null };
 }
 

@@ -805,7 +805,7 @@ export function escapeRawControlBytes(text: string): string | null {
     } else if (c === QUOTE) {
       inString = false;
     } else if (c < 0x20) {
-      out = (out ?? '') + text.slice(copied, i) + `\\u${c.toString(16).padStart(4, '0')}`;
+      out = `${out ?? ''}${text.slice(copied, i)}\\u${c.toString(16).padStart(4, '0')}`;
       copied = i + 1;
     }
   }

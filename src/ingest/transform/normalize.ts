@@ -51,7 +51,7 @@ function repairNulAndSurrogates(text: string, repairs: RepairCounts | null): str
         i++; // a valid pair
         continue;
       }
-      out += text.slice(runStart, i) + '\ufffd';
+      out += `${text.slice(runStart, i)}\ufffd`;
       runStart = i + 1;
       loneSurrogates++;
     }

@@ -93,7 +93,7 @@ function* findPhones(text: string): Generator<PiiSpan> {
 // (space or hyphen), with the prefix of a card network and a valid Luhn check digit. The prefix
 // test keeps out runs such as 0000 0000 0000 0000, which pass Luhn.
 
-const CARD_CANDIDATE = /(?<![\p{L}\p{N}.,+\-])\d(?:[ -]?\d){11,18}(?![\p{L}\p{N}])/gu;
+const CARD_CANDIDATE = /(?<![\p{L}\p{N}.,+-])\d(?:[ -]?\d){11,18}(?![\p{L}\p{N}])/gu;
 
 /** Issuer prefixes of the major networks (ISO/IEC 7812 IIN ranges), with their lengths. */
 const CARD_NETWORKS: { prefix: RegExp; lengths: number[] }[] = [

@@ -14,7 +14,7 @@
 // other wrapper (reviews, subscriptions, devices...) are rejected as `unsupported`, naming it.
 import type { ParseEvent } from '../../records.js';
 import { defineSource, type Source } from '../../source.js';
-import { PLAY_ENTRY_WRAPPERS, PLAY_STORE } from './entries.js';
+import { type PLAY_ENTRY_WRAPPERS, PLAY_STORE } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from './json-source.js';
 import { arrayOf, isObject, parseIsoInstant, stringOf, type Instant } from './takeout-values.js';
 

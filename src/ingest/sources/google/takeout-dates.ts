@@ -50,7 +50,7 @@ export type ParsedDate =
   | { ok: false; category: 'unsupported' | 'invalid'; reason: string };
 
 const TIME = String.raw`(\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])\.?[Mm]\.?)?`;
-const ZONE = String.raw`(?: (.+))?`;
+const ZONE = '(?: (.+))?';
 const MONTH_FIRST = new RegExp(String.raw`^([A-Za-z]{3,9})\.? (\d{1,2}), (\d{4}),? ${TIME}${ZONE}$`);
 const DAY_FIRST = new RegExp(String.raw`^(\d{1,2}) ([A-Za-z]{3,9})\.? (\d{4}),? ${TIME}${ZONE}$`);
 const NUMERIC_ZONE = /^(?:GMT|UTC)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$/;

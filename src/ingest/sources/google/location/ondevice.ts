@@ -65,7 +65,7 @@ interface Position extends LatLon {
 }
 
 const GEO_NUMBER = String.raw`\s*(-?\d+(?:\.\d+)?)\s*`;
-const GEO_URI = new RegExp(String.raw`^geo:${GEO_NUMBER},${GEO_NUMBER}(?:,${GEO_NUMBER})?((?:;[^;]*)*)$`, 'i');
+const GEO_URI = new RegExp(`^geo:${GEO_NUMBER},${GEO_NUMBER}(?:,${GEO_NUMBER})?((?:;[^;]*)*)$`, 'i');
 
 /**
  * `"50.05°, 14.34°"`, `"geo:27.72,-97.34"`, `"geo:27.72,-97.34,12.5;u=20"`, or an object

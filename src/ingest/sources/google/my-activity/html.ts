@@ -61,7 +61,6 @@
 // at the end of the file is quarantined with its text.
 import type { Readable } from 'node:stream';
 import { Parser, type Handler } from 'htmlparser2';
-import { ParseError } from '../../../../errors.js';
 import type { ItemRecord, ParseEvent, Rejection, RepairCounts } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
 import { MY_ACTIVITY_HTML } from './entries.js';
