@@ -1,9 +1,11 @@
 // `lake doctor`: what this lake runs on and what it can do.
 import { stat } from 'node:fs/promises';
+import type { Config } from '../config/config.js';
 import { migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import type { Profile } from '../db/profile.js';
-import type { Lake } from '../lake.js';
+import { Lake } from '../lake.js';
 import { DISK_RESERVE_BYTES, formatBytes, freeBytes } from '../disk-space.js';
+import { printJson } from './output.js';
 
 export interface DoctorReport {
   backend: Profile['backend'];
@@ -16,6 +18,19 @@ export interface DoctorReport {
   tiers: Record<string, { path: string; exists: boolean; freeBytes: number | null }>;
   migrations: MigrationStatus[];
   healthy: boolean;
+}
+
+/** The command: the report on stdout, exit code 1 when the lake is not healthy. */
+export async function doctorCommand(settings: Config, options: { json?: boolean }): Promise<void> {
+  const lake = await Lake.open(settings, { migrate: false });
+  try {
+    const report = await doctor(lake);
+    if (options.json) printJson(report);
+    else console.log(formatDoctor(report));
+    if (!report.healthy) process.exitCode = 1;
+  } finally {
+    await lake.close();
+  }
 }
 
 export async function doctor(lake: Lake): Promise<DoctorReport> {

@@ -1,0 +1,63 @@
+// `lake users` and `lake keys`: the people whose data the lake holds and their API keys.
+import type { Config } from '../config/config.js';
+import { Lake } from '../lake.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeySummary } from '../query/api-keys.js';
+import { createUser, listUsers } from '../query/users.js';
+import { printJson } from './output.js';
+
+export async function createUserCommand(settings: Config, name: string, options: { json?: boolean }): Promise<void> {
+  await withLake(settings, async (lake) => {
+    const user = await createUser(lake.db, name);
+    if (options.json) printJson(user);
+    else console.log(`created user ${user.name} (${user.userId})`);
+  });
+}
+
+export async function listUsersCommand(settings: Config, options: { json?: boolean }): Promise<void> {
+  await withLake(settings, async (lake) => {
+    const list = await listUsers(lake.db);
+    if (options.json) return printJson(list);
+    for (const u of list) console.log(`${u.name.padEnd(24)} ${u.userId}  created ${u.createdAt.toISOString()}  ${u.activeKeys} active keys`);
+    if (list.length === 0) console.log('no users yet: lake users create NAME');
+  });
+}
+
+export async function createKeyCommand(settings: Config, options: { user: string; name: string; json?: boolean }): Promise<void> {
+  await withLake(settings, async (lake) => {
+    const created = await createApiKey(lake.db, options.user, options.name);
+    if (options.json) return printJson(created);
+    console.log(created.key);
+    process.stderr.write(`lake: API key ${created.keyId} for ${created.userName}: store it now, it is not shown again\n`);
+  });
+}
+
+export async function listKeysCommand(settings: Config, options: { user: string; json?: boolean }): Promise<void> {
+  await withLake(settings, async (lake) => {
+    const list = await listApiKeys(lake.db, options.user);
+    if (options.json) return printJson(list);
+    for (const k of list) console.log(formatKey(k));
+    if (list.length === 0) console.log(`no keys for ${options.user}: lake keys create --user ${options.user}`);
+  });
+}
+
+export async function revokeKeyCommand(settings: Config, keyId: string, options: { json?: boolean }): Promise<void> {
+  await withLake(settings, async (lake) => {
+    const revoked = await revokeApiKey(lake.db, keyId);
+    if (options.json) return printJson(revoked);
+    console.log(`revoked ${revoked.keyId} of ${revoked.userName} at ${revoked.revokedAt!.toISOString()}`);
+  });
+}
+
+async function withLake(settings: Config, work: (lake: Lake) => Promise<void>): Promise<void> {
+  const lake = await Lake.open(settings);
+  try {
+    await work(lake);
+  } finally {
+    await lake.close();
+  }
+}
+
+function formatKey(k: ApiKeySummary): string {
+  const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : k.lastUsedAt ? `last used ${k.lastUsedAt.toISOString()}` : 'never used';
+  return `${k.keyId}  lake_${k.prefix}_…  ${(k.name || '-').padEnd(20)} created ${k.createdAt.toISOString()}  ${state}`;
+}
