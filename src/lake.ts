@@ -42,6 +42,8 @@ export class Lake {
     readonly db: Database,
     readonly profile: Profile,
     readonly migrations: MigrateResult | null,
+    /** Embedded: the database was new, made as a copy of this installation's migrated template (embedded-template.ts). */
+    readonly copiedFromTemplate: boolean,
     private readonly releaseLock: (() => Promise<void>) | null,
   ) {
     this.blobs = new BlobStore(config.tiers.blobs);
@@ -62,6 +64,11 @@ export class Lake {
     let binding: DataDirBinding | null = null;
     /** Embedded: the database was copied from the template, so it is another lake's until it gets its own id. */
     let copied = false;
+    let announced = false;
+    const announceMigrating = () => {
+      if (!announced) options.onMigrating?.();
+      announced = true;
+    };
     // Each adapter is imported only when used: PGlite and PostGIS weigh tens of MB in memory.
     if (config.databaseUrl) {
       const { openServer } = await import('./db/adapters/server.js');
@@ -78,7 +85,7 @@ export class Lake {
         // A new database to migrate starts as a copy of this installation's template.
         if (directory && (options.migrate ?? true) && !options.loadDataDir && !existsSync(path.join(directory, 'PG_VERSION'))) {
           const { copyTemplate } = await import('./db/embedded-template.js');
-          copied = await copyTemplate(directory, { cacheDir, session, partitionMonthsAhead: config.partitionMonthsAhead });
+          copied = await copyTemplate(directory, { cacheDir, session, partitionMonthsAhead: config.partitionMonthsAhead, onMaking: announceMigrating });
         }
         db = await openEmbedded({ directory, session, cacheDir, loadDataDir: options.loadDataDir, sharedBuffers: options.brief ? BRIEF_SHARED_BUFFERS : undefined });
       } catch (error) {
@@ -95,7 +102,7 @@ export class Lake {
       if (copied) await giveOwnIdentity(db);
       await binding?.confirm(db);
       if (options.migrate ?? true) {
-        options.onMigrating?.();
+        announceMigrating();
         ({ profile, migrations } = await prepareSchema(db, config.partitionMonthsAhead));
       } else {
         profile = await db.detectProfile();
@@ -103,7 +110,7 @@ export class Lake {
       await binding?.adopt(db);
       db.setUserContextSettings(userContextSettings(profile));
       performance.mark('lake:schema');
-      return new Lake(config, db, profile, migrations, releaseLock);
+      return new Lake(config, db, profile, migrations, copied, releaseLock);
     } catch (error) {
       await db.close().catch(() => {});
       await releaseLock?.();

@@ -22,7 +22,7 @@ export interface DoctorReport {
 
 /** The command: the report on stdout, exit code 1 when the lake is not healthy. */
 export async function doctorCommand(settings: Config, options: { json?: boolean }): Promise<void> {
-  const lake = await Lake.open(settings, { migrate: false });
+  const lake = await Lake.open(settings, { migrate: false, brief: true });
   try {
     const report = await doctor(lake);
     if (options.json) printJson(report);

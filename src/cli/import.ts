@@ -27,7 +27,11 @@ export async function importCommand(
   try {
     const applied = lake.migrations?.applied.length ?? 0;
     progress.phase('ready', `database ready after ${((performance.now() - opening) / 1000).toFixed(1)} s, ` +
-      (applied ? `${applied} migration${applied === 1 ? '' : 's'} applied` : 'schema up to date'));
+      (applied
+        ? `${applied} migration${applied === 1 ? '' : 's'} applied`
+        : lake.copiedFromTemplate
+          ? `a new database, copied from this installation's migrated template`
+          : 'schema up to date'));
     const userId = await ensureUser(lake.db, options.user);
     const names = paths.map((p) => path.basename(p));
     progress.phase('read', `reading ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}…`);

@@ -5,16 +5,18 @@ import { Lake } from '../lake.js';
 import { printJson } from './output.js';
 
 export async function migrateCommand(settings: Config, options: { dryRun?: boolean; json?: boolean }): Promise<void> {
-  const lake = await Lake.open(settings, { migrate: !options.dryRun });
+  const lake = await Lake.open(settings, { migrate: !options.dryRun, brief: true });
   try {
     const result = options.dryRun
       ? { pending: (await migrationStatus(lake.db, lake.profile)).filter((m) => m.state !== 'applied') }
       : lake.migrations!;
-    if (options.json) return printJson(result);
+    // A new embedded database is a copy of the installation's template, its migrations applied there.
+    if (options.json) return printJson(lake.copiedFromTemplate ? { ...result, copiedFromTemplate: true } : result);
+    if (lake.copiedFromTemplate) console.log(`new database, a copy of this installation's migrated template (${lake.config.cacheDir})`);
     for (const [state, list] of Object.entries(result)) {
       for (const m of list) console.log(`${state.padEnd(8)} ${String(m.version).padStart(4, '0')} ${m.name}${m.reason ? ` (${m.reason})` : ''}`);
     }
-    if (Object.values(result).every((list) => list.length === 0)) console.log('up to date');
+    if (!lake.copiedFromTemplate && Object.values(result).every((list) => list.length === 0)) console.log('up to date');
   } finally {
     await lake.close();
   }

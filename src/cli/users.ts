@@ -49,7 +49,7 @@ export async function revokeKeyCommand(settings: Config, keyId: string, options:
 }
 
 async function withLake(settings: Config, work: (lake: Lake) => Promise<void>): Promise<void> {
-  const lake = await Lake.open(settings);
+  const lake = await Lake.open(settings, { brief: true });
   try {
     await work(lake);
   } finally {

@@ -22,6 +22,8 @@ export interface TemplateOptions {
   cacheDir: string;
   session: SessionSettings;
   partitionMonthsAhead: number;
+  /** Told when the template must be made first (the installation's first lake): that takes about ten seconds. */
+  onMaking?: () => void;
 }
 
 /**
@@ -61,6 +63,7 @@ async function ensureTemplate(options: TemplateOptions): Promise<string | null> 
   }
   try {
     if (await isComplete(path.join(root, key))) return template;
+    options.onMaking?.();
     const scratch = path.join(root, `${key}.${process.pid}.partial`);
     await rm(scratch, { recursive: true, force: true });
     const db = await openEmbedded({ directory: path.join(scratch, 'pglite'), session: options.session, cacheDir: options.cacheDir });
