@@ -23,15 +23,9 @@ export interface OpenOptions {
   loadDataDir?: Blob;
   /** Told when the database is open and migrating starts, which can take many seconds (`lake import` says so). */
   onMigrating?: () => void;
-  /**
-   * Embedded: the command reads or writes a few rows (users, keys, doctor), so PostgreSQL starts
-   * with small shared buffers, which it would otherwise clear at start (EmbeddedOptions.sharedBuffers).
-   */
+  /** Embedded: the command reads or writes a few rows (users, keys, doctor): start for that (EmbeddedOptions.brief). */
   brief?: boolean;
 }
-
-/** Embedded shared_buffers of a brief command: what a few catalog and index pages need. */
-const BRIEF_SHARED_BUFFERS = '16MB';
 
 export class Lake {
   /** Files kept as they are, shared content-addressed store under the data directory. */
@@ -87,7 +81,7 @@ export class Lake {
           const { copyTemplate } = await import('./db/embedded-template.js');
           copied = await copyTemplate(directory, { cacheDir, session, partitionMonthsAhead: config.partitionMonthsAhead, onMaking: announceMigrating });
         }
-        db = await openEmbedded({ directory, session, cacheDir, loadDataDir: options.loadDataDir, sharedBuffers: options.brief ? BRIEF_SHARED_BUFFERS : undefined });
+        db = await openEmbedded({ directory, session, cacheDir, loadDataDir: options.loadDataDir, brief: options.brief });
       } catch (error) {
         await releaseLock?.();
         throw error;

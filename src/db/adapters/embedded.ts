@@ -5,6 +5,7 @@
 // load batch (assertRoomFor), and PostgreSQL stopping dead cannot hang the process (pglite-guard.ts).
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { fuzzystrmatch } from '@electric-sql/pglite/contrib/fuzzystrmatch';
@@ -37,11 +38,14 @@ export interface EmbeddedOptions {
   /** Where this installation keeps PGlite's extensions unpacked (pglite-extensions.ts); null: PGlite's bundles. */
   cacheDir: string | null;
   /**
-   * PostgreSQL's shared_buffers. PostgreSQL clears them at start, so they cost their size in
-   * memory and time whether used or not: small for commands that read a few rows, PGlite's
-   * 128MB for imports and the server.
+   * The command reads or writes a few rows (users, keys, doctor): start for that. PostgreSQL gets
+   * small shared_buffers, which it clears at start (PGlite's 128MB cost about 0.3 s and 120 MB),
+   * and V8 compiles PGlite's WebAssembly once, quickly (Liftoff), without the optimizing tier
+   * (TurboFan), whose compiling costs about 0.5 s and 80 MB that only long work earns back. The
+   * V8 setting is the process's: a database opened after this one in the same process runs
+   * unoptimized too, correct but slower.
    */
-  sharedBuffers?: string;
+  brief?: boolean;
 }
 
 /**
@@ -49,6 +53,9 @@ export interface EmbeddedOptions {
  * within a major version only. test/embedded-upgrade.test.ts checks it against a new directory.
  */
 export const PGLITE_POSTGRES_MAJOR = '17';
+
+/** shared_buffers of a brief command: what a few catalog and index pages need. */
+const BRIEF_SHARED_BUFFERS = '16MB';
 
 /** Every extension PGlite ships that the lake can use (profile.ts says which features need which). */
 const EXTENSIONS = { vector, postgis, pg_trgm, hstore, fuzzystrmatch, pgcrypto, btree_gist, unaccent, uuid_ossp };
@@ -77,13 +84,14 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Database> 
   }
   const guard = directory === null ? null : new GuardedNodeFS(directory, (log) => stopProcess(directory!, log));
   const extensions = (options.cacheDir && (await extensionsFromDisk(EXTENSIONS, options.cacheDir))) || EXTENSIONS;
+  if (options.brief) setFlagsFromString('--liftoff-only');
   let pg: PGlite;
   try {
     pg = await PGlite.create({
       ...(guard ? { fs: guard } : { dataDir: 'memory://' }),
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
       extensions,
-      ...(options.sharedBuffers ? { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffers}`] } : {}),
+      ...(options.brief ? { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${BRIEF_SHARED_BUFFERS}`] } : {}),
       // Counts and ids as numbers, as the server adapter returns them.
       parsers: { [INT8]: (value: string) => Number(value) },
     });
