@@ -4,15 +4,7 @@
 import { Option, type Command } from 'commander';
 import type { Config } from '../config/config.js';
 import { LakeError } from '../errors.js';
-import type { BlobTier } from '../store/blob-store.js';
-
-/**
- * store/blob-store.ts's BLOB_TIERS and DEFAULT_GRACE_MS (24 h), written out because importing the
- * store loads its WebAssembly codecs. The type makes tsc fail when the tiers differ; the grace is
- * computed there, so a change to it must be made here too.
- */
-const BLOB_TIERS: typeof import('../store/blob-store.js').BLOB_TIERS = ['hot', 'warm', 'cold'];
-const DEFAULT_GRACE_HOURS = 24;
+import { BLOB_TIERS, type BlobTier, DEFAULT_GRACE_HOURS } from '../store/blob-settings.js';
 
 /** Adds `blobs move`, `blobs stats` and `blobs gc` to the program; `config` reads the global options. */
 export function registerBlobCommands(program: Command, config: () => Config): void {

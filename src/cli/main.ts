@@ -4,17 +4,13 @@
 // neither the HTTP server nor the importers.
 import { Command, CommanderError, Option } from 'commander';
 import { ENVIRONMENT, loadConfig, type Config, type ConfigOverrides } from '../config/config.js';
+import { DEFAULT_BATCH_SIZE } from '../ingest/batch-size.js';
 import { LakeError } from '../errors.js';
 import { assertUserName } from '../query/users.js';
 import { registerApiCommands } from './api.js';
 import { registerBlobCommands } from './blobs.js';
 import { reportFailure } from './output.js';
 
-/**
- * Records per load transaction: ingest/runner.ts's DEFAULT_BATCH_SIZE, written out because
- * importing the runner loads every importer. The type makes tsc fail when the two differ.
- */
-const DEFAULT_BATCH_SIZE: typeof import('../ingest/runner.js').DEFAULT_BATCH_SIZE = 10_000;
 
 interface GlobalOptions {
   dataDir?: string;

@@ -57,13 +57,7 @@ export interface ImportProgress {
   bytesTotal: number | null;
 }
 
-/**
- * Records per load transaction unless told otherwise. Each transaction has a cost besides its
- * rows, which smaller batches pay more often; larger ones load hardly faster and hold more memory
- * (measured with Records.json on the server). Batches of large records end earlier
- * (pipeline/batches.ts).
- */
-export const DEFAULT_BATCH_SIZE = 10_000;
+export { DEFAULT_BATCH_SIZE } from './batch-size.js';
 /**
  * Files of standalone sources from this size are parsed in a worker thread (pipeline/): starting
  * one takes a fraction of a second, which a smaller file does not win back (measured with

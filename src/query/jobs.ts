@@ -7,7 +7,7 @@ import type { Queryable } from '../db/database.js';
 import type { JobRunnerIdentity } from '../ingest/job-liveness.js';
 import { JOB_LIVENESS_COLUMNS, type JobLivenessRow } from '../ingest/receive/ledger.js';
 import { addKindCounts, type KindCounts } from '../ingest/report.js';
-import { DEFAULT_BATCH_SIZE } from '../ingest/runner.js';
+import { DEFAULT_BATCH_SIZE } from '../ingest/batch-size.js';
 import { UUID_PATTERN } from './ids.js';
 import { isMicrosTimestamp, utcMicros, type Page } from './sql.js';
 

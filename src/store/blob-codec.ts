@@ -13,12 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { FRAME_CODECS, type FrameCodec } from './frame-codecs.js';
 
-export const BLOB_TIERS = ['hot', 'warm', 'cold'] as const;
-export type BlobTier = (typeof BLOB_TIERS)[number];
-
-export function isBlobTier(value: string): value is BlobTier {
-  return (BLOB_TIERS as readonly string[]).includes(value);
-}
+import type { BlobTier } from './blob-settings.js';
 
 /** Content per compressed frame: large enough for a good ratio, small enough to hold two in memory. */
 export const PIECE_BYTES = 1 << 20;

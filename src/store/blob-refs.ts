@@ -7,6 +7,7 @@
 // shared blobs too).
 import { LakeError } from '../errors.js';
 import type { Database, Queryable } from '../db/database.js';
+import { DEFAULT_GRACE_HOURS } from './blob-settings.js';
 import { assertSha256, type BlobStore, type BlobTier } from './blob-store.js';
 
 export interface NewBlobRef {
@@ -108,7 +109,7 @@ export interface CollectResult {
   temporaryFilesRemoved: number;
 }
 
-export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_GRACE_MS = DEFAULT_GRACE_HOURS * 60 * 60 * 1000;
 
 /**
  * Delete from the store every blob that no user references and that was not stored or put again

@@ -14,9 +14,10 @@ import path from 'node:path';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { assertFreeSpace, DISK_RESERVE_BYTES, diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
-import { BLOB_TIERS, decodeHeader, FrameDecoder, HEADER_BYTES, TierEncoder, type BlobTier } from './blob-codec.js';
+import { decodeHeader, FrameDecoder, HEADER_BYTES, TierEncoder } from './blob-codec.js';
+import { BLOB_TIERS, type BlobTier } from './blob-settings.js';
 
-export { BLOB_TIERS, isBlobTier, type BlobTier } from './blob-codec.js';
+export { BLOB_TIERS, isBlobTier, type BlobTier } from './blob-settings.js';
 
 export interface PutResult {
   /** Lower-case hex. */

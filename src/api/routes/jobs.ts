@@ -19,7 +19,7 @@ import type { ServerResponse } from 'node:http';
 import { Type } from 'typebox';
 import { LakeError } from '../../errors.js';
 import { jobState } from '../../ingest/receive/ledger.js';
-import { DEFAULT_BATCH_SIZE } from '../../ingest/runner.js';
+import { DEFAULT_BATCH_SIZE } from '../../ingest/batch-size.js';
 import { UUID_PATTERN } from '../../query/ids.js';
 import {
   activeJobOfUploads,

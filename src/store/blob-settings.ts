@@ -1,0 +1,12 @@
+// The blob store's names and defaults, in a module of their own: the command line shows them in
+// its help and checks options against them without loading the store and its WebAssembly codecs.
+
+export const BLOB_TIERS = ['hot', 'warm', 'cold'] as const;
+export type BlobTier = (typeof BLOB_TIERS)[number];
+
+export function isBlobTier(value: string): value is BlobTier {
+  return (BLOB_TIERS as readonly string[]).includes(value);
+}
+
+/** `lake blobs gc` keeps blobs stored or put again this recently (an import may be about to reference them). */
+export const DEFAULT_GRACE_HOURS = 24;
