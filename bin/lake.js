@@ -1,14 +1,22 @@
 #!/usr/bin/env -S node --max-old-space-size=192
-// The `lake` command. The lake runs from its TypeScript sources through tsx's loader, so there is
-// no build step between a checkout and a working command.
+// The `lake` command. There is no build step between a checkout and a working command: the lake
+// runs from its sources compiled to JavaScript on first use and again whenever they change
+// (compiled.js), or, where they cannot be compiled, through tsx's loader.
 //
 // The heap is bounded (192 MB): imports stream and never need more, and without a bound V8 lets
 // the heap grow to several hundred MB of garbage before collecting it. `node bin/lake.js` runs
 // without the bound; `npx lake` and an installed `lake` use it.
-import { register } from 'tsx/esm/api';
+import { compiledSources } from './compiled.js';
 
-register();
+let sources = await compiledSources();
+let extension = 'js';
+if (!sources) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  sources = new URL('../src', import.meta.url).pathname;
+  extension = 'ts';
+}
 // Before the command loads (seconds): from here on, a launcher that goes away stops the lake.
-const { stopWithLauncher } = await import('../src/cli/launcher.ts');
+const { stopWithLauncher } = await import(`${sources}/cli/launcher.${extension}`);
 stopWithLauncher();
-await import('../src/cli/main.ts');
+await import(`${sources}/cli/main.${extension}`);
