@@ -9,7 +9,11 @@ import { Lake } from '../src/lake.js';
 import { cliTestLake, lakeImport, type CliTestLake, type LakeImportRun } from './support/lake-cli.js';
 import { writeRecordsJson } from './support/exports.js';
 
-const POINTS = 30_000;
+/**
+ * Enough that an import outlasts the one-second interval of --json progress events on a fast
+ * machine (the kill waits for one reporting two batches): 30,000 points once finished first.
+ */
+const POINTS = 200_000;
 
 let cli: CliTestLake;
 let records: string;
