@@ -70,6 +70,19 @@ program
   });
 
 registerApiCommands(program, config);
+// `lake users delete`, beside `users create` and `users list` (registered by registerApiCommands).
+program.commands
+  .find((c) => c.name() === 'users')!
+  .command('delete')
+  .description('erase a user: every row of theirs in every table, their keys, uploads, jobs and the blobs only they have')
+  .argument('<name>')
+  .option('--yes', 'do not ask for the name again (required when not on a terminal)')
+  .option('--json', 'print per-table counts, blobs removed and bytes freed as JSON')
+  .action(async (name: string, options: { yes?: boolean; json?: boolean }) => {
+    assertUserName(name);
+    const { deleteUserCommand } = await import('./users.js');
+    await deleteUserCommand(config(), name, options);
+  });
 registerBlobCommands(program, config);
 
 try {

@@ -4,6 +4,7 @@ import { Lake } from '../lake.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeySummary } from '../query/api-keys.js';
 import { createUser, listUsers } from '../query/users.js';
 import { printJson } from './output.js';
+import { LakeError } from '../errors.js';
 
 export async function createUserCommand(settings: Config, name: string, options: { json?: boolean }): Promise<void> {
   await withLake(settings, async (lake) => {
@@ -46,6 +47,43 @@ export async function revokeKeyCommand(settings: Config, keyId: string, options:
     if (options.json) return printJson(revoked);
     console.log(`revoked ${revoked.keyId} of ${revoked.userName} at ${revoked.revokedAt!.toISOString()}`);
   });
+}
+
+/**
+ * `lake users delete NAME`: erase the user and everything theirs (query/erase.ts). Without --yes,
+ * the name is typed again on a terminal; elsewhere it is refused.
+ */
+export async function deleteUserCommand(settings: Config, name: string, options: { yes?: boolean; json?: boolean }): Promise<void> {
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  if (!options.yes && !interactive) {
+    throw new LakeError('USAGE', `not erasing user ${name}: this deletes all their data for good; pass --yes to confirm (not on a terminal)`);
+  }
+  const { eraseUser, erasableUserId, BACKUP_NOTE } = await import('../query/erase.js');
+  await withLake(settings, async (lake) => {
+    if (!options.yes) {
+      await erasableUserId(lake.db, name);
+      const typed = await ask(`lake: this erases user ${name} and all their data for good (${BACKUP_NOTE}).\nType the name again to confirm: `);
+      if (typed.trim() !== name) throw new LakeError('USAGE', `not erasing user ${name}: the name typed again did not match`);
+    }
+    const result = await eraseUser(lake.db, lake.blobs, lake.config.uploadDir, name);
+    if (options.json) return printJson(result);
+    console.log(`erased user ${name}: ${result.rowsTotal} row${result.rowsTotal === 1 ? '' : 's'}`);
+    for (const [table, n] of Object.entries(result.rows)) if (n > 0) console.log(`  ${table.padEnd(32)} ${n}`);
+    console.log(`  upload files removed             ${result.uploadFilesRemoved}`);
+    console.log(`  blobs removed                    ${result.blobsRemoved} (${result.bytesFreed} bytes freed; ${result.blobsKept} shared with other users kept)`);
+    console.log('verified: no table holds a row of the user');
+    console.log(`note: ${result.note}`);
+  });
+}
+
+async function ask(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
 }
 
 async function withLake(settings: Config, work: (lake: Lake) => Promise<void>): Promise<void> {

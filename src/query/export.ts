@@ -33,7 +33,7 @@ interface ExportedTable {
  * without anyone remembering to): those of USER_SCHEMAS with a user_id column, not partitions.
  * The API role sees them all under row-level security, so each user reads exactly their rows.
  */
-async function userTables(db: Queryable): Promise<ExportedTable[]> {
+export async function userTables(db: Queryable): Promise<ExportedTable[]> {
   const result = await db.query<{ name: string; key: { column: string; type: string }[]; derived: string[] }>(
     `SELECT format('%s.%s', n.nspname, c.relname) AS name,
             (SELECT coalesce(json_agg(json_build_object('column', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY k.ord), '[]')
