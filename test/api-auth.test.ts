@@ -189,6 +189,7 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/v1/jobs/{id}/report',
     '/v1/jobs/{id}/retry',
     '/v1/locations',
+    '/v1/me',
     '/v1/places',
     '/v1/search',
     '/v1/stats/monthly',

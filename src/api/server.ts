@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { itemRoutes } from './routes/items.js';
 import { locationRoutes } from './routes/locations.js';
+import { meRoutes } from './routes/me.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { placeRoutes } from './routes/places.js';
 import { searchRoutes } from './routes/search.js';
@@ -163,6 +164,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
       ingestRoutes(v1, context);
       await uploadRoutes(v1, context, uploads);
       jobRoutes(v1, context, jobs);
+      meRoutes(v1, context);
     },
     { prefix: '/v1' },
   );
