@@ -112,9 +112,15 @@ describe('DELETE /v1/me', () => {
     const left = await t.lake.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL row_security = off`);
       const count = async (table: string) => (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE user_id = $1`, [users.alice.userId])).rows[0]!.n;
-      return { points: await count('timeseries.location_points'), audit: await count('audit.events'), keys: await count('user_data.api_keys') };
+      const erasures = await tx.query<{ actor: string }>(`SELECT actor FROM audit.events WHERE action = 'user.erased'`);
+      return {
+        points: await count('timeseries.location_points'),
+        audit: await count('audit.events'),
+        keys: await count('user_data.api_keys'),
+        erasedBy: erasures.rows.map((r) => r.actor),
+      };
     });
-    assert.deepEqual(left, { points: 0, audit: 0, keys: 0 });
+    assert.deepEqual(left, { points: 0, audit: 0, keys: 0, erasedBy: ['api'] });
 
     // Bob: data and key intact.
     assert.equal(await pointCount(users.bob.key), POINTS);

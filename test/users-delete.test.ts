@@ -155,13 +155,14 @@ test('delete erases every row of the user, their upload file and the blob only t
     assert.equal(await opened.blobs.has(blobs.onlyAlice), false);
     const audit = await opened.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL row_security = off`);
-      return (await tx.query<{ user_id: string; text: string; details: { rows: Record<string, number> } }>(
-        `SELECT user_id::text, to_jsonb(e)::text AS text, details FROM audit.events e WHERE action = $1`,
+      return (await tx.query<{ user_id: string; actor: string; text: string; details: { rows: Record<string, number> } }>(
+        `SELECT user_id::text, actor, to_jsonb(e)::text AS text, details FROM audit.events e WHERE action = $1`,
         [ERASURE_ACTION],
       )).rows;
     });
     assert.equal(audit.length, 1);
     assert.equal(audit[0]!.user_id, ERASURE_AUDIT_USER);
+    assert.equal(audit[0]!.actor, 'cli');
     assert.doesNotMatch(audit[0]!.text, /alice/);
     assert.ok(!audit[0]!.text.includes(ids.alice), 'the entry does not name the user by id');
     assert.deepEqual(audit[0]!.details.rows, aliceBefore);

@@ -65,7 +65,7 @@ export async function deleteUserCommand(settings: Config, name: string, options:
       const typed = await ask(`lake: this erases user ${name} and all their data for good (${BACKUP_NOTE}).\nType the name again to confirm: `);
       if (typed.trim() !== name) throw new LakeError('USAGE', `not erasing user ${name}: the name typed again did not match`);
     }
-    const result = await eraseUser(lake.db, lake.blobs, lake.config.uploadDir, name);
+    const result = await eraseUser(lake.db, lake.blobs, lake.config.uploadDir, name, 'cli');
     if (options.json) return printJson(result);
     console.log(`erased user ${name}: ${result.rowsTotal} row${result.rowsTotal === 1 ? '' : 's'}`);
     for (const [table, n] of Object.entries(result.rows)) if (n > 0) console.log(`  ${table.padEnd(32)} ${n}`);

@@ -78,7 +78,8 @@ function quoted(table: string): string {
 }
 
 /** Erase user `name`: rows (all or nothing), then their upload files and the blobs only they had. */
-export async function eraseUser(db: Database, store: BlobStore, uploadDir: string, name: string): Promise<ErasureResult> {
+/** `actor`: who asked, for the audit entry: `cli` (lake users delete) or `api` (DELETE /v1/me). */
+export async function eraseUser(db: Database, store: BlobStore, uploadDir: string, name: string, actor: 'cli' | 'api'): Promise<ErasureResult> {
   const userId = await erasableUserId(db, name);
   // Blobs put again from now on (another user's import storing the same content) are kept.
   const started = new Date();
@@ -115,8 +116,8 @@ export async function eraseUser(db: Database, store: BlobStore, uploadDir: strin
     const orphans = hashes.filter((h) => !stillReferenced.has(h));
     const rowsTotal = Object.values(rows).reduce((a, b) => a + b, 0);
     await tx.query(
-      `INSERT INTO audit.events (user_id, actor, action, object_type, details) VALUES ($1, 'cli', $2, 'user', $3)`,
-      [ERASURE_AUDIT_USER, ERASURE_ACTION, JSON.stringify({ rows, rows_total: rowsTotal, uploads: uploads.length, blobs_unreferenced: orphans.length, blobs_kept: stillReferenced.size })],
+      `INSERT INTO audit.events (user_id, actor, action, object_type, details) VALUES ($1, $4, $2, 'user', $3)`,
+      [ERASURE_AUDIT_USER, ERASURE_ACTION, JSON.stringify({ rows, rows_total: rowsTotal, uploads: uploads.length, blobs_unreferenced: orphans.length, blobs_kept: stillReferenced.size }), actor],
     );
     return { rows, rowsTotal, uploads, orphans, kept: stillReferenced.size };
   });

@@ -106,7 +106,7 @@ export function meRoutes(app: ApiApp, context: ApiContext): void {
       // erasure: write them now, so the erasure takes them too.
       await app.accessLog.flush();
       const { lake } = context;
-      const result = await eraseUser(lake.db, lake.blobs, lake.config.uploadDir, principal.userName);
+      const result = await eraseUser(lake.db, lake.blobs, lake.config.uploadDir, principal.userName, 'api');
       // The user is gone: this request is not logged under their id (the erasure's own audit entry
       // records that it happened, not whose).
       request.principal = null;
