@@ -5,6 +5,7 @@
 // migrated like any lake at open, so a template can lag behind nothing, and it gets a lake id of
 // its own (giveOwnIdentity).
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -52,7 +53,7 @@ async function ensureTemplate(options: TemplateOptions): Promise<string | null> 
   const root = path.join(options.cacheDir, 'embedded-template');
   const key = await templateKey();
   const template = path.join(root, key, 'pglite');
-  if (await isComplete(path.join(root, key))) return template;
+  if (existsSync(path.join(root, key, COMPLETE))) return template;
   await mkdir(root, { recursive: true });
   let unlock: () => Promise<void>;
   try {
@@ -62,7 +63,7 @@ async function ensureTemplate(options: TemplateOptions): Promise<string | null> 
     throw error;
   }
   try {
-    if (await isComplete(path.join(root, key))) return template;
+    if (existsSync(path.join(root, key, COMPLETE))) return template;
     options.onMaking?.();
     const scratch = path.join(root, `${key}.${process.pid}.partial`);
     await rm(scratch, { recursive: true, force: true });
@@ -81,13 +82,6 @@ async function ensureTemplate(options: TemplateOptions): Promise<string | null> 
   } finally {
     await unlock();
   }
-}
-
-async function isComplete(made: string): Promise<boolean> {
-  return readdir(made).then(
-    (names) => names.includes(COMPLETE),
-    () => false,
-  );
 }
 
 /** A hash of what a new migrated database is made of: the migrations and the PGlite packages. */

@@ -6,7 +6,7 @@
 // directory, mounted into PGlite's file system (NODEFS) and linked where PostgreSQL looks for
 // them: a library is read and compiled only when a query first calls into it (PostgreSQL's own
 // dlopen), a control or script file only when an extension is created.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -63,11 +63,7 @@ async function bundleOf(extension: Extension | URL): Promise<string> {
 }
 
 async function unpackOnce(bundle: string, directory: string): Promise<void> {
-  const complete = await readdir(directory).then(
-    (names) => names.includes(COMPLETE),
-    () => false,
-  );
-  if (complete) return;
+  if (existsSync(path.join(directory, COMPLETE))) return;
   const scratch = `${directory}.${process.pid}.partial`;
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
@@ -79,7 +75,7 @@ async function unpackOnce(bundle: string, directory: string): Promise<void> {
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
     // Another process unpacked the same bundle at the same time: its copy serves.
-    if (await readdir(directory).then((names) => names.includes(COMPLETE), () => false)) return;
+    if (existsSync(path.join(directory, COMPLETE))) return;
     throw error;
   }
 }
