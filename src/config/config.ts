@@ -118,6 +118,63 @@ const SETTINGS = {
     allowed: 'seconds as an integer from 1 to 31536000',
     schema: z.coerce.number().int().min(1).max(31_536_000),
   },
+  backupDir: {
+    env: 'LAKE_BACKUP_DIR',
+    default: undefined,
+    allowed: 'a directory path (unset: backups/ in the cold tier)',
+    schema: z.string().min(1).optional(),
+  },
+  backupKeyFile: {
+    env: 'LAKE_BACKUP_KEY_FILE',
+    default: undefined,
+    allowed: 'the path of a file holding the passphrase backups are encrypted with (unset: not encrypted)',
+    schema: z.string().min(1).optional(),
+  },
+  backupSchedule: {
+    env: 'LAKE_BACKUP_SCHEDULE',
+    default: '03:30',
+    allowed: 'times of day as HH:MM in local time, comma-separated, or off (lake serve makes a backup at each)',
+    schema: z
+      .string()
+      .regex(/^(off|([01]\d|2[0-3]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d)*)$/)
+      .transform((value) => (value === 'off' ? [] : [...new Set(value.split(','))].sort())),
+  },
+  backupKeepDaily: {
+    env: 'LAKE_BACKUP_KEEP_DAILY',
+    default: '7',
+    allowed: 'days as an integer from 1 to 3650: the newest backup of each of these last days is kept',
+    schema: z.coerce.number().int().min(1).max(3650),
+  },
+  backupKeepWeekly: {
+    env: 'LAKE_BACKUP_KEEP_WEEKLY',
+    default: '30',
+    allowed: 'days as an integer from 0 to 3650: the newest backup of each week within them is kept',
+    schema: z.coerce.number().int().min(0).max(3650),
+  },
+  backupKeepMonthly: {
+    env: 'LAKE_BACKUP_KEEP_MONTHLY',
+    default: '365',
+    allowed: 'days as an integer from 0 to 36500: the newest backup of each month within them is kept',
+    schema: z.coerce.number().int().min(0).max(36500),
+  },
+  backupFullEveryDays: {
+    env: 'LAKE_BACKUP_FULL_EVERY_DAYS',
+    default: '7',
+    allowed: 'days as an integer from 1 to 365: on a server, a full backup when the last full one is older, else an incremental one',
+    schema: z.coerce.number().int().min(1).max(365),
+  },
+  pgbackrest: {
+    env: 'LAKE_PGBACKREST',
+    default: undefined,
+    allowed: 'the command that runs pgBackRest on the database host, e.g. "pgbackrest" or "sudo -u postgres pgbackrest" (unset: server backups are refused)',
+    schema: z.string().min(1).optional(),
+  },
+  pgbackrestStanza: {
+    env: 'LAKE_PGBACKREST_STANZA',
+    default: 'lake',
+    allowed: 'the pgBackRest stanza of the lake\'s cluster',
+    schema: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  },
   jobConcurrency: {
     env: 'LAKE_JOB_CONCURRENCY',
     default: undefined,
@@ -182,6 +239,21 @@ export interface Config {
   uploadTtlSeconds: number;
   /** Import jobs `lake serve` runs at once; undefined: 1 on the embedded database, 2 on a server. */
   jobConcurrency: number | undefined;
+  /** Where `lake backup` writes (backups/ in the cold tier unless set). */
+  backupDir: string;
+  /** A file holding the passphrase backups are encrypted with; undefined: backups are not encrypted. */
+  backupKeyFile: string | undefined;
+  /** Times of day (HH:MM, local, sorted) at which `lake serve` makes a backup; empty: none. */
+  backupSchedule: string[];
+  /** Retention: the newest backup of each of the last N days, of each week within M days, of each month within K days. */
+  backupKeepDaily: number;
+  backupKeepWeekly: number;
+  backupKeepMonthly: number;
+  /** Server: a full backup when the last full one is older than this many days, else incremental. */
+  backupFullEveryDays: number;
+  /** The command that runs pgBackRest on the database host; undefined: server backups are refused. */
+  pgbackrest: string | undefined;
+  pgbackrestStanza: string;
 }
 
 /** Flag values from the command line override the environment. */
@@ -201,10 +273,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const dataDir = path.resolve(values.dataDir as string);
   const userCache = nonEmpty(env.XDG_CACHE_HOME) ?? path.join(nonEmpty(env.HOME) ?? os.homedir(), '.cache');
   return {
-    ...(values as Omit<Config, 'tiers' | 'dataDir' | 'uploadDir' | 'cacheDir'>),
+    ...(values as Omit<Config, 'tiers' | 'dataDir' | 'uploadDir' | 'cacheDir' | 'backupDir' | 'backupKeyFile'>),
     dataDir,
     cacheDir: path.resolve((values.cacheDir as string | undefined) ?? path.join(userCache, 'datapunk-lake')),
     uploadDir: values.uploadDir ? path.resolve(values.uploadDir as string) : path.join(dataDir, 'warm', 'uploads'),
+    backupDir: values.backupDir ? path.resolve(values.backupDir as string) : path.join(dataDir, 'cold', 'backups'),
+    backupKeyFile: values.backupKeyFile ? path.resolve(values.backupKeyFile as string) : undefined,
     tiers: {
       hot: path.join(dataDir, 'hot'),
       warm: path.join(dataDir, 'warm'),
