@@ -50,6 +50,15 @@ export const ERRORS = {
   GONE: { exit: 1, http: 410 },
   /** A finished upload whose SHA-256 is not the one its client declared (tus's Checksum Mismatch status). */
   CHECKSUM_MISMATCH: { exit: 6, http: 460 },
+  /** A backup file, blob copy or manifest that fails its checks (cut short, a byte changed, a file missing): named with the offset. */
+  BACKUP_CORRUPT: { exit: 8, http: 500 },
+  /** A backup is encrypted and no key is configured, or the configured key is not the one it was made with. */
+  BACKUP_KEY: { exit: 8, http: 500 },
+  BACKUP_NOT_FOUND: { exit: 1, http: 404 },
+  /** A restore asked into a place that already holds a database, blobs or other files: nothing is overwritten. */
+  RESTORE_TARGET_NOT_EMPTY: { exit: 3, http: 409 },
+  /** A backup or archive made by a newer lake (a schema with migrations this one does not have). */
+  SCHEMA_TOO_NEW: { exit: 5, http: 422 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
