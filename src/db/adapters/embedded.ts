@@ -183,6 +183,17 @@ class EmbeddedDatabase implements Database {
     this.userContext = settings;
   }
 
+  /** See withFilesAtRest. */
+  filesAtRest<T>(work: (tx: Transaction, directory: string) => Promise<T>): Promise<T> {
+    if (!this.onDisk) throw new Error('filesAtRest: the embedded database is in memory');
+    return this.guarded(() =>
+      this.pg.transaction(async (tx) => {
+        await tx.query('CHECKPOINT');
+        return work(wrap(tx, { direct: false }), this.location);
+      }),
+    );
+  }
+
   dumpDataDir(): Promise<Blob> {
     return this.guarded(() => this.pg.dumpDataDir('none'));
   }
@@ -257,6 +268,17 @@ function message(error: unknown): string {
 export function dumpEmbedded(db: Database): Promise<Blob> {
   if (!(db instanceof EmbeddedDatabase)) throw new Error(`dumpEmbedded: not an embedded database (${db.backend})`);
   return db.dumpDataDir();
+}
+
+/**
+ * Run `work` while the embedded database's files are at rest: checkpointed (every change written
+ * to the data files), and no other statement runs until `work` returns (they wait: PGlite runs one
+ * transaction at a time). `work` gets the open transaction (the maintenance role) and the
+ * directory, whose files it may copy: they are those of a cleanly checkpointed database.
+ */
+export function withFilesAtRest<T>(db: Database, work: (tx: Transaction, directory: string) => Promise<T>): Promise<T> {
+  if (!(db instanceof EmbeddedDatabase)) throw new Error(`withFilesAtRest: not an embedded database (${db.backend})`);
+  return db.filesAtRest(work);
 }
 
 /** Where the embedded database lives inside the hot tier. */

@@ -1,0 +1,176 @@
+// `lake backup`: the database and the blobs it references, together, into the repository.
+//
+// Consistency between the two: the blob list is read from the same state the database part
+// holds (embedded: inside the same pause as the file copy; server: after pgBackRest's backup
+// ends, so it holds every reference of the backup's consistent point or later), and a blob is
+// always in the store before any row references it (store/blob-refs.ts), so every blob the
+// backup's database references is found and copied. A blob written during the backup without its
+// reference is in neither. Blobs are copied after the database part, each once per repository.
+import { createReadStream } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Transaction, Queryable } from '../db/database.js';
+import { diskFull, isNoSpace } from '../disk-space.js';
+import { LakeError } from '../errors.js';
+import type { Lake } from '../lake.js';
+import { writeBackupFile } from './backup-file.js';
+import { copyTree, packTree } from './file-tree.js';
+import { type BackupManifest, BackupRepository, MANIFEST_FORMAT } from './repository.js';
+import { pruneBackups, type PruneResult } from './retention.js';
+import { tableChecksums, type TableChecksum } from './table-checksums.js';
+
+export const DATABASE_FILE = 'database.dpk';
+export const BLOB_LIST_FILE = 'blobs.dpk';
+const REF_CHUNK = 10_000;
+
+/** pause: the database's files are copied while it waits; database: they are compressed (and sealed) into the repository; blobs: new blobs copied. */
+export type BackupPhase = 'pause' | 'database' | 'blobs' | 'done';
+
+export interface BackupProgress {
+  phase: BackupPhase;
+  /** Bytes done in this phase, and the total when known. */
+  bytes: number;
+  totalBytes: number | null;
+}
+
+export interface BackupOptions {
+  onProgress?: (progress: BackupProgress) => void;
+  now?: Date;
+}
+
+export async function makeBackup(lake: Lake, repository: BackupRepository, options: BackupOptions = {}): Promise<BackupManifest> {
+  const startedAt = options.now ?? new Date();
+  const { id, directory } = await repository.begin(startedAt);
+  try {
+    const blobListText = path.join(directory, 'blobs.txt');
+    let database: BackupManifest['database'];
+    let tables: Record<string, TableChecksum> = {};
+    let schemaVersion: number;
+    let lakeId: string;
+    if (lake.db.backend === 'embedded') {
+      const { withFilesAtRest } = await import('../db/adapters/embedded.js');
+      const staging = path.join(directory, 'files.staging');
+      options.onProgress?.({ phase: 'pause', bytes: 0, totalBytes: null });
+      let copied = 0;
+      // The pause: other requests wait while the files are copied and counted (a plain copy,
+      // a reflink where the file system can); compression and the blobs come after it.
+      ({ tables, schemaVersion, lakeId } = await withFilesAtRest(lake.db, async (tx, files) => {
+        copied = await copyTree(files, staging);
+        await writeBlobList(tx, blobListText);
+        return { tables: await tableChecksums(tx), ...(await schemaAndIdentity(tx)) };
+      }));
+      const postgresMajor = (await readFile(path.join(staging, 'PG_VERSION'), 'utf8')).trim();
+      const written = await writeBackupFile(path.join(directory, DATABASE_FILE), counted(packTree(staging), (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied })), repository.key);
+      await rm(staging, { recursive: true, force: true });
+      database = { kind: 'pglite-files', file: DATABASE_FILE, postgresMajor, written };
+    } else {
+      throw new LakeError('USAGE', 'server backups need pgBackRest: not built yet');
+    }
+    const blobs = await copyBlobs(lake, repository, blobListText, options);
+    const listWritten = await writeBackupFile(path.join(directory, BLOB_LIST_FILE), createReadStream(blobListText), repository.key);
+    await rm(blobListText);
+    const manifest: BackupManifest = {
+      format: MANIFEST_FORMAT,
+      id,
+      backend: lake.db.backend,
+      schemaVersion,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      encrypted: repository.encrypted,
+      identity: { lakeId, backend: lake.db.backend },
+      database,
+      tables,
+      blobs: { file: BLOB_LIST_FILE, ...blobs, written: listWritten },
+    };
+    await repository.commit(directory, manifest);
+    options.onProgress?.({ phase: 'done', bytes: 0, totalBytes: null });
+    return manifest;
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    if (isNoSpace(error)) throw diskFull(repository.root, 'the backup repository', { cause: error });
+    throw error;
+  }
+}
+
+async function schemaAndIdentity(db: Queryable): Promise<{ schemaVersion: number; lakeId: string }> {
+  const { rows } = await db.query<{ version: number; lake_id: string }>(
+    `SELECT (SELECT max(version) FROM lake.migrations WHERE status = 'applied')::int AS version, (SELECT lake_id::text FROM lake.identity) AS lake_id`,
+  );
+  return { schemaVersion: rows[0]!.version, lakeId: rows[0]!.lake_id };
+}
+
+/** Every blob some user references, "sha256 size" per line, in chunks (a million references stay out of memory). */
+async function writeBlobList(tx: Transaction, file: string): Promise<void> {
+  await tx.query(`SET LOCAL row_security = off`);
+  const handle = await open(file, 'w');
+  try {
+    let after = '';
+    for (;;) {
+      const { rows } = await tx.query<{ sha256: string; size: number }>(
+        `SELECT encode(sha256, 'hex') AS sha256, max(size_bytes)::bigint AS size FROM user_data.blob_refs
+          WHERE encode(sha256, 'hex') > $1 GROUP BY sha256 ORDER BY 1 LIMIT ${REF_CHUNK}`,
+        [after],
+      );
+      if (rows.length === 0) break;
+      await handle.write(rows.map((r) => `${r.sha256} ${r.size}\n`).join(''));
+      after = rows.at(-1)!.sha256;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Copy into the repository each listed blob it does not hold yet; the list gets each blob's tier. */
+async function copyBlobs(lake: Lake, repository: BackupRepository, listFile: string, options: BackupOptions): Promise<{ count: number; bytes: number; added: number; addedBytes: number }> {
+  const totals = { count: 0, bytes: 0, added: 0, addedBytes: 0 };
+  const withTiers = `${listFile}.tiers`;
+  const out = await open(withTiers, 'w');
+  try {
+    const lines = readline.createInterface({ input: createReadStream(listFile), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line) continue;
+      const [sha256, size] = line.split(' ') as [string, string];
+      const stat = await lake.blobs.stat(sha256);
+      if (!stat) {
+        throw new LakeError('BLOB_NOT_FOUND', `blob ${sha256} is referenced by the database but not in the blob store (${lake.blobs.root}): the lake is missing it, so the backup would be too; lake blobs verify lists such blobs`);
+      }
+      totals.count++;
+      totals.bytes += Number(size);
+      if (!repository.hasBlob(sha256)) {
+        await writeBackupFile(repository.blobPath(sha256), await lake.blobs.open(sha256), repository.key);
+        totals.added++;
+        totals.addedBytes += stat.size;
+        options.onProgress?.({ phase: 'blobs', bytes: totals.addedBytes, totalBytes: null });
+      }
+      await out.write(`${sha256} ${stat.size} ${stat.tier}\n`);
+    }
+  } finally {
+    await out.close();
+  }
+  await rename(withTiers, listFile);
+  return totals;
+}
+
+async function* counted(source: AsyncIterable<Uint8Array>, report: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  let bytes = 0;
+  let reported = 0;
+  for await (const chunk of source) {
+    bytes += chunk.length;
+    if (reported === 0 || bytes - reported >= 64 << 20) {
+      report(bytes);
+      reported = bytes;
+    }
+    yield chunk;
+  }
+}
+
+/** A backup now, then the retention policy applied, as the repository's only writer (`lake backup`, the schedule). */
+export async function backupAndPrune(lake: Lake, options: BackupOptions & { prune?: boolean } = {}): Promise<{ manifest: BackupManifest; pruned: PruneResult | null }> {
+  const repository = await BackupRepository.open(lake.config, { create: true });
+  return repository.exclusive(async () => {
+    const manifest = await makeBackup(lake, repository, options);
+    const pruned = options.prune === false ? null : await pruneBackups(repository, lake.config, { now: options.now });
+    return { manifest, pruned };
+  });
+}

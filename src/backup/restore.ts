@@ -1,0 +1,192 @@
+// `lake restore` and `lake backup verify`: a backup read back, every byte checked.
+//
+// A restore never writes into its target until everything is there and checked: it builds the
+// new data directory beside the target (`<target>.restoring-<pid>`), unpacks the database, puts
+// every blob (each checked against its name), opens the restored database and recomputes every
+// table's rows and checksum against the manifest, writes the data directory's record, and only
+// then renames it into place. Any failure removes what it built; the target is left as it was.
+// Verify does the same into a scratch directory it removes, without copying the blobs (each
+// blob copy is read and checked against its name instead).
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Readable } from 'node:stream';
+import type { Config } from '../config/config.js';
+import { IDENTITY_FILE, type DataDirIdentity } from '../data-dir-identity.js';
+import { loadMigrations } from '../db/migrate.js';
+import { diskFull, isNoSpace } from '../disk-space.js';
+import { LakeError } from '../errors.js';
+import { BlobStore, isBlobTier, type BlobTier } from '../store/blob-store.js';
+import { readBackupFile } from './backup-file.js';
+import { unpackTree } from './file-tree.js';
+import type { BackupManifest, BackupRepository } from './repository.js';
+import { checksumDifferences, tableChecksums } from './table-checksums.js';
+
+export interface ListedBlob {
+  sha256: string;
+  size: number;
+  tier: BlobTier;
+}
+
+export interface RestoreResult {
+  id: string;
+  dataDir: string;
+  tables: number;
+  rows: number;
+  blobs: number;
+  blobBytes: number;
+}
+
+export interface VerifyResult {
+  id: string;
+  tables: number;
+  rows: number;
+  blobs: number;
+  blobBytes: number;
+  databaseBytes: number;
+}
+
+type SessionConfig = Pick<Config, 'workMem' | 'maintenanceWorkMem' | 'statementTimeoutMs' | 'cacheDir'>;
+
+/** Refuse a backup whose schema this lake does not know (made by a newer lake). */
+export async function assertKnownSchema(manifest: BackupManifest): Promise<void> {
+  const known = Math.max(...(await loadMigrations()).map((m) => m.version));
+  if (manifest.schemaVersion > known) {
+    throw new LakeError(
+      'SCHEMA_TOO_NEW',
+      `backup ${manifest.id} has schema version ${manifest.schemaVersion}, and this lake knows versions up to ${known}: restore it with a newer lake`,
+    );
+  }
+}
+
+/** The blobs a backup's database references, from its list (checked as it is read). */
+export async function* listedBlobs(repository: BackupRepository, manifest: BackupManifest): AsyncGenerator<ListedBlob> {
+  const file = path.join(repository.setDirectory(manifest.id), manifest.blobs.file);
+  const lines = readline.createInterface({ input: Readable.from(readBackupFile(file, repository.key, `${manifest.id}/${manifest.blobs.file}`, manifest.blobs.written.sha256)), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line) continue;
+    const [sha256, size, tier] = line.split(' ');
+    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !isBlobTier(tier ?? '') || !Number.isSafeInteger(Number(size))) {
+      throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: the blob list has a malformed line ${JSON.stringify(line.slice(0, 100))}`);
+    }
+    yield { sha256, size: Number(size), tier: tier as BlobTier };
+  }
+}
+
+/** A blob copy's content, checked: decoded to its end record, and hashing to its name (the caller's put/hash checks that). */
+function blobContent(repository: BackupRepository, blob: ListedBlob, id: string): AsyncGenerator<Buffer> {
+  const file = repository.blobPath(blob.sha256);
+  if (!existsSync(file)) {
+    throw new LakeError('BACKUP_CORRUPT', `backup ${id}: blob ${blob.sha256} is referenced by the backup's database and missing from the repository (${file})`);
+  }
+  return readBackupFile(file, repository.key, `blobs/${blob.sha256.slice(0, 2)}/${blob.sha256}`, blob.sha256);
+}
+
+/** Unpack the embedded database of `manifest` into `directory` and check every table against the manifest; returns the rows. */
+async function restoreEmbeddedDatabase(repository: BackupRepository, manifest: BackupManifest, directory: string, config: SessionConfig): Promise<{ tables: number; rows: number }> {
+  if (manifest.database.kind !== 'pglite-files') throw new Error('restoreEmbeddedDatabase: not an embedded backup');
+  const file = path.join(repository.setDirectory(manifest.id), manifest.database.file);
+  await mkdir(directory, { recursive: true });
+  await unpackTree(readBackupFile(file, repository.key, `${manifest.id}/${manifest.database.file}`, manifest.database.written.sha256), directory, `${manifest.id}/${manifest.database.file}`);
+  const { openEmbedded } = await import('../db/adapters/embedded.js');
+  const db = await openEmbedded({
+    directory,
+    cacheDir: config.cacheDir,
+    session: { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs },
+  });
+  try {
+    const actual = await tableChecksums(db);
+    const differences = checksumDifferences(manifest.tables, actual);
+    if (differences.length > 0) {
+      throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: the restored database does not hold what the backup recorded: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}`);
+    }
+    return { tables: Object.keys(actual).length, rows: Object.values(actual).reduce((sum, t) => sum + t.rows, 0) };
+  } finally {
+    await db.close();
+  }
+}
+
+export async function restoreBackup(repository: BackupRepository, id: string, target: { dataDir: string }, config: SessionConfig): Promise<RestoreResult> {
+  const manifest = await repository.readManifest(id);
+  await assertKnownSchema(manifest);
+  if (manifest.database.kind !== 'pglite-files') {
+    throw new LakeError('USAGE', `backup ${id} is of a PostgreSQL server (pgBackRest set ${manifest.database.label}): restore it with --pg-data`);
+  }
+  const dataDir = path.resolve(target.dataDir);
+  await assertEmptyTarget(dataDir);
+  const building = `${dataDir}.restoring-${process.pid}`;
+  await rm(building, { recursive: true, force: true });
+  try {
+    const { embeddedDirectory } = await import('../db/adapters/embedded.js');
+    const databaseDirectory = embeddedDirectory(path.join(building, 'hot'));
+    const { tables, rows } = await restoreEmbeddedDatabase(repository, manifest, databaseDirectory, config);
+    const store = new BlobStore(path.join(building, 'blobs'));
+    let blobs = 0;
+    let blobBytes = 0;
+    for await (const blob of listedBlobs(repository, manifest)) {
+      const put = await store.put(blobContent(repository, blob, id), { tier: blob.tier });
+      if (put.sha256 !== blob.sha256) {
+        throw new LakeError('BACKUP_CORRUPT', `backup ${id}: the copy of blob ${blob.sha256} holds content hashing to ${put.sha256}`);
+      }
+      blobs++;
+      blobBytes += put.size;
+    }
+    const identity: DataDirIdentity = {
+      lakeId: manifest.identity.lakeId,
+      backend: 'embedded',
+      database: embeddedDirectory(path.join(dataDir, 'hot')),
+      recordedAt: new Date().toISOString(),
+    };
+    await writeFile(path.join(building, IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`);
+    if (existsSync(dataDir)) await rmdir(dataDir);
+    await rename(building, dataDir);
+    return { id, dataDir, tables, rows, blobs, blobBytes };
+  } catch (error) {
+    await rm(building, { recursive: true, force: true });
+    if (isNoSpace(error)) throw diskFull(path.dirname(dataDir), 'the restore target', { cause: error });
+    throw error;
+  }
+}
+
+/** A restore goes only into a directory that does not exist or is empty. */
+export async function assertEmptyTarget(dataDir: string): Promise<void> {
+  const entries = await readdir(dataDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  if (entries.length > 0) {
+    throw new LakeError(
+      'RESTORE_TARGET_NOT_EMPTY',
+      `${dataDir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): a restore goes into a new or empty data directory, and nothing was changed`,
+    );
+  }
+}
+
+/** Restore into a scratch directory and check everything; nothing is kept. */
+export async function verifyBackup(repository: BackupRepository, id: string, config: SessionConfig): Promise<VerifyResult> {
+  const manifest = await repository.readManifest(id);
+  let databaseBytes = 0;
+  let tables = 0;
+  let rows = 0;
+  if (manifest.database.kind === 'pglite-files') {
+    await assertKnownSchema(manifest);
+    const scratch = path.join(repository.root, `.verify-${id}-${process.pid}`);
+    await rm(scratch, { recursive: true, force: true });
+    try {
+      ({ tables, rows } = await restoreEmbeddedDatabase(repository, manifest, path.join(scratch, 'pglite'), config));
+      databaseBytes = manifest.database.written.contentBytes;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  let blobs = 0;
+  let blobBytes = 0;
+  for await (const blob of listedBlobs(repository, manifest)) {
+    // Read to its end: the copy's own record and the blob's name are both checked against its content.
+    for await (const chunk of blobContent(repository, blob, id)) blobBytes += chunk.length;
+    blobs++;
+  }
+  return { id, tables, rows, blobs, blobBytes, databaseBytes };
+}
+

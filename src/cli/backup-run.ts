@@ -1,0 +1,104 @@
+// The work of `lake backup …` and `lake restore` (definitions in backup.ts).
+import path from 'node:path';
+import { backupAndPrune, type BackupProgress } from '../backup/make-backup.js';
+import { BackupRepository, type BackupManifest } from '../backup/repository.js';
+import { restoreBackup, verifyBackup } from '../backup/restore.js';
+import { pruneBackups } from '../backup/retention.js';
+import type { Config } from '../config/config.js';
+import { formatBytes } from '../ingest/report.js';
+import { Lake } from '../lake.js';
+import { printJson } from './output.js';
+
+export async function backupCommand(settings: Config, options: { prune: boolean; json?: boolean }): Promise<void> {
+  const lake = await Lake.open(settings);
+  const started = performance.now();
+  try {
+    const { manifest, pruned } = await backupAndPrune(lake, { prune: options.prune, onProgress: options.json ? undefined : progressLine() });
+    if (options.json) return printJson({ ...manifest, seconds: round((performance.now() - started) / 1000), pruned });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    console.log(`backup ${manifest.id} made in ${((performance.now() - started) / 1000).toFixed(1)} s into ${settings.backupDir}${manifest.encrypted ? ' (encrypted)' : ''}`);
+    console.log(describe(manifest));
+    if (pruned && pruned.removed.length > 0) console.log(`pruned ${pruned.removed.length} older backup(s): ${pruned.removed.join(', ')}; ${pruned.blobsRemoved} blob copies only they held`);
+  } finally {
+    await lake.close();
+  }
+}
+
+export async function listBackupsCommand(settings: Config, options: { json?: boolean }): Promise<void> {
+  const repository = await BackupRepository.open(settings);
+  const backups = await repository.list();
+  if (options.json) return printJson(backups.map((b) => b.manifest));
+  for (const { manifest } of backups) console.log(`${manifest.id}  ${describe(manifest)}`);
+  if (backups.length === 0) console.log(`no complete backup in ${settings.backupDir}: lake backup makes one`);
+}
+
+export async function verifyBackupCommand(settings: Config, idOrPath: string, options: { json?: boolean }): Promise<void> {
+  const repository = await repositoryFor(settings, idOrPath);
+  const id = await repository.resolve(idOrPath);
+  const started = performance.now();
+  const result = await verifyBackup(repository, id, settings);
+  const seconds = round((performance.now() - started) / 1000);
+  if (options.json) return printJson({ ...result, ok: true, seconds });
+  console.log(
+    `backup ${id} is sound: ${result.tables} tables, ${result.rows} rows match the backup's record; ${result.blobs} blobs (${formatBytes(result.blobBytes)}) match their SHA-256 (${seconds} s)`,
+  );
+}
+
+export async function pruneBackupsCommand(settings: Config, options: { dryRun?: boolean; json?: boolean }): Promise<void> {
+  const repository = await BackupRepository.open(settings);
+  const result = await repository.exclusive(() => pruneBackups(repository, settings, { dryRun: options.dryRun }));
+  if (options.json) return printJson(result);
+  const verb = options.dryRun ? 'would remove' : 'removed';
+  console.log(`kept ${result.kept.length} backup(s); ${verb} ${result.removed.length}${result.removed.length ? `: ${result.removed.join(', ')}` : ''}`);
+  if (!options.dryRun) console.log(`removed ${result.blobsRemoved} blob copies no kept backup lists`);
+}
+
+export async function restoreCommand(settings: Config, idOrPath: string, options: { json?: boolean }): Promise<void> {
+  const repository = await repositoryFor(settings, idOrPath);
+  const id = await repository.resolve(idOrPath);
+  const started = performance.now();
+  const result = await restoreBackup(repository, id, { dataDir: settings.dataDir }, settings);
+  const seconds = round((performance.now() - started) / 1000);
+  if (options.json) return printJson({ ...result, seconds });
+  console.log(
+    `restored backup ${id} into ${result.dataDir} in ${seconds} s: ${result.tables} tables, ${result.rows} rows (each table checked against the backup's record), ${result.blobs} blobs (${formatBytes(result.blobBytes)})`,
+  );
+}
+
+/** A path to a backup's directory names its repository (…/sets/ID); an id is looked up in LAKE_BACKUP_DIR. */
+async function repositoryFor(settings: Config, idOrPath: string): Promise<BackupRepository> {
+  if (!idOrPath.includes('/')) return BackupRepository.open(settings);
+  const root = path.dirname(path.dirname(path.resolve(idOrPath)));
+  return BackupRepository.open({ ...settings, backupDir: root });
+}
+
+function describe(manifest: BackupManifest): string {
+  const database =
+    manifest.database.kind === 'pglite-files'
+      ? `database ${formatBytes(manifest.database.written.contentBytes)} → ${formatBytes(manifest.database.written.storedBytes)}`
+      : `pgBackRest ${manifest.database.type} set ${manifest.database.label}`;
+  const rows = Object.values(manifest.tables).reduce((sum, t) => sum + t.rows, 0);
+  return `${manifest.startedAt}  ${manifest.backend}  ${database}, ${rows} rows; ${manifest.blobs.count} blobs (${formatBytes(manifest.blobs.bytes)}, ${manifest.blobs.added} new)${manifest.encrypted ? '  encrypted' : ''}`;
+}
+
+function progressLine(): (progress: BackupProgress) => void {
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  return (progress) => {
+    if (progress.phase === 'done') return;
+    const now = performance.now();
+    if (now - last < (tty ? 100 : 5000) && progress.bytes > 0) return;
+    last = now;
+    const text =
+      progress.phase === 'pause'
+        ? 'backup: copying the database files (the database waits)…'
+        : progress.phase === 'database'
+          ? `backup: database ${formatBytes(progress.bytes)}${progress.totalBytes ? ` of ${formatBytes(progress.totalBytes)}` : ''}`
+          : `backup: new blobs ${formatBytes(progress.bytes)}`;
+    process.stderr.write(tty ? `\r${text.padEnd(60)}` : `${text}\n`);
+  };
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 100) / 100;
+}

@@ -1,0 +1,57 @@
+// `lake backup` (make one now, list, verify, prune) and `lake restore`. Definitions only: the work
+// is in backup-run.ts, imported when a command runs.
+import type { Command } from 'commander';
+import type { Config } from '../config/config.js';
+
+// The parent `backup` has --json too, and commander gives the flag to the parent wherever it is
+// typed: each subcommand reads both.
+export function registerBackupCommands(program: Command, config: () => Config): void {
+  const backup = program
+    .command('backup')
+    .description('back up the database and the blobs it references into LAKE_BACKUP_DIR; with no subcommand, make one now')
+    .option('--no-prune', 'do not apply the retention policy afterwards')
+    .option('--json', 'print the new backup\'s manifest (its id first) as JSON')
+    .action(async (options: { prune: boolean; json?: boolean }) => {
+      const { backupCommand } = await import('./backup-run.js');
+      await backupCommand(config(), options);
+    });
+
+  backup
+    .command('list')
+    .description('the complete backups, oldest first: id, time, backend, database and blob sizes')
+    .option('--json', 'print them as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const { listBackupsCommand } = await import('./backup-run.js');
+      await listBackupsCommand(config(), { json: options.json || backup.opts().json });
+    });
+
+  backup
+    .command('verify')
+    .description('restore a backup into a scratch place and check it: every file, every table\'s rows and checksum, every blob\'s SHA-256')
+    .argument('[id]', 'the backup (default: the newest)', 'latest')
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const { verifyBackupCommand } = await import('./backup-run.js');
+      await verifyBackupCommand(config(), id, { json: options.json || backup.opts().json });
+    });
+
+  backup
+    .command('prune')
+    .description('remove the backups the retention policy does not keep (LAKE_BACKUP_KEEP_*), and the blob copies only they held')
+    .option('--dry-run', 'say what would be removed, remove nothing')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { dryRun?: boolean; json?: boolean }) => {
+      const { pruneBackupsCommand } = await import('./backup-run.js');
+      await pruneBackupsCommand(config(), { ...options, json: options.json || backup.opts().json });
+    });
+
+  program
+    .command('restore')
+    .description('restore a backup into the configured data directory (LAKE_DATA_DIR), which must be new or empty')
+    .argument('<backup>', 'a backup id from LAKE_BACKUP_DIR, "latest", or the path of a backup\'s directory (…/sets/ID)')
+    .option('--json', 'print the result as JSON')
+    .action(async (backupRef: string, options: { json?: boolean }) => {
+      const { restoreCommand } = await import('./backup-run.js');
+      await restoreCommand(config(), backupRef, options);
+    });
+}
