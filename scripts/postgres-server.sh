@@ -17,7 +17,8 @@
 #                                       start a second server on DIR, a data directory made by
 #                                       `pgbackrest restore` (a path in the server's file system,
 #                                       /var/lib/postgresql/restore-NAME), on 127.0.0.1:PORT, with
-#                                       archiving off; prints its URL
+#                                       archiving off; waits until recovery has ended (promoted)
+#                                       and prints its URL
 #   scripts/postgres-server.sh stop-restored DIR
 #                                       stop that server (immediate: it is a throw-away copy)
 #   scripts/postgres-server.sh remove-restored DIR
@@ -295,6 +296,18 @@ start_restored() {
   as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir.log" -w -t 300 \
     -o "-p $port -c archive_mode=off -c archive_command=/bin/true -c shared_buffers=128MB -c cron.database_name=postgres" \
     start >/dev/null || { tail -n 20 "$ROOT$dir.log" >&2; die "restored server did not start (log: $ROOT$dir.log)"; }
+  # It accepts connections once consistent, while still replaying WAL towards its target: wait
+  # for the promotion that ends recovery (or for the failure that ends the server).
+  local waited=0 state
+  while :; do
+    state=$(as_postgres "$PGBIN/psql" -h /var/run/postgresql -p "$port" -U lake -d postgres -X -tAc 'SELECT pg_is_in_recovery()' 2>/dev/null || true)
+    [ "$state" = f ] && break
+    if ! as_postgres "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+      tail -n 20 "$ROOT$dir.log" >&2; die "restored server stopped during recovery (log: $ROOT$dir.log)"
+    fi
+    [ $waited -lt 3000 ] || die "restored server still in recovery after 300 s (log: $ROOT$dir.log)"
+    sleep 0.1; waited=$((waited + 1))
+  done
   url_restored "$port"
 }
 
