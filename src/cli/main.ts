@@ -8,6 +8,7 @@ import { DEFAULT_BATCH_SIZE } from '../ingest/batch-size.js';
 import { LakeError } from '../errors.js';
 import { assertUserName } from '../query/users.js';
 import { registerApiCommands } from './api.js';
+import { registerBackupCommands } from './backup.js';
 import { registerBlobCommands } from './blobs.js';
 import { reportFailure } from './output.js';
 
@@ -84,6 +85,7 @@ program.commands
     await deleteUserCommand(config(), name, options);
   });
 registerBlobCommands(program, config);
+registerBackupCommands(program, config);
 
 try {
   await program.parseAsync(process.argv);
