@@ -107,37 +107,66 @@ async function restoreEmbeddedDatabase(repository: BackupRepository, manifest: B
   }
 }
 
-export async function restoreBackup(repository: BackupRepository, id: string, target: { dataDir: string }, config: SessionConfig): Promise<RestoreResult> {
+export interface RestoreTarget {
+  /** The new data directory (its blobs, and the embedded database): absent or empty. */
+  dataDir: string;
+  /** Server backups: the PostgreSQL data directory pgBackRest restores the cluster into (absent or empty). */
+  pgData?: string;
+  /** Server backups: point-in-time recovery to this moment from the archived WAL. */
+  toTime?: Date;
+  /** Server backups with toTime: let pgBackRest pick the newest set that ended before it (the id was `latest`). */
+  anySet?: boolean;
+}
+
+type RestoreConfig = SessionConfig & Pick<Config, 'pgbackrest' | 'pgbackrestStanza'>;
+
+export async function restoreBackup(repository: BackupRepository, id: string, target: RestoreTarget, config: RestoreConfig): Promise<RestoreResult> {
   const manifest = await repository.readManifest(id);
   await assertKnownSchema(manifest);
-  if (manifest.database.kind !== 'pglite-files') {
-    throw new LakeError('USAGE', `backup ${id} is of a PostgreSQL server (pgBackRest set ${manifest.database.label}): restore it with --pg-data`);
+  const server = manifest.database.kind === 'pgbackrest';
+  if (!server && (target.pgData || target.toTime)) {
+    throw new LakeError('USAGE', `backup ${id} is of the embedded database: it restores to the moment it was made, into LAKE_DATA_DIR (--pg-data and --to-time are for server backups)`);
+  }
+  if (server && !target.pgData) {
+    throw new LakeError('USAGE', `backup ${id} is of a PostgreSQL server: give --pg-data DIR, the new data directory pgBackRest restores the cluster into`);
   }
   const dataDir = path.resolve(target.dataDir);
   await assertEmptyTarget(dataDir);
   const building = `${dataDir}.restoring-${process.pid}`;
   await rm(building, { recursive: true, force: true });
   try {
+    let tables = 0;
+    let rows = 0;
+    let database: string;
     const { embeddedDirectory } = await import('../db/adapters/embedded.js');
-    const databaseDirectory = embeddedDirectory(path.join(building, 'hot'));
-    const { tables, rows } = await restoreEmbeddedDatabase(repository, manifest, databaseDirectory, config);
+    if (!server) {
+      ({ tables, rows } = await restoreEmbeddedDatabase(repository, manifest, embeddedDirectory(path.join(building, 'hot')), config));
+      database = embeddedDirectory(path.join(dataDir, 'hot'));
+    } else {
+      database = `the cluster restored by pgBackRest into ${target.pgData}`;
+    }
+    // Point-in-time: the database may reference blobs stored after this backup, up to the next one.
+    const lists = server && target.toTime ? await backupsAround(repository, manifest, target.toTime) : [manifest];
     const store = new BlobStore(path.join(building, 'blobs'));
     let blobs = 0;
     let blobBytes = 0;
-    for await (const blob of listedBlobs(repository, manifest)) {
-      const put = await store.put(blobContent(repository, blob, id), { tier: blob.tier });
-      if (put.sha256 !== blob.sha256) {
-        throw new LakeError('BACKUP_CORRUPT', `backup ${id}: the copy of blob ${blob.sha256} holds content hashing to ${put.sha256}`);
+    for (const listed of lists) {
+      for await (const blob of listedBlobs(repository, listed)) {
+        if (lists.length > 1 && (await store.has(blob.sha256))) continue;
+        const put = await store.put(blobContent(repository, blob, listed.id), { tier: blob.tier });
+        if (put.sha256 !== blob.sha256) {
+          throw new LakeError('BACKUP_CORRUPT', `backup ${listed.id}: the copy of blob ${blob.sha256} holds content hashing to ${put.sha256}`);
+        }
+        blobs++;
+        blobBytes += put.size;
       }
-      blobs++;
-      blobBytes += put.size;
     }
-    const identity: DataDirIdentity = {
-      lakeId: manifest.identity.lakeId,
-      backend: 'embedded',
-      database: embeddedDirectory(path.join(dataDir, 'hot')),
-      recordedAt: new Date().toISOString(),
-    };
+    if (server && manifest.database.kind === 'pgbackrest') {
+      // Last: pgBackRest checks the set and its WAL before it writes anything into pgData.
+      const { PgBackRest } = await import('./pgbackrest.js');
+      await new PgBackRest(config).restore({ label: target.anySet ? undefined : manifest.database.label, pgData: target.pgData!, toTime: target.toTime });
+    }
+    const identity: DataDirIdentity = { lakeId: manifest.identity.lakeId, backend: manifest.backend, database, recordedAt: new Date().toISOString() };
     await writeFile(path.join(building, IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`);
     if (existsSync(dataDir)) await rmdir(dataDir);
     await rename(building, dataDir);
@@ -147,6 +176,14 @@ export async function restoreBackup(repository: BackupRepository, id: string, ta
     if (isNoSpace(error)) throw diskFull(path.dirname(dataDir), 'the restore target', { cause: error });
     throw error;
   }
+}
+
+/** The server backups of this lake that began before `toTime`, and the first one after it: their blob lists hold every blob the database can reference at `toTime`. */
+async function backupsAround(repository: BackupRepository, manifest: BackupManifest, toTime: Date): Promise<BackupManifest[]> {
+  const same = (await repository.list()).map((b) => b.manifest).filter((m) => m.backend === 'server' && m.identity.lakeId === manifest.identity.lakeId);
+  const before = same.filter((m) => new Date(m.startedAt) <= toTime);
+  const next = same.find((m) => new Date(m.startedAt) > toTime);
+  return [...before, ...(next ? [next] : [])];
 }
 
 /** A restore goes only into a directory that does not exist or is empty. */
@@ -164,13 +201,16 @@ export async function assertEmptyTarget(dataDir: string): Promise<void> {
 }
 
 /** Restore into a scratch directory and check everything; nothing is kept. */
-export async function verifyBackup(repository: BackupRepository, id: string, config: SessionConfig): Promise<VerifyResult> {
+export async function verifyBackup(repository: BackupRepository, id: string, config: RestoreConfig): Promise<VerifyResult> {
   const manifest = await repository.readManifest(id);
   let databaseBytes = 0;
   let tables = 0;
   let rows = 0;
-  if (manifest.database.kind === 'pglite-files') {
-    await assertKnownSchema(manifest);
+  await assertKnownSchema(manifest);
+  if (manifest.database.kind === 'pgbackrest') {
+    const { PgBackRest } = await import('./pgbackrest.js');
+    await new PgBackRest(config).verify(manifest.database.label);
+  } else {
     const scratch = path.join(repository.root, `.verify-${id}-${process.pid}`);
     await rm(scratch, { recursive: true, force: true });
     try {

@@ -53,16 +53,21 @@ export async function pruneBackupsCommand(settings: Config, options: { dryRun?: 
   if (!options.dryRun) console.log(`removed ${result.blobsRemoved} blob copies no kept backup lists`);
 }
 
-export async function restoreCommand(settings: Config, idOrPath: string, options: { json?: boolean }): Promise<void> {
+export async function restoreCommand(settings: Config, idOrPath: string, options: { pgData?: string; toTime?: Date; json?: boolean }): Promise<void> {
   const repository = await repositoryFor(settings, idOrPath);
-  const id = await repository.resolve(idOrPath);
+  // With a time and no particular backup, the backup is the newest that began before that time.
+  const latestBefore = idOrPath === 'latest' && options.toTime ? (await repository.list()).filter((b) => new Date(b.manifest.startedAt) <= options.toTime!).at(-1) : undefined;
+  const id = latestBefore?.id ?? (await repository.resolve(idOrPath));
   const started = performance.now();
-  const result = await restoreBackup(repository, id, { dataDir: settings.dataDir }, settings);
+  const result = await restoreBackup(repository, id, { dataDir: settings.dataDir, pgData: options.pgData, toTime: options.toTime, anySet: idOrPath === 'latest' }, settings);
   const seconds = round((performance.now() - started) / 1000);
-  if (options.json) return printJson({ ...result, seconds });
-  console.log(
-    `restored backup ${id} into ${result.dataDir} in ${seconds} s: ${result.tables} tables, ${result.rows} rows (each table checked against the backup's record), ${result.blobs} blobs (${formatBytes(result.blobBytes)})`,
-  );
+  if (options.json) return printJson({ ...result, pgData: options.pgData ?? null, toTime: options.toTime?.toISOString() ?? null, seconds });
+  const blobs = `${result.blobs} blobs (${formatBytes(result.blobBytes)})`;
+  if (options.pgData) {
+    console.log(`restored backup ${id} in ${seconds} s: the cluster into ${options.pgData}${options.toTime ? ` as of ${options.toTime.toISOString()}` : ''} (start PostgreSQL on it), ${blobs} into ${result.dataDir}`);
+  } else {
+    console.log(`restored backup ${id} into ${result.dataDir} in ${seconds} s: ${result.tables} tables, ${result.rows} rows (each table checked against the backup's record), ${blobs}`);
+  }
 }
 
 /** A path to a backup's directory names its repository (…/sets/ID); an id is looked up in LAKE_BACKUP_DIR. */
@@ -93,7 +98,9 @@ function progressLine(): (progress: BackupProgress) => void {
       progress.phase === 'pause'
         ? 'backup: copying the database files (the database waits)…'
         : progress.phase === 'database'
-          ? `backup: database ${formatBytes(progress.bytes)}${progress.totalBytes ? ` of ${formatBytes(progress.totalBytes)}` : ''}`
+          ? progress.bytes === 0 && !progress.totalBytes
+            ? 'backup: the database…'
+            : `backup: database ${formatBytes(progress.bytes)}${progress.totalBytes ? ` of ${formatBytes(progress.totalBytes)}` : ''}`
           : `backup: new blobs ${formatBytes(progress.bytes)}`;
     process.stderr.write(tty ? `\r${text.padEnd(60)}` : `${text}\n`);
   };

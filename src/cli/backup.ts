@@ -2,6 +2,7 @@
 // is in backup-run.ts, imported when a command runs.
 import type { Command } from 'commander';
 import type { Config } from '../config/config.js';
+import { LakeError } from '../errors.js';
 
 // The parent `backup` has --json too, and commander gives the flag to the parent wherever it is
 // typed: each subcommand reads both.
@@ -47,11 +48,20 @@ export function registerBackupCommands(program: Command, config: () => Config): 
 
   program
     .command('restore')
-    .description('restore a backup into the configured data directory (LAKE_DATA_DIR), which must be new or empty')
+    .description('restore a backup into the configured data directory (LAKE_DATA_DIR), which must be new or empty; a server backup also into --pg-data')
     .argument('<backup>', 'a backup id from LAKE_BACKUP_DIR, "latest", or the path of a backup\'s directory (…/sets/ID)')
+    .option('--pg-data <dir>', 'server backups: the new PostgreSQL data directory pgBackRest restores the cluster into (absent or empty; a path on the database host)')
+    .option('--to-time <time>', 'server backups: point-in-time recovery to this moment (ISO 8601 with a zone, e.g. 2026-12-07T15:04:05Z) from the archived WAL')
     .option('--json', 'print the result as JSON')
-    .action(async (backupRef: string, options: { json?: boolean }) => {
+    .action(async (backupRef: string, options: { pgData?: string; toTime?: string; json?: boolean }) => {
+      let toTime: Date | undefined;
+      if (options.toTime !== undefined) {
+        toTime = new Date(options.toTime);
+        if (!/(Z|[+-]\d\d:?\d\d)$/.test(options.toTime) || Number.isNaN(toTime.getTime())) {
+          throw new LakeError('USAGE', `--to-time ${options.toTime} is not valid: expected an ISO 8601 time with its zone, e.g. 2026-12-07T15:04:05Z`);
+        }
+      }
       const { restoreCommand } = await import('./backup-run.js');
-      await restoreCommand(config(), backupRef, options);
+      await restoreCommand(config(), backupRef, { pgData: options.pgData, toTime, json: options.json });
     });
 }
