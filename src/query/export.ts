@@ -15,7 +15,7 @@ const EXPORT_CHUNK = 2000;
 /** The schemas that hold users' rows; every table there with a user_id column is exported. */
 export const USER_SCHEMAS = ['user_data', 'timeseries', 'imports', 'analytics', 'vectors', 'archive', 'audit'];
 
-interface ExportedTable {
+export interface ExportedTable {
   /** `schema.table`, as the lines name it. */
   name: string;
   /** The primary key after user_id: column names and types. */
@@ -75,25 +75,35 @@ function chunkQuery(spec: ExportedTable, afterKey: boolean): string {
            ${order} LIMIT ${EXPORT_CHUNK}`;
 }
 
+/** Runs `work` in a transaction as the exported user (one per chunk). */
+export type AsUser = <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>;
+
+/** One table's lines, a chunk of up to EXPORT_CHUNK rows at a time (a chunk: its lines, each ending in a newline). */
+export async function* tableLines(spec: ExportedTable, asUser: AsUser): AsyncGenerator<{ lines: string; rows: number }> {
+  let after: string[] | null = null;
+  for (;;) {
+    const params: string[] | null = after;
+    const chunk: QueryResult<Record<string, string>> = await asUser((tx) => tx.query<Record<string, string>>(chunkQuery(spec, params !== null), params ?? []));
+    if (chunk.rows.length === 0) break;
+    yield { lines: `${chunk.rows.map((r) => r.line).join('\n')}\n`, rows: chunk.rows.length };
+    // A table keyed by user_id alone (the user's own row) has one row: no next chunk.
+    if (chunk.rows.length < EXPORT_CHUNK || spec.key.length === 0) break;
+    const last = chunk.rows.at(-1)!;
+    after = spec.key.map((_, i) => last[`k${i}`]!);
+  }
+}
+
 /**
  * The lines of a user's export. `db`: the maintenance connection, which finds the tables in the
  * catalog (no user data); `asUser`: a transaction as the user, one per chunk.
  */
-export async function* exportLines(db: Queryable, asUser: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>): AsyncGenerator<string> {
+export async function* exportLines(db: Queryable, asUser: AsUser): AsyncGenerator<string> {
   const counts: Record<string, number> = {};
   for (const spec of await userTables(db)) {
     counts[spec.name] = 0;
-    let after: string[] | null = null;
-    for (;;) {
-      const params: string[] | null = after;
-      const chunk: QueryResult<Record<string, string>> = await asUser((tx) => tx.query<Record<string, string>>(chunkQuery(spec, params !== null), params ?? []));
-      if (chunk.rows.length === 0) break;
-      counts[spec.name]! += chunk.rows.length;
-      yield `${chunk.rows.map((r) => r.line).join('\n')}\n`;
-      // A table keyed by user_id alone (the user's own row) has one row: no next chunk.
-      if (chunk.rows.length < EXPORT_CHUNK || spec.key.length === 0) break;
-      const last = chunk.rows.at(-1)!;
-      after = spec.key.map((_, i) => last[`k${i}`]!);
+    for await (const chunk of tableLines(spec, asUser)) {
+      counts[spec.name]! += chunk.rows;
+      yield chunk.lines;
     }
   }
   yield `${JSON.stringify({ complete: true, rows: counts })}\n`;
