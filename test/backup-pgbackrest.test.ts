@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile, chown, open } from '
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { type PgBackRestBackup, PgBackRest } from '../src/backup/pgbackrest.js';
 import { LakeError } from '../src/errors.js';
@@ -112,9 +113,12 @@ describe('pgBackRest on the server', { skip }, () => {
     assert.ok(full.walStart <= full.walStop);
     assert.ok(full.stoppedAt >= full.startedAt);
 
-    // The target time: after rows A and the full backup, before rows B (its commit is later).
+    // The target time: after rows A and the full backup (by a second: pgBackRest's times are
+    // whole seconds), before rows B (its commit is later).
+    await sleep(Math.max(0, full.stoppedAt.getTime() + 1100 - Date.now()));
     const [{ now }] = await query(SERVER_URL!, 'SELECT clock_timestamp() AS now') as [{ now: Date }];
     targetTime = now;
+    assert.ok(targetTime.getTime() >= full.stoppedAt.getTime() + 1000, `the server's clock (${targetTime.toISOString()}) is this machine's`);
     await query(databaseUrl(SERVER_URL!, database), `INSERT INTO drill SELECT n, 'B' FROM generate_series(101, 150) n`);
 
     started = Date.now();

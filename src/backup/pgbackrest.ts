@@ -61,7 +61,7 @@ export interface PgBackRestVerifyReport {
 }
 
 export interface PgBackRestRestoreOptions {
-  /** The backup set; default: the newest one, or with `toTime` the newest that ended at or before it. */
+  /** The backup set; default: the newest one, or with `toTime` the newest that ended before it (by a whole second: pgBackRest's times are seconds). */
   label?: string;
   /** The data directory to restore into, as pgBackRest's host sees it: absent or empty. */
   pgData: string;
@@ -218,7 +218,8 @@ export class PgBackRest {
         throw new LakeError('USAGE', `backup ${set.label} ended at ${set.stoppedAt.toISOString()}, after the target time ${toTime.toISOString()}: choose an older backup`);
       }
     } else {
-      const candidates = toTime ? info.backups.filter((backup) => backup.stoppedAt <= toTime) : info.backups;
+      // pgBackRest's times are whole seconds: a backup stopped within the second it reports.
+      const candidates = toTime ? info.backups.filter((backup) => backup.stoppedAt.getTime() + 1000 <= toTime.getTime()) : info.backups;
       const newest = candidates.at(-1);
       if (!newest) {
         throw new LakeError('BACKUP_NOT_FOUND', toTime
