@@ -6,6 +6,7 @@ import type { Dir } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BackupStatus } from '../backup/schedule.js';
 import type { Transaction } from '../db/database.js';
 import type { Lake } from '../lake.js';
 import { databaseStatistics, type DatabaseStatistics } from '../query/database-stats.js';
@@ -112,6 +113,53 @@ export class ApiMetrics {
       registers,
       async collect() {
         for (const [tier, bytes] of Object.entries(await metrics.readStorage())) this.set({ tier }, bytes);
+      },
+    });
+  }
+
+  /** The backup schedule's figures (backup/schedule.ts), read from its status at each scrape. */
+  watchBackups(status: () => Readonly<BackupStatus>): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'lake_backup_last_success_timestamp_seconds',
+      help: 'start (the state it holds) of the newest complete backup in the repository, in Unix seconds; 0 when there is none',
+      registers,
+      collect() {
+        this.set((status().lastSuccess?.getTime() ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'lake_backup_last_duration_seconds',
+      help: 'how long the last backup this server made took, retention included (0 before its first)',
+      registers,
+      collect() {
+        this.set(status().lastDurationSeconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'lake_backup_last_size_bytes',
+      help: 'bytes the last backup this server made added to the repository: its database part and the blobs new to it (0 before its first)',
+      registers,
+      collect() {
+        this.set(status().lastSizeBytes ?? 0);
+      },
+    });
+    new Counter({
+      name: 'lake_backup_failures_total',
+      help: 'backups this server started that failed',
+      registers,
+      collect() {
+        // The schedule counts; the counter shows its count.
+        this.reset();
+        this.inc(status().failures);
+      },
+    });
+    new Gauge({
+      name: 'lake_backup_running',
+      help: '1 while this server makes a backup',
+      registers,
+      collect() {
+        this.set(status().running ? 1 : 0);
       },
     });
   }

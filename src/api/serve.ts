@@ -1,6 +1,7 @@
 // `lake serve`: listen, then shut down gracefully when told to: stop accepting connections, let
 // running requests finish (up to a time limit, then cut them), write the access log, return. The
-// caller closes the lake afterwards.
+// caller closes the lake afterwards. With `backups`, the backup schedule starts once listening and,
+// at shutdown, its timer stops at once while a running backup is waited for (backup/schedule.ts).
 import type { Lake } from '../lake.js';
 import { buildServer, type ServerOptions } from './server.js';
 
@@ -14,7 +15,9 @@ export interface ServeOptions extends ServerOptions {
   /** Called with the address once listening (the real port when port is 0). */
   onListening?: (url: string) => void;
   /** Called when shutting down starts and when running requests had to be cut. */
-  onShutdown?: (event: 'stopping' | 'cut') => void;
+  onShutdown?: (event: 'stopping' | 'cut' | 'waiting-for-backup') => void;
+  /** Called once the backup schedule has started (with ServerOptions.backups): what it does, and a catch-up backup's time. */
+  onBackups?: (started: { description: string; catchUpAt: Date | null; next: Date | null }) => void;
 }
 
 export async function serve(lake: Lake, options: ServeOptions): Promise<void> {
@@ -22,9 +25,16 @@ export async function serve(lake: Lake, options: ServeOptions): Promise<void> {
   try {
     const url = await app.listen({ host: options.host, port: options.port });
     options.onListening?.(url);
+    if (app.backups) {
+      const started = await app.backups.start();
+      options.onBackups?.({ description: app.backups.describe(), ...started });
+    }
     await stopped(options.stop);
     options.onShutdown?.('stopping');
   } finally {
+    if (app.backups?.isRunning) options.onShutdown?.('waiting-for-backup');
+    // The timer goes now; a running backup is awaited beside the requests (and by close's onClose hook).
+    const backupsStopped = app.backups?.stop();
     const deadline = setTimeout(() => {
       options.onShutdown?.('cut');
       app.server.closeAllConnections();
@@ -35,7 +45,7 @@ export async function serve(lake: Lake, options: ServeOptions): Promise<void> {
     try {
       // Stops accepting, closes idle keep-alive connections, answers 503 to requests arriving on
       // busy ones, waits for running requests, then runs onClose hooks (the access log flush).
-      await app.close();
+      await Promise.all([app.close(), backupsStopped]);
     } finally {
       clearTimeout(deadline);
       clearInterval(sweeper);

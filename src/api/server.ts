@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { BackupScheduler, BackupSchedulerOptions } from '../backup/schedule.js';
 import type { Lake } from '../lake.js';
 import { AccessLog } from './access-log.js';
 import { authenticate, principalOf } from './auth.js';
@@ -42,12 +43,20 @@ export interface ServerOptions {
   uploads?: Partial<UploadSettings>;
   /** Import jobs run at once; default: LAKE_JOB_CONCURRENCY, else 1 embedded and 2 on a server. */
   jobConcurrency?: number;
+  /**
+   * Run the backup schedule (LAKE_BACKUP_SCHEDULE) in this server, as `lake serve` does: its
+   * metrics and readiness field are there from the start, serve.ts starts its timer once
+   * listening. Unset: no backups, and no `backup` field in readiness.
+   */
+  backups?: BackupSchedulerOptions;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The access log of this server; flushed on close. */
     accessLog: AccessLog;
+    /** The backup schedule, when this server runs it (ServerOptions.backups). */
+    backups: BackupScheduler | null;
   }
 }
 
@@ -84,15 +93,34 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
       app.log.error({ err: error }, `access log: ${count} entries could not be written`);
     },
   });
+  let backups: BackupScheduler | null = null;
+  if (options.backups) {
+    const { BackupScheduler } = await import('../backup/schedule.js');
+    const alsoTell = options.backups.log;
+    backups = new BackupScheduler(lake, {
+      ...options.backups,
+      log: (level, message, error) => {
+        if (level === 'error') app.log.error({ err: error }, message);
+        else app.log.info(message);
+        alsoTell?.(level, message, error);
+      },
+    });
+    const scheduler = backups;
+    metrics.watchBackups(() => scheduler.status);
+  }
   const requestSettings = lake.config.apiTimeoutMs > 0 ? { statement_timeout: `${lake.config.apiTimeoutMs}ms` } : undefined;
   const context: ApiContext = {
     lake,
     metrics,
+    backups,
     // Every query of an API request is cut at LAKE_API_TIMEOUT_MS (limits.ts), set with the user's identity.
     asUser: (request, work) => metrics.timeTransaction((inner) => lake.db.asUser(principalOf(request).userId, inner, requestSettings), work),
   };
 
   app.decorate('accessLog', accessLog);
+  app.decorate('backups', backups);
+  // After the requests: the timer goes, a running backup ends before the lake may close.
+  app.addHook('onClose', async () => backups?.stop());
   app.decorateRequest('principal', null);
   installErrorHandling(app);
   app.addHook('preValidation', screenParameters);

@@ -1,5 +1,6 @@
-// `lake serve`: the REST API until SIGINT or SIGTERM.
+// `lake serve`: the REST API until SIGINT or SIGTERM, and the backup schedule (LAKE_BACKUP_SCHEDULE).
 import { serve } from '../api/serve.js';
+import { formatLocal } from '../backup/schedule.js';
 import type { Config } from '../config/config.js';
 import { Lake } from '../lake.js';
 
@@ -20,9 +21,20 @@ export async function serveCommand(settings: Config): Promise<void> {
       shutdownTimeoutMs: settings.apiShutdownTimeoutMs,
       stop: stop.signal,
       logLevel: 'warn',
+      backups: {
+        // Failures reach the server's log (warn level and up); a completed backup gets a line of its own.
+        log: (level, message) => {
+          if (level === 'info') console.log(`lake: ${message}`);
+        },
+      },
       onListening: (url) => console.log(`lake: serving ${url} (${lake.db.backend} database at ${lake.db.location})`),
+      onBackups: ({ description, catchUpAt }) => {
+        const catchUp = catchUpAt ? `; the newest backup is older than the schedule allows (or there is none): one at ${formatLocal(catchUpAt)}` : '';
+        console.log(`lake: backups: ${description}${catchUp}`);
+      },
       onShutdown: (event) => {
         if (event === 'cut') process.stderr.write(`lake: requests still running after ${settings.apiShutdownTimeoutMs} ms were cut\n`);
+        if (event === 'waiting-for-backup') process.stderr.write('lake: waiting for the running backup to end (a second signal exits at once; the next backup removes the unfinished one)\n');
       },
     });
   } finally {
