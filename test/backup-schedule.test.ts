@@ -4,10 +4,12 @@
 // "ok" in /health/ready; an old backup warns without making the server unready; a failing backup
 // is counted and the server keeps serving; shutdown waits for a running backup.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { serve } from '../src/api/serve.js';
 import { buildServer } from '../src/api/server.js';
 import { backupAndPrune } from '../src/backup/make-backup.js';
@@ -16,12 +18,27 @@ import { allowedAgeMs, backupHealth, describeSchedule, largestGapMs, needsCatchU
 import { loadConfig } from '../src/config/config.js';
 import { Lake } from '../src/lake.js';
 import { cliTestLake, type CliTestLake } from './support/lake-cli.js';
-import { BACKEND } from './support/lake.js';
+import { BACKEND, SERVER_URL } from './support/lake.js';
 import { waitUntil } from './support/wait.js';
 
 const HOUR = 3_600_000;
-/** Until pgBackRest backups land, `backupAndPrune` refuses on a server (USAGE). */
-const SERVER_SKIP = BACKEND === 'server' ? 'server backups need pgBackRest (another change, not in yet): backupAndPrune refuses with USAGE' : false;
+const SCRIPT = new URL('../scripts/postgres-server.sh', import.meta.url).pathname;
+/** On a server, backups go through pgBackRest: the development server's, through the script, unless LAKE_PGBACKREST says otherwise. */
+const PGBACKREST = process.env.LAKE_PGBACKREST || `bash ${SCRIPT} pgbackrest`;
+
+/** Why a server backup cannot be made here: only the server scripts/postgres-server.sh runs has pgBackRest set up for it. */
+async function serverBackupsUnavailable(): Promise<string | false> {
+  if (BACKEND !== 'server' || process.env.LAKE_PGBACKREST) return false;
+  try {
+    const { stdout } = await promisify(execFile)('bash', [SCRIPT, 'url'], { timeout: 60_000 });
+    const scriptHost = new URL(stdout.trim()).host;
+    const testHost = new URL(SERVER_URL!).host;
+    return scriptHost === testHost ? false : `server backups need pgBackRest: the test server ${testHost} is not the one scripts/postgres-server.sh runs (${scriptHost}); set LAKE_PGBACKREST`;
+  } catch (error) {
+    return `server backups need pgBackRest: scripts/postgres-server.sh cannot say its server's URL (${(error as Error).message.split('\n')[0]})`;
+  }
+}
+const SERVER_SKIP = await serverBackupsUnavailable();
 
 describe('the next scheduled run (TZ=Europe/Berlin)', () => {
   let savedTz: string | undefined;
@@ -125,7 +142,7 @@ describe('the schedule in a running server', () => {
   let lake: Lake;
 
   before(async () => {
-    t = await cliTestLake('lake-backup-schedule-', { settings: { LAKE_BACKUP_SCHEDULE: '03:30' } });
+    t = await cliTestLake('lake-backup-schedule-', { settings: { LAKE_BACKUP_SCHEDULE: '03:30', ...(BACKEND === 'server' ? { LAKE_PGBACKREST: PGBACKREST } : {}) } });
     lake = await Lake.open(loadConfig(t.env));
   });
   after(async () => {
@@ -205,8 +222,10 @@ describe('the schedule in a running server', () => {
       const duration = metric(text, 'lake_backup_last_duration_seconds')!;
       assert.ok(duration > 0 && duration < 600, `duration ${duration}`);
       const database = newest.manifest.database;
-      assert.equal(database.kind, 'pglite-files');
-      assert.equal(metric(text, 'lake_backup_last_size_bytes'), database.kind === 'pglite-files' ? database.written.storedBytes + newest.manifest.blobs.addedBytes : NaN);
+      assert.equal(database.kind, BACKEND === 'server' ? 'pgbackrest' : 'pglite-files');
+      const databaseBytes = database.kind === 'pglite-files' ? database.written.storedBytes : database.repositoryBytes;
+      assert.ok(databaseBytes > 0);
+      assert.equal(metric(text, 'lake_backup_last_size_bytes'), databaseBytes + newest.manifest.blobs.addedBytes);
       assert.equal(metric(text, 'lake_backup_running'), 0);
       assert.equal(metric(text, 'lake_backup_failures_total'), 0);
       assert.match(text, /# TYPE lake_backup_failures_total counter/);
