@@ -70,6 +70,18 @@ program
     await importCommand(paths, { user: options.user, batchSize, json: options.json }, config);
   });
 
+program
+  .command('export')
+  .description("write one portable archive of everything a user owns (rows, blobs, manifest); restore it with lake import")
+  .requiredOption('--user <name>', 'whose data to export')
+  .requiredOption('--out <file>', 'the archive to write (.tar.zst); written to <file>.partial, renamed when complete')
+  .option('--json', 'print the summary as JSON on stdout')
+  .action(async (options: { user: string; out: string; json?: boolean }) => {
+    assertUserName(options.user, `--user ${options.user}`);
+    const { exportCommand } = await import('./export.js');
+    await exportCommand(config(), options);
+  });
+
 registerApiCommands(program, config);
 // `lake users delete`, beside `users create` and `users list` (registered by registerApiCommands).
 program.commands
