@@ -17,7 +17,7 @@ export interface ServeOptions extends ServerOptions {
   /** Called when shutting down starts and when running requests had to be cut. */
   onShutdown?: (event: 'stopping' | 'cut' | 'waiting-for-backup') => void;
   /** Called once the backup schedule has started (with ServerOptions.backups): what it does, and a catch-up backup's time. */
-  onBackups?: (started: { description: string; catchUpAt: Date | null; next: Date | null }) => void;
+  onBackups?: (started: { description: string; catchUpAt: Date | null; next: Date | null; newest: Date | null }) => void;
 }
 
 export async function serve(lake: Lake, options: ServeOptions): Promise<void> {

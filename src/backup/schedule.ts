@@ -183,18 +183,19 @@ export class BackupScheduler {
   }
 
   /** Read the newest backup from the repository and arm the timer (a catch-up first when needed). */
-  async start(): Promise<{ catchUpAt: Date | null; next: Date | null }> {
+  async start(): Promise<{ catchUpAt: Date | null; next: Date | null; newest: Date | null }> {
     if (this.started) throw new Error('the backup schedule is already started');
     this.started = true;
     await this.refresh();
-    if (this.stopped || this.schedule.length === 0) return { catchUpAt: null, next: null };
+    const newest = this.state.lastSuccess;
+    if (this.stopped || this.schedule.length === 0) return { catchUpAt: null, next: null, newest };
     const now = new Date();
     const next = nextScheduledRun(this.schedule, now);
     let catchUpAt = needsCatchUp(this.schedule, this.state.lastSuccess, next) ? new Date(now.getTime() + this.catchUpDelayMs) : null;
     // A scheduled time sooner than the catch-up delay is the catch-up.
     if (catchUpAt && next && next <= catchUpAt) catchUpAt = null;
     this.arm(catchUpAt ?? next);
-    return { catchUpAt, next };
+    return { catchUpAt, next, newest };
   }
 
   /**

@@ -28,8 +28,9 @@ export async function serveCommand(settings: Config): Promise<void> {
         },
       },
       onListening: (url) => console.log(`lake: serving ${url} (${lake.db.backend} database at ${lake.db.location})`),
-      onBackups: ({ description, catchUpAt }) => {
-        const catchUp = catchUpAt ? `; the newest backup is older than the schedule allows (or there is none): one at ${formatLocal(catchUpAt)}` : '';
+      onBackups: ({ description, catchUpAt, newest }) => {
+        const why = newest ? `the newest is from ${formatLocal(newest)}` : 'none yet';
+        const catchUp = catchUpAt ? `; ${why}: one at ${formatLocal(catchUpAt)}` : '';
         console.log(`lake: backups: ${description}${catchUp}`);
       },
       onShutdown: (event) => {
