@@ -1,6 +1,7 @@
 // `lake import`: read exports into the lake, with progress on stderr and the report on stdout.
 import path from 'node:path';
 import type { Config } from '../config/config.js';
+import { LakeError } from '../errors.js';
 import { assertInputsReadable } from '../ingest/receive/inputs.js';
 import { formatReport, importExitCode } from '../ingest/report.js';
 import { runImport } from '../ingest/runner.js';
@@ -18,6 +19,16 @@ export async function importCommand(
   // Before the database is opened (or made): a path that is not there or may not be read is a
   // one-line error, and no job is recorded for it (runImport checks again).
   await assertInputsReadable(paths);
+  // A user archive of `lake export` (known by its opening, whatever its name) is restored, not parsed as an export.
+  const { isUserArchive } = await import('../backup/user-archive-restore.js');
+  const archives = (await Promise.all(paths.map((p) => isUserArchive(p)))).filter(Boolean).length;
+  if (archives > 0) {
+    if (paths.length > 1) {
+      throw new LakeError('USAGE', `${archives === paths.length ? 'several user archives were' : 'a user archive was'} given with other paths: import a user archive (lake export) on its own`);
+    }
+    await importUserArchive(paths[0]!, options, config);
+    return;
+  }
   // Opening and migrating can take tens of seconds before the first file: each step is said.
   const progress = new ProgressReporter(options.json ? 'json' : process.stderr.isTTY ? 'tty' : 'log');
   const settings = config();
@@ -50,6 +61,26 @@ export async function importCommand(
     else console.log(formatReport(report));
     if (report.error) printError(report.error.message, report.error.code);
     process.exitCode = importExitCode(report);
+  } finally {
+    await lake.close();
+  }
+}
+
+/**
+ * Restore a user archive: into the user it names, or `--user` when given on the command line (the
+ * option's default, me, does not count: main.ts gives it to every import).
+ */
+async function importUserArchive(file: string, options: { user: string; json?: boolean }, config: () => Config): Promise<void> {
+  const { formatRestoreReport, restoreUserArchive } = await import('../backup/user-archive-restore.js');
+  const userGiven = process.argv.some((arg) => arg === '--user' || arg.startsWith('--user='));
+  const lake = await Lake.open(config());
+  try {
+    const say = (message: string) => {
+      if (!options.json) process.stderr.write(`${message}\n`);
+    };
+    const report = await restoreUserArchive(lake, file, { user: userGiven ? options.user : undefined, onPhase: (_phase, message) => say(message) });
+    if (options.json) printJson(report);
+    else console.log(formatRestoreReport(report));
   } finally {
     await lake.close();
   }
