@@ -17,7 +17,7 @@ import { Lake } from '../src/lake.js';
 import { exportLines } from '../src/query/export.js';
 import { BlobStore } from '../src/store/blob-store.js';
 import { CLI_TIMEOUT_MS, cliTestLake, type CliTestLake } from './support/lake-cli.js';
-import { BACKEND } from './support/lake.js';
+import { BACKEND, SERVER_URL } from './support/lake.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
@@ -43,6 +43,12 @@ async function ok(env: Record<string, string>, args: string[]): Promise<string> 
   const result = await lake(env, args);
   assert.equal(result.code, 0, `lake ${args.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
+}
+
+/** An import: exit 1 is a file of the fixtures refused on purpose (they hold broken files), not a failure here. */
+async function imported(env: Record<string, string>, args: string[]): Promise<void> {
+  const result = await lake(env, ['import', ...args]);
+  assert.ok(result.code === 0 || result.code === 1, `lake import ${args.join(' ')} failed: ${result.stderr}`);
 }
 
 /** The user's export lines, without the user id (a restored lake keeps it; compared as the user sees them). */
@@ -91,8 +97,7 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
     cli = await cliTestLake('lake-backup-');
     repository = path.join(cli.dir, 'repository');
     cli.env.LAKE_BACKUP_DIR = repository;
-    const imported = await lake(cli.env, ['import', path.join(FIXTURES, 'photos'), path.join(FIXTURES, 'google', 'location-records'), '--json']);
-    assert.ok(imported.code === 0 || imported.code === 1, imported.stderr);
+    await imported(cli.env, [path.join(FIXTURES, 'photos'), path.join(FIXTURES, 'google', 'location-records')]);
     const made = JSON.parse(await ok(cli.env, ['backup', '--json'])) as BackupManifest;
     firstId = made.id;
   });
@@ -248,6 +253,63 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
   });
 });
 
+describe('erasing a user from backups', { skip: serverSkip }, () => {
+  let cli: CliTestLake;
+
+  before(async () => {
+    cli = await cliTestLake('lake-backup-erase-');
+    cli.env.LAKE_BACKUP_DIR = path.join(cli.dir, 'repository');
+    await imported(cli.env, [path.join(FIXTURES, 'google', 'location-records'), '--user', 'alice']);
+    await imported(cli.env, [path.join(FIXTURES, 'google', 'semantic-location-history'), '--user', 'bob']);
+  });
+
+  after(async () => {
+    await cli?.dispose();
+  });
+
+  test('prune --erase rewrites each backup without the user: bob unchanged, alice and her blob copies gone, the backup still verifies', async () => {
+    const made = JSON.parse(await ok(cli.env, ['backup', '--json'])) as BackupManifest;
+    const bobBefore = await exportOf(cli.env, 'bob');
+    const refused = await lake(cli.env, ['backup', 'prune', '--erase', 'alice']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /cannot be undone: add --yes/);
+    const copiesBefore = (await readdir(path.join(cli.env.LAKE_BACKUP_DIR!, 'blobs'), { recursive: true })).length;
+
+    const erased = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', 'alice', '--yes', '--json'])) as {
+      rewritten: { id: string; rows: number }[];
+      blobCopiesRemoved: number;
+    };
+    assert.equal(erased.rewritten.length, 1);
+    assert.equal(erased.rewritten[0]!.id, made.id);
+    assert.ok(erased.rewritten[0]!.rows > 0);
+    assert.ok(erased.blobCopiesRemoved > 0, 'the copies of the exports only alice imported');
+    assert.ok((await readdir(path.join(cli.env.LAKE_BACKUP_DIR!, 'blobs'), { recursive: true })).length < copiesBefore);
+    const manifest = JSON.parse(await readFile(path.join(cli.env.LAKE_BACKUP_DIR!, 'sets', made.id, 'manifest.json'), 'utf8')) as BackupManifest;
+    assert.equal(manifest.erasures, 1);
+    assert.ok(manifest.blobs.count < made.blobs.count);
+    assert.deepEqual((await readdir(path.join(cli.env.LAKE_BACKUP_DIR!, 'sets', made.id))).sort(), [manifest.blobs.file, manifest.database.kind === 'pglite-files' ? manifest.database.file : '', 'manifest.json'].sort());
+
+    assert.equal((await lake(cli.env, ['backup', 'verify', made.id])).code, 0);
+    const target = path.join(cli.dir, 'restored');
+    const restoredEnv = { ...cli.env, LAKE_DATA_DIR: target };
+    await ok(restoredEnv, ['restore', made.id]);
+    assert.deepEqual(await exportOf(restoredEnv, 'bob'), bobBefore);
+    const opened = await Lake.open(loadConfig(restoredEnv), { brief: true });
+    try {
+      const users = await opened.db.query<{ name: string }>(`SELECT name FROM user_data.users ORDER BY name`);
+      assert.deepEqual(users.rows.map((r) => r.name), ['bob']);
+      const audit = await opened.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit.events WHERE action = 'user.erased'`);
+      assert.equal(audit.rows[0]!.n, 1);
+    } finally {
+      await opened.close();
+    }
+    // A second pass finds alice nowhere.
+    const again = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', 'alice', '--yes', '--json'])) as { rewritten: unknown[]; without: string[] };
+    assert.deepEqual(again.rewritten, []);
+    assert.deepEqual(again.without, [made.id]);
+  });
+});
+
 describe('encrypted backups', { skip: serverSkip }, () => {
   let cli: CliTestLake;
 
@@ -257,7 +319,7 @@ describe('encrypted backups', { skip: serverSkip }, () => {
     await writeFile(keyFile, 'correct horse battery staple\n', { mode: 0o600 });
     cli.env.LAKE_BACKUP_DIR = path.join(cli.dir, 'repository');
     cli.env.LAKE_BACKUP_KEY_FILE = keyFile;
-    await ok(cli.env, ['import', path.join(FIXTURES, 'photos')]);
+    await imported(cli.env, [path.join(FIXTURES, 'photos')]);
   });
 
   after(async () => {
@@ -284,6 +346,76 @@ describe('encrypted backups', { skip: serverSkip }, () => {
     const target = path.join(cli.dir, 'restored');
     await ok({ ...cli.env, LAKE_DATA_DIR: target }, ['restore', 'latest']);
     assert.deepEqual(await exportOf({ ...cli.env, LAKE_DATA_DIR: target }), await exportOf(cli.env));
+  });
+});
+
+const SCRIPT = new URL('../scripts/postgres-server.sh', import.meta.url).pathname;
+
+/** pgBackRest is set up for the server scripts/postgres-server.sh runs, not for any other. */
+async function whyNoPgBackRest(): Promise<string | false> {
+  if (BACKEND !== 'server') return 'pgBackRest backs up a PostgreSQL server cluster: the embedded lake is covered above';
+  try {
+    const scriptHost = new URL((await run('bash', [SCRIPT, 'url'])).stdout.trim()).host;
+    const testHost = new URL(SERVER_URL!).host;
+    return scriptHost === testHost ? false : `the test server ${testHost} is not the one scripts/postgres-server.sh runs (${scriptHost})`;
+  } catch (error) {
+    return `scripts/postgres-server.sh cannot say its server's URL (${(error as Error).message.split('\n')[0]})`;
+  }
+}
+
+describe('a server lake: lake backup with pgBackRest, restored to a moment between two imports', { skip: await whyNoPgBackRest() }, () => {
+  let cli: CliTestLake;
+  const restoredDir = `/var/lib/postgresql/restore-lake-test-${process.pid}`;
+
+  before(async () => {
+    cli = await cliTestLake('lake-backup-server-');
+    cli.env.LAKE_BACKUP_DIR = path.join(cli.dir, 'repository');
+    cli.env.LAKE_PGBACKREST = `bash ${SCRIPT} pgbackrest`;
+  });
+
+  after(async () => {
+    await run('bash', [SCRIPT, 'remove-restored', restoredDir]).catch(() => {});
+    await cli?.dispose();
+  });
+
+  test('rows of the first import are back, rows of the later one absent; the restored lake opens with its blobs', async () => {
+    await imported(cli.env, [path.join(FIXTURES, 'google', 'location-records')]);
+    const first = JSON.parse(await ok(cli.env, ['backup', '--json'])) as BackupManifest;
+    assert.equal(first.backend, 'server');
+    assert.equal(first.database.kind, 'pgbackrest');
+    assert.ok(first.blobs.count > 0, 'the import keeps its original files as blobs');
+    assert.equal((await lake(cli.env, ['backup', 'verify', first.id])).code, 0);
+    const afterFirst = await exportOf(cli.env);
+
+    // The moment: a second after the backup ended (pgBackRest's times are whole seconds), before the second import.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const moment = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await imported(cli.env, [path.join(FIXTURES, 'google', 'semantic-location-history')]);
+    assert.notDeepEqual(await exportOf(cli.env), afterFirst);
+    // A second backup: it archives the WAL past the moment, and lists the blobs of the second import.
+    const second = JSON.parse(await ok(cli.env, ['backup', '--no-prune', '--json'])) as BackupManifest;
+    assert.ok(second.database.kind === 'pgbackrest' && second.database.type === 'incr', 'incremental after a recent full one');
+
+    const target = path.join(cli.dir, 'restored');
+    const restoredEnv = { ...cli.env, LAKE_DATA_DIR: target };
+    const occupied = await lake({ ...restoredEnv, LAKE_DATA_DIR: cli.env.LAKE_DATA_DIR! }, ['restore', 'latest', '--pg-data', restoredDir, '--to-time', moment.toISOString()]);
+    assert.equal(occupied.code, 3, "the lake's own data directory is not empty");
+    const restored = JSON.parse(await ok(restoredEnv, ['restore', 'latest', '--pg-data', restoredDir, '--to-time', moment.toISOString(), '--json'])) as { id: string; blobs: number };
+    assert.equal(restored.id, first.id);
+    const port = 20000 + (process.pid % 20000);
+    const url = (await run('bash', [SCRIPT, 'start-restored', restoredDir, String(port)], { timeout: CLI_TIMEOUT_MS })).stdout.trim();
+    const databaseUrl = new URL(cli.env.DATABASE_URL!);
+    const restoredUrl = new URL(url);
+    restoredUrl.pathname = databaseUrl.pathname;
+    const restoredLake = { ...restoredEnv, DATABASE_URL: restoredUrl.toString() };
+    // The restored database with the restored data directory: the same lake (lake-identity.json), rows as they were.
+    assert.deepEqual(await exportOf(restoredLake), afterFirst);
+    const doctor = await lake(restoredLake, ['doctor', '--json']);
+    assert.equal(doctor.code, 0, doctor.stderr);
+    const blobs = await blobsIn(path.join(target, 'blobs'));
+    assert.equal(blobs.size, restored.blobs);
+    assert.ok(blobs.size >= first.blobs.count);
   });
 });
 

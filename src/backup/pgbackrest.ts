@@ -116,6 +116,8 @@ interface InfoJson {
 
 const SEGMENT_NAME = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
 const MAX_BUFFER = 256 * 1024 * 1024;
+/** How long a backup waits for another backup of the same stanza to end. */
+const LOCK_WAIT_MS = 30 * 60 * 1000;
 
 export class PgBackRest {
   readonly stanza: string;
@@ -135,7 +137,17 @@ export class PgBackRest {
   /** Take a backup of the cluster, then read it back from `info`. An incremental or differential one with no full backup yet becomes full (pgBackRest's rule). */
   async backup(type: PgBackRestBackupType): Promise<PgBackRestBackup> {
     const before = new Set((await this.info()).backups.map((backup) => backup.label));
-    await this.run(['backup', `--type=${type}`], 'backup');
+    // One backup of a stanza at a time: another one running (a manual `pgbackrest backup`, the
+    // schedule, another lake on the same cluster) is waited for, up to LOCK_WAIT_MS.
+    for (const waitUntil = Date.now() + LOCK_WAIT_MS; ; ) {
+      try {
+        await this.run(['backup', `--type=${type}`], 'backup');
+        break;
+      } catch (error) {
+        if (!(error instanceof LakeError && /unable to acquire lock/i.test(error.message)) || Date.now() > waitUntil) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }
     const made = (await this.info()).backups.filter((backup) => !before.has(backup.label));
     const newest = made.at(-1);
     if (!newest) throw new LakeError('DB_ERROR', `pgbackrest backup --type=${type} (stanza ${this.stanza}) ended without error, but info lists no new backup`);

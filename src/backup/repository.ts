@@ -71,6 +71,8 @@ export interface BackupManifest {
   /** Embedded: every table's rows and checksum at the snapshot, which verify recomputes on a restored copy. */
   tables: Record<string, TableChecksum>;
   blobs: { file: string; count: number; bytes: number; added: number; addedBytes: number; written: WrittenFile };
+  /** How many times users were erased from this backup since it was made (`lake backup prune --erase`). */
+  erasures?: number;
 }
 
 export interface ListedBackup {

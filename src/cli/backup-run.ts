@@ -1,6 +1,7 @@
 // The work of `lake backup …` and `lake restore` (definitions in backup.ts).
 import path from 'node:path';
 import { backupAndPrune, type BackupProgress } from '../backup/make-backup.js';
+import { eraseFromBackups } from '../backup/erase-from-backups.js';
 import { BackupRepository, type BackupManifest } from '../backup/repository.js';
 import { restoreBackup, verifyBackup } from '../backup/restore.js';
 import { pruneBackups } from '../backup/retention.js';
@@ -51,6 +52,17 @@ export async function pruneBackupsCommand(settings: Config, options: { dryRun?: 
   const verb = options.dryRun ? 'would remove' : 'removed';
   console.log(`kept ${result.kept.length} backup(s); ${verb} ${result.removed.length}${result.removed.length ? `: ${result.removed.join(', ')}` : ''}`);
   if (!options.dryRun) console.log(`removed ${result.blobsRemoved} blob copies no kept backup lists`);
+}
+
+export async function eraseFromBackupsCommand(settings: Config, name: string, options: { json?: boolean }): Promise<void> {
+  const repository = await BackupRepository.open(settings);
+  const result = await repository.exclusive(() => eraseFromBackups(repository, name, settings));
+  if (options.json) return printJson(result);
+  for (const { id, rows } of result.rewritten) console.log(`${id}: rewritten without ${name} (${rows} rows removed), every table checked again`);
+  if (result.without.length > 0) console.log(`${result.without.length} backup(s) did not hold ${name}`);
+  for (const { id, reason } of result.notRewritable) console.log(`${id}: still holds ${name}: ${reason}`);
+  console.log(`${result.blobCopiesRemoved} blob copies no backup lists any more removed`);
+  if (result.notRewritable.length > 0) process.exitCode = 1;
 }
 
 export async function restoreCommand(settings: Config, idOrPath: string, options: { pgData?: string; toTime?: Date; json?: boolean }): Promise<void> {

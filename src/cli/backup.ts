@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config.js';
 import { LakeError } from '../errors.js';
+import { assertUserName } from '../query/users.js';
 
 // The parent `backup` has --json too, and commander gives the flag to the parent wherever it is
 // typed: each subcommand reads both.
@@ -40,10 +41,19 @@ export function registerBackupCommands(program: Command, config: () => Config): 
     .command('prune')
     .description('remove the backups the retention policy does not keep (LAKE_BACKUP_KEEP_*), and the blob copies only they held')
     .option('--dry-run', 'say what would be removed, remove nothing')
+    .option('--erase <name>', 'instead: erase this user from every backup that can be rewritten (embedded ones), listing those that cannot (pgBackRest sets)')
+    .option('--yes', 'with --erase: required, the erasure cannot be undone')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { dryRun?: boolean; json?: boolean }) => {
+    .action(async (options: { dryRun?: boolean; erase?: string; yes?: boolean; json?: boolean }) => {
+      const json = options.json || backup.opts().json;
+      if (options.erase !== undefined) {
+        assertUserName(options.erase, `--erase ${options.erase}`);
+        if (!options.yes) throw new LakeError('USAGE', `backup prune --erase ${options.erase} rewrites every backup without that user and cannot be undone: add --yes`);
+        const { eraseFromBackupsCommand } = await import('./backup-run.js');
+        return eraseFromBackupsCommand(config(), options.erase, { json });
+      }
       const { pruneBackupsCommand } = await import('./backup-run.js');
-      await pruneBackupsCommand(config(), { ...options, json: options.json || backup.opts().json });
+      await pruneBackupsCommand(config(), { dryRun: options.dryRun, json });
     });
 
   program
