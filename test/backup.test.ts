@@ -234,6 +234,28 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
     assert.deepEqual((await readdir(path.join(repository, 'sets'))).filter((n) => n.endsWith('.partial')), []);
   });
 
+  test('a disk that fills during a backup ends it with DISK_FULL naming the repository, and leaves no partial files', async (t) => {
+    const small = path.join(cli.dir, 'small-disk');
+    await mkdir(small);
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', small]);
+    } catch (error) {
+      t.skip(`cannot mount a small tmpfs here (needs root): ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
+    try {
+      const env = { ...cli.env, LAKE_BACKUP_DIR: path.join(small, 'repository') };
+      const result = await lake(env, ['backup']);
+      assert.equal(result.code, 7, result.stderr);
+      assert.match(result.stderr, /small-disk\/repository.*\[DISK_FULL\]/);
+      assert.deepEqual(await readdir(path.join(small, 'repository', 'sets')), [], 'nothing of the backup is left');
+      const listed = await lake(env, ['backup', 'list', '--json']);
+      assert.deepEqual(JSON.parse(listed.stdout), []);
+    } finally {
+      await run('umount', ['-l', small]).catch(() => {});
+    }
+  });
+
   test('prune keeps what the policy says and removes blob copies no kept backup lists', async () => {
     const stray = path.join(repository, 'blobs', 'ff', 'f'.repeat(64));
     await mkdir(path.dirname(stray), { recursive: true });
