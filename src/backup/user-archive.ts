@@ -22,7 +22,6 @@
 // `zstd -d` and `tar --zstd -x` read the file as it is (they skip skippable frames); the lengths let
 // the restore cut frames without a streaming zstd decoder, with bounded memory.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import type { Queryable, Transaction } from '../db/database.js';
@@ -207,7 +206,17 @@ async function writeEntry(pack: tarStream.Pack, name: string, size: number, cont
     hash.update(chunk);
     // The reader went away (a client that hung up): the pack is destroyed and will never drain.
     if (pack.destroyed) throw new Error('the archive stream was closed before it was finished');
-    if (!entry.write(chunk)) await Promise.race([once(entry, 'drain'), once(pack, 'close')]);
+    if (!entry.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          entry.off('drain', done);
+          pack.off('close', done);
+          resolve();
+        };
+        entry.on('drain', done);
+        pack.on('close', done);
+      });
+    }
   }
   entry.end();
   await written;
