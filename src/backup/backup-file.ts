@@ -8,8 +8,9 @@
 //
 //   header, 32 bytes: "DPLKBAK1", flags (u32 LE, bit 0: sealed), reserved (u32), salt (16 bytes)
 //   records: kind (u8: 1 piece, 2 end), stored length (u32 LE), content length (u32 LE), stored bytes
-//     piece: the zstd frame, or when sealed the frame encrypted + 16-byte tag
-//     end: content bytes (u64 LE) + SHA-256 of the content (32 bytes), sealed like a piece
+//     piece: the zstd frame + the first 8 bytes of its SHA-256, or when sealed the frame
+//     encrypted + 16-byte tag (so a changed byte is found at its record, not only at the end)
+//     end: content bytes (u64 LE) + SHA-256 of the content (32 bytes), checked or sealed like a piece
 // A sealed file's key is HKDF-SHA256(repository key, header salt); record n's nonce is n as 12
 // bytes big-endian; the associated data is the record's own first 9 bytes, so a record moved or
 // retyped does not open.
@@ -24,6 +25,8 @@ const MAGIC = 'DPLKBAK1';
 const HEADER_BYTES = 32;
 const RECORD_HEAD_BYTES = 9;
 const TAG_BYTES = 16;
+/** Unsealed records end with this much of their payload's SHA-256. */
+const DIGEST_BYTES = 8;
 const PIECE_BYTES = 1 << 20;
 /** No stored record is longer: a frame of incompressible content grows by a few bytes per block. */
 const MAX_STORED_BYTES = PIECE_BYTES + (64 << 10);
@@ -48,6 +51,11 @@ function fileKey(key: Buffer, salt: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', key, salt, 'datapunk-lake backup file', 32));
 }
 
+/** An unsealed record's check: its head and payload hashed, the first DIGEST_BYTES kept. */
+function recordDigest(head: Buffer, payload: Uint8Array): Buffer {
+  return createHash('sha256').update(head).update(payload).digest().subarray(0, DIGEST_BYTES);
+}
+
 function nonce(index: number): Buffer {
   const bytes = Buffer.alloc(12);
   bytes.writeUIntBE(index, 6, 6);
@@ -70,7 +78,7 @@ export async function* encodeBackupFile(content: AsyncIterable<Uint8Array>, key:
   const record = (kind: number, contentLength: number, payload: Uint8Array): Buffer => {
     const head = Buffer.alloc(RECORD_HEAD_BYTES);
     head.writeUInt8(kind, 0);
-    head.writeUInt32LE(payload.length + (sealKey ? TAG_BYTES : 0), 1);
+    head.writeUInt32LE(payload.length + (sealKey ? TAG_BYTES : DIGEST_BYTES), 1);
     head.writeUInt32LE(contentLength, 5);
     let stored: Buffer;
     if (sealKey) {
@@ -78,7 +86,7 @@ export async function* encodeBackupFile(content: AsyncIterable<Uint8Array>, key:
       cipher.setAAD(head);
       stored = Buffer.concat([head, cipher.update(payload), cipher.final(), cipher.getAuthTag()]);
     } else {
-      stored = Buffer.concat([head, payload]);
+      stored = Buffer.concat([head, payload, recordDigest(head, payload)]);
     }
     index++;
     storedBytes += stored.length;
@@ -138,7 +146,11 @@ export async function* decodeBackupFile(stored: AsyncIterable<Uint8Array>, key: 
     const body = await reader.take(storedLength);
     if (!body) throw corrupt(`it ends inside the record at byte ${at} (cut short)`);
     let payload: Buffer = body;
-    if (openKey) {
+    if (!openKey) {
+      if (body.length < DIGEST_BYTES) throw corrupt(`the record at byte ${at} is too short`);
+      payload = body.subarray(0, body.length - DIGEST_BYTES);
+      if (!recordDigest(head, payload).equals(body.subarray(body.length - DIGEST_BYTES))) throw corrupt(`the record at byte ${at} does not match its checksum`);
+    } else {
       try {
         const decipher = createDecipheriv('aes-256-gcm', openKey, nonce(index));
         decipher.setAAD(head);

@@ -135,7 +135,7 @@ async function writeBlobList(tx: Transaction, file: string): Promise<void> {
     for (;;) {
       const { rows } = await tx.query<{ sha256: string; size: number }>(
         `SELECT encode(sha256, 'hex') AS sha256, max(size_bytes)::bigint AS size FROM user_data.blob_refs
-          WHERE encode(sha256, 'hex') > $1 GROUP BY sha256 ORDER BY 1 LIMIT ${REF_CHUNK}`,
+          WHERE sha256 > decode($1, 'hex') GROUP BY sha256 ORDER BY sha256 LIMIT ${REF_CHUNK}`,
         [after],
       );
       if (rows.length === 0) break;
