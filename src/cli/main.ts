@@ -96,6 +96,31 @@ program.commands
     const { deleteUserCommand } = await import('./users.js');
     await deleteUserCommand(config(), name, options);
   });
+// `lake users sql-access` and `lake sql`: SQL as one user through that user's login role (issue 17).
+program.commands
+  .find((c) => c.name() === 'users')!
+  .command('sql-access')
+  .description("give a user a login role for SQL clients (psql, QGIS, Grafana, lake sql); prints a new password, shown once")
+  .argument('<name>')
+  .option('--revoke', 'drop the login role instead; the user and their data stay')
+  .option('--json', 'print role, password and connection URL as JSON')
+  .action(async (name: string, options: { revoke?: boolean; json?: boolean }) => {
+    assertUserName(name);
+    const { sqlAccessCommand } = await import('./sql.js');
+    await sqlAccessCommand(config(), name, options);
+  });
+program
+  .command('sql')
+  .description("run SQL as a user (their login role: only their rows), with -c or at a psql-like prompt")
+  .requiredOption('--user <name>', 'whose login role (lake users sql-access NAME first)')
+  .option('-c, --command <sql>', 'run this and exit')
+  .option('--password-file <file>', "the role's password (server database); asked on a terminal otherwise")
+  .option('--json', 'with -c: print each statement\'s rows as JSON')
+  .action(async (options: { user: string; command?: string; passwordFile?: string; json?: boolean }) => {
+    assertUserName(options.user, `--user ${options.user}`);
+    const { sqlCommand } = await import('./sql.js');
+    await sqlCommand(config(), options);
+  });
 registerBlobCommands(program, config);
 registerBackupCommands(program, config);
 

@@ -1,0 +1,287 @@
+// SQL access (issue 17): a user's login role sees that user's rows and nothing of another user's,
+// through tables, views, functions, statistics and files, and cannot take another identity. On the
+// server the roles log in for real (node-postgres, psql, GDAL's ogrinfo); on the embedded database
+// the session is switched to the role as `lake sql` does.
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { asSqlRole, grantSqlAccess, revokeSqlAccess, type SqlAccess } from '../src/query/sql-access.js';
+import { CLI_TIMEOUT_MS, cliTestLake, type CliTestLake } from './support/lake-cli.js';
+import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
+
+const run = promisify(execFile);
+const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
+const SCHEMAS = ['lake', 'imports', 'user_data', 'timeseries', 'vectors', 'analytics', 'archive', 'audit', 'lake_chunks'];
+const hasCommand = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+
+let t: TestLake;
+let alice: string;
+let bob: string;
+let aliceSql: SqlAccess;
+let bobSql: SqlAccess;
+let geo = false;
+
+/**
+ * Run SQL as a login role, in one session: logged in on the server, the session switched to it on
+ * the embedded database. `before`: statements run first in the same session. The last one's rows.
+ */
+async function asRole<Row = Record<string, unknown>>(access: SqlAccess, sql: string, params: unknown[] = [], before: string[] = []): Promise<Row[]> {
+  if (BACKEND === 'embedded') {
+    return asSqlRole(t.lake.db, access.role, async (tx) => {
+      for (const statement of before) await tx.query(statement);
+      return (await tx.query<Row>(sql, params)).rows;
+    });
+  }
+  const client = new pg.Client({ connectionString: roleUrl(access) });
+  await client.connect();
+  try {
+    for (const statement of before) await client.query(statement);
+    return (await client.query(sql, params)).rows as Row[];
+  } finally {
+    await client.end();
+  }
+}
+
+function roleUrl(access: SqlAccess): string {
+  const url = new URL(t.config.databaseUrl!);
+  url.username = access.role;
+  url.password = access.password;
+  return url.toString();
+}
+
+before(async () => {
+  t = await openTestLake();
+  alice = await createUser(t.lake, 'alice');
+  bob = await createUser(t.lake, 'bob');
+  geo = t.lake.profile.features.geo.enabled;
+  const db = t.lake.db;
+  // Alice's values repeat, so that ANALYZE keeps them as most common values; three months, so the
+  // server's hypertables get several chunks.
+  await db.query(
+    `INSERT INTO user_data.items (user_id, occurred_at, content_hash, kind, source, title, url, lat, lon)
+     SELECT $1, timestamptz '2024-01-01' + i * interval '6 hours', int4send(i), 'visit', 'test', 'alice-secret-' || (i % 3),
+            'https://alice.example/' || (i % 2), 48.8566, 2.3522 FROM generate_series(1, 300) AS i`,
+    [alice],
+  );
+  await db.query(
+    `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
+     SELECT $1, timestamptz '2024-01-01' + i * interval '6 hours', int4send(i), 48.8566 + (i % 2) * 0.001, 2.3522, 'test'
+       FROM generate_series(1, 300) AS i`,
+    [alice],
+  );
+  await db.query(
+    `INSERT INTO timeseries.measurements (user_id, measured_at, content_hash, metric, value, unit, source)
+     SELECT $1, timestamptz '2024-01-01' + i * interval '6 hours', int4send(i), 'weight', 71.3, 'kg', 'test' FROM generate_series(1, 300) AS i`,
+    [alice],
+  );
+  await db.query(
+    `INSERT INTO user_data.places (user_id, place_id, source, name) SELECT $1, 'p' || i, 'test', 'alice-home-' || (i % 2) FROM generate_series(1, 200) AS i`,
+    [alice],
+  );
+  await db.query(
+    `INSERT INTO user_data.items (user_id, occurred_at, content_hash, kind, source, title)
+     SELECT $1, timestamptz '2024-02-01' + i * interval '1 day', int4send(i), 'visit', 'test', 'bob-title' FROM generate_series(1, 5) AS i`,
+    [bob],
+  );
+  await db.query(
+    `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
+     SELECT $1, timestamptz '2024-02-01' + i * interval '1 day', int4send(i), 40.4168, -3.7038, 'test' FROM generate_series(1, 2) AS i`,
+    [bob],
+  );
+  await db.query(
+    `INSERT INTO user_data.blob_refs (user_id, sha256, size_bytes, mime_type, original_name, source) VALUES ($1, $2, 1024, 'application/pdf', 'alice-secret.pdf', 'test')`,
+    [alice, Buffer.alloc(32, 7)],
+  );
+  // Extended statistics too, on a table under row-level security.
+  await db.query(`CREATE STATISTICS places_alice_stats (mcv) ON source, name FROM user_data.places`);
+  await db.query('ANALYZE');
+  aliceSql = await grantSqlAccess(db, 'alice');
+  bobSql = await grantSqlAccess(db, 'bob');
+});
+
+after(async () => {
+  // Roles belong to the whole server: dropped with the test database's users.
+  for (const name of ['alice', 'bob']) await revokeSqlAccess(t.lake.db, name).catch(() => {});
+  await t.dispose();
+});
+
+test('each user gets a login role of this lake, a member of lake_sql only', async () => {
+  const lakeId = (await t.lake.db.query<{ id: string }>(`SELECT replace(lake_id::text, '-', '') AS id FROM lake.identity`)).rows[0]!.id;
+  assert.equal(bobSql.role, `lake_${lakeId.slice(0, 8)}_bob`);
+  const r = await t.lake.db.query<{ groups: string[]; rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean; verifier: string }>(
+    `SELECT array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS groups,
+            r.rolsuper, r.rolbypassrls, r.rolcanlogin, left(a.rolpassword, 14) AS verifier
+       FROM pg_roles r JOIN pg_authid a ON a.oid = r.oid WHERE r.rolname = $1`,
+    [bobSql.role],
+  );
+  assert.deepEqual(r.rows[0], { groups: ['lake_sql'], rolsuper: false, rolbypassrls: false, rolcanlogin: true, verifier: 'SCRAM-SHA-256$' });
+});
+
+describe("B's role against A's rows", () => {
+  test('every table and view B may read shows B their own rows and none of A', async () => {
+    const readable = await t.lake.db.query<{ name: string; has_user_id: boolean }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name,
+              EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped) AS has_user_id
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND has_any_column_privilege('lake_sql', c.oid, 'SELECT')
+        ORDER BY 1`,
+      [SCHEMAS],
+    );
+    const names = readable.rows.map((r) => r.name);
+    assert.ok(names.includes('user_data.items') && names.includes('timeseries.location_points'), names.join(' '));
+    assert.ok(!names.some((n) => n.startsWith('lake_chunks.') || /_default$|_p\d{4}_\d{2}$/.test(n)), `partitions readable: ${names.join(' ')}`);
+    if (geo) assert.ok(names.includes('timeseries.location_points_geography'));
+    for (const { name, has_user_id } of readable.rows) {
+      if (!has_user_id) {
+        // Reference data only (embedding models), no user's rows.
+        assert.deepEqual([name], ['vectors.models'].filter((n) => n === name), `${name} has no user_id`);
+        continue;
+      }
+      const [seen] = await asRole<{ others: number }>(bobSql, `SELECT count(*) FILTER (WHERE user_id <> $1)::int AS others FROM ${name}`, [bob]);
+      assert.equal(seen!.others, 0, name);
+    }
+    const [counts] = await asRole<{ items: number; points: number; users: string[] }>(
+      bobSql,
+      `SELECT (SELECT count(*)::int FROM user_data.items) AS items, (SELECT count(*)::int FROM timeseries.location_points) AS points,
+              array(SELECT name FROM user_data.users) AS users`,
+    );
+    assert.deepEqual(counts, { items: 5, points: 2, users: ['bob'] });
+    const [mine] = await asRole<{ items: number }>(aliceSql, `SELECT count(*)::int AS items FROM user_data.items`);
+    assert.equal(mine!.items, 300);
+  });
+
+  test('B cannot become A: set_config, SET ROLE, RESET ROLE and the functions it may call', async () => {
+    const [afterSet] = await asRole<{ titles: string[] }>(bobSql, `SELECT array(SELECT DISTINCT title FROM user_data.items) AS titles`, [], [
+      `SELECT set_config('lake.user_id', '${alice}', false)`,
+    ]);
+    assert.deepEqual(afterSet!.titles, ['bob-title']);
+    const [again] = await asRole<{ id: string }>(bobSql, `SELECT lake.current_user_id()::text AS id`, [], [`SET lake.user_id = '${alice}'`]);
+    assert.equal(again!.id, bob);
+    if (BACKEND === 'server') {
+      // On the embedded database the session is PostgreSQL's superuser, switched to the role: it
+      // could switch back, so there these are no boundary (src/query/sql-access.ts says why).
+      for (const sql of ['SET ROLE lake_app', `SET ROLE "${aliceSql.role}"`, "SELECT set_config('role', 'lake_app', false)", `SET SESSION AUTHORIZATION "${aliceSql.role}"`]) {
+        await assert.rejects(asRole(bobSql, sql), /permission denied/, sql);
+      }
+      const [other] = await asRole<{ id: string | null }>(bobSql, `SELECT lake.login_user_id($1)::text AS id`, [aliceSql.role]);
+      assert.equal(other!.id, null);
+    }
+    if (BACKEND === 'server') {
+      const [reset] = await asRole<{ titles: string[] }>(bobSql, `SELECT array(SELECT DISTINCT title FROM user_data.items) AS titles`, [], [
+        'RESET ROLE',
+        `SELECT set_config('lake.user_id', '${alice}', false)`,
+      ]);
+      assert.deepEqual(reset!.titles, ['bob-title']);
+    }
+    // The only SECURITY DEFINER function B may call answers B's own id.
+    const definers = await asRole<{ name: string }>(
+      bobSql,
+      `SELECT p.oid::regprocedure::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prosecdef AND n.nspname = ANY($1) AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY 1`,
+      [SCHEMAS],
+    );
+    assert.deepEqual(definers.map((d) => d.name), ['lake.login_user_id(name)']);
+    const [own] = await asRole<{ id: string }>(bobSql, `SELECT lake.login_user_id(current_user)::text AS id`);
+    assert.equal(own!.id, bob);
+    // Nor can B make one, or write anything.
+    await assert.rejects(asRole(bobSql, `CREATE FUNCTION user_data.f() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'`), /permission denied/);
+    await assert.rejects(asRole(bobSql, `UPDATE user_data.items SET title = 'x'`), /permission denied/);
+    await assert.rejects(asRole(bobSql, `SELECT sql_role FROM user_data.users WHERE name = 'alice' UNION ALL SELECT rolpassword FROM pg_authid`), /permission denied/);
+  });
+
+  test("no statistics show A's values to B's role or to lake_app, after ANALYZE", async () => {
+    const leak = `
+      SELECT format('%s.%s.%s', schemaname, tablename, attname) AS name FROM pg_stats
+       WHERE schemaname = ANY($1)
+         AND (most_common_vals::text ~ 'alice|71\\.3|48\\.85' OR histogram_bounds::text ~ 'alice|48\\.85')
+      UNION ALL
+      SELECT format('%s.%s', schemaname, statistics_name) FROM pg_stats_ext WHERE schemaname = ANY($1)
+      UNION ALL
+      SELECT format('%s.%s', schemaname, statistics_name) FROM pg_stats_ext_exprs WHERE schemaname = ANY($1)`;
+    // The maintenance connection sees them: the check below looks where the values are.
+    const all = await t.lake.db.query<{ name: string }>(leak, [SCHEMAS]);
+    assert.ok(all.rows.some((r) => r.name.endsWith('.title')), 'ANALYZE made no statistics of titles');
+    assert.ok(all.rows.some((r) => r.name === 'user_data.places_alice_stats'));
+    assert.deepEqual(await asRole(bobSql, leak, [SCHEMAS]), []);
+    assert.deepEqual(await asRole(aliceSql, leak, [SCHEMAS]), []);
+    const asApp = await t.lake.db.asUser(bob, (tx) => tx.query(leak, [SCHEMAS]));
+    assert.deepEqual(asApp.rows, []);
+  });
+
+  test("B reads no files of the server's, nor of A's blobs", async () => {
+    await assert.rejects(asRole(bobSql, `SELECT pg_read_file('PG_VERSION')`), /permission denied/);
+    await assert.rejects(asRole(bobSql, `SELECT pg_ls_dir('.')`), /permission denied/);
+    await assert.rejects(asRole(bobSql, `COPY user_data.items TO '/tmp/lake-sql-access-test'`), /permission denied|pg_write_server_files/);
+    await assert.rejects(asRole(bobSql, `SELECT lo_import('/etc/hostname')`), /permission denied|pg_read_server_files/);
+    const [blobs] = await asRole<{ n: number }>(bobSql, `SELECT count(*)::int AS n FROM user_data.blob_refs`);
+    assert.equal(blobs!.n, 0);
+    const [hers] = await asRole<{ n: number }>(aliceSql, `SELECT count(*)::int AS n FROM user_data.blob_refs`);
+    assert.equal(hers!.n, 1);
+  });
+});
+
+describe('typed geometry for GIS tools', () => {
+  test('the view location_points_geography has geography(Point,4326)', async (c) => {
+    if (!geo) return c.skip('no PostGIS on this backend');
+    const [column] = await asRole<{ type: string }>(
+      bobSql,
+      `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'timeseries.location_points_geography'::regclass AND attname = 'geog'`,
+    );
+    assert.equal(column!.type, 'geography(Point,4326)');
+  });
+
+  test('ogrinfo reads the view as B: Point, EPSG:4326, only B\'s points', async (c) => {
+    if (BACKEND !== 'server') return c.skip('ogrinfo speaks to a server; the embedded database has no login');
+    if (!geo) return c.skip('no PostGIS on this server');
+    if (!hasCommand('ogrinfo')) return c.skip('ogrinfo is not installed (apt-get install gdal-bin)');
+    const url = new URL(roleUrl(bobSql));
+    const dsn = `PG:host=${url.hostname} port=${url.port} dbname=${url.pathname.slice(1)} user=${bobSql.role} password=${bobSql.password}`;
+    const { stdout } = await run('ogrinfo', ['-ro', '-so', dsn, 'timeseries.location_points_geography'], { timeout: 120_000 });
+    assert.match(stdout, /^Geometry: Point$/m);
+    assert.match(stdout, /ID\["EPSG",4326\]/);
+    assert.match(stdout, /^Feature Count: 2$/m);
+  });
+});
+
+test('psql logs in as B and counts B\'s items', async (c) => {
+  if (BACKEND !== 'server') return c.skip('psql needs a server login; lake sql covers the embedded database');
+  if (!hasCommand('psql')) return c.skip('psql is not installed');
+  const { stdout } = await run('psql', [roleUrl(bobSql), '-X', '-At', '-c', 'SELECT count(*) FROM user_data.items; SELECT current_user, session_user'], {
+    timeout: 60_000,
+  });
+  assert.deepEqual(stdout.trim().split('\n'), ['5', `${bobSql.role}|${bobSql.role}`]);
+});
+
+describe('lake users sql-access and lake sql', () => {
+  let cli: CliTestLake;
+  before(async () => {
+    cli = await cliTestLake('lake-sql-');
+  });
+  after(async () => {
+    await run(process.execPath, [LAKE, 'users', 'sql-access', 'carol', '--revoke'], { env: cli.env, timeout: CLI_TIMEOUT_MS }).catch(() => {});
+    await cli.dispose();
+  });
+
+  test('a user runs SQL with -c and sees their own rows only; a wrong password is refused', async () => {
+    const lake = (...args: string[]) => run(process.execPath, [LAKE, ...args], { env: cli.env, timeout: CLI_TIMEOUT_MS });
+    await lake('users', 'create', 'carol');
+    await lake('users', 'create', 'dave');
+    const granted = JSON.parse((await lake('users', 'sql-access', 'carol', '--json')).stdout) as { role: string; password: string };
+    assert.match(granted.role, /^lake_[0-9a-f]{8}_carol$/);
+    const passwordFile = path.join(cli.dir, 'password');
+    await writeFile(passwordFile, `${granted.password}\n`);
+    const { stdout } = await lake('sql', '--user', 'carol', '--password-file', passwordFile, '--json', '-c', 'SELECT count(*)::int AS n, min(name) AS name FROM user_data.users');
+    assert.deepEqual(JSON.parse(stdout), [[{ n: 1, name: 'carol' }]]);
+    const table = await lake('sql', '--user', 'carol', '--password-file', passwordFile, '-c', 'SELECT name FROM user_data.users');
+    assert.equal(table.stdout, ' name\n-------\n carol\n(1 row)\n\n');
+    await assert.rejects(lake('sql', '--user', 'dave', '--password-file', passwordFile, '-c', 'SELECT 1'), /dave has no SQL access/);
+    if (BACKEND === 'server') {
+      await writeFile(passwordFile, 'wrong\n');
+      await assert.rejects(lake('sql', '--user', 'carol', '--password-file', passwordFile, '-c', 'SELECT 1'), /cannot log in as lake_[0-9a-f]{8}_carol/);
+    }
+  });
+});
