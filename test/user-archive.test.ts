@@ -455,6 +455,9 @@ describe('the commands', () => {
     assertAllAdded(report);
     const again = JSON.parse((await lake(['import', renamed, '--json'])).stdout) as RestoreReport;
     assert.equal(again.rowsAdded, 0);
+    const intoDave = JSON.parse((await lake(['import', renamed, '--user', 'dave', '--json'])).stdout) as RestoreReport;
+    assert.equal(intoDave.user, 'dave', '--user chooses the target');
+    assertAllAdded({ ...intoDave, blobs: { ...intoDave.blobs, added: sourceBlobs.length } });
 
     const out = path.join(dir, 'cli-export.tar.zst');
     const exported = await lake(['export', '--user', 'alice', '--out', out, '--json']);
