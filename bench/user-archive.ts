@@ -120,7 +120,7 @@ try {
   const target = await openLake('target');
   peakRss = 0;
   const restoring = performance.now();
-  const report = await restoreUserArchive(target, file);
+  const report = await restoreUserArchive(target, file, { onPhase: (phase) => console.error(`${phase} at ${((performance.now() - restoring) / 1000).toFixed(1)} s`) });
   const restoreSeconds = (performance.now() - restoring) / 1000;
   await target.close();
 
