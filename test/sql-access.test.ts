@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { asSqlRole, grantSqlAccess, revokeSqlAccess, type SqlAccess } from '../src/query/sql-access.js';
+import { startSqlPort } from '../src/query/sql-port.js';
 import { CLI_TIMEOUT_MS, cliTestLake, type CliTestLake } from './support/lake-cli.js';
 import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
 
@@ -254,6 +255,65 @@ test('psql logs in as B and counts B\'s items', async (c) => {
     timeout: 60_000,
   });
   assert.deepEqual(stdout.trim().split('\n'), ['5', `${bobSql.role}|${bobSql.role}`]);
+});
+
+describe('the embedded SQL port (lake serve --pg-port)', () => {
+  const connect = async (port: number, access: SqlAccess, password = access.password) => {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: access.role, password, database: 'lake' });
+    await client.connect();
+    return client;
+  };
+
+  test('node-postgres and psql log in as B and see B\'s rows only; no way out of the role', async (c) => {
+    if (BACKEND !== 'embedded') return c.skip('a server is reached directly; the port serves the embedded database');
+    const sqlPort = await startSqlPort(t.lake, 0);
+    try {
+      const client = await connect(sqlPort.port, bobSql);
+      try {
+        const r = await client.query(`SELECT count(*)::int AS n, array_agg(DISTINCT title) AS titles, current_user AS who FROM user_data.items`);
+        assert.deepEqual(r.rows, [{ n: 5, titles: ['bob-title'], who: bobSql.role }]);
+        if (geo) {
+          const g = await client.query(`SELECT ST_AsText(geog::geometry) AS p FROM timeseries.location_points_geography LIMIT 1`);
+          assert.deepEqual(g.rows, [{ p: 'POINT(-3.7038 40.4168)' }]);
+        }
+        for (const sql of [
+          'RESET ROLE',
+          'SET ROLE postgres',
+          "SELECT set_config('role', 'postgres', false)",
+          "SELECT set_config('session_authorization', 'postgres', false)",
+          "SELECT query_to_xml('SELECT set_config(''role'', ''postgres'', false)', false, false, '')",
+          'COMMIT',
+          'SELECT 1; SELECT 2',
+          `SELECT * FROM pg_temp."lake_sql_run_${aliceSql.role}"('SELECT 1') AS t(x int)`,
+          "SELECT pg_read_file('PG_VERSION')",
+        ]) {
+          // Each for its own reason: not a query returning rows; refused within the SECURITY DEFINER
+          // function (set_config, dynamic SQL); one statement only; no other role's function; no files.
+          await assert.rejects(client.query(sql), /returns? rows only|within security-definer function|cannot insert multiple|does not exist|permission denied/, sql);
+        }
+        // The connection is still B's, and the lake's own session is unharmed.
+        const again = await client.query(`SELECT count(*)::int AS n FROM user_data.items`);
+        assert.equal(again.rows[0].n, 5);
+        await assert.rejects(client.query('SELECT $1::int', [1]), /simple query protocol only/);
+      } finally {
+        await client.end();
+      }
+      const who = await t.lake.db.query<{ s: string; c: string }>(`SELECT session_user::text AS s, current_user::text AS c`);
+      assert.equal(who.rows[0]!.s, who.rows[0]!.c);
+      assert.ok(!who.rows[0]!.c.startsWith('lake_'), who.rows[0]!.c);
+      await assert.rejects(connect(sqlPort.port, bobSql, 'wrong'), /password authentication failed/);
+      await assert.rejects(connect(sqlPort.port, { ...bobSql, role: 'postgres' }, ''), /password authentication failed/);
+      if (hasCommand('psql')) {
+        const { stdout } = await run('psql', [`postgresql://${bobSql.role}@127.0.0.1:${sqlPort.port}/lake`, '-X', '-At', '-c', 'SELECT count(*) FROM user_data.items'], {
+          env: { ...process.env, PGPASSWORD: bobSql.password, PGSSLMODE: 'disable' },
+          timeout: 60_000,
+        });
+        assert.equal(stdout.trim(), '5');
+      }
+    } finally {
+      await sqlPort.close();
+    }
+  });
 });
 
 describe('lake users sql-access and lake sql', () => {

@@ -57,15 +57,15 @@ program
   .command('import')
   .description('import exports (Takeout .zip parts, .tgz, folders or files) into the lake; re-run to resume')
   .argument('<path...>', 'archives, folders or files; give all parts of a split Takeout together')
-  .option('--user <name>', 'whose data this is (created on first use)', 'me')
+  .option('--user <name>', 'whose data this is (created on first use; default: me, or for a user archive the user it names)')
   .option('--batch-size <n>', 'records per load transaction', String(DEFAULT_BATCH_SIZE))
   .option('--json', 'print the report as JSON on stdout')
-  .action(async (paths: string[], options: { user: string; batchSize: string; json?: boolean }) => {
+  .action(async (paths: string[], options: { user?: string; batchSize: string; json?: boolean }) => {
     const batchSize = Number(options.batchSize);
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1_000_000) {
       throw new LakeError('USAGE', `--batch-size ${options.batchSize} is not valid: expected an integer from 1 to 1000000`);
     }
-    assertUserName(options.user, `--user ${options.user}`);
+    if (options.user !== undefined) assertUserName(options.user, `--user ${options.user}`);
     const { importCommand } = await import('./import.js');
     await importCommand(paths, { user: options.user, batchSize, json: options.json }, config);
   });
@@ -120,6 +120,18 @@ program
     assertUserName(options.user, `--user ${options.user}`);
     const { sqlCommand } = await import('./sql.js');
     await sqlCommand(config(), options);
+  });
+// `lake serve --pg-port`: the embedded database over PostgreSQL's protocol, as the users' login roles.
+program.commands
+  .find((c) => c.name() === 'serve')!
+  .option('--pg-port <port>', 'also serve SQL (PostgreSQL protocol, 127.0.0.1 only, login roles of lake users sql-access) on this port; embedded database only')
+  .hook('preAction', async (command) => {
+    const pgPort = command.opts<{ pgPort?: string }>().pgPort;
+    if (pgPort === undefined) return;
+    const port = Number(pgPort);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LakeError('USAGE', `--pg-port ${pgPort} is not valid: expected a TCP port from 0 to 65535`);
+    const { requestSqlPort } = await import('./serve.js');
+    requestSqlPort(port);
   });
 registerBlobCommands(program, config);
 registerBackupCommands(program, config);

@@ -2,10 +2,28 @@
 import { serve } from '../api/serve.js';
 import { formatLocal } from '../backup/schedule.js';
 import type { Config } from '../config/config.js';
+import { LakeError } from '../errors.js';
 import { Lake } from '../lake.js';
+import type { SqlPort } from '../query/sql-port.js';
+
+/** `--pg-port`: the embedded database's SQL port (src/query/sql-port.ts), set before serveCommand runs. */
+let sqlPortNumber: number | null = null;
+export function requestSqlPort(port: number): void {
+  sqlPortNumber = port;
+}
 
 export async function serveCommand(settings: Config): Promise<void> {
   const lake = await Lake.open(settings);
+  let sqlPort: SqlPort | null = null;
+  if (sqlPortNumber !== null) {
+    if (lake.db.backend !== 'embedded') {
+      await lake.close();
+      throw new LakeError('USAGE', '--pg-port serves the embedded database: with DATABASE_URL, SQL clients connect to the PostgreSQL server itself');
+    }
+    const { startSqlPort } = await import('../query/sql-port.js');
+    sqlPort = await startSqlPort(lake, sqlPortNumber);
+    console.log(`lake: SQL port 127.0.0.1:${sqlPort.port} (PostgreSQL protocol; log in as a role from lake users sql-access)`);
+  }
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`lake: ${signal}: finishing running requests (a second ${signal} exits at once)\n`);
@@ -41,6 +59,7 @@ export async function serveCommand(settings: Config): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await sqlPort?.close();
     await lake.close();
   }
   console.log('lake: stopped');
