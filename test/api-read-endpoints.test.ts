@@ -75,7 +75,7 @@ before(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'lake-api-read-'));
   const alice = path.join(work, 'alice');
   await put(alice, 'Takeout/Mail/All mail Including Spam and Trash.mbox', await import('node:fs/promises').then((fs) => fs.readFile(new URL('mbox/takeout.mbox', FIXTURES))));
-  await put(alice, `${TRIP}/metadata.json`, JSON.stringify({ title: 'Harbour trip', description: '', access: 'protected', date: { timestamp: String(HARBOUR_TAKEN) }, location: '' }));
+  await put(alice, `${TRIP}/metadata.json`, JSON.stringify({ title: 'Harbour trip', description: '', access: 'protected', date: { timestamp: String(HARBOUR_TAKEN) }, location: 'Riviera' }));
   await put(alice, `${TRIP}/IMG_0001.jpg`, HARBOUR);
   await put(alice, `${TRIP}/IMG_0001.jpg.supplemental-metadata.json`, sidecar('IMG_0001.jpg', { taken: HARBOUR_TAKEN, description: 'lighthouse at the harbour of Nice', lat: 43.695, lon: 7.285 }));
   await put(alice, `${YEAR}/IMG_0001.jpg`, HARBOUR);
@@ -89,6 +89,7 @@ before(async () => {
   await cp(new URL('google/fit/', FIXTURES), path.join(alice, 'Takeout/Fit'), { recursive: true });
   const bob = path.join(work, 'bob');
   await put(bob, `${YEAR}/IMG_9999.jpg`, BOBS);
+  await put(bob, `${YEAR}/IMG_9999.jpg.json`, sidecar('IMG_9999.jpg', { taken: HARBOUR_TAKEN, description: 'bob-secret lighthouse' }));
 
   for (const name of ['alice', 'bob'] as const) {
     const { userId } = await createUser(t.lake.db, `read-${name}`);
@@ -382,6 +383,92 @@ describe('documents, measurements, contacts, calendar', () => {
     const may = await get(server, '/v1/calendar/events?from=2024-05-01T12:00:00Z&to=2024-05-02', keys.alice);
     assert.deepEqual(may.body.events.map((e: { summary: string }) => e.summary), ['Labour Day'], 'an all-day event still going on at noon');
     assert.equal((await get(server, '/v1/calendar/events', keys.bob)).body.events.length, 0);
+  });
+});
+
+interface TimelineItem { item_id: string; occurred_at: string; kind: string; title: string | null; body: string | null; link: string | null; attributes: Record<string, unknown> }
+interface TimelinePage { items: TimelineItem[]; next_cursor: string | null }
+
+describe('timeline and search: photos, mail, documents and measurements as kinds of their own', () => {
+  test('the timeline holds every kind, in time order over all tables, once across pages', async () => {
+    const items = (await allPages<TimelinePage>(server, '/v1/timeline?kinds=all&limit=7', keys.alice)).flatMap((p) => p.items);
+    const byKind = new Map<string, TimelineItem[]>();
+    for (const item of items) byKind.set(item.kind, [...(byKind.get(item.kind) ?? []), item]);
+    const messages = (await allPages<MessagesPage>(server, '/v1/messages?limit=100', keys.alice)).flatMap((p) => p.messages);
+    const readings = (await allPages<{ readings: { id: string }[]; next_cursor: string | null }>(server, '/v1/measurements?limit=1000', keys.alice)).flatMap((p) => p.readings);
+    assert.deepEqual(new Set(byKind.get('mail')?.map((i) => i.item_id)), new Set(messages.map((m) => m.id)));
+    assert.deepEqual(new Set(byKind.get('measurement')?.map((i) => i.item_id)), new Set(readings.map((r) => r.id)));
+    assert.deepEqual(byKind.get('photo')?.map((i) => i.item_id).sort(), [sha(HARBOUR), sha(FOREST)].sort());
+    assert.equal(byKind.get('document')?.length, 2);
+    assert.equal(new Set(items.map((i) => `${i.kind} ${i.item_id}`)).size, items.length, 'no entry twice across pages');
+    const times = items.map((i) => Date.parse(i.occurred_at));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+
+    const harbour = byKind.get('photo')!.find((i) => i.item_id === sha(HARBOUR))!;
+    assert.equal(harbour.occurred_at, new Date(HARBOUR_TAKEN * 1000).toISOString());
+    assert.equal(harbour.body, 'lighthouse at the harbour of Nice');
+    assert.equal(harbour.link, `/v1/media/${sha(HARBOUR)}`);
+    const mail = byKind.get('mail')![0]!;
+    assert.equal(mail.link, `/v1/messages/${mail.item_id}`);
+    assert.equal((await get(server, mail.link!, keys.alice)).status, 200);
+
+    // Only some kinds, oldest first, the video (which has a time from its own metadata) among them.
+    const chosen = (await allPages<TimelinePage>(server, '/v1/timeline?kinds=photo,video,document&order=asc&limit=2', keys.alice)).flatMap((p) => p.items);
+    assert.deepEqual(chosen.map((i) => i.kind).sort(), ['document', 'document', 'photo', 'photo', 'video']);
+    const ascending = chosen.map((i) => Date.parse(i.occurred_at));
+    assert.deepEqual(ascending, [...ascending].sort((a, b) => a - b));
+    // Words: photo descriptions, mail, documents; measurements left out.
+    const words = await get<TimelinePage>(server, '/v1/timeline?q=lighthouse&kinds=all', keys.alice);
+    assert.deepEqual(words.body.items.map((i) => i.kind).sort(), ['document', 'photo']);
+    // Time range over the typed tables.
+    const june = await get<TimelinePage>(server, '/v1/timeline?from=2023-06-10&to=2023-06-30&kinds=all', keys.alice);
+    assert.deepEqual(june.body.items.map((i) => i.item_id), [sha(FOREST)]);
+
+    const wrong = await get(server, '/v1/timeline?kinds=photo,photos', keys.alice);
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.body.error.code, 'INVALID_REQUEST');
+    assert.match(wrong.body.error.message, /"photos" is not a kind of the timeline: one of .*page_visit.*photo, video, mail, document, measurement, or all/);
+
+    // Without kinds, the items alone, as before the typed kinds joined the timeline.
+    const plain = (await allPages<TimelinePage>(server, '/v1/timeline?limit=1000', keys.alice)).flatMap((p) => p.items);
+    assert.deepEqual(plain.filter((i) => ['photo', 'video', 'mail', 'document', 'measurement'].includes(i.kind)), []);
+    assert.deepEqual(plain.map((i) => i.item_id), items.filter((i) => !['photo', 'video', 'mail', 'document', 'measurement'].includes(i.kind)).map((i) => i.item_id));
+
+    const bob = (await allPages<TimelinePage>(server, '/v1/timeline?kinds=all', keys.bob)).flatMap((p) => p.items);
+    assert.deepEqual(bob.map((i) => [i.kind, i.item_id]), [['photo', sha(BOBS)]]);
+  });
+
+  test('search finds photos by description and album place, mail by subject with typos, metrics by name', async () => {
+    const photos = await get(server, '/v1/search?q=lighthouse&types=photos', keys.alice);
+    assert.equal(photos.status, 200, photos.text);
+    assert.deepEqual(photos.body.results.map((r: { id: string }) => r.id), [sha(HARBOUR)]);
+    const forest = await get(server, '/v1/search?q=black%20forest', keys.alice);
+    assert.equal(forest.body.results[0]?.type, 'photos');
+    assert.equal(forest.body.results[0]?.id, sha(FOREST));
+    const album = await get(server, '/v1/search?q=harbour%20trip&types=photos', keys.alice);
+    assert.deepEqual(album.body.results.map((r: { id: string }) => r.id), [sha(HARBOUR)]);
+    // The place its album's metadata names.
+    const place = await get(server, '/v1/search?q=riviera', keys.alice);
+    assert.deepEqual(place.body.results.map((r: { type: string; id: string }) => [r.type, r.id]), [['photos', sha(HARBOUR)]]);
+
+    const mail = await get(server, '/v1/search?q=broken&types=messages', keys.alice);
+    assert.deepEqual(mail.body.results.map((r: { title: string }) => r.title), ['Broken boundary']);
+    if (t.lake.profile.features.fuzzy_search.enabled) {
+      const typo = await get(server, '/v1/search?q=boundry&types=messages', keys.alice);
+      assert.equal(typo.body.results[0]?.title, 'Broken boundary');
+      assert.equal(typo.body.results[0]?.fulltext, false);
+    }
+
+    const metrics = (await allPages<{ readings: { metric: string }[]; next_cursor: string | null }>(server, '/v1/measurements?limit=1000', keys.alice)).flatMap((p) => p.readings.map((r) => r.metric));
+    const metric = metrics.find((m) => /step/i.test(m))!;
+    assert.ok(metric, `a step metric among ${[...new Set(metrics)].join(', ')}`);
+    const steps = await get(server, '/v1/search?q=steps&types=measurements', keys.alice);
+    assert.ok(steps.body.results.some((r: { id: string }) => r.id === metric), JSON.stringify(steps.body.results));
+
+    const wrong = await get(server, '/v1/search?q=x&types=photo', keys.alice);
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.body.error.message, /one of items, messages, places, contacts, events, documents, photos, measurements/);
+    assert.deepEqual((await get(server, '/v1/search?q=lighthouse', keys.bob)).body.results.map((r: { id: string }) => r.id), [sha(BOBS)]);
   });
 });
 

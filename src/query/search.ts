@@ -1,5 +1,6 @@
-// Search: one ranked list over the user's items, messages, places, contacts and
-// calendar events, found by full text and, for typos, by trigram similarity.
+// Search: one ranked list over the user's items, messages (mail), places, contacts, calendar
+// events, documents, photos and videos, and measurements (by metric), found by full text and, for
+// typos, by trigram similarity.
 //
 // How the two are merged: a row is a hit when its full-text vector matches
 // websearch_to_tsquery('simple', q) (the `search` columns of items and messages, indexed; computed
@@ -12,9 +13,16 @@
 // match both ways and more densely come first. Ties: type, then id.
 //
 // Trigram matching is used where a trigram index makes it cheap or the table is small: item titles
-// and place names (migration 0003), contact names and event summaries (thousands of rows). Message
-// subjects have no trigram index, so messages are found by full text only: an OR with an
-// unindexed condition would scan every message of the user. Without pg_trgm, full text only.
+// and place names (migration 0003), contact names, event summaries, photo titles and metric names
+// (thousands of rows at most). Mail subjects are matched too, though they have no trigram index
+// yet: the similarity is then computed on every message of the user, the price of finding
+// "reciept" in "Your receipt" (a GIN gin_trgm_ops index on messages.subject would serve it, for a
+// later migration). Without pg_trgm, full text only.
+//
+// Photos and videos are found by their title, description, people, album titles and the
+// locations their albums' metadata names; measurements by metric name, one result per metric
+// (its id the metric, its snippet the latest reading), listed by a loose index scan of
+// (user_id, metric, measured_at), so a search does not read every reading.
 //
 // Pages: ranked results are paged by position (an offset, which the API's cursor holds), up to
 // MAX_RESULTS deep: each table contributes its best offset + limit + 1 rows, the union is ranked,
@@ -29,7 +37,7 @@ export const MAX_RESULTS = 1000;
 /** A result's snippet is the start of its body, this long at most. */
 export const SNIPPET_CHARS = 240;
 
-export const SEARCH_TYPES = ['items', 'messages', 'places', 'contacts', 'events', 'documents'] as const;
+export const SEARCH_TYPES = ['items', 'messages', 'places', 'contacts', 'events', 'documents', 'photos', 'measurements'] as const;
 export type SearchType = (typeof SEARCH_TYPES)[number];
 
 export interface SearchResult {
@@ -61,7 +69,7 @@ interface Searched {
 const SEARCHED: Record<SearchType, Searched> = {
   items: { type: 'items', table: 'user_data.items', id: 'item_id::text', time: 'occurred_at', title: 'title', snippet: 'body', vector: 'search', fuzzy: 'title' },
   messages: {
-    type: 'messages', table: 'user_data.messages', id: "encode(content_hash, 'hex')", time: 'sent_at', title: 'subject', snippet: 'body', vector: 'search', fuzzy: null,
+    type: 'messages', table: 'user_data.messages', id: "encode(content_hash, 'hex')", time: 'sent_at', title: 'subject', snippet: 'body', vector: 'search', fuzzy: 'subject',
   },
   places: {
     type: 'places', table: 'user_data.places', id: 'place_id', time: null, title: 'name', snippet: 'address',
@@ -80,6 +88,27 @@ const SEARCHED: Record<SearchType, Searched> = {
   documents: {
     type: 'documents', table: 'user_data.documents', id: "encode(content_hash, 'hex')", time: null, title: 'coalesce(title, path)', snippet: 'body',
     vector: 'search', fuzzy: null,
+  },
+  // Photos and videos without a time are left out of a search with a time range, like places.
+  photos: {
+    type: 'photos', table: `(SELECT m.*, array_to_string(ARRAY(SELECT a.location FROM user_data.media_albums a WHERE a.title = ANY(m.albums) AND a.location <> ''), ' ') AS album_places
+                               FROM user_data.media m) media`,
+    id: "encode(sha256, 'hex')", time: 'taken_at', title: "coalesce(title, nullif(original_name, ''))", snippet: 'description',
+    vector: `to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || array_to_string(people, ' ') || ' ' || array_to_string(albums, ' ')
+             || ' ' || album_places || ' ' || coalesce(camera_model, ''))`,
+    fuzzy: "(coalesce(title, '') || ' ' || coalesce(description, ''))",
+  },
+  measurements: {
+    type: 'measurements',
+    table: `(WITH RECURSIVE metrics(metric) AS (
+               SELECT min(metric) FROM timeseries.measurements
+               UNION ALL
+               SELECT (SELECT min(metric) FROM timeseries.measurements WHERE metric > metrics.metric) FROM metrics WHERE metrics.metric IS NOT NULL)
+             SELECT metrics.metric, latest.source, latest.value::text || ' ' || latest.unit || ' (latest)' AS reading
+               FROM metrics, LATERAL (SELECT source, value, unit FROM timeseries.measurements r WHERE r.metric = metrics.metric ORDER BY measured_at DESC LIMIT 1) latest
+              WHERE metrics.metric IS NOT NULL) metric_list`,
+    id: 'metric', time: null, title: 'metric', snippet: 'reading',
+    vector: "to_tsvector('simple', translate(metric, '._:', '   '))", fuzzy: 'metric',
   },
 };
 

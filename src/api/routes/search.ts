@@ -1,5 +1,5 @@
-// GET /v1/search?q=...: one ranked list over the user's items, messages, places, contacts and
-// calendar events, found by full text and, for typos, by trigram similarity; how the two are
+// GET /v1/search?q=...: one ranked list over the user's items, messages (mail), places, contacts,
+// calendar events, documents, photos and videos, and measurements (by metric), found by full text and, for typos, by trigram similarity; how the two are
 // merged and ranked, and how deep pages go: query/search.ts. The cursor holds the next page's
 // offset.
 import { Type, type Static } from 'typebox';
@@ -11,7 +11,7 @@ import { CursorParam, ErrorBody, IntegerParam, invalid, ListParam, Nullable, par
 const SearchQuery = Type.Object(
   {
     q: Type.String({ minLength: 1, maxLength: 500, description: 'what to find: words (web search syntax: "a phrase", -not, or), typos tolerated in titles and names' }),
-    types: Type.Optional(ListParam(`only these: ${SEARCH_TYPES.join(', ')}`)),
+    types: Type.Optional(ListParam(`only these kinds of result: ${SEARCH_TYPES.join(', ')} (messages are mail; photos include videos)`)),
     ...TimeRangeParams,
     limit: Type.Optional(IntegerParam({ minimum: 1, maximum: 100, default: 20, description: 'results per page' })),
     cursor: Type.Optional(CursorParam),
@@ -21,8 +21,8 @@ const SearchQuery = Type.Object(
 
 const SearchResultBody = Type.Object({
   type: Type.Enum([...SEARCH_TYPES]),
-  id: Type.String({ description: 'item_id (a UUID) for items, place_id for places, the hex content hash otherwise' }),
-  at: Nullable(Type.String({ format: 'date-time', description: 'when it happened (none for places and contacts)' })),
+  id: Type.String({ description: 'item_id (a UUID) for items, place_id for places, the SHA-256 for photos, the metric for measurements, the hex content hash otherwise' }),
+  at: Nullable(Type.String({ format: 'date-time', description: 'when it happened (none for places, contacts, documents and measurements, which a time range leaves out)' })),
   title: Nullable(Type.String()),
   snippet: Nullable(Type.String({ description: `the start of the body, at most ${SNIPPET_CHARS} characters` })),
   source: Type.String(),
