@@ -342,7 +342,7 @@ describe('refused before the target is touched', () => {
       header.schemaVersion = ours + 1;
       entries[0]!.data = Buffer.from(JSON.stringify(header));
     });
-    await refused(file, 'SCHEMA_OUTDATED', new RegExp(`schema version ${ours + 1} .*newer than this lake's schema version ${ours}`));
+    await refused(file, 'SCHEMA_TOO_NEW', new RegExp(`schema version ${ours + 1} .*newer than this lake's schema version ${ours}`));
   });
 
   test('cut short: refused', async () => {

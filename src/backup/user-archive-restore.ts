@@ -234,7 +234,7 @@ function checkHeader(file: string, header: ArchiveHeader, schemaVersion: number)
   }
   if (header.schemaVersion > schemaVersion) {
     throw new LakeError(
-      'SCHEMA_OUTDATED',
+      'SCHEMA_TOO_NEW',
       `${file}: the archive is from schema version ${header.schemaVersion} (migration ${String(header.schemaVersion).padStart(4, '0')}), ` +
         `newer than this lake's schema version ${schemaVersion}: upgrade the lake and run lake migrate first; nothing was imported`,
       { details: { archiveSchemaVersion: header.schemaVersion, lakeSchemaVersion: schemaVersion } },

@@ -13,7 +13,7 @@ import { ProgressReporter } from './progress.js';
 /** The options as checked by the command line; `config` is read once the inputs are known to be readable. */
 export async function importCommand(
   paths: string[],
-  options: { user: string; batchSize: number; json?: boolean },
+  options: { user?: string; batchSize: number; json?: boolean },
   config: () => Config,
 ): Promise<void> {
   // Before the database is opened (or made): a path that is not there or may not be read is a
@@ -43,7 +43,7 @@ export async function importCommand(
         : lake.copiedFromTemplate
           ? `a new database, copied from this installation's migrated template`
           : 'schema up to date'));
-    const userId = await ensureUser(lake.db, options.user);
+    const userId = await ensureUser(lake.db, options.user ?? 'me');
     const names = paths.map((p) => path.basename(p));
     progress.phase('read', `reading ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}…`);
     const report = await runImport(lake.db, {
@@ -66,19 +66,15 @@ export async function importCommand(
   }
 }
 
-/**
- * Restore a user archive: into the user it names, or `--user` when given on the command line (the
- * option's default, me, does not count: main.ts gives it to every import).
- */
-async function importUserArchive(file: string, options: { user: string; json?: boolean }, config: () => Config): Promise<void> {
+/** Restore a user archive: into the user it names, or `--user` when given. */
+async function importUserArchive(file: string, options: { user?: string; json?: boolean }, config: () => Config): Promise<void> {
   const { formatRestoreReport, restoreUserArchive } = await import('../backup/user-archive-restore.js');
-  const userGiven = process.argv.some((arg) => arg === '--user' || arg.startsWith('--user='));
   const lake = await Lake.open(config());
   try {
     const say = (message: string) => {
       if (!options.json) process.stderr.write(`${message}\n`);
     };
-    const report = await restoreUserArchive(lake, file, { user: userGiven ? options.user : undefined, onPhase: (_phase, message) => say(message) });
+    const report = await restoreUserArchive(lake, file, { user: options.user, onPhase: (_phase, message) => say(message) });
     if (options.json) printJson(report);
     else console.log(formatRestoreReport(report));
   } finally {
