@@ -345,3 +345,13 @@ describe('lake users sql-access and lake sql', () => {
     }
   });
 });
+
+test('erasing a user drops their login role with their rows', async () => {
+  const { eraseUser } = await import('../src/query/erase.js');
+  await createUser(t.lake, 'dora');
+  const dora = await grantSqlAccess(t.lake.db, 'dora');
+  const roleCount = async () => (await t.lake.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname = $1`, [dora.role])).rows[0]!.n;
+  assert.equal(await roleCount(), 1);
+  await eraseUser(t.lake.db, t.lake.blobs, t.lake.config.uploadDir, 'dora', 'cli');
+  assert.equal(await roleCount(), 0);
+});

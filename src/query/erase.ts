@@ -1,6 +1,6 @@
 // Erasure (`lake users delete`): every row of a user in every table of user data, found in the
 // catalog as the export finds them (export.ts userTables), deleted in one transaction with a check,
-// table by table, that none is left; then, after the commit, the files that were theirs alone: the
+// table by table, that none is left (their SQL login role dropped before); then, after the commit, the files that were theirs alone: the
 // upload files and the blobs no other user references. One audit entry records that an erasure
 // happened, when and how much: not whose (the user's id and name are their data).
 //
@@ -13,6 +13,7 @@ import { LakeError } from '../errors.js';
 import { BLOB_TIERS } from '../store/blob-settings.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { userTables } from './export.js';
+import { revokeSqlAccess } from './sql-access.js';
 import { assertUserName } from './users.js';
 
 /** audit.events needs a user: erasure entries belong to nobody (the nil UUID), so they say nothing of whose. */
@@ -81,6 +82,8 @@ function quoted(table: string): string {
 /** `actor`: who asked, for the audit entry: `cli` (lake users delete) or `api` (DELETE /v1/me). */
 export async function eraseUser(db: Database, store: BlobStore, uploadDir: string, name: string, actor: 'cli' | 'api'): Promise<ErasureResult> {
   const userId = await erasableUserId(db, name);
+  // Their SQL login role first: from here on it cannot log in (it would see nothing, but it is theirs).
+  await revokeSqlAccess(db, name);
   // Blobs put again from now on (another user's import storing the same content) are kept.
   const started = new Date();
   const tables = await deletionOrder(db, (await userTables(db)).map((t) => t.name));
