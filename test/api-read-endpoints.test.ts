@@ -225,6 +225,10 @@ describe('media', () => {
 
     const odd = await get(server, `/v1/media/${hash}/thumbnail?size=300`, keys.alice);
     assert.equal(odd.status, 400);
+    assert.match(odd.body.error.message, /`size`/);
+    const notHash = await get(server, '/v1/media/not-a-hash/thumbnail', keys.alice);
+    assert.equal(notHash.status, 400);
+    assert.match(notHash.body.error.message, /^`sha256` must be a SHA-256 in hex/);
     const video = await get(server, `/v1/media/${sha(VIDEO)}/thumbnail`, keys.alice);
     assert.equal(video.status, 415);
     assert.equal(video.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');

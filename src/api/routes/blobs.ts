@@ -17,11 +17,11 @@ import { blobReference, SHA256_PATTERN } from '../../query/media.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { ErrorBody, EXPECTED } from '../query-params.js';
 
-export const Sha256Param = Type.String({
-  pattern: SHA256_PATTERN,
-  description: 'the blob’s SHA-256, 64 hex digits',
-  [EXPECTED]: 'a SHA-256 in hex, 64 characters like 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
-});
+/** A SHA-256 path parameter's description, and its form in words. */
+export const SHA256_DESCRIPTION = 'the blob’s SHA-256, 64 hex digits';
+export const SHA256_WORDS = 'a SHA-256 in hex, 64 characters like 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+
+export const Sha256Param = Type.String({ pattern: SHA256_PATTERN, description: SHA256_DESCRIPTION, [EXPECTED]: SHA256_WORDS });
 
 /** A single byte range, both ends inclusive. */
 export interface ByteRange {

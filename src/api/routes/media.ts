@@ -9,7 +9,7 @@
 // its type: the client learns to show a placeholder rather than retry.
 import { Type, type Static } from 'typebox';
 import { LakeError } from '../../errors.js';
-import { blobReference, isMediaPosition, mediaBySha256, mediaPage, type MediaCopy, type MediaItem, type MediaSidecar } from '../../query/media.js';
+import { blobReference, isMediaPosition, mediaBySha256, mediaPage, SHA256_PATTERN, type MediaCopy, type MediaItem, type MediaSidecar } from '../../query/media.js';
 import {
   THUMBNAIL_CONTENT_TYPES,
   THUMBNAIL_FORMATS,
@@ -22,8 +22,8 @@ import {
 } from '../../store/thumbnails.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { BboxParam, CursorParam, ErrorBody, IntegerParam, Nullable, parseBbox, parseTimeRange, TimeRangeParams } from '../query-params.js';
-import { Sha256Param } from './blobs.js';
+import { BboxParam, CursorParam, ErrorBody, EXPECTED, IntegerParam, invalid, Nullable, parseBbox, parseTimeRange, TimeRangeParams } from '../query-params.js';
+import { SHA256_DESCRIPTION, SHA256_WORDS, Sha256Param } from './blobs.js';
 
 const MediaQuery = Type.Object(
   {
@@ -185,7 +185,9 @@ export function mediaRoutes(app: ApiApp, context: ApiContext): void {
           'a video or any other file you hold is a 415 UNSUPPORTED_MEDIA_TYPE; a blob you do not reference is a 404.',
         tags: ['data'],
         security: [{ apiKey: [] }],
-        params: Type.Object({ sha256: Sha256Param }),
+        // The hash's form is checked in the handler: Fastify checks path parameters before the
+        // query, and a wrong size should be named as such whatever the path holds.
+        params: Type.Object({ sha256: Type.String({ description: SHA256_DESCRIPTION, [EXPECTED]: SHA256_WORDS }) }),
         querystring: ThumbnailQuery,
         response: {
           200: Type.Unsafe<Buffer>({
@@ -200,6 +202,7 @@ export function mediaRoutes(app: ApiApp, context: ApiContext): void {
       },
     },
     async (request, reply) => {
+      if (!new RegExp(SHA256_PATTERN).test(request.params.sha256)) throw invalid('sha256', `must be ${SHA256_WORDS}, not ${JSON.stringify(request.params.sha256)}`);
       const sha256 = request.params.sha256.toLowerCase();
       const size = (request.query.size ?? 256) as ThumbnailSize;
       const format = (request.query.format ?? 'jpeg') as ThumbnailFormat;
