@@ -36,6 +36,13 @@ const KIND_OF_TABLE: Record<string, CountedKind> = {
   'user_data.calendar_events': 'events',
 };
 
+/** The tables that hold the kinds counted in `counts`. */
+export function tablesOfKinds(counts: KindCounts): string[] {
+  return Object.entries(KIND_OF_TABLE)
+    .filter(([, kind]) => (counts[kind] ?? 0) > 0)
+    .map(([table]) => table);
+}
+
 /**
  * Adds a batch's inserted rows per table to `counts` by kind. A file reference (blob_refs) is an
  * attachment when it comes from a mail source; from any other source it is the stored copy of a
