@@ -241,6 +241,11 @@ describe('media', () => {
     assert.equal((await get(server, `/v1/media/${sha(VIDEO)}/thumbnail`, keys.bob)).status, 404, 'a video Bob does not hold: 404, not 415');
     assert.equal((await get(server, `/v1/media/${sha(BOBS)}/thumbnail`, keys.bob)).status, 200);
     assert.equal((await get(server, `/v1/media/${sha(BOBS)}/thumbnail`, keys.alice)).status, 404);
+
+    // When the blob leaves the store, its thumbnails can go with it: every size and format.
+    assert.equal(await cache.remove(sha(BOBS)), 1);
+    assert.equal(await cache.cachedAt(sha(BOBS), 256, 'jpeg'), null);
+    assert.equal(await cache.remove(sha(BOBS)), 0);
   });
 });
 

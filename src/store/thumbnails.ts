@@ -64,6 +64,26 @@ export class Thumbnails {
     }
   }
 
+  /**
+   * Remove every cached thumbnail of a blob (all sizes and formats), for when the blob itself
+   * leaves the store (a user erased, the collector): a thumbnail is a copy of the photo.
+   */
+  async remove(sha256: string): Promise<number> {
+    let removed = 0;
+    for (const size of THUMBNAIL_SIZES) {
+      for (const format of THUMBNAIL_FORMATS) {
+        const file = this.pathFor(sha256, size, format);
+        try {
+          await rm(file);
+          removed++;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+    }
+    return removed;
+  }
+
   private async make(sha256: string, size: ThumbnailSize, format: ThumbnailFormat, file: string): Promise<Buffer> {
     // rotate(): EXIF orientation applied, so the thumbnail stands as the photo is seen.
     const transform = sharp({ failOn: 'error' }).rotate().resize(size, size, { fit: 'inside', withoutEnlargement: true });
