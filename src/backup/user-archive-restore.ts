@@ -25,7 +25,7 @@ import { open } from 'node:fs/promises';
 import tarStream from 'tar-stream';
 import type { Database, Queryable, Transaction } from '../db/database.js';
 import { LakeError } from '../errors.js';
-import { userTables } from '../query/export.js';
+import { foreignKeys, userTables } from '../query/export.js';
 import { ensureUser } from '../query/users.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
@@ -33,7 +33,6 @@ import {
   ARCHIVE_FORMAT,
   ARCHIVE_FORMAT_VERSION,
   ARCHIVE_PIECE_BYTES,
-  foreignKeys,
   FRAME_PREFIX_BYTES,
   FRAME_PREFIX_MAGIC,
   HEADER_ENTRY,

@@ -26,7 +26,7 @@ import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import type { Queryable, Transaction } from '../db/database.js';
 import { LakeError } from '../errors.js';
-import { tableLines, userTables, type AsUser, type ExportedTable } from '../query/export.js';
+import { loadOrder, tableLines, userTables, type AsUser, type ExportedTable } from '../query/export.js';
 import { PIECE_BYTES } from '../store/blob-codec.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
@@ -108,44 +108,13 @@ export async function schemaVersionOf(db: Queryable): Promise<{ version: number;
   };
 }
 
-/** Foreign keys between tables of user data: [child, parent], as the catalog has them. */
-export async function foreignKeys(db: Queryable): Promise<{ child: string; parent: string }[]> {
-  const edges = await db.query<{ child: string; parent: string }>(
-    `SELECT format('%s.%s', cn.nspname, cc.relname) AS child, format('%s.%s', pn.nspname, pc.relname) AS parent
-       FROM pg_constraint k
-       JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
-       JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`,
-  );
-  return edges.rows;
-}
-
-/** The tables in an order that has every table after the tables it references (the reverse of erase.ts deletionOrder). */
-export async function loadOrder<T extends { name: string }>(db: Queryable, tables: readonly T[]): Promise<T[]> {
-  const known = new Set(tables.map((t) => t.name));
-  const parentsOf = new Map<string, Set<string>>();
-  for (const { child, parent } of await foreignKeys(db)) {
-    if (!known.has(child) || !known.has(parent)) continue;
-    if (!parentsOf.has(child)) parentsOf.set(child, new Set());
-    parentsOf.get(child)!.add(parent);
-  }
-  const left = [...tables];
-  const order: T[] = [];
-  while (left.length > 0) {
-    // A table goes once every table it references has gone (a cycle: the first left, as erasure does).
-    const i = left.findIndex((t) => ![...(parentsOf.get(t.name) ?? [])].some((parent) => left.some((l) => l.name === parent)));
-    order.push(...left.splice(i === -1 ? 0 : i, 1));
-  }
-  return order;
-}
-
 /** The blobs the user references, in hash order, a page at a time. */
 async function* referencedBlobs(asUser: AsUser): AsyncGenerator<string> {
   let after = '';
   for (;;) {
     const page = await asUser((tx: Transaction) =>
       tx.query<{ sha256: string }>(
-        `SELECT DISTINCT encode(sha256, 'hex') AS sha256 FROM user_data.blob_refs WHERE encode(sha256, 'hex') > $1 ORDER BY 1 LIMIT 1000`,
+        `SELECT DISTINCT encode(sha256, 'hex') AS sha256 FROM user_data.blob_refs WHERE sha256 > decode($1, 'hex') ORDER BY 1 LIMIT 1000`,
         [after],
       ),
     );

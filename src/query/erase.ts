@@ -12,7 +12,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { LakeError } from '../errors.js';
 import { BLOB_TIERS } from '../store/blob-settings.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { userTables } from './export.js';
+import { loadOrder, userTables } from './export.js';
 import { revokeSqlAccess } from './sql-access.js';
 import { assertUserName } from './users.js';
 
@@ -47,28 +47,7 @@ export async function erasableUserId(db: Queryable, name: string): Promise<strin
 
 /** The tables in an order that deletes rows before the rows they reference (foreign keys). */
 async function deletionOrder(db: Queryable, tables: readonly string[]): Promise<string[]> {
-  const edges = await db.query<{ child: string; parent: string }>(
-    `SELECT format('%s.%s', cn.nspname, cc.relname) AS child, format('%s.%s', pn.nspname, pc.relname) AS parent
-       FROM pg_constraint k
-       JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
-       JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`,
-  );
-  const known = new Set(tables);
-  const parentsOf = new Map<string, Set<string>>();
-  for (const { child, parent } of edges.rows) {
-    if (!known.has(child) || !known.has(parent)) continue;
-    if (!parentsOf.has(parent)) parentsOf.set(parent, new Set());
-    parentsOf.get(parent)!.add(child);
-  }
-  // A table goes once no table still to go references it.
-  const left = [...tables];
-  const order: string[] = [];
-  while (left.length > 0) {
-    const i = left.findIndex((t) => ![...(parentsOf.get(t) ?? [])].some((child) => left.includes(child)));
-    order.push(...left.splice(i === -1 ? 0 : i, 1));
-  }
-  return order;
+  return (await loadOrder(db, tables.map((name) => ({ name })))).map((t) => t.name).reverse();
 }
 
 function quoted(table: string): string {

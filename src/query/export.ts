@@ -108,3 +108,34 @@ export async function* exportLines(db: Queryable, asUser: AsUser): AsyncGenerato
   }
   yield `${JSON.stringify({ complete: true, rows: counts })}\n`;
 }
+
+/** Foreign keys between tables of user data: [child, parent], as the catalog has them. */
+export async function foreignKeys(db: Queryable): Promise<{ child: string; parent: string }[]> {
+  const edges = await db.query<{ child: string; parent: string }>(
+    `SELECT format('%s.%s', cn.nspname, cc.relname) AS child, format('%s.%s', pn.nspname, pc.relname) AS parent
+       FROM pg_constraint k
+       JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`,
+  );
+  return edges.rows;
+}
+
+/** The tables in an order that has every table after the tables it references (erasure deletes in the reverse order). */
+export async function loadOrder<T extends { name: string }>(db: Queryable, tables: readonly T[]): Promise<T[]> {
+  const known = new Set(tables.map((t) => t.name));
+  const parentsOf = new Map<string, Set<string>>();
+  for (const { child, parent } of await foreignKeys(db)) {
+    if (!known.has(child) || !known.has(parent)) continue;
+    if (!parentsOf.has(child)) parentsOf.set(child, new Set());
+    parentsOf.get(child)!.add(parent);
+  }
+  const left = [...tables];
+  const order: T[] = [];
+  while (left.length > 0) {
+    // A table goes once every table it references has gone (a cycle: the first left, as erasure does).
+    const i = left.findIndex((t) => ![...(parentsOf.get(t.name) ?? [])].some((parent) => left.some((l) => l.name === parent)));
+    order.push(...left.splice(i === -1 ? 0 : i, 1));
+  }
+  return order;
+}
