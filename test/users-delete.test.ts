@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import { insertUploadJob } from '../src/query/jobs.js';
 import { insertUpload } from '../src/query/uploads.js';
 import { createUser } from '../src/query/users.js';
 import { addRef } from '../src/store/blob-refs.js';
+import { thumbnailsDirectory } from '../src/store/blob-settings.js';
 import { CLI_TIMEOUT_MS, cliTestLake, type CliTestLake } from './support/lake-cli.js';
 
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
@@ -128,6 +129,12 @@ test('without --yes and not on a terminal it refuses and deletes nothing', async
 });
 
 test('delete erases every row of the user, their upload file and the blob only they had', async () => {
+  // Cached thumbnails of alice's blob and of the shared one (as GET /v1/media/{sha256}/thumbnail leaves them).
+  const thumbnailsOf = (sha256: string) => path.join(thumbnailsDirectory(loadConfig(cli.env).tiers.blobs), sha256.slice(0, 2));
+  for (const sha256 of [blobs.onlyAlice, blobs.shared]) {
+    await mkdir(thumbnailsOf(sha256), { recursive: true });
+    await writeFile(path.join(thumbnailsOf(sha256), `${sha256}-256.jpg`), 'a thumbnail');
+  }
   const erased = await lake(['users', 'delete', 'alice', '--yes', '--json']);
   assert.equal(erased.code, 0, erased.stderr);
   const result = JSON.parse(erased.stdout) as {
@@ -153,6 +160,8 @@ test('delete erases every row of the user, their upload file and the blob only t
     assert.deepEqual(await rowsOf(opened, ids.bob), bobBefore);
     assert.equal(await opened.blobs.has(blobs.shared), true);
     assert.equal(await opened.blobs.has(blobs.onlyAlice), false);
+    assert.deepEqual(await readdir(thumbnailsOf(blobs.onlyAlice)).then((names) => names.filter((n) => n.startsWith(blobs.onlyAlice))), []);
+    assert.deepEqual(await readdir(thumbnailsOf(blobs.shared)).then((names) => names.filter((n) => n.startsWith(blobs.shared))), [`${blobs.shared}-256.jpg`]);
     const audit = await opened.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL row_security = off`);
       return (await tx.query<{ user_id: string; actor: string; text: string; details: { rows: Record<string, number> } }>(

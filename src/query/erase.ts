@@ -6,11 +6,11 @@
 //
 // Runs on the maintenance connection with row_security off, like the blob collector: a role that
 // row-level security would limit fails here instead of seeing (and deleting) nothing.
-import { rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database, Queryable } from '../db/database.js';
 import { LakeError } from '../errors.js';
-import { BLOB_TIERS } from '../store/blob-settings.js';
+import { BLOB_TIERS, thumbnailsDirectory } from '../store/blob-settings.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { loadOrder, userTables } from './export.js';
 import { revokeSqlAccess } from './sql-access.js';
@@ -138,6 +138,11 @@ export async function eraseUser(db: Database, store: BlobStore, uploadDir: strin
       }
     }
     if (removed) blobsRemoved += 1;
+    // Its thumbnails too: they show the photo (read without loading sharp, which makes them).
+    const thumbnails = path.join(thumbnailsDirectory(store.root), sha256.slice(0, 2));
+    for (const name of await readdir(thumbnails).catch(() => [] as string[])) {
+      if (name.startsWith(`${sha256}-`)) await rm(path.join(thumbnails, name), { force: true });
+    }
   }
   return {
     rows: done.rows,

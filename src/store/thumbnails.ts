@@ -24,9 +24,7 @@ export const THUMBNAIL_CONTENT_TYPES: Record<ThumbnailFormat, string> = { jpeg: 
 /** Still images sharp reads with its prebuilt libvips (HEIC needs a HEVC decoder it does not ship: refused as unsupported). */
 export const THUMBNAIL_INPUT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif'] as const;
 
-export function thumbnailsDirectory(blobRoot: string): string {
-  return path.join(path.dirname(blobRoot), 'thumbnails');
-}
+export { thumbnailsDirectory } from './blob-settings.js';
 
 export class Thumbnails {
   private readonly making = new Map<string, Promise<Buffer>>();
