@@ -7,8 +7,9 @@
 // node:crypto's AES-GCM is native.
 //
 //   header, 32 bytes: "DPLKBAK1", flags (u32 LE, bit 0: sealed), reserved (u32), salt (16 bytes)
-//   records: kind (u8: 1 piece, 2 end), stored length (u32 LE), content length (u32 LE), stored bytes
-//     piece: the zstd frame + the first 8 bytes of its SHA-256, or when sealed the frame
+//   records: kind (u8: 1 piece, 2 end, 3 raw piece), stored length (u32 LE), content length (u32 LE), stored bytes
+//     piece: the zstd frame (raw piece: the content as it is, when a sample of it does not
+//     compress: photos and videos are) + the first 8 bytes of its SHA-256, or when sealed the frame
 //     encrypted + 16-byte tag (so a changed byte is found at its record, not only at the end)
 //     end: content bytes (u64 LE) + SHA-256 of the content (32 bytes), checked or sealed like a piece
 // A sealed file's key is HKDF-SHA256(repository key, header salt); record n's nonce is n as 12
@@ -32,6 +33,10 @@ const PIECE_BYTES = 1 << 20;
 const MAX_STORED_BYTES = PIECE_BYTES + (64 << 10);
 const KIND_PIECE = 1;
 const KIND_END = 2;
+const KIND_RAW = 3;
+/** A piece is compressed when its first SAMPLE_BYTES compress to less than RAW_RATIO of their size. */
+const SAMPLE_BYTES = 64 << 10;
+const RAW_RATIO = 0.9;
 const zstd = FRAME_CODECS.cold;
 
 /** What a written backup file holds, for the manifest. */
@@ -92,6 +97,13 @@ export async function* encodeBackupFile(content: AsyncIterable<Uint8Array>, key:
     storedBytes += stored.length;
     return stored;
   };
+  // Already compressed content (photos, videos, archives) is stored as it is: compressing it costs
+  // more time than anything else in a backup and saves nothing.
+  const pieceRecord = async (bytes: Buffer): Promise<Buffer> => {
+    const sample = bytes.subarray(0, SAMPLE_BYTES);
+    if ((await zstd.compress(sample)).length >= sample.length * RAW_RATIO) return record(KIND_RAW, bytes.length, bytes);
+    return record(KIND_PIECE, bytes.length, await zstd.compress(bytes));
+  };
   let piece = Buffer.allocUnsafe(PIECE_BYTES);
   let fill = 0;
   for await (const chunk of content) {
@@ -103,13 +115,13 @@ export async function* encodeBackupFile(content: AsyncIterable<Uint8Array>, key:
       fill += copied;
       offset += copied;
       if (fill === PIECE_BYTES) {
-        yield record(KIND_PIECE, fill, await zstd.compress(piece));
+        yield await pieceRecord(piece);
         piece = Buffer.allocUnsafe(PIECE_BYTES);
         fill = 0;
       }
     }
   }
-  if (fill > 0) yield record(KIND_PIECE, fill, await zstd.compress(piece.subarray(0, fill)));
+  if (fill > 0) yield await pieceRecord(piece.subarray(0, fill));
   const sha256 = hash.digest('hex');
   const end = Buffer.alloc(40);
   end.writeBigUInt64LE(BigInt(contentBytes), 0);
@@ -140,7 +152,7 @@ export async function* decodeBackupFile(stored: AsyncIterable<Uint8Array>, key: 
     const kind = head.readUInt8(0);
     const storedLength = head.readUInt32LE(1);
     const contentLength = head.readUInt32LE(5);
-    if ((kind !== KIND_PIECE && kind !== KIND_END) || storedLength > MAX_STORED_BYTES + TAG_BYTES || contentLength > PIECE_BYTES) {
+    if ((kind !== KIND_PIECE && kind !== KIND_END && kind !== KIND_RAW) || storedLength > MAX_STORED_BYTES + TAG_BYTES || contentLength > PIECE_BYTES) {
       throw corrupt(`no record at byte ${at}`);
     }
     const body = await reader.take(storedLength);
@@ -173,10 +185,15 @@ export async function* decodeBackupFile(stored: AsyncIterable<Uint8Array>, key: 
       return;
     }
     let content: Uint8Array;
-    try {
-      content = await zstd.decompress(payload, contentLength);
-    } catch (cause) {
-      throw corrupt(`the record at byte ${at} does not decompress`, cause);
+    if (kind === KIND_RAW) {
+      if (payload.length !== contentLength) throw corrupt(`the raw record at byte ${at} holds ${payload.length} bytes, not ${contentLength}`);
+      content = payload;
+    } else {
+      try {
+        content = await zstd.decompress(payload, contentLength);
+      } catch (cause) {
+        throw corrupt(`the record at byte ${at} does not decompress`, cause);
+      }
     }
     hash.update(content);
     contentBytes += content.length;

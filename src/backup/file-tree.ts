@@ -27,11 +27,15 @@ async function* walk(root: string, relative = ''): AsyncGenerator<{ relative: st
   }
 }
 
-/** Copy `from` into `to` (made), file by file; a reflink where the file system can (btrfs, XFS). Returns the bytes copied. */
-export async function copyTree(from: string, to: string): Promise<number> {
+/**
+ * Copy `from` into `to` (made), file by file; a reflink where the file system can (btrfs, XFS).
+ * Files for which `keep` says false are left out. Returns the bytes copied.
+ */
+export async function copyTree(from: string, to: string, keep: (relative: string) => boolean = () => true): Promise<number> {
   let bytes = 0;
   await mkdir(to, { recursive: true });
   for await (const entry of walk(from)) {
+    if (!entry.directory && !keep(entry.relative)) continue;
     if (entry.directory) await mkdir(path.join(to, entry.relative), { recursive: true, mode: entry.mode });
     else {
       await copyFile(path.join(from, entry.relative), path.join(to, entry.relative), constants.COPYFILE_FICLONE);

@@ -10,11 +10,11 @@ import { formatBytes } from '../ingest/report.js';
 import { Lake } from '../lake.js';
 import { printJson } from './output.js';
 
-export async function backupCommand(settings: Config, options: { prune: boolean; json?: boolean }): Promise<void> {
+export async function backupCommand(settings: Config, options: { prune: boolean; full?: boolean; json?: boolean }): Promise<void> {
   const lake = await Lake.open(settings);
   const started = performance.now();
   try {
-    const { manifest, pruned } = await backupAndPrune(lake, { prune: options.prune, onProgress: options.json ? undefined : progressLine() });
+    const { manifest, pruned } = await backupAndPrune(lake, { prune: options.prune, full: options.full, onProgress: options.json ? undefined : progressLine() });
     if (options.json) return printJson({ ...manifest, seconds: round((performance.now() - started) / 1000), pruned });
     if (process.stderr.isTTY) process.stderr.write('\n');
     console.log(`backup ${manifest.id} made in ${((performance.now() - started) / 1000).toFixed(1)} s into ${settings.backupDir}${manifest.encrypted ? ' (encrypted)' : ''}`);

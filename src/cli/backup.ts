@@ -12,8 +12,9 @@ export function registerBackupCommands(program: Command, config: () => Config): 
     .command('backup')
     .description('back up the database and the blobs it references into LAKE_BACKUP_DIR; with no subcommand, make one now')
     .option('--no-prune', 'do not apply the retention policy afterwards')
+    .option('--full', 'server: a full pgBackRest backup now (default: full when the last full one is older than LAKE_BACKUP_FULL_EVERY_DAYS, else incremental)')
     .option('--json', 'print the new backup\'s manifest (its id first) as JSON')
-    .action(async (options: { prune: boolean; json?: boolean }) => {
+    .action(async (options: { prune: boolean; full?: boolean; json?: boolean }) => {
       const { backupCommand } = await import('./backup-run.js');
       await backupCommand(config(), options);
     });
