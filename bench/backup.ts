@@ -307,7 +307,7 @@ async function benchBackend(backend: 'embedded' | 'server'): Promise<Figures> {
       const repoBefore = await duBytes(backupDir);
       const result = await sampled(() => retryingLock(() => backupAndPrune(lake, { prune: false, onProgress: p.onProgress })));
       const manifest = result.value.manifest;
-      const order: BackupPhase[] = ['pause', 'database', 'blobs', 'done'];
+      const order: BackupPhase[] = ['pause', 'check', 'database', 'blobs', 'done'];
       const phaseSeconds: Record<string, number> = {};
       const present = order.filter((ph) => p.marks[ph] !== undefined);
       for (let i = 0; i < present.length - 1; i++) phaseSeconds[present[i]!] = round((p.marks[present[i + 1]!]! - p.marks[present[i]!]!) / 1000, 2);

@@ -24,8 +24,12 @@ export const DATABASE_FILE = 'database.dpk';
 export const BLOB_LIST_FILE = 'blobs.dpk';
 const REF_CHUNK = 10_000;
 
-/** pause: the database's files are copied while it waits; database: they are compressed (and sealed) into the repository; blobs: new blobs copied. */
-export type BackupPhase = 'pause' | 'database' | 'blobs' | 'done';
+/**
+ * pause: the database's files are copied while it waits; check: the copy opened and every table
+ * checksummed (the database serves again); database: the files compressed (and sealed) into the
+ * repository; blobs: new blobs copied.
+ */
+export type BackupPhase = 'pause' | 'check' | 'database' | 'blobs' | 'done';
 
 export interface BackupProgress {
   phase: BackupPhase;
@@ -66,6 +70,7 @@ export async function makeBackup(lake: Lake, repository: BackupRepository, optio
         return schemaAndIdentity(tx);
       }));
       // After the pause: the copy opened on its own (a restore will have to), every table counted and checksummed.
+      options.onProgress?.({ phase: 'check', bytes: 0, totalBytes: null });
       tables = await checksumsOfCopy(staging, lake.config);
       const postgresMajor = (await readFile(path.join(staging, 'PG_VERSION'), 'utf8')).trim();
       const written = await writeBackupFile(path.join(directory, DATABASE_FILE), counted(packTree(staging), (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied })), repository.key);

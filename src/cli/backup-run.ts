@@ -109,7 +109,9 @@ function progressLine(): (progress: BackupProgress) => void {
     const text =
       progress.phase === 'pause'
         ? 'backup: copying the database files (the database waits)…'
-        : progress.phase === 'database'
+        : progress.phase === 'check'
+          ? 'backup: opening the copy, counting and checksumming every table…'
+          : progress.phase === 'database'
           ? progress.bytes === 0 && !progress.totalBytes
             ? 'backup: the database…'
             : `backup: database ${formatBytes(progress.bytes)}${progress.totalBytes ? ` of ${formatBytes(progress.totalBytes)}` : ''}`
