@@ -9,7 +9,7 @@ import { cp, mkdir, open, readdir, readFile, stat, truncate, writeFile } from 'n
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { decodeBackupFile, encodeBackupFile } from '../src/backup/backup-file.js';
+import { decodeBackupFile, encodeBackupFile, readBackupFile } from '../src/backup/backup-file.js';
 import type { BackupManifest, ListedBackup } from '../src/backup/repository.js';
 import { selectKept } from '../src/backup/retention.js';
 import { loadConfig } from '../src/config/config.js';
@@ -68,6 +68,31 @@ async function blobsIn(root: string): Promise<Map<string, number>> {
   const found = new Map<string, number>();
   for await (const blob of new BlobStore(root).list()) found.set(blob.sha256, blob.size ?? -1);
   return found;
+}
+
+/** The lines of a list in an unencrypted repository (the blob list, the database's file list). */
+async function listLines(repository: string, id: string, file: string): Promise<string[]> {
+  const parts: Buffer[] = [];
+  for await (const part of readBackupFile(path.join(repository, 'sets', id, file), null)) parts.push(part);
+  return Buffer.concat(parts).toString('utf8').split('\n').filter(Boolean);
+}
+
+/** The database files of an embedded backup: relative path, sha256 and size of each. */
+async function databaseFiles(repository: string, manifest: BackupManifest): Promise<{ relative: string; sha256: string; size: number }[]> {
+  assert.equal(manifest.database.kind, 'pglite-files');
+  const file = manifest.database.kind === 'pglite-files' ? manifest.database.file : '';
+  return (await listLines(repository, manifest.id, file))
+    .filter((line) => line.startsWith('f '))
+    .map((line) => {
+      const [, , size, sha256, ...rest] = line.split(' ');
+      return { relative: rest.join(' '), sha256: sha256!, size: Number(size) };
+    });
+}
+
+/** Every copy the repository's pool holds (blobs and database files), by name. */
+async function poolCopies(repository: string): Promise<Set<string>> {
+  const names = await readdir(path.join(repository, 'blobs'), { recursive: true });
+  return new Set(names.map((n) => path.basename(n)).filter((n) => /^[0-9a-f]{64}$/.test(n)));
 }
 
 /** Flip one byte of `file` at `fraction` of its length. */
@@ -130,11 +155,20 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
     assert.ok(doctor.migrations.every((m) => m.state !== 'pending'));
   });
 
-  test('a second backup adds no blob already in the repository', async () => {
+  test('a second backup adds no blob already in the repository, and (almost) no database file copy', async () => {
     const second = JSON.parse(await ok(cli.env, ['backup', '--no-prune', '--json'])) as BackupManifest;
     assert.notEqual(second.id, firstId);
     assert.ok(second.blobs.count > 0);
     assert.equal(second.blobs.added, 0);
+    // Nothing changed in between: the files are the same but for the few a checkpoint writes (pg_control, the WAL in use).
+    assert.ok(second.database.kind === 'pglite-files');
+    const first = JSON.parse(await readFile(path.join(repository, 'sets', firstId, 'manifest.json'), 'utf8')) as BackupManifest;
+    assert.ok(first.database.kind === 'pglite-files');
+    assert.ok(first.database.addedBytes > first.database.bytes / 2, 'the first backup wrote the files (those of the same content once)');
+    assert.ok(second.database.files > 100, `files listed: ${second.database.files}`);
+    assert.ok(second.database.added < second.database.files / 20, `${second.database.added} of ${second.database.files} files copied again`);
+    assert.ok(second.database.addedBytes < second.database.bytes * 0.5, `${second.database.addedBytes} of ${second.database.bytes} bytes copied again`);
+    for (const file of await databaseFiles(repository, second)) assert.ok(existsSync(path.join(repository, 'blobs', file.sha256.slice(0, 2), file.sha256)), file.relative);
     const listed = JSON.parse(await ok(cli.env, ['backup', 'list', '--json'])) as BackupManifest[];
     assert.deepEqual(
       listed.map((m) => m.id),
@@ -183,8 +217,9 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
   test('a blob copy missing, or changed, fails verify and restore naming the blob', async () => {
     const manifest = JSON.parse(await readFile(path.join(repository, 'sets', firstId, 'manifest.json'), 'utf8')) as BackupManifest;
     assert.ok(manifest.blobs.count > 0);
-    const [prefix] = await readdir(path.join(repository, 'blobs'));
-    const [sha256] = await readdir(path.join(repository, 'blobs', prefix!));
+    // A blob of the backup's blob list (the pool holds the database's files too).
+    const sha256 = (await listLines(repository, firstId, manifest.blobs.file))[0]!.split(' ')[0]!;
+    const prefix = sha256.slice(0, 2);
     const missing = await damaged('blob-missing', async (copy) => {
       const { rm } = await import('node:fs/promises');
       await rm(path.join(copy, 'blobs', prefix!, sha256!));
@@ -194,6 +229,26 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
       await flipByte(path.join(copy, 'blobs', prefix!, sha256!), 0.9);
     });
     await assertRefused(changed.env, changed.target, new RegExp(`blobs/${prefix}/${sha256} is damaged.*\\[BACKUP_CORRUPT\\]`));
+  });
+
+  test("a copy of a database file missing, or changed, fails verify and restore naming the file", async () => {
+    const manifest = JSON.parse(await readFile(path.join(repository, 'sets', firstId, 'manifest.json'), 'utf8')) as BackupManifest;
+    const files = await databaseFiles(repository, manifest);
+    // A file whose content no other file of the list shares, and no blob.
+    const blobs = new Set((await listLines(repository, firstId, manifest.blobs.file)).map((line) => line.split(' ')[0]));
+    const file = files.find((f) => f.size > 8192 && !blobs.has(f.sha256) && files.filter((g) => g.sha256 === f.sha256).length === 1)!;
+    assert.ok(file, 'a database file of its own');
+    const copy = (root: string) => path.join(root, 'blobs', file.sha256.slice(0, 2), file.sha256);
+    const missing = await damaged('database-copy-missing', async (root) => {
+      const { rm } = await import('node:fs/promises');
+      await rm(copy(root));
+    });
+    const escaped = file.relative.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await assertRefused(missing.env, missing.target, new RegExp(`database file ${escaped} \\(sha256 ${file.sha256}\\) is missing from the repository.*\\[BACKUP_CORRUPT\\]`));
+    const changed = await damaged('database-copy-changed', async (root) => {
+      await flipByte(copy(root), 0.5);
+    });
+    await assertRefused(changed.env, changed.target, new RegExp(`blobs/${file.sha256.slice(0, 2)}/${file.sha256} \\(database file ${escaped}\\) is damaged.*\\[BACKUP_CORRUPT\\]`));
   });
 
   test('a blob list cut short fails, saying so', async () => {
@@ -256,11 +311,15 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
     }
   });
 
-  test('prune keeps what the policy says and removes blob copies no kept backup lists', async () => {
+  test('prune keeps what the policy says and removes the copies no kept backup lists, blobs and database files', async () => {
     const stray = path.join(repository, 'blobs', 'ff', 'f'.repeat(64));
     await mkdir(path.dirname(stray), { recursive: true });
     await writeFile(stray, 'not listed by any backup');
     const listed = JSON.parse(await ok(cli.env, ['backup', 'list', '--json'])) as BackupManifest[];
+    const newest = listed.at(-1)!;
+    const keptCopies = new Set([...(await listLines(repository, newest.id, newest.blobs.file)).map((line) => line.split(' ')[0]!), ...(await databaseFiles(repository, newest)).map((f) => f.sha256)]);
+    const unlisted = [...(await poolCopies(repository))].filter((name) => !keptCopies.has(name));
+    assert.ok(unlisted.length > 1, 'the stray copy, and database files only the older backups list');
     const dry = JSON.parse(await ok(cli.env, ['backup', 'prune', '--dry-run', '--json'])) as { kept: string[]; removed: string[] };
     // All made today: the daily rule keeps the newest of the day, and only it.
     assert.deepEqual(dry.kept, [listed.at(-1)!.id]);
@@ -268,8 +327,9 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
     assert.ok(existsSync(stray), 'a dry run removes nothing');
     const pruned = JSON.parse(await ok(cli.env, ['backup', 'prune', '--json'])) as { removed: string[]; blobsRemoved: number };
     assert.deepEqual(pruned.removed, dry.removed);
-    assert.equal(pruned.blobsRemoved, 1, 'the stray copy, and no copy the kept backup lists');
+    assert.equal(pruned.blobsRemoved, unlisted.length, 'the stray copy and the older backups\' own database files, and no copy the kept backup lists');
     assert.equal(existsSync(stray), false);
+    assert.deepEqual(await poolCopies(repository), keptCopies);
     const verified = await lake(cli.env, ['backup', 'verify', '--json']);
     assert.equal(verified.code, 0, verified.stderr);
   });
@@ -295,7 +355,7 @@ describe('erasing a user from backups', { skip: serverSkip }, () => {
     const refused = await lake(cli.env, ['backup', 'prune', '--erase', 'alice']);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /cannot be undone: add --yes/);
-    const copiesBefore = (await readdir(path.join(cli.env.LAKE_BACKUP_DIR!, 'blobs'), { recursive: true })).length;
+    const blobsBefore = (await listLines(cli.env.LAKE_BACKUP_DIR!, made.id, made.blobs.file)).map((line) => line.split(' ')[0]!);
 
     const erased = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', 'alice', '--yes', '--json'])) as {
       rewritten: { id: string; rows: number }[];
@@ -305,8 +365,13 @@ describe('erasing a user from backups', { skip: serverSkip }, () => {
     assert.equal(erased.rewritten[0]!.id, made.id);
     assert.ok(erased.rewritten[0]!.rows > 0);
     assert.ok(erased.blobCopiesRemoved > 0, 'the copies of the exports only alice imported');
-    assert.ok((await readdir(path.join(cli.env.LAKE_BACKUP_DIR!, 'blobs'), { recursive: true })).length < copiesBefore);
     const manifest = JSON.parse(await readFile(path.join(cli.env.LAKE_BACKUP_DIR!, 'sets', made.id, 'manifest.json'), 'utf8')) as BackupManifest;
+    // Alice's blob copies are gone from the pool; what the rewritten backup lists (blobs, database files) is all there.
+    const blobsAfter = new Set((await listLines(cli.env.LAKE_BACKUP_DIR!, made.id, manifest.blobs.file)).map((line) => line.split(' ')[0]!));
+    const pool = await poolCopies(cli.env.LAKE_BACKUP_DIR!);
+    const gone = blobsBefore.filter((sha256) => !blobsAfter.has(sha256));
+    assert.ok(gone.length > 0 && gone.every((sha256) => !pool.has(sha256)), 'the blob copies only alice referenced are removed');
+    assert.ok([...blobsAfter, ...(await databaseFiles(cli.env.LAKE_BACKUP_DIR!, manifest)).map((f) => f.sha256)].every((sha256) => pool.has(sha256)));
     assert.equal(manifest.erasures, 1);
     assert.ok(manifest.blobs.count < made.blobs.count);
     assert.deepEqual((await readdir(path.join(cli.env.LAKE_BACKUP_DIR!, 'sets', made.id))).sort(), [manifest.blobs.file, manifest.database.kind === 'pglite-files' ? manifest.database.file : '', 'manifest.json'].sort());

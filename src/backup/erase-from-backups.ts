@@ -1,21 +1,22 @@
 // `lake backup prune --erase NAME`: a user erased from the backups that still hold them, where the
 // format allows it. An embedded backup is rewritten: its database restored into a scratch
 // directory, the user erased there as `lake users delete` erases them (every table, one audit
-// entry that says nothing of whom), every table counted and checksummed again, the files packed
-// anew and the blob list cut to what is still referenced; the new files get new names and the
-// manifest, renamed over the old one, is the single moment the backup changes, so a rewrite cut
-// short leaves the backup as it was (plus files no manifest names, removed by the next rewrite).
-// Blob copies no backup lists any more are deleted at the end. A pgBackRest set is a physical
-// copy of the whole cluster and its WAL: it cannot be rewritten, only expired; those are listed.
+// entry that says nothing of whom), every table counted and checksummed again, the files stored
+// anew (only those that changed become new copies in the pool) and the blob list cut to what is
+// still referenced; the new lists get new names and the manifest, renamed over the old one, is the
+// single moment the backup changes, so a rewrite cut short leaves the backup as it was (plus files
+// no manifest names, removed by the next rewrite). Copies in the pool no backup lists any more
+// (blobs, database files) are deleted at the end. A pgBackRest set is a physical copy of the whole
+// cluster and its WAL: it cannot be rewritten, only expired; those are listed.
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { eraseUser } from '../query/erase.js';
 import { BlobStore } from '../store/blob-store.js';
-import { readBackupFile, writeBackupFile } from './backup-file.js';
-import { packTree, unpackTree } from './file-tree.js';
+import { writeBackupFile } from './backup-file.js';
+import { linesOf, restoreTree, storeTree } from './file-tree.js';
 import type { BackupManifest, BackupRepository } from './repository.js';
-import { listedBlobs } from './restore.js';
+import { databaseListLines, listedBlobs } from './restore.js';
 import { removeUnlistedBlobs } from './retention.js';
 import { tableChecksums } from './table-checksums.js';
 
@@ -58,7 +59,7 @@ async function rewriteWithout(repository: BackupRepository, manifest: BackupMani
   await rm(scratch, { recursive: true, force: true });
   try {
     const source = `${manifest.id}/${manifest.database.file}`;
-    await unpackTree(readBackupFile(path.join(setDirectory, manifest.database.file), repository.key, source, manifest.database.written.sha256), files, source);
+    await restoreTree(databaseListLines(repository, manifest), files, repository, source);
     const { openEmbedded } = await import('../db/adapters/embedded.js');
     const db = await openEmbedded({
       directory: files,
@@ -86,7 +87,9 @@ async function rewriteWithout(repository: BackupRepository, manifest: BackupMani
     const stamp = Date.now().toString(36);
     const databaseFile = `database.${stamp}.dpk`;
     const blobsFile = `blobs.${stamp}.dpk`;
-    const databaseWritten = await writeBackupFile(path.join(setDirectory, databaseFile), packTree(files), repository.key);
+    // The files stored anew: those the erasure left as they were are in the pool already.
+    const stored = await storeTree(files, repository);
+    const databaseWritten = await writeBackupFile(path.join(setDirectory, databaseFile), linesOf(stored.lines), repository.key);
     const kept = { count: 0, bytes: 0 };
     const lines = async function* (): AsyncGenerator<Buffer> {
       for await (const blob of listedBlobs(repository, manifest)) {
@@ -99,7 +102,7 @@ async function rewriteWithout(repository: BackupRepository, manifest: BackupMani
     const blobsWritten = await writeBackupFile(path.join(setDirectory, blobsFile), lines(), repository.key);
     const rewritten: BackupManifest = {
       ...manifest,
-      database: { ...manifest.database, file: databaseFile, written: databaseWritten },
+      database: { ...manifest.database, file: databaseFile, written: databaseWritten, files: stored.files, bytes: stored.bytes },
       tables,
       blobs: { ...manifest.blobs, file: blobsFile, count: kept.count, bytes: kept.bytes, written: blobsWritten },
       erasures: (manifest.erasures ?? 0) + 1,

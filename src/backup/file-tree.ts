@@ -1,12 +1,23 @@
-// A directory's files as a tar stream and back, for the embedded database's files. Streaming:
-// one file open at a time. Only plain files and directories (a PostgreSQL data directory has no
-// other kind); an entry that would land outside the target is refused.
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+// A directory's files stored in the backup repository and back, for the embedded database's
+// files. Each file is kept like a blob: content-addressed in the repository's pool
+// (repository.blobPath(sha256)), written only when the pool does not hold it yet, so a backup
+// after a small change adds only the files that changed. The tree itself is a list, one line per
+// entry in walk order (directories before their files):
+//
+//   d <mode, octal> <relative path>
+//   f <mode, octal> <size> <sha256> <relative path>
+//
+// Streaming: one file open at a time. Only plain files and directories (a PostgreSQL data
+// directory has no other kind); a path with a newline is refused, and an entry that would land
+// outside the target is refused on the way back.
+import { createHash } from 'node:crypto';
+import { constants, createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { LakeError } from '../errors.js';
+import { readBackupFile, writeBackupFile } from './backup-file.js';
+import type { BackupRepository } from './repository.js';
 
 /** Files a running PostgreSQL keeps for itself, meaningless in a copy. */
 const SKIPPED = new Set(['postmaster.pid', 'postmaster.opts']);
@@ -45,45 +56,129 @@ export async function copyTree(from: string, to: string, keep: (relative: string
   return bytes;
 }
 
-/** The files under `root` as a tar stream. */
-export function packTree(root: string): AsyncIterable<Uint8Array> {
-  const pack = tar.pack();
-  (async () => {
-    for await (const entry of walk(root)) {
-      if (entry.directory) {
-        pack.entry({ name: entry.relative, type: 'directory', mode: entry.mode, mtime: entry.mtime });
-        continue;
-      }
-      const sink = pack.entry({ name: entry.relative, type: 'file', size: entry.size, mode: entry.mode, mtime: entry.mtime });
-      await pipeline(createReadStream(path.join(root, entry.relative)), sink);
-    }
-    pack.finalize();
-  })().catch((error) => pack.destroy(error));
-  return pack;
+/** What storeTree did: the list's lines (each ending with a newline) and its figures. */
+export interface StoredTree {
+  lines: string[];
+  files: number;
+  /** Bytes of the files listed. */
+  bytes: number;
+  /** File copies newly written to the pool, and their bytes of content. */
+  added: number;
+  addedBytes: number;
 }
 
-/** Write the files of a tar stream under `root` (which must exist). Returns the files written. */
-export async function unpackTree(source: AsyncIterable<Uint8Array>, root: string, name: string): Promise<number> {
-  const extract = tar.extract();
-  let files = 0;
-  const reading = (async () => {
-    for await (const entry of extract) {
-      const target = path.resolve(root, entry.header.name);
-      if (target !== root && !target.startsWith(`${root}${path.sep}`)) {
-        throw new LakeError('BACKUP_CORRUPT', `backup file ${name}: the entry ${JSON.stringify(entry.header.name)} would be written outside ${root}`);
-      }
-      if (entry.header.type === 'directory') {
-        await mkdir(target, { recursive: true, mode: (entry.header.mode ?? 0o700) | 0o700 });
-        entry.resume();
-      } else if (entry.header.type === 'file') {
-        await mkdir(path.dirname(target), { recursive: true });
-        await pipeline(entry, createWriteStream(target, { mode: entry.header.mode ?? 0o600 }));
-        files++;
-      } else {
-        throw new LakeError('BACKUP_CORRUPT', `backup file ${name}: the entry ${JSON.stringify(entry.header.name)} is a ${entry.header.type}, not a file or directory`);
-      }
+/** One entry of a tree list. */
+export type TreeEntry = { directory: true; mode: number; relative: string } | { directory: false; mode: number; size: number; sha256: string; relative: string };
+
+/** SHA-256 and size of a file, read as a stream. */
+async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/**
+ * Store every file under `root` in the repository's pool (each hashed first, written only when the
+ * pool lacks it) and return the tree's list. `onProgress` gets the bytes hashed so far.
+ */
+export async function storeTree(root: string, repository: BackupRepository, onProgress?: (bytes: number) => void): Promise<StoredTree> {
+  const stored: StoredTree = { lines: [], files: 0, bytes: 0, added: 0, addedBytes: 0 };
+  let reported = 0;
+  for await (const entry of walk(root)) {
+    if (entry.relative.includes('\n') || entry.relative.includes('\r')) {
+      throw new LakeError('BACKUP_CORRUPT', `${path.join(root, entry.relative)}: a path with a line break cannot be listed in a backup`);
     }
-  })();
-  await Promise.all([pipeline(source, extract), reading]);
-  return files;
+    const mode = entry.mode.toString(8);
+    if (entry.directory) {
+      stored.lines.push(`d ${mode} ${entry.relative}\n`);
+      continue;
+    }
+    const file = path.join(root, entry.relative);
+    const { sha256, size } = await hashFile(file);
+    if (!repository.hasBlob(sha256)) {
+      const written = await writeBackupFile(repository.blobPath(sha256), createReadStream(file), repository.key);
+      if (written.sha256 !== sha256) throw new Error(`${file} changed while it was stored (hashed ${sha256}, stored ${written.sha256})`);
+      stored.added++;
+      stored.addedBytes += written.contentBytes;
+    }
+    stored.lines.push(`f ${mode} ${size} ${sha256} ${entry.relative}\n`);
+    stored.files++;
+    stored.bytes += size;
+    if (onProgress && (reported === 0 || stored.bytes - reported >= 64 << 20)) {
+      onProgress(stored.bytes);
+      reported = stored.bytes;
+    }
+  }
+  return stored;
+}
+
+/** A list's lines as chunks of about 1 MiB. */
+export async function* linesOf(lines: readonly string[]): AsyncGenerator<Buffer> {
+  let batch: string[] = [];
+  let length = 0;
+  for (const line of lines) {
+    batch.push(line);
+    length += line.length;
+    if (length >= 1 << 20) {
+      yield Buffer.from(batch.join(''));
+      batch = [];
+      length = 0;
+    }
+  }
+  if (batch.length > 0) yield Buffer.from(batch.join(''));
+}
+
+/** One line of a tree list, parsed; BACKUP_CORRUPT naming `name` when it is malformed. */
+export function parseTreeLine(line: string, name: string): TreeEntry {
+  const file = /^f ([0-7]{1,4}) (\d{1,15}) ([0-9a-f]{64}) (.+)$/.exec(line);
+  if (file) return { directory: false, mode: Number.parseInt(file[1]!, 8), size: Number(file[2]), sha256: file[3]!, relative: file[4]! };
+  const directory = /^d ([0-7]{1,4}) (.+)$/.exec(line);
+  if (directory) return { directory: true, mode: Number.parseInt(directory[1]!, 8), relative: directory[2]! };
+  throw new LakeError('BACKUP_CORRUPT', `backup file ${name}: the file list has a malformed line ${JSON.stringify(line.slice(0, 100))}`);
+}
+
+/**
+ * Write the tree of a list under `root` (made when absent), each file from its copy in the pool,
+ * checked against its SHA-256 and size. Returns the files and bytes written.
+ */
+export async function restoreTree(lines: AsyncIterable<string> | Iterable<string>, root: string, repository: BackupRepository, name: string): Promise<{ files: number; bytes: number }> {
+  const base = path.resolve(root);
+  await mkdir(base, { recursive: true });
+  let files = 0;
+  let bytes = 0;
+  for await (const line of lines) {
+    if (!line) continue;
+    const entry = parseTreeLine(line, name);
+    const target = path.resolve(base, entry.relative);
+    if (target === base || !target.startsWith(`${base}${path.sep}`)) {
+      throw new LakeError('BACKUP_CORRUPT', `backup file ${name}: the entry ${JSON.stringify(entry.relative)} would be written outside ${base}`);
+    }
+    if (entry.directory) {
+      await mkdir(target, { recursive: true, mode: entry.mode | 0o700 });
+      continue;
+    }
+    const copy = repository.blobPath(entry.sha256);
+    if (!existsSync(copy)) {
+      throw new LakeError('BACKUP_CORRUPT', `backup file ${name}: the copy of database file ${entry.relative} (sha256 ${entry.sha256}) is missing from the repository (${copy})`);
+    }
+    await mkdir(path.dirname(target), { recursive: true });
+    let size = 0;
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of readBackupFile(copy, repository.key, `blobs/${entry.sha256.slice(0, 2)}/${entry.sha256} (database file ${entry.relative})`, entry.sha256)) {
+        size += chunk.length;
+        yield chunk;
+      }
+    };
+    await pipeline(counted(), createWriteStream(target, { mode: entry.mode | 0o600 }));
+    if (size !== entry.size) {
+      throw new LakeError('BACKUP_CORRUPT', `backup file ${name}: database file ${entry.relative} is ${size} bytes in the repository, the list says ${entry.size}`);
+    }
+    files++;
+    bytes += size;
+  }
+  return { files, bytes };
 }

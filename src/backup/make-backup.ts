@@ -15,7 +15,7 @@ import { diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
 import type { Lake } from '../lake.js';
 import { writeBackupFile } from './backup-file.js';
-import { copyTree, packTree } from './file-tree.js';
+import { copyTree, linesOf, storeTree } from './file-tree.js';
 import { type BackupManifest, BackupRepository, MANIFEST_FORMAT } from './repository.js';
 import { pruneBackups, type PruneResult } from './retention.js';
 import { tableChecksums, type TableChecksum } from './table-checksums.js';
@@ -26,8 +26,8 @@ const REF_CHUNK = 10_000;
 
 /**
  * pause: the database's files are copied while it waits; check: the copy opened and every table
- * checksummed (the database serves again); database: the files compressed (and sealed) into the
- * repository; blobs: new blobs copied.
+ * checksummed (the database serves again); database: the files hashed, those the repository
+ * lacks compressed (and sealed) into it, and their list written; blobs: new blobs copied.
  */
 export type BackupPhase = 'pause' | 'check' | 'database' | 'blobs' | 'done';
 
@@ -73,9 +73,11 @@ export async function makeBackup(lake: Lake, repository: BackupRepository, optio
       options.onProgress?.({ phase: 'check', bytes: 0, totalBytes: null });
       tables = await checksumsOfCopy(staging, lake.config);
       const postgresMajor = (await readFile(path.join(staging, 'PG_VERSION'), 'utf8')).trim();
-      const written = await writeBackupFile(path.join(directory, DATABASE_FILE), counted(packTree(staging), (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied })), repository.key);
+      // Each file stored like a blob (only those the repository lacks are written), then their list.
+      const stored = await storeTree(staging, repository, (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied }));
+      const written = await writeBackupFile(path.join(directory, DATABASE_FILE), linesOf(stored.lines), repository.key);
       await rm(staging, { recursive: true, force: true });
-      database = { kind: 'pglite-files', file: DATABASE_FILE, postgresMajor, written };
+      database = { kind: 'pglite-files', file: DATABASE_FILE, postgresMajor, written, files: stored.files, bytes: stored.bytes, added: stored.added, addedBytes: stored.addedBytes };
     } else {
       // The cluster with pgBackRest (full when the last full one is older than
       // LAKE_BACKUP_FULL_EVERY_DAYS, else incremental); then the blob list, read after the set
@@ -215,19 +217,6 @@ async function copyBlobs(lake: Lake, repository: BackupRepository, listFile: str
   }
   await rename(withTiers, listFile);
   return totals;
-}
-
-async function* counted(source: AsyncIterable<Uint8Array>, report: (bytes: number) => void): AsyncGenerator<Uint8Array> {
-  let bytes = 0;
-  let reported = 0;
-  for await (const chunk of source) {
-    bytes += chunk.length;
-    if (reported === 0 || bytes - reported >= 64 << 20) {
-      report(bytes);
-      reported = bytes;
-    }
-    yield chunk;
-  }
 }
 
 /** A backup now, then the retention policy applied, as the repository's only writer (`lake backup`, the schedule). */

@@ -6,7 +6,8 @@
 //   sets/<id>/manifest.json  one backup; complete only once its manifest is there (written last,
 //                            by rename): a backup killed midway is a `<id>.partial` directory,
 //                            which `list` never shows and the next backup removes
-//   sets/<id>/database.dpk   embedded: the database files (a tar, as a backup file)
+//   sets/<id>/database.dpk   embedded: the list of the database's files (file-tree.ts), each
+//                            file kept in blobs/ like a blob, by its SHA-256
 //   sets/<id>/blobs.dpk      the blobs the database references: "sha256 size tier" lines
 //
 // The repository's encryption is fixed when it is made: a key configured later does not encrypt
@@ -40,7 +41,13 @@ export interface EmbeddedDatabasePart {
   file: string;
   /** PostgreSQL major version of the files (PG_VERSION). */
   postgresMajor: string;
+  /** The list of the files (`file`), as written. */
   written: WrittenFile;
+  /** Files listed and their bytes; copies the backup added to the pool and their bytes of content. */
+  files: number;
+  bytes: number;
+  added: number;
+  addedBytes: number;
 }
 
 /** What a server backup records: the pgBackRest backup set taken with it. */

@@ -1,7 +1,8 @@
 // `lake restore` and `lake backup verify`: a backup read back, every byte checked.
 //
 // A restore never writes into its target until everything is there and checked: it builds the
-// new data directory beside the target (`<target>.restoring-<pid>`), unpacks the database, puts
+// new data directory beside the target (`<target>.restoring-<pid>`), writes the database's files
+// (each from its copy in the repository, checked against its SHA-256), puts
 // every blob (each checked against its name), opens the restored database and recomputes every
 // table's rows and checksum against the manifest, writes the data directory's record, and only
 // then renames it into place. Any failure removes what it built; the target is left as it was.
@@ -19,7 +20,7 @@ import { diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
 import { BlobStore, isBlobTier, type BlobTier } from '../store/blob-store.js';
 import { readBackupFile } from './backup-file.js';
-import { unpackTree } from './file-tree.js';
+import { restoreTree } from './file-tree.js';
 import type { BackupManifest, BackupRepository } from './repository.js';
 import { checksumDifferences, tableChecksums } from './table-checksums.js';
 
@@ -83,12 +84,25 @@ function blobContent(repository: BackupRepository, blob: ListedBlob, id: string)
   return readBackupFile(file, repository.key, `blobs/${blob.sha256.slice(0, 2)}/${blob.sha256}`, blob.sha256);
 }
 
-/** Unpack the embedded database of `manifest` into `directory` and check every table against the manifest; returns the rows. */
-async function restoreEmbeddedDatabase(repository: BackupRepository, manifest: BackupManifest, directory: string, config: SessionConfig): Promise<{ tables: number; rows: number }> {
-  if (manifest.database.kind !== 'pglite-files') throw new Error('restoreEmbeddedDatabase: not an embedded backup');
+/** The lines of an embedded backup's list of its database files (file-tree.ts), checked as they are read. */
+export function databaseListLines(repository: BackupRepository, manifest: BackupManifest): AsyncIterable<string> {
+  if (manifest.database.kind !== 'pglite-files') throw new Error('databaseListLines: not an embedded backup');
+  if (typeof manifest.database.files !== 'number') {
+    throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id} holds its database as a tar (made by an older lake): this lake reads only database file lists; restore it with the lake that made it`);
+  }
+  const name = `${manifest.id}/${manifest.database.file}`;
   const file = path.join(repository.setDirectory(manifest.id), manifest.database.file);
+  return readline.createInterface({ input: Readable.from(readBackupFile(file, repository.key, name, manifest.database.written.sha256)), crlfDelay: Infinity });
+}
+
+/** Write the embedded database of `manifest` into `directory`, each file checked, and check every table against the manifest. */
+async function restoreEmbeddedDatabase(repository: BackupRepository, manifest: BackupManifest, directory: string, config: SessionConfig): Promise<{ tables: number; rows: number; bytes: number }> {
+  if (manifest.database.kind !== 'pglite-files') throw new Error('restoreEmbeddedDatabase: not an embedded backup');
   await mkdir(directory, { recursive: true });
-  await unpackTree(readBackupFile(file, repository.key, `${manifest.id}/${manifest.database.file}`, manifest.database.written.sha256), directory, `${manifest.id}/${manifest.database.file}`);
+  const restored = await restoreTree(databaseListLines(repository, manifest), directory, repository, `${manifest.id}/${manifest.database.file}`);
+  if (restored.files !== manifest.database.files) {
+    throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: its database list names ${restored.files} files, its manifest says ${manifest.database.files}`);
+  }
   const { openEmbedded } = await import('../db/adapters/embedded.js');
   const db = await openEmbedded({
     directory,
@@ -101,7 +115,7 @@ async function restoreEmbeddedDatabase(repository: BackupRepository, manifest: B
     if (differences.length > 0) {
       throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: the restored database does not hold what the backup recorded: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}`);
     }
-    return { tables: Object.keys(actual).length, rows: Object.values(actual).reduce((sum, t) => sum + t.rows, 0) };
+    return { tables: Object.keys(actual).length, rows: Object.values(actual).reduce((sum, t) => sum + t.rows, 0), bytes: restored.bytes };
   } finally {
     await db.close();
   }
@@ -214,8 +228,7 @@ export async function verifyBackup(repository: BackupRepository, id: string, con
     const scratch = path.join(repository.root, `.verify-${id}-${process.pid}`);
     await rm(scratch, { recursive: true, force: true });
     try {
-      ({ tables, rows } = await restoreEmbeddedDatabase(repository, manifest, path.join(scratch, 'pglite'), config));
-      databaseBytes = manifest.database.written.contentBytes;
+      ({ tables, rows, bytes: databaseBytes } = await restoreEmbeddedDatabase(repository, manifest, path.join(scratch, 'pglite'), config));
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

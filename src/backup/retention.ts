@@ -1,12 +1,13 @@
 // Which backups the retention policy keeps (LAKE_BACKUP_KEEP_DAILY/WEEKLY/MONTHLY, the
 // architecture's 7 daily, weekly for 30 days, monthly for 365), and pruning the rest: their sets,
-// then every blob copy no kept backup lists. The newest backup is always kept. Days, weeks
+// then every copy in the pool no kept backup lists (a blob, or a file of an embedded database). The newest backup is always kept. Days, weeks
 // (ISO, Monday first) and months are counted in UTC, so the result does not move with the clock's zone.
 import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { BackupRepository, ListedBackup } from './repository.js';
-import { listedBlobs } from './restore.js';
+import { parseTreeLine } from './file-tree.js';
+import { databaseListLines, listedBlobs } from './restore.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -74,11 +75,19 @@ export async function pruneBackups(repository: BackupRepository, policy: Retenti
   return result;
 }
 
-/** Delete every blob copy that no complete backup lists. */
+/** Delete every copy in the pool that no complete backup lists: neither a blob of its blob list nor a file of its database list. */
 export async function removeUnlistedBlobs(repository: BackupRepository): Promise<number> {
   const listed = new Set<string>();
   for (const { manifest } of await repository.list()) {
     for await (const blob of listedBlobs(repository, manifest)) listed.add(blob.sha256);
+    if (manifest.database.kind === 'pglite-files') {
+      const name = `${manifest.id}/${manifest.database.file}`;
+      for await (const line of databaseListLines(repository, manifest)) {
+        if (!line) continue;
+        const entry = parseTreeLine(line, name);
+        if (!entry.directory) listed.add(entry.sha256);
+      }
+    }
   }
   let removed = 0;
   const root = path.join(repository.root, 'blobs');
