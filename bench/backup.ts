@@ -337,7 +337,7 @@ async function benchBackend(backend: 'embedded' | 'server'): Promise<Figures> {
         pgbackrestRepoDeltaMB: round(fullManifest.database.repositoryBytes / MB),
       });
     } else {
-      figures.databaseFileMB = round(fullManifest.database.written.storedBytes / MB);
+      figures.databaseFileMB = round(fullManifest.database.addedBytes / MB);
       // What of the pause is the tables' row counts and checksums (the rest: the file copy, the blob list).
       const checksummed = performance.now();
       await tableChecksums(lake.db);

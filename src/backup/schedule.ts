@@ -239,7 +239,7 @@ export class BackupScheduler {
     try {
       const { manifest, pruned } = await backupAndPrune(this.lake);
       const seconds = (performance.now() - started) / 1000;
-      const databaseBytes = manifest.database.kind === 'pglite-files' ? manifest.database.written.storedBytes : manifest.database.repositoryBytes;
+      const databaseBytes = manifest.database.kind === 'pglite-files' ? manifest.database.addedBytes : manifest.database.repositoryBytes;
       const result = { manifest, seconds, sizeBytes: databaseBytes + manifest.blobs.addedBytes };
       this.state.lastSuccess = new Date(manifest.startedAt);
       this.state.lastDurationSeconds = seconds;

@@ -92,7 +92,7 @@ async function repositoryFor(settings: Config, idOrPath: string): Promise<Backup
 function describe(manifest: BackupManifest): string {
   const database =
     manifest.database.kind === 'pglite-files'
-      ? `database ${formatBytes(manifest.database.written.contentBytes)} → ${formatBytes(manifest.database.written.storedBytes)}`
+      ? `database ${formatBytes(manifest.database.bytes)} in ${manifest.database.files} files (${formatBytes(manifest.database.addedBytes)} new)`
       : `pgBackRest ${manifest.database.type} set ${manifest.database.label}`;
   const rows = Object.values(manifest.tables).reduce((sum, t) => sum + t.rows, 0);
   return `${manifest.startedAt}  ${manifest.backend}  ${database}, ${rows} rows; ${manifest.blobs.count} blobs (${formatBytes(manifest.blobs.bytes)}, ${manifest.blobs.added} new)${manifest.encrypted ? '  encrypted' : ''}`;
