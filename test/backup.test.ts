@@ -337,11 +337,13 @@ describe('lake backup and restore', { skip: serverSkip }, () => {
 
 describe('erasing a user from backups', { skip: serverSkip }, () => {
   let cli: CliTestLake;
+  /** A name that appears nowhere else, to look for in the restored files. */
+  const ALICE = 'alice-zq7marker';
 
   before(async () => {
     cli = await cliTestLake('lake-backup-erase-');
     cli.env.LAKE_BACKUP_DIR = path.join(cli.dir, 'repository');
-    await imported(cli.env, [path.join(FIXTURES, 'google', 'location-records'), '--user', 'alice']);
+    await imported(cli.env, [path.join(FIXTURES, 'google', 'location-records'), '--user', ALICE]);
     await imported(cli.env, [path.join(FIXTURES, 'google', 'semantic-location-history'), '--user', 'bob']);
   });
 
@@ -352,12 +354,12 @@ describe('erasing a user from backups', { skip: serverSkip }, () => {
   test('prune --erase rewrites each backup without the user: bob unchanged, alice and her blob copies gone, the backup still verifies', async () => {
     const made = JSON.parse(await ok(cli.env, ['backup', '--json'])) as BackupManifest;
     const bobBefore = await exportOf(cli.env, 'bob');
-    const refused = await lake(cli.env, ['backup', 'prune', '--erase', 'alice']);
+    const refused = await lake(cli.env, ['backup', 'prune', '--erase', ALICE]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /cannot be undone: add --yes/);
     const blobsBefore = (await listLines(cli.env.LAKE_BACKUP_DIR!, made.id, made.blobs.file)).map((line) => line.split(' ')[0]!);
 
-    const erased = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', 'alice', '--yes', '--json'])) as {
+    const erased = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', ALICE, '--yes', '--json'])) as {
       rewritten: { id: string; rows: number }[];
       blobCopiesRemoved: number;
     };
@@ -381,6 +383,13 @@ describe('erasing a user from backups', { skip: serverSkip }, () => {
     const restoredEnv = { ...cli.env, LAKE_DATA_DIR: target };
     await ok(restoredEnv, ['restore', made.id]);
     assert.deepEqual(await exportOf(restoredEnv, 'bob'), bobBefore);
+    // Nothing of alice's is left in the restored files: not in a table file (rewritten), not in the WAL.
+    const marker = Buffer.from(ALICE);
+    for (const entry of await readdir(target, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      assert.equal((await readFile(file)).indexOf(marker), -1, `${ALICE} is still written in ${path.relative(target, file)}`);
+    }
     const opened = await Lake.open(loadConfig(restoredEnv), { brief: true });
     try {
       const users = await opened.db.query<{ name: string }>(`SELECT name FROM user_data.users ORDER BY name`);
@@ -391,7 +400,7 @@ describe('erasing a user from backups', { skip: serverSkip }, () => {
       await opened.close();
     }
     // A second pass finds alice nowhere.
-    const again = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', 'alice', '--yes', '--json'])) as { rewritten: unknown[]; without: string[] };
+    const again = JSON.parse(await ok(cli.env, ['backup', 'prune', '--erase', ALICE, '--yes', '--json'])) as { rewritten: unknown[]; without: string[] };
     assert.deepEqual(again.rewritten, []);
     assert.deepEqual(again.without, [made.id]);
   });

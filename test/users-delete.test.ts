@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -192,4 +192,32 @@ test('the text report lists the tables and says backups still hold the data', as
   assert.match(text.stdout, /user_data\.items\s+3/);
   assert.match(text.stdout, /blobs removed\s+1/);
   assert.match(text.stdout, /backups made before the erasure still hold the data/);
+});
+
+test('--scrub rewrites the tables that held the rows and, embedded, drops the WAL that recorded them', async () => {
+  // A name and a title that appear nowhere else, to look for in the database's files.
+  const name = 'carol-zq7scrub';
+  const title = 'carol-zq7scrub-search-words';
+  await withLake(async (opened) => {
+    const { userId } = await createUser(opened.db, name);
+    await opened.db.asUser(userId, (tx) =>
+      tx.query(
+        `INSERT INTO user_data.items (user_id, occurred_at, content_hash, kind, source, title) VALUES ($1, '2024-03-11T12:00:00Z', '\\x01', 'search', 'test', $2)`,
+        [userId, title],
+      ),
+    );
+  });
+  const erased = await lake(['users', 'delete', name, '--yes', '--scrub', '--json']);
+  assert.equal(erased.code, 0, erased.stderr);
+  const result = JSON.parse(erased.stdout) as { scrubbed: boolean; rows: Record<string, number> };
+  assert.equal(result.scrubbed, true);
+  assert.equal(result.rows['user_data.items'], 1);
+  if (!cli.env.DATABASE_URL) {
+    const hot = path.join(cli.env.LAKE_DATA_DIR!, 'hot');
+    for (const entry of await readdir(hot, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const bytes = await readFile(path.join(entry.parentPath, entry.name));
+      for (const marker of [name, title]) assert.equal(bytes.indexOf(marker), -1, `${marker} is still written in ${path.relative(hot, path.join(entry.parentPath, entry.name))}`);
+    }
+  }
 });

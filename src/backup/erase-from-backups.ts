@@ -11,7 +11,7 @@
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { eraseUser } from '../query/erase.js';
+import { eraseUser, scrubErasedRows } from '../query/erase.js';
 import { BlobStore } from '../store/blob-store.js';
 import { writeBackupFile } from './backup-file.js';
 import { linesOf, restoreTree, storeTree } from './file-tree.js';
@@ -75,6 +75,8 @@ async function rewriteWithout(repository: BackupRepository, manifest: BackupMani
       // The scratch store and upload directory are empty: the backup's blob copies are dealt with below.
       const erased = await eraseUser(db, new BlobStore(path.join(scratch, 'no-blobs')), path.join(scratch, 'no-uploads'), name, 'cli');
       erasedRows = erased.rowsTotal;
+      // Their bytes out of the table files and the WAL too, not only out of sight.
+      await scrubErasedRows(db, erased.rows);
       tables = await tableChecksums(db);
       await db.transaction(async (tx) => {
         await tx.query(`SET LOCAL row_security = off`);

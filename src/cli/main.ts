@@ -90,8 +90,9 @@ program.commands
   .description('erase a user: every row of theirs in every table, their keys, uploads, jobs and the blobs only they have')
   .argument('<name>')
   .option('--yes', 'do not ask for the name again (required when not on a terminal)')
+  .option('--scrub', 'also rewrite the tables that held their rows (VACUUM FULL; other requests wait) so their bytes leave the files, and on the embedded database the WAL')
   .option('--json', 'print per-table counts, blobs removed and bytes freed as JSON')
-  .action(async (name: string, options: { yes?: boolean; json?: boolean }) => {
+  .action(async (name: string, options: { yes?: boolean; scrub?: boolean; json?: boolean }) => {
     assertUserName(name);
     const { deleteUserCommand } = await import('./users.js');
     await deleteUserCommand(config(), name, options);

@@ -53,12 +53,12 @@ export async function revokeKeyCommand(settings: Config, keyId: string, options:
  * `lake users delete NAME`: erase the user and everything theirs (query/erase.ts). Without --yes,
  * the name is typed again on a terminal; elsewhere it is refused.
  */
-export async function deleteUserCommand(settings: Config, name: string, options: { yes?: boolean; json?: boolean }): Promise<void> {
+export async function deleteUserCommand(settings: Config, name: string, options: { yes?: boolean; scrub?: boolean; json?: boolean }): Promise<void> {
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!options.yes && !interactive) {
     throw new LakeError('USAGE', `not erasing user ${name}: this deletes all their data for good; pass --yes to confirm (not on a terminal)`);
   }
-  const { eraseUser, erasableUserId, BACKUP_NOTE } = await import('../query/erase.js');
+  const { eraseUser, erasableUserId, scrubErasedRows, BACKUP_NOTE } = await import('../query/erase.js');
   await withLake(settings, async (lake) => {
     if (!options.yes) {
       await erasableUserId(lake.db, name);
@@ -66,12 +66,14 @@ export async function deleteUserCommand(settings: Config, name: string, options:
       if (typed.trim() !== name) throw new LakeError('USAGE', `not erasing user ${name}: the name typed again did not match`);
     }
     const result = await eraseUser(lake.db, lake.blobs, lake.config.uploadDir, name, 'cli');
-    if (options.json) return printJson(result);
+    if (options.scrub) await scrubErasedRows(lake.db, result.rows);
+    if (options.json) return printJson({ ...result, scrubbed: Boolean(options.scrub) });
     console.log(`erased user ${name}: ${result.rowsTotal} row${result.rowsTotal === 1 ? '' : 's'}`);
     for (const [table, n] of Object.entries(result.rows)) if (n > 0) console.log(`  ${table.padEnd(32)} ${n}`);
     console.log(`  upload files removed             ${result.uploadFilesRemoved}`);
     console.log(`  blobs removed                    ${result.blobsRemoved} (${result.bytesFreed} bytes freed; ${result.blobsKept} shared with other users kept)`);
     console.log('verified: no table holds a row of the user');
+    if (options.scrub) console.log(`scrubbed: the tables that held their rows rewritten (VACUUM FULL)${lake.db.backend === 'embedded' ? ', the WAL that recorded the deletes removed' : ''}`);
     console.log(`note: ${result.note}`);
   });
 }

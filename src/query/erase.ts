@@ -155,3 +155,23 @@ export async function eraseUser(db: Database, store: BlobStore, uploadDir: strin
     note: BACKUP_NOTE,
   };
 }
+
+/**
+ * DELETE makes the rows invisible at once, but their bytes stay in the tables' files until the
+ * space is reused, and in the WAL. Scrubbing rewrites each table that held the erased rows
+ * (VACUUM FULL: each table is locked while it is rewritten, so other requests wait), then, on the
+ * embedded database, switches the WAL to new segments and checkpoints past them with recycling
+ * off, so the segments that recorded the deletes are deleted rather than renamed for reuse. A
+ * server's checkpointer keeps its own WAL settings, and archived WAL (pgBackRest) holds the
+ * records until its sets expire.
+ */
+export async function scrubErasedRows(db: Database, rows: Readonly<Record<string, number>>): Promise<void> {
+  if (db.backend === 'embedded') await db.query(`SET wal_recycle = off`);
+  for (const [table, n] of Object.entries(rows)) if (n > 0) await db.query(`VACUUM FULL ${quoted(table)}`);
+  if (db.backend !== 'embedded') return;
+  for (let i = 0; i < 2; i++) {
+    await db.query(`SELECT pg_switch_wal()`);
+    await db.query(`CHECKPOINT`);
+  }
+  await db.query(`RESET wal_recycle`);
+}
