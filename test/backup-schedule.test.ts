@@ -223,7 +223,7 @@ describe('the schedule in a running server', () => {
       assert.ok(duration > 0 && duration < 600, `duration ${duration}`);
       const database = newest.manifest.database;
       assert.equal(database.kind, BACKEND === 'server' ? 'pgbackrest' : 'pglite-files');
-      const databaseBytes = database.kind === 'pglite-files' ? database.written.storedBytes : database.repositoryBytes;
+      const databaseBytes = database.kind === 'pglite-files' ? database.addedBytes : database.repositoryBytes;
       assert.ok(databaseBytes > 0);
       assert.equal(metric(text, 'lake_backup_last_size_bytes'), databaseBytes + newest.manifest.blobs.addedBytes);
       assert.equal(metric(text, 'lake_backup_running'), 0);
