@@ -18,7 +18,7 @@ import { linesOf, restoreTree, storeTree } from './file-tree.js';
 import type { BackupManifest, BackupRepository } from './repository.js';
 import { databaseListLines, listedBlobs } from './restore.js';
 import { removeUnlistedBlobs } from './retention.js';
-import { tableChecksums } from './table-checksums.js';
+import { tableChecksums, withDatabaseCopy } from './table-checksums.js';
 
 export interface BackupErasure {
   /** Backups rewritten without the user, with the rows removed from each. */
@@ -60,32 +60,24 @@ async function rewriteWithout(repository: BackupRepository, manifest: BackupMani
   try {
     const source = `${manifest.id}/${manifest.database.file}`;
     await restoreTree(databaseListLines(repository, manifest), files, repository, source);
-    const { openEmbedded } = await import('../db/adapters/embedded.js');
-    const db = await openEmbedded({
-      directory: files,
-      cacheDir: config.cacheDir,
-      session: { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs },
-    });
-    let erasedRows: number;
-    let tables: BackupManifest['tables'];
     const referenced = new Set<string>();
-    try {
+    const erasure = await withDatabaseCopy(files, config, async (db) => {
       const present = await db.query(`SELECT 1 FROM user_data.users WHERE name = $1`, [name]);
       if (present.rows.length === 0) return null;
       // The scratch store and upload directory are empty: the backup's blob copies are dealt with below.
       const erased = await eraseUser(db, new BlobStore(path.join(scratch, 'no-blobs')), path.join(scratch, 'no-uploads'), name, 'cli');
-      erasedRows = erased.rowsTotal;
       // Their bytes out of the table files and the WAL too, not only out of sight.
       await scrubErasedRows(db, erased.rows);
-      tables = await tableChecksums(db);
+      const tables = await tableChecksums(db);
       await db.transaction(async (tx) => {
         await tx.query(`SET LOCAL row_security = off`);
         const { rows } = await tx.query<{ sha256: string }>(`SELECT DISTINCT encode(sha256, 'hex') AS sha256 FROM user_data.blob_refs`);
         for (const row of rows) referenced.add(row.sha256);
       });
-    } finally {
-      await db.close();
-    }
+      return { erasedRows: erased.rowsTotal, tables };
+    });
+    if (!erasure) return null;
+    const { erasedRows, tables } = erasure;
     const stamp = Date.now().toString(36);
     const databaseFile = `database.${stamp}.dpk`;
     const blobsFile = `blobs.${stamp}.dpk`;

@@ -18,7 +18,7 @@ import { writeBackupFile } from './backup-file.js';
 import { copyTree, linesOf, storeTree } from './file-tree.js';
 import { type BackupManifest, BackupRepository, MANIFEST_FORMAT } from './repository.js';
 import { pruneBackups, type PruneResult } from './retention.js';
-import { tableChecksums, type TableChecksum } from './table-checksums.js';
+import { tableChecksums, type TableChecksum, withDatabaseCopy } from './table-checksums.js';
 
 export const DATABASE_FILE = 'database.dpk';
 export const BLOB_LIST_FILE = 'blobs.dpk';
@@ -71,7 +71,7 @@ export async function makeBackup(lake: Lake, repository: BackupRepository, optio
       }));
       // After the pause: the copy opened on its own (a restore will have to), every table counted and checksummed.
       options.onProgress?.({ phase: 'check', bytes: 0, totalBytes: null });
-      tables = await checksumsOfCopy(staging, lake.config);
+      tables = await withDatabaseCopy(staging, lake.config, tableChecksums);
       const postgresMajor = (await readFile(path.join(staging, 'PG_VERSION'), 'utf8')).trim();
       // Each file stored like a blob (only those the repository lacks are written), then their list.
       const stored = await storeTree(staging, repository, (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied }));
@@ -143,20 +143,6 @@ async function walInUse(tx: Transaction): Promise<{ from: string; to: string }> 
 
 function isWalSegment(relative: string): boolean {
   return /^pg_wal\/[0-9A-F]{24}$/.test(relative);
-}
-
-async function checksumsOfCopy(directory: string, config: Lake['config']): Promise<Record<string, TableChecksum>> {
-  const { openEmbedded } = await import('../db/adapters/embedded.js');
-  const db = await openEmbedded({
-    directory,
-    cacheDir: config.cacheDir,
-    session: { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs },
-  });
-  try {
-    return await tableChecksums(db);
-  } finally {
-    await db.close();
-  }
 }
 
 async function schemaAndIdentity(db: Queryable): Promise<{ schemaVersion: number; lakeId: string }> {

@@ -22,7 +22,7 @@ import { BlobStore, isBlobTier, type BlobTier } from '../store/blob-store.js';
 import { readBackupFile } from './backup-file.js';
 import { restoreTree } from './file-tree.js';
 import type { BackupManifest, BackupRepository } from './repository.js';
-import { checksumDifferences, tableChecksums } from './table-checksums.js';
+import { checksumDifferences, tableChecksums, withDatabaseCopy } from './table-checksums.js';
 
 export interface ListedBlob {
   sha256: string;
@@ -103,22 +103,12 @@ async function restoreEmbeddedDatabase(repository: BackupRepository, manifest: B
   if (restored.files !== manifest.database.files) {
     throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: its database list names ${restored.files} files, its manifest says ${manifest.database.files}`);
   }
-  const { openEmbedded } = await import('../db/adapters/embedded.js');
-  const db = await openEmbedded({
-    directory,
-    cacheDir: config.cacheDir,
-    session: { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs },
-  });
-  try {
-    const actual = await tableChecksums(db);
-    const differences = checksumDifferences(manifest.tables, actual);
-    if (differences.length > 0) {
-      throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: the restored database does not hold what the backup recorded: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}`);
-    }
-    return { tables: Object.keys(actual).length, rows: Object.values(actual).reduce((sum, t) => sum + t.rows, 0), bytes: restored.bytes };
-  } finally {
-    await db.close();
+  const actual = await withDatabaseCopy(directory, config, tableChecksums);
+  const differences = checksumDifferences(manifest.tables, actual);
+  if (differences.length > 0) {
+    throw new LakeError('BACKUP_CORRUPT', `backup ${manifest.id}: the restored database does not hold what the backup recorded: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}`);
   }
+  return { tables: Object.keys(actual).length, rows: Object.values(actual).reduce((sum, t) => sum + t.rows, 0), bytes: restored.bytes };
 }
 
 export interface RestoreTarget {

@@ -1,7 +1,8 @@
 // Every table's row count and a checksum of its rows, to prove that a restored copy holds what the
 // backup saw. The checksum is the sum of each row's MD5 (its first 60 bits as a number): it does
 // not depend on the order rows are read in, and costs one scan and no sort.
-import type { Queryable } from '../db/database.js';
+import type { Config } from '../config/config.js';
+import type { Database, Queryable } from '../db/database.js';
 
 export interface TableChecksum {
   rows: number;
@@ -48,4 +49,23 @@ export function checksumDifferences(expected: Record<string, TableChecksum>, act
   }
   for (const table of Object.keys(actual)) if (!(table in expected)) differences.push(`${table} is not in the backup's record`);
   return differences;
+}
+
+/** Open the embedded database files in `directory` (a copy, a restore, a scratch directory) for `work`, and close them. */
+export async function withDatabaseCopy<T>(
+  directory: string,
+  config: Pick<Config, 'workMem' | 'maintenanceWorkMem' | 'statementTimeoutMs' | 'cacheDir'>,
+  work: (db: Database) => Promise<T>,
+): Promise<T> {
+  const { openEmbedded } = await import('../db/adapters/embedded.js');
+  const db = await openEmbedded({
+    directory,
+    cacheDir: config.cacheDir,
+    session: { workMem: config.workMem, maintenanceWorkMem: config.maintenanceWorkMem, statementTimeoutMs: config.statementTimeoutMs },
+  });
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
 }
