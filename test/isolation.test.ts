@@ -79,6 +79,11 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
           VALUES ($1, '2024-03-10T12:00:00Z', '2024-03-10T12:00:00Z', $2, 52.5, 13.4, 'test')`,
     params: (u, n) => [u, Buffer.from([n])],
   },
+  'timeseries.location_tiles': {
+    sql: `INSERT INTO timeseries.location_tiles (user_id, level, period, cell, start, points, first_at, last_at)
+          VALUES ($1, 19, 'day', $2, '2024-03-10T00:00:00Z', 1, '2024-03-10T12:00:00Z', '2024-03-10T12:00:00Z')`,
+    params: (u, n) => [u, n],
+  },
   'timeseries.measurements': {
     sql: `INSERT INTO timeseries.measurements (user_id, measured_at, content_hash, metric, value, unit, source)
           VALUES ($1, '2024-03-10T12:00:00Z', $2, 'steps', 100, 'count', 'test')`,
@@ -120,6 +125,10 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
     params: (u) => [u],
   },
   'audit.events': { sql: `INSERT INTO audit.events (user_id, actor, action) VALUES ($1, 'test', 'create')`, params: (u) => [u] },
+  'lake.console_links': {
+    sql: `INSERT INTO lake.console_links (user_id, token_hash, expires_at) VALUES ($1, $2, now() + interval '10 minutes')`,
+    params: (u, n) => [u, Buffer.alloc(32, n)],
+  },
 };
 
 function uuid(n: number, kind: number): string {

@@ -34,6 +34,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { placeRoutes } from './routes/places.js';
 import { searchRoutes } from './routes/search.js';
 import { statsRoutes } from './routes/stats.js';
+import { tileRoutes } from './routes/tiles.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { JobRunner } from './jobs/runner.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -190,6 +191,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
       await registerRateLimit(v1, lake.config);
       timelineRoutes(v1, context);
       locationRoutes(v1, context);
+      tileRoutes(v1, context);
       itemRoutes(v1, context);
       statsRoutes(v1, context);
       exportRoutes(v1, context);

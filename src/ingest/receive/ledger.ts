@@ -193,7 +193,8 @@ const LOCATION_POINTS = 'timeseries.location_points';
 /** Remove what a file loaded (its rows name it as their import file): for a file found infected. */
 export async function removeFileRows(db: Database, userId: string, fileId: string, tables: readonly string[]): Promise<number> {
   return asUser(db, userId, async (tx) => {
-    // The hours whose first point may go: their summary (timeseries.location_hours) is redone after.
+    // The hours whose first point may go: their summaries (timeseries.location_hours, and the
+    // counts per map cell of their days in timeseries.location_tiles) are redone after.
     const hours = tables.includes(LOCATION_POINTS)
       ? (await tx.query<{ hours: Date[] | null }>(
           `SELECT array_agg(DISTINCT date_bin(interval '1 hour', recorded_at, timestamptz 'epoch')) AS hours FROM ${LOCATION_POINTS} WHERE import_file_id = $1`,
@@ -202,7 +203,7 @@ export async function removeFileRows(db: Database, userId: string, fileId: strin
       : null;
     let removed = 0;
     for (const table of tables) removed += (await tx.query(`DELETE FROM ${table} WHERE import_file_id = $1`, [fileId])).rowCount;
-    if (hours) await tx.query(`SELECT timeseries.refresh_location_hours($1::timestamptz[])`, [hours]);
+    if (hours) await tx.query(`SELECT timeseries.refresh_location_hours($1::timestamptz[]), timeseries.refresh_location_tiles($1::timestamptz[])`, [hours]);
     return removed;
   });
 }

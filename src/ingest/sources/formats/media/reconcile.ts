@@ -190,12 +190,14 @@ export async function reconcileMediaCounted(db: Database, userId: string): Promi
        SELECT count(*)::int AS n, min(recorded_at) AS first, max(recorded_at) AS last FROM inserted`,
       [userId],
     );
-    // The hours those points left or joined: their first points (timeseries.location_hours) again.
-    await q(`SELECT timeseries.refresh_location_hours(ARRAY(
-               SELECT c.old_taken_at FROM lake_media_changed c WHERE c.old_taken_at IS NOT NULL
-               UNION
-               SELECT m.taken_at FROM user_data.media m JOIN lake_media_changed c ON c.sha256 = m.sha256
-                WHERE m.user_id = $1 AND m.taken_at IS NOT NULL))`);
+    // The hours those points left or joined: their first points (timeseries.location_hours) again,
+    // and their days' counts per map cell (timeseries.location_tiles).
+    await q(`SELECT timeseries.refresh_location_hours(moved), timeseries.refresh_location_tiles(moved)
+               FROM (SELECT ARRAY(
+                       SELECT c.old_taken_at FROM lake_media_changed c WHERE c.old_taken_at IS NOT NULL
+                       UNION
+                       SELECT m.taken_at FROM user_data.media m JOIN lake_media_changed c ON c.sha256 = m.sha256
+                        WHERE m.user_id = $1 AND m.taken_at IS NOT NULL) AS moved) AS instants`);
 
     // What stayed alone, among the new rows: noted on their import file and in the report.
     const notes = await tx.query<{ path: string; note: string }>(

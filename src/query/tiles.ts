@@ -1,0 +1,304 @@
+// Map tiles (GET /v1/tiles/{z}/{x}/{y}.mvt): the user's location points, their counts per cell,
+// visits and places, as the layers of a Mapbox Vector Tile. Each layer is found by one query under
+// row-level security and written by geo/mvt.ts (ST_AsMVT is not in the embedded database's PostGIS).
+//
+//   cells   zoom 0-12: 128 × 128 cells per tile, counted from timeseries.location_tiles (migration
+//           0024) at the next stored level at or above z + 7; a time range is read as whole years,
+//           months and days of it and the points of the days its ends cut, so the counts are exact
+//           for any range and a tile reads a bounded number of rows.
+//   points  zoom 13-22: each point, found through the 0.01° grid cells of its index (user_id, cell)
+//           (migration 0015), at most MAX_TILE_POINTS per tile.
+//   visits  zoom 10-22, at most MAX_TILE_FEATURES (the latest); places at every zoom, at most
+//           MAX_TILE_FEATURES (the most visited).
+//
+// A feature belongs to the tile its position falls in (west and north edges inclusive), so each
+// appears in exactly one tile of a zoom: no buffer around the tile.
+import type { Queryable } from '../db/database.js';
+import { cellCondition, cellOf, type CellRange } from '../geo/cells.js';
+import { EXTENT, encodeTile, tileLatitude, tileLongitude, worldPosition, type Layer, type PointFeature } from '../geo/mvt.js';
+import { SqlParams, type TimeRange } from './sql.js';
+
+export const TILE_LAYERS = ['points', 'cells', 'visits', 'places'] as const;
+export type TileLayer = (typeof TILE_LAYERS)[number];
+export const MAX_ZOOM = 22;
+
+/** The zooms each layer is drawn at (inclusive). */
+export const LAYER_ZOOMS: Record<TileLayer, readonly [number, number]> = {
+  cells: [0, 12],
+  points: [13, MAX_ZOOM],
+  visits: [10, MAX_ZOOM],
+  places: [0, MAX_ZOOM],
+};
+
+/** Points in one tile at most (a street tile of a place visited daily for years holds more). */
+export const MAX_TILE_POINTS = 50_000;
+/** Visits or places in one tile at most. */
+export const MAX_TILE_FEATURES = 10_000;
+
+/** Cells per tile side: 2^CELL_BITS (128: 32 tile units each). */
+const CELL_BITS = 7;
+/** The levels of timeseries.location_tiles (migration 0024); its codes are computed at the finest. */
+const LEVELS = [7, 10, 13, 16, 19] as const;
+const FINEST = 19;
+
+export function layersAt(z: number): TileLayer[] {
+  return TILE_LAYERS.filter((layer) => z >= LAYER_ZOOMS[layer][0] && z <= LAYER_ZOOMS[layer][1]);
+}
+
+/** The Morton code of (x, y), each below 2^16: x in the even bits, y in the odd ones. */
+export function morton(x: number, y: number): number {
+  let code = 0;
+  for (let bit = 0; bit < 16; bit++) code += (((x >> bit) & 1) + ((y >> bit) & 1) * 2) * 4 ** bit;
+  return code;
+}
+
+/** (x, y) of a Morton code below 2^32. */
+function unmorton(code: number): [number, number] {
+  let x = 0;
+  let y = 0;
+  for (let bit = 0; bit < 16; bit++) {
+    const pair = Math.floor(code / 4 ** bit) % 4;
+    x |= (pair & 1) << bit;
+    y |= (pair >> 1) << bit;
+  }
+  return [x, y];
+}
+
+type Period = 'year' | 'month' | 'day';
+const PERIODS: readonly Period[] = ['year', 'month', 'day'];
+
+function floorTo(period: Period, at: Date): Date {
+  const y = at.getUTCFullYear();
+  if (period === 'year') return new Date(Date.UTC(y, 0, 1));
+  if (period === 'month') return new Date(Date.UTC(y, at.getUTCMonth(), 1));
+  return new Date(Date.UTC(y, at.getUTCMonth(), at.getUTCDate()));
+}
+
+function ceilTo(period: Period, at: Date): Date {
+  const floor = floorTo(period, at);
+  if (floor.getTime() === at.getTime()) return floor;
+  if (period === 'year') return new Date(Date.UTC(floor.getUTCFullYear() + 1, 0, 1));
+  if (period === 'month') return new Date(Date.UTC(floor.getUTCFullYear(), floor.getUTCMonth() + 1, 1));
+  return new Date(floor.getTime() + 86_400_000);
+}
+
+/** Rows of one period of location_tiles whose start is in [from, to); null leaves an end open. */
+export interface PeriodSpan {
+  period: Period;
+  from: Date | null;
+  to: Date | null;
+}
+
+/**
+ * A time range as whole years, then whole months and whole days at its ends, then the points of
+ * the days its ends cut: at most one span of years, two of months and days, two of points.
+ */
+export function splitRange(range: TimeRange): { spans: PeriodSpan[]; points: TimeRange[] } {
+  const spans: PeriodSpan[] = [];
+  const points: TimeRange[] = [];
+  const split = (from: Date | null, to: Date | null, level: number): void => {
+    if (level === PERIODS.length) {
+      points.push({ from, to });
+      return;
+    }
+    const period = PERIODS[level]!;
+    const a = from && ceilTo(period, from);
+    const b = to && floorTo(period, to);
+    if (a && b && a.getTime() >= b.getTime()) {
+      split(from, to, level + 1);
+      return;
+    }
+    spans.push({ period, from: a, to: b });
+    if (from && a && from.getTime() < a.getTime()) split(from, a, level + 1);
+    if (to && b && b.getTime() < to.getTime()) split(b, to, level + 1);
+  };
+  split(range.from, range.to, 0);
+  return { spans, points };
+}
+
+export interface TileRequest {
+  z: number;
+  x: number;
+  y: number;
+  layers: readonly TileLayer[];
+  range: TimeRange;
+}
+
+const time = (column: string, range: TimeRange, params: SqlParams): string[] =>
+  [
+    range.from ? `${column} >= ${params.add(range.from)}::timestamptz` : null,
+    range.to ? `${column} < ${params.add(range.to)}::timestamptz` : null,
+  ].filter((c): c is string => c !== null);
+
+const seconds = (column: string) => `floor(extract(epoch FROM ${column}))::float8`;
+
+/** The cells layer: 128 × 128 cells of the tile, each with its points' count and first and last times. */
+async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promise<PointFeature[]> {
+  const wanted = z + CELL_BITS;
+  const level = LEVELS.find((l) => l >= wanted)!;
+  const params = new SqlParams();
+  // The tile's cells at the stored level: one range of codes.
+  const tileCode = morton(x, y);
+  const low = tileCode * 4 ** (level - z);
+  const high = (tileCode + 1) * 4 ** (level - z) - 1;
+  const lo = `${params.add(low)}::bigint`;
+  const hi = `${params.add(high)}::bigint`;
+  const { spans, points } = splitRange(range);
+  const parts = spans.map((span) => {
+    const conditions = [`level = ${params.add(level)}::smallint`, `period = ${params.add(span.period)}`, `cell BETWEEN ${lo} AND ${hi}`, ...time('start', span, params)];
+    return `SELECT cell, points, first_at, last_at FROM timeseries.location_tiles WHERE ${conditions.join(' AND ')}`;
+  });
+  for (const part of points) {
+    parts.push(`SELECT cell, 1, recorded_at, recorded_at
+                  FROM (SELECT timeseries.location_tile_cell(lat, lon) >> ${params.add(2 * (FINEST - level))}::integer AS cell, recorded_at
+                          FROM timeseries.location_points WHERE ${time('recorded_at', part, params).join(' AND ')}) AS edge
+                 WHERE cell BETWEEN ${lo} AND ${hi}`);
+  }
+  const result = await tx.query<{ code: number; n: number; first: number; last: number }>(
+    `SELECT (cell >> ${params.add(2 * (level - wanted))}::integer)::float8 AS code, sum(points)::float8 AS n,
+            ${seconds('min(first_at)')} AS first, ${seconds('max(last_at)')} AS last
+       FROM (${parts.join(' UNION ALL ')}) AS counted (cell, points, first_at, last_at)
+      GROUP BY 1 ORDER BY 1`,
+    params.values,
+  );
+  const base = tileCode * 4 ** CELL_BITS;
+  const size = EXTENT / 2 ** CELL_BITS;
+  return result.rows.map((row) => {
+    const [cx, cy] = unmorton(row.code - base);
+    return { x: (cx + 0.5) * size, y: (cy + 0.5) * size, properties: { count: row.n, first: row.first, last: row.last } };
+  });
+}
+
+/** Latitude and longitude bounds of the tile, a hair wider (the exact test is on the position: inTile). */
+function bounds({ z, x, y }: TileRequest): { south: number; north: number; west: number; east: number } {
+  const margin = 1e-9;
+  const last = 2 ** z - 1;
+  return {
+    // The top and bottom rows reach the poles: positions beyond Mercator's limit are drawn at the edge.
+    north: y === 0 ? 90 : tileLatitude(y, z) + margin,
+    south: y === last ? -90 : tileLatitude(y + 1, z) - margin,
+    west: tileLongitude(x, z) - margin,
+    east: tileLongitude(x + 1, z) + margin,
+  };
+}
+
+/** The position in tile units, or null when it falls in another tile. */
+function inTile(lat: number, lon: number, { z, x, y }: TileRequest): [number, number] | null {
+  const [wx, wy] = worldPosition(lat, lon, z);
+  const size = 2 ** z;
+  const tx = Math.min(Math.floor(wx), size - 1);
+  const ty = Math.min(Math.floor(wy), size - 1);
+  if (tx !== x || ty !== y) return null;
+  return [Math.min((wx - x) * EXTENT, EXTENT - 1), Math.min((wy - y) * EXTENT, EXTENT - 1)];
+}
+
+/** The 0.01° grid cells (geo/cells.ts) under the tile: a range of columns for each row of cells. */
+function gridRanges(box: { south: number; north: number; west: number; east: number }): CellRange[] {
+  const firstRow = Math.floor((Math.max(box.south, -90) + 90) * 100);
+  const lastRow = Math.floor((Math.min(box.north, 90) + 90) * 100);
+  const ranges: CellRange[] = [];
+  for (let row = firstRow; row <= lastRow; row++) {
+    const lat = (row + 0.5) / 100 - 90; // within the row
+    ranges.push([cellOf(lat, Math.max(box.west, -180)), cellOf(lat, Math.min(box.east, 180))]);
+  }
+  return ranges;
+}
+
+async function pointsLayer(tx: Queryable, request: TileRequest): Promise<PointFeature[]> {
+  const box = bounds(request);
+  const params = new SqlParams();
+  const where = [
+    cellCondition(gridRanges(box), (cell) => params.add(cell))!,
+    `lat BETWEEN ${params.add(box.south)}::float8 AND ${params.add(box.north)}::float8`,
+    `lon BETWEEN ${params.add(box.west)}::float8 AND ${params.add(box.east)}::float8`,
+    ...time('recorded_at', request.range, params),
+  ];
+  const result = await tx.query<{ lat: number; lon: number; t: number; accuracy: number | null }>(
+    `SELECT lat, lon, ${seconds('recorded_at')} AS t, accuracy_m::float8 AS accuracy
+       FROM timeseries.location_points WHERE ${where.join(' AND ')}
+      LIMIT ${params.add(MAX_TILE_POINTS)}`,
+    params.values,
+  );
+  const features: PointFeature[] = [];
+  for (const row of result.rows) {
+    const at = inTile(row.lat, row.lon, request);
+    if (at) features.push({ x: at[0], y: at[1], properties: { t: row.t, accuracy: row.accuracy ?? undefined } });
+  }
+  return features;
+}
+
+async function visitsLayer(tx: Queryable, request: TileRequest): Promise<PointFeature[]> {
+  const box = bounds(request);
+  const params = new SqlParams();
+  const lat = 'coalesce(v.lat, p.lat)';
+  const lon = 'coalesce(v.lon, p.lon)';
+  const where = [
+    `${lat} BETWEEN ${params.add(box.south)}::float8 AND ${params.add(box.north)}::float8`,
+    `${lon} BETWEEN ${params.add(box.west)}::float8 AND ${params.add(box.east)}::float8`,
+  ];
+  // A visit belongs to a range when the two overlap, as in /v1/visits.
+  if (request.range.from) where.push(`v.ended_at >= ${params.add(request.range.from)}::timestamptz`);
+  if (request.range.to) where.push(`v.started_at < ${params.add(request.range.to)}::timestamptz`);
+  const result = await tx.query<{ id: string; place: string | null; lat: number; lon: number; start: number; end: number }>(
+    `SELECT encode(v.content_hash, 'hex') AS id, p.name AS place, ${lat} AS lat, ${lon} AS lon,
+            ${seconds('v.started_at')} AS start, ${seconds('v.ended_at')} AS end
+       FROM user_data.visits v LEFT JOIN user_data.places p ON p.user_id = v.user_id AND p.place_id = v.place_id
+      WHERE ${where.join(' AND ')}
+      ORDER BY v.started_at DESC, v.content_hash LIMIT ${params.add(MAX_TILE_FEATURES)}`,
+    params.values,
+  );
+  const features: PointFeature[] = [];
+  for (const row of result.rows.reverse()) {
+    const at = inTile(row.lat, row.lon, request);
+    if (at) features.push({ x: at[0], y: at[1], properties: { id: row.id, place: row.place ?? undefined, start: row.start, end: row.end } });
+  }
+  return features;
+}
+
+async function placesLayer(tx: Queryable, request: TileRequest): Promise<PointFeature[]> {
+  const box = bounds(request);
+  const params = new SqlParams();
+  const overlap: string[] = [];
+  if (request.range.from) overlap.push(`v.ended_at >= ${params.add(request.range.from)}::timestamptz`);
+  if (request.range.to) overlap.push(`v.started_at < ${params.add(request.range.to)}::timestamptz`);
+  const timed = overlap.length > 0;
+  // With a time range: the places visited in it, and their visits in it; without, every place.
+  const result = await tx.query<{ id: string; name: string | null; lat: number; lon: number; visits: number }>(
+    `SELECT p.place_id AS id, p.name, p.lat, p.lon, count(v.place_id)::float8 AS visits
+       FROM user_data.places p
+       LEFT JOIN user_data.visits v ON v.user_id = p.user_id AND v.place_id = p.place_id ${overlap.map((c) => `AND ${c}`).join(' ')}
+      WHERE p.lat BETWEEN ${params.add(box.south)}::float8 AND ${params.add(box.north)}::float8
+        AND p.lon BETWEEN ${params.add(box.west)}::float8 AND ${params.add(box.east)}::float8
+      GROUP BY p.place_id, p.name, p.lat, p.lon
+      ${timed ? 'HAVING count(v.place_id) > 0' : ''}
+      ORDER BY visits DESC, p.place_id LIMIT ${params.add(MAX_TILE_FEATURES)}`,
+    params.values,
+  );
+  const features: PointFeature[] = [];
+  for (const row of result.rows) {
+    const at = inTile(row.lat, row.lon, request);
+    if (at) features.push({ x: at[0], y: at[1], properties: { id: row.id, name: row.name ?? undefined, visits: row.visits } });
+  }
+  return features;
+}
+
+const MAKERS: Record<TileLayer, (tx: Queryable, request: TileRequest) => Promise<PointFeature[]>> = {
+  points: pointsLayer,
+  cells: cellsLayer,
+  visits: visitsLayer,
+  places: placesLayer,
+};
+
+/**
+ * The tile's bytes: the requested layers drawn at its zoom, those without features left out (a
+ * tile without any is zero bytes). Layers asked for outside their zooms are left out too.
+ */
+export async function makeTile(tx: Queryable, request: TileRequest): Promise<Buffer> {
+  const layers: Layer[] = [];
+  for (const name of request.layers) {
+    const [min, max] = LAYER_ZOOMS[name];
+    if (request.z < min || request.z > max) continue;
+    layers.push({ name, features: await MAKERS[name](tx, request) });
+  }
+  return encodeTile(layers);
+}
