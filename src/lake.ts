@@ -25,6 +25,12 @@ export interface OpenOptions {
   onMigrating?: () => void;
   /** Embedded: the command reads or writes a few rows (users, keys, doctor): start for that (EmbeddedOptions.brief). */
   brief?: boolean;
+  /**
+   * Embedded: while `lake serve` holds the database, go through it (its command socket, remote.ts)
+   * instead of failing with DATA_DIR_LOCKED. Default true; false for what needs the database to
+   * itself (serve, migrate, backup, blobs gc): they fail, naming the server.
+   */
+  throughServer?: boolean;
 }
 
 export class Lake {
@@ -39,6 +45,8 @@ export class Lake {
     /** Embedded: the database was new, made as a copy of this installation's migrated template (embedded-template.ts). */
     readonly copiedFromTemplate: boolean,
     private readonly releaseLock: (() => Promise<void>) | null,
+    /** Embedded: the running `lake serve` this lake goes through (its database is the server's), else null. */
+    readonly server: { pid: number; socket: string } | null = null,
   ) {
     this.blobs = new BlobStore(config.tiers.blobs);
   }
@@ -68,10 +76,15 @@ export class Lake {
       const { openServer } = await import('./db/adapters/server.js');
       db = await openServer({ url: config.databaseUrl, poolMax: config.poolMax, preparedStatements: config.preparedStatements, session });
     } else {
+      // A running `lake serve` holds the database: asked first, at once, never waited for.
+      if (!options.inMemory) {
+        const through = await Lake.openThroughServer(config, options);
+        if (through) return through;
+      }
       const { embeddedDirectory, openEmbedded } = await import('./db/adapters/embedded.js');
       const { lockDirectory } = await import('./db/adapters/directory-lock.js');
       const directory = options.inMemory ? null : embeddedDirectory(config.tiers.hot);
-      if (directory) releaseLock = await lockDirectory(config.tiers.hot);
+      if (directory) releaseLock = await lockDirectory(config.tiers.hot).catch((error) => lockedByServer(config, error));
       try {
         // Before opening, which would create a database where there was none.
         if (directory) binding = await DataDirBinding.before(config, 'embedded', directory);
@@ -112,11 +125,56 @@ export class Lake {
     }
   }
 
+  /**
+   * The lake through the running `lake serve` of this data directory, or null when none answers.
+   * Its database is the server's, migrated by it: nothing is migrated from here, and a schema older
+   * than this release's is SCHEMA_OUTDATED (restart the server, which migrates at start).
+   */
+  private static async openThroughServer(config: Config, options: OpenOptions): Promise<Lake | null> {
+    if (options.throughServer === false) return null;
+    const { connectRunningServer } = await import('./db/adapters/remote.js');
+    const db = await connectRunningServer(config.tiers.hot);
+    if (!db) return null;
+    try {
+      if (options.migrate ?? true) {
+        const { migrationStatus } = await import('./db/migrate.js');
+        const behind = (await migrationStatus(db, db.profile)).filter((m) => m.state === 'pending' || m.state === 'changed');
+        if (behind.length > 0) {
+          throw new LakeError(
+            'SCHEMA_OUTDATED',
+            `lake serve (pid ${db.server.pid}) holds the embedded database and has not applied migration ${behind.map((m) => String(m.version).padStart(4, '0')).join(', ')} of this release: restart lake serve (it migrates at start), then run the command again`,
+          );
+        }
+      }
+      performance.mark('lake:schema');
+      return new Lake(config, db, db.profile, null, false, null, db.server);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
   async close(): Promise<void> {
     performance.mark('lake:close');
     await this.db.close();
     await this.releaseLock?.();
   }
+}
+
+/** DATA_DIR_LOCKED, saying so when the holder is `lake serve` and this command cannot go through it. */
+async function lockedByServer(config: Config, error: unknown): Promise<never> {
+  if (error instanceof LakeError && error.code === 'DATA_DIR_LOCKED') {
+    const { runningServerPid } = await import('./db/adapters/remote.js');
+    const pid = await runningServerPid(config.tiers.hot);
+    if (pid !== null) {
+      throw new LakeError(
+        'DATA_DIR_LOCKED',
+        `the embedded database in ${config.tiers.hot} is held by lake serve (pid ${pid}), and this command needs it to itself: stop lake serve (kill -TERM ${pid}), run the command, start lake serve again`,
+        { cause: error },
+      );
+    }
+  }
+  throw error;
 }
 
 /** Create the tiers and prove each is writable, with one clear line when it is not. */

@@ -154,10 +154,14 @@ describe('the commands', () => {
       assert.deepEqual([ok.status, await ok.json()], [200, { items: [], next_cursor: null }]);
       assert.equal((await fetch(`${url}/v1/timeline`)).status, 401);
       if (BACKEND === 'embedded') {
-        // The embedded database belongs to the server while it runs: other commands say so.
-        const locked = await lake('keys', 'list', '--user', 'alice');
+        // The embedded database belongs to the server while it runs: other commands go through it
+        // (test/cli-through-serve.test.ts), and what needs it to itself says which server holds it.
+        const through = await lake('keys', 'list', '--user', 'alice', '--json');
+        assert.equal(through.code, 0, through.stderr);
+        assert.equal((JSON.parse(through.stdout) as { keyId: string }[])[0]?.keyId, keyId);
+        const locked = await lake('migrate');
         assert.equal(locked.code, 3);
-        assert.match(locked.stderr, /\[DATA_DIR_LOCKED\]/);
+        assert.match(locked.stderr, /held by lake serve \(pid \d+\).*\[DATA_DIR_LOCKED\]/);
       }
     } finally {
       server.kill('SIGTERM');

@@ -9,7 +9,8 @@ import { printJson } from './output.js';
 const HOUR_MS = 3_600_000;
 
 export async function gcCommand(settings: Config, options: { graceHours: number; dryRun?: boolean; json?: boolean }): Promise<void> {
-  const lake = await Lake.open(settings);
+  // Never beside a running server: a blob it is storing may not be referenced yet.
+  const lake = await Lake.open(settings, { throughServer: false });
   try {
     const result = await collectUnreferenced(lake.db, new BlobStore(settings.tiers.blobs), {
       graceMs: options.graceHours * HOUR_MS,

@@ -10,6 +10,8 @@ import { printJson } from './output.js';
 export interface DoctorReport {
   backend: Profile['backend'];
   database: string;
+  /** Embedded: the running `lake serve` this report went through (it holds the database), else null. */
+  throughServer: { pid: number; socket: string } | null;
   serverVersion: string;
   extensions: Record<string, { state: 'installed' | 'available' | 'missing'; version: string | null; note?: string }>;
   features: Record<string, { enabled: boolean; description: string; missing: string[] }>;
@@ -43,6 +45,7 @@ export async function doctor(lake: Lake): Promise<DoctorReport> {
   return {
     backend: profile.backend,
     database: lake.db.location,
+    throughServer: lake.server,
     serverVersion: profile.serverVersion,
     extensions: Object.fromEntries(
       Object.entries(profile.extensions).map(([name, e]) => [
@@ -68,6 +71,7 @@ export function formatDoctor(report: DoctorReport): string {
   const lines = [
     `backend      ${report.backend} (PostgreSQL ${report.serverVersion})`,
     `database     ${report.database}`,
+    ...(report.throughServer ? [`through      lake serve (pid ${report.throughServer.pid}), which holds the database; socket ${report.throughServer.socket}`] : []),
     `data dir     ${report.dataDir}`,
     ...Object.entries(report.tiers).map(
       ([name, t]) => `  ${name.padEnd(10)} ${t.path}${t.exists ? '' : ' (missing)'}${t.freeBytes === null ? '' : `  ${formatBytes(t.freeBytes)} free${isFull(t) ? ' (full)' : ''}`}`,

@@ -5,7 +5,7 @@ import { Lake } from '../lake.js';
 import { printJson } from './output.js';
 
 export async function migrateCommand(settings: Config, options: { dryRun?: boolean; json?: boolean }): Promise<void> {
-  const lake = await Lake.open(settings, { migrate: !options.dryRun, brief: true });
+  const lake = await Lake.open(settings, { migrate: !options.dryRun, brief: true, throughServer: Boolean(options.dryRun) });
   try {
     const result = options.dryRun
       ? { pending: (await migrationStatus(lake.db, lake.profile)).filter((m) => m.state !== 'applied') }

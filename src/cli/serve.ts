@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { LakeError } from '../errors.js';
 import { Lake } from '../lake.js';
 import type { SqlPort } from '../query/sql-port.js';
+import type { AdminSocket } from '../api/admin-socket.js';
 
 /** `--pg-port`: the embedded database's SQL port (src/query/sql-port.ts), set before serveCommand runs. */
 let sqlPortNumber: number | null = null;
@@ -13,7 +14,16 @@ export function requestSqlPort(port: number): void {
 }
 
 export async function serveCommand(settings: Config): Promise<void> {
-  const lake = await Lake.open(settings);
+  const lake = await Lake.open(settings, { throughServer: false });
+  // Embedded: the other lake commands go through this server while it holds the database (admin-socket.ts).
+  let adminSocket: AdminSocket | null = null;
+  if (lake.db.backend === 'embedded') {
+    const { listenAdminSocket } = await import('../api/admin-socket.js');
+    adminSocket = await listenAdminSocket(lake.db, lake.profile, settings.tiers.hot, { log: (message) => process.stderr.write(`lake: ${message}\n`) }).catch(async (error) => {
+      await lake.close();
+      throw error;
+    });
+  }
   let sqlPort: SqlPort | null = null;
   if (sqlPortNumber !== null) {
     if (lake.db.backend !== 'embedded') {
@@ -60,6 +70,7 @@ export async function serveCommand(settings: Config): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await sqlPort?.close();
+    await adminSocket?.close(settings.apiShutdownTimeoutMs);
     await lake.close();
   }
   console.log('lake: stopped');
