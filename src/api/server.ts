@@ -18,6 +18,7 @@ import { EXPECTED, frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } fro
 import { limitOptions, registerRateLimit } from './limits.js';
 import { screenParameters } from './query-params.js';
 import { ApiMetrics } from './metrics.js';
+import { authLinkRoutes } from './routes/auth-link.js';
 import { blobRoutes } from './routes/blobs.js';
 import { contactRoutes } from './routes/contacts.js';
 import { documentRoutes } from './routes/documents.js';
@@ -207,6 +208,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
       await uploadRoutes(v1, context, uploads);
       jobRoutes(v1, context, jobs);
       meRoutes(v1, context);
+      authLinkRoutes(v1, context);
     },
     { prefix: '/v1' },
   );

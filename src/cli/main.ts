@@ -134,6 +134,16 @@ program.commands
     const { requestSqlPort } = await import('./serve.js');
     requestSqlPort(port);
   });
+program
+  .command('console-link')
+  .description('print a one-time link into the web console (good for 10 minutes; opening it makes an API key)')
+  .option('--user <name>', "whose console (default: the lake's only user)")
+  .option('--json', 'print link, user and expiry as JSON')
+  .action(async (options: { user?: string; json?: boolean }) => {
+    if (options.user !== undefined) assertUserName(options.user, `--user ${options.user}`);
+    const { consoleLinkCommand } = await import('./console-link.js');
+    await consoleLinkCommand(config(), options);
+  });
 registerBlobCommands(program, config);
 registerBackupCommands(program, config);
 
