@@ -12,6 +12,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { BackupScheduler, BackupSchedulerOptions } from '../backup/schedule.js';
 import type { Lake } from '../lake.js';
 import { AccessLog } from './access-log.js';
+import { consoleRoutes } from './console.js';
 import { authenticate, principalOf } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { EXPECTED, frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js';
@@ -164,6 +165,8 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   healthRoutes(app, context);
   metricsRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The web console: GET / and /console/* (built from console/ on first use).
+  consoleRoutes(app, { pmtiles: lake.config.consolePmtiles });
 
   // Resumable uploads (tus) and import jobs. Running imports stop before the server closes
   // (preClose: at a batch boundary, back to 'queued'), and the next server resumes them on start.

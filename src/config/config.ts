@@ -118,6 +118,12 @@ const SETTINGS = {
     allowed: 'seconds as an integer from 1 to 31536000',
     schema: z.coerce.number().int().min(1).max(31_536_000),
   },
+  consolePmtiles: {
+    env: 'LAKE_CONSOLE_PMTILES',
+    default: undefined,
+    allowed: 'the path of a PMTiles file of street tiles for the web console (unset: countries and coastlines only)',
+    schema: z.string().min(1).optional(),
+  },
   backupDir: {
     env: 'LAKE_BACKUP_DIR',
     default: undefined,
@@ -237,6 +243,8 @@ export interface Config {
   uploadMaxBytes: number;
   /** An upload not finished this long after its creation expires and is deleted. */
   uploadTtlSeconds: number;
+  /** A PMTiles file of streets the web console draws under the lake's data (served at /console/basemap.pmtiles); undefined: none. */
+  consolePmtiles: string | undefined;
   /** Import jobs `lake serve` runs at once; undefined: 1 on the embedded database, 2 on a server. */
   jobConcurrency: number | undefined;
   /** Where `lake backup` writes (backups/ in the cold tier unless set). */

@@ -1,0 +1,276 @@
+// The web console in a real browser: Debian's Chromium driven by playwright-core (never a browser
+// of Playwright's own), WebGL through SwiftShader, against a real API server on a lake holding a
+// small imported Takeout (location points, a photo, mail). Sign in, the map's points, the time
+// slider, a day, search, a photo, a mail, a Takeout uploaded with tus from the import page and
+// its job followed to the end, statistics. A screenshot of every page goes to
+// test-artifacts/console/<backend>/ (git-ignored). Nothing the page loads may come from anywhere
+// but the lake's server, and the Content-Security-Policy must never be violated.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { CONSOLE_CSP } from '../src/api/console.js';
+import { runImport } from '../src/ingest/runner.js';
+import { createApiKey } from '../src/query/api-keys.js';
+import { startTestServer, type TestServer } from './support/api.js';
+import { writeYazl } from './support/archives.js';
+import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
+
+const CHROMIUM = process.env.LAKE_TEST_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
+const SKIP = !CHROMIUM && !process.env.CI ? 'Chromium is not installed (apt-get install chromium); CI installs it' : false;
+const ARTIFACTS = path.join(import.meta.dirname, '..', 'test-artifacts', 'console', BACKEND);
+const FIXTURES = path.join(import.meta.dirname, 'fixtures');
+
+/** A small Takeout: Records.json (4 points on 2022-06-01 in Berlin), the mbox fixture, one photo with its sidecar. */
+async function takeout(file: string) {
+  const photo = await sharp({ create: { width: 96, height: 64, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+    .composite([{ input: Buffer.from('<svg width="96" height="64"><rect x="10" y="10" width="40" height="30" fill="#2255cc"/></svg>'), top: 0, left: 0 }])
+    .jpeg()
+    .toBuffer();
+  await writeYazl(file, [
+    { name: 'Takeout/Location History/Records.json', content: await readFile(path.join(FIXTURES, 'google/location-records/Records.json')) },
+    { name: 'Takeout/Mail/All mail Including Spam and Trash.mbox', content: await readFile(path.join(FIXTURES, 'mbox/takeout.mbox')) },
+    { name: 'Takeout/Google Photos/Photos from 2023/PXL_20231006_063851485.jpg', content: photo },
+    { name: 'Takeout/Google Photos/Photos from 2023/PXL_20231006_063851485.jpg.json', content: await readFile(path.join(FIXTURES, 'photos/sidecar-2024.json')) },
+  ]);
+}
+
+describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
+  let t: TestLake;
+  let server: TestServer;
+  let key: string;
+  let work: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const foreign: string[] = [];
+  const problems: string[] = [];
+
+  const shot = async (name: string) => {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+  };
+  const api = async (route: string) => (await fetch(server.url + route, { headers: { authorization: `Bearer ${key}` } })).json() as Promise<any>;
+  /**
+   * The points the map draws: with tiles, the points layer's features plus the counts of the cells
+   * layer's (each point is in one tile of a zoom); with GeoJSON, the points layer's features.
+   */
+  const drawn = () =>
+    page.evaluate(() => {
+      const map = (globalThis as any).__lake.map;
+      const layers = ['points', 'cells'].filter((layer) => map.getLayer(layer));
+      const seen = new Set<string>();
+      let total = 0;
+      for (const f of map.queryRenderedFeatures({ layers })) {
+        const id = `${f.layer.id} ${JSON.stringify(f.properties)} ${JSON.stringify(f.geometry)}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        total += f.layer.id === 'cells' ? f.properties.count : 1;
+      }
+      return total;
+    });
+  const mapReady = () => page.waitForFunction(() => (globalThis as any).__lake.map?.loaded() && (globalThis as any).__lake.map.areTilesLoaded());
+
+  before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    work = await mkdtemp(path.join(os.tmpdir(), 'lake-console-'));
+    t = await openTestLake({ LAKE_API_TIMEOUT_MS: '0' });
+    const userId = await createUser(t.lake, 'walker');
+    key = (await createApiKey(t.lake.db, 'walker')).key;
+    await takeout(path.join(work, 'takeout-001.zip'));
+    await runImport(t.lake.db, { userId, inputs: [path.join(work, 'takeout-001.zip')], batchSize: 100, blobs: t.lake.blobs });
+    // The upload of the import page: Semantic Location History of January 2023.
+    await mkdir(path.join(work, 'upload'));
+    await writeYazl(path.join(work, 'upload', 'takeout-002.zip'), [
+      {
+        name: 'Takeout/Location History/Semantic Location History/2023/2023_JANUARY.json',
+        content: await readFile(path.join(FIXTURES, 'google/semantic-location-history/2023_JANUARY.json')),
+      },
+    ]);
+    server = await startTestServer(t.lake);
+    const { chromium } = await import('playwright-core');
+    if (!CHROMIUM) throw new Error('Chromium is missing: CI must install it (apt-get install chromium)');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // WebGL without a GPU: ANGLE over SwiftShader, allowed explicitly since Chromium 1xx.
+      args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-GB' });
+    page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    const origin = new URL(server.url).origin;
+    page.on('request', (request) => {
+      const url = request.url();
+      if (!url.startsWith(`${origin}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) problems.push(`console: ${message.text()} ${JSON.stringify(message.location())}`);
+    });
+    await context.addInitScript(() => {
+      (globalThis as any).document.addEventListener('securitypolicyviolation', (event: any) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`));
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await t?.dispose();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('GET / serves the console with a strict CSP; its files are hashed and cached', async () => {
+    const index = await fetch(`${server.url}/`);
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(index.headers.get('content-security-policy'), CONSOLE_CSP);
+    assert.match(CONSOLE_CSP, /default-src 'self'/);
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    const html = await index.text();
+    const script = /src="(\/console\/app-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+    const style = /href="(\/console\/app-[A-Z0-9]+\.css)"/.exec(html)?.[1];
+    assert.ok(script && style, html);
+    const js = await fetch(server.url + script);
+    assert.equal(js.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const again = await fetch(server.url + script, { headers: { 'if-none-match': js.headers.get('etag')! } });
+    assert.equal(again.status, 304);
+    assert.equal((await fetch(`${server.url}${style}`)).headers.get('content-type'), 'text/css; charset=utf-8');
+    assert.equal((await fetch(`${server.url}/console/nothing.js`)).status, 404);
+    assert.equal((await fetch(`${server.url}/console/basemap.pmtiles`)).status, 404, 'no street tiles configured');
+  });
+
+  test('sign in with a key; the map shows the imported points', async () => {
+    await page.goto(`${server.url}/`);
+    await page.locator('#key').fill('lake_000000000000_wrong');
+    await page.keyboard.press('Enter');
+    await page.getByText('That key was refused').waitFor();
+    await shot('sign-in');
+    await page.locator('#key').fill(key);
+    await page.keyboard.press('Enter');
+    await page.locator('nav a[aria-current="page"]', { hasText: 'Map' }).waitFor();
+    const stored = await api('/v1/locations?limit=1000');
+    assert.ok(stored.features.length >= 3, `imported points: ${stored.features.length}`);
+    await page.waitForFunction(() => (globalThis as any).__lake.mapMode);
+    await mapReady();
+    // The whole world in view: the first view fits a daily sample of the points, which may leave an outlier out.
+    await page.evaluate(() => (globalThis as any).__lake.map.jumpTo({ center: [0, 0], zoom: 0.5 }));
+    await mapReady();
+    const mode = await page.evaluate(() => (globalThis as any).__lake.mapMode);
+    assert.equal(await drawn(), stored.features.length, `every point is drawn (${mode})`);
+    await shot('map-world');
+    await page.evaluate(() => (globalThis as any).__lake.map.jumpTo({ center: [13.402, 52.517], zoom: 15 }));
+    await mapReady();
+    if (mode === 'tiles') assert.equal(await page.evaluate(() => (globalThis as any).__lake.map.queryRenderedFeatures({ layers: ['points'] }).length), 3, 'Berlin, point by point');
+    await shot('map');
+  });
+
+  test('the time slider filters the loaded points without fetching again', async () => {
+    let requests = 0;
+    const count = () => requests++;
+    page.on('request', count);
+    const before = await drawn();
+    await page.locator('#time-from').focus();
+    await page.keyboard.press('End'); // from = the end of the range: nothing left
+    await page.waitForTimeout(200);
+    await mapReady();
+    assert.equal(await drawn(), 0);
+    await page.keyboard.press('Home');
+    await page.waitForTimeout(200);
+    await mapReady();
+    assert.equal(await drawn(), before);
+    page.off('request', count);
+    assert.equal(requests, 0, 'filtering fetched nothing');
+    await page.locator('#density').check();
+    await page.waitForFunction(() => (globalThis as any).__lake.map.getLayoutProperty('points-heat', 'visibility') === 'visible');
+    await mapReady();
+    await page.waitForTimeout(300);
+    await shot('map-density');
+    await page.locator('#density').uncheck();
+  });
+
+  test('a day: its path, and what happened', async () => {
+    await page.goto(`${server.url}/#/day/2022-06-01`);
+    await page.locator('.timeline').waitFor();
+    await page.waitForFunction(() => (globalThis as any).__lake.map?.getSource('path') && (globalThis as any).__lake.map.loaded());
+    const path = await page.evaluate(() => ((globalThis as any).__lake.map.getSource('path').serialize().data.geometry.coordinates as unknown[]).length);
+    assert.ok(path >= 3, `points on the path: ${path}`);
+    await page.getByRole('status').filter({ hasText: /\d+ points/ }).waitFor();
+    await page.waitForTimeout(300);
+    await shot('day');
+  });
+
+  test('search finds the mail; the mail opens', async () => {
+    await page.locator('nav a', { hasText: 'Search' }).click();
+    await page.locator('#q').fill('meeting');
+    await page.keyboard.press('Enter');
+    const hit = page.locator('.result[data-type="messages"] a.title').first();
+    await hit.waitFor();
+    assert.match((await hit.textContent())!, /Café meeting/);
+    await shot('search');
+    await hit.click();
+    await page.locator('.reader h2', { hasText: 'Café meeting' }).waitFor();
+    assert.ok((await page.locator('.reader .body').textContent())!.length > 20);
+    await shot('mail');
+  });
+
+  test('the photo grid shows thumbnails fetched with the key; a photo opens and Escape closes it', async () => {
+    await page.locator('nav a', { hasText: 'Photos' }).click();
+    const img = page.locator('.tile img').first();
+    await img.waitFor();
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('.tile img')?.naturalWidth === 96);
+    assert.match((await img.getAttribute('src'))!, /^blob:/);
+    await shot('photos');
+    await page.locator('.tile').first().focus();
+    await page.keyboard.press('Enter');
+    await page.locator('dialog.viewer[open] figure img').waitFor();
+    assert.match((await page.locator('dialog.viewer').textContent())!, /La tour, depuis le Trocadéro/);
+    await shot('photo');
+    await page.keyboard.press('Escape');
+    await page.locator('dialog.viewer[open]').waitFor({ state: 'detached' });
+  });
+
+  test('a Takeout uploaded from the import page is imported; the job is followed to the end', async () => {
+    const before = (await api('/v1/locations?limit=10000')).features.length;
+    await page.locator('nav a', { hasText: 'Import' }).click();
+    await page.locator('#file').setInputFiles(path.join(work, 'upload', 'takeout-002.zip'));
+    await page.locator('#start').click();
+    await page.locator('#job-status[data-status="done"]').waitFor({ timeout: 90_000 });
+    await page.locator('#job-summary').waitFor();
+    const after = (await api('/v1/locations?limit=10000')).features.length;
+    assert.ok(after > before, `points before ${before}, after ${after}`);
+    const jobs = await api('/v1/jobs');
+    assert.equal(jobs.jobs[0].status, 'done');
+    await shot('import');
+  });
+
+  test('statistics: the calendar and the counts per month', async () => {
+    await page.locator('nav a', { hasText: 'Statistics' }).click();
+    await page.locator('table.counts').waitFor();
+    assert.ok((await page.locator('.calendar .cell:not([data-level="0"])').count()) >= 1);
+    assert.match((await page.locator('table.counts').textContent())!, /google\.location\.records/);
+    await shot('stats');
+  });
+
+  test('on a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/#/mail`);
+    await page.locator('.mail-row').first().waitFor();
+    await shot('phone-mail');
+    await page.goto(`${server.url}/#/map`);
+    await mapReady();
+    assert.ok((await drawn()) > 0);
+    await shot('phone-map');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test('nothing left the machine, nothing broke the policy', async () => {
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(await page.evaluate(() => (globalThis as any).__lake.mapErrors), []);
+    assert.deepEqual(problems, []);
+  });
+});
+
