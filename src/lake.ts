@@ -28,7 +28,7 @@ export interface OpenOptions {
   /**
    * Embedded: while `lake serve` holds the database, go through it (its command socket, remote.ts)
    * instead of failing with DATA_DIR_LOCKED. Default true; false for what needs the database to
-   * itself (serve, migrate, backup, blobs gc): they fail, naming the server.
+   * itself (serve, migrate, blobs gc): they fail, naming the server.
    */
   throughServer?: boolean;
 }

@@ -66,8 +66,14 @@ describe('lake commands while lake serve holds the embedded database', { skip: S
     return { status: response.status, body: await response.json() };
   }
 
+  async function assertReady(): Promise<void> {
+    const response = await fetch(`${server.url}/health/ready`);
+    assert.equal(response.status, 200, await response.text());
+  }
+
   before(async () => {
-    cli = await cliTestLake('lake-through-serve-');
+    // No scheduled backup: its catch-up, a minute after start, would race the one made here.
+    cli = await cliTestLake('lake-through-serve-', { settings: { LAKE_BACKUP_SCHEDULE: 'off' } });
     server = await startServer();
   });
   after(async () => {
@@ -167,7 +173,7 @@ describe('lake commands while lake serve holds the embedded database', { skip: S
     assert.equal((await waiting).status, 200);
     const users = await lake('users', 'list', '--json');
     assert.deepEqual((JSON.parse(users.stdout) as { name: string }[]).map((u) => u.name), ['carol']);
-    assert.equal((await fetch(`${server.url}/health/ready`)).status, 200);
+    await assertReady();
   });
 
   test('an import killed mid-way leaves whole batches only; the server keeps serving', async () => {
@@ -194,10 +200,22 @@ describe('lake commands while lake serve holds the embedded database', { skip: S
     assert.equal(through, true);
     assert.equal(n % 500, 0, `${n} points: a partial batch was committed`);
     assert.ok(n < 20_000);
-    assert.equal((await fetch(`${server.url}/health/ready`)).status, 200);
+    await assertReady();
     // Resumed through the server, to the end.
     const resumed = await lake('import', input, '--user', 'dave', '--batch-size', '500', '--json');
     assert.equal(resumed.code, 0, resumed.stderr);
+  });
+
+  test('backup goes through the server: its database paused while the files are copied; the copy verifies', async () => {
+    const made = await lake('backup', '--json');
+    assert.equal(made.code, 0, made.stderr);
+    const manifest = JSON.parse(made.stdout) as { id: string; backend: string; database: { kind: string } };
+    assert.deepEqual([manifest.backend, manifest.database.kind], ['embedded', 'pglite-files']);
+    await assertReady();
+    const verified = await lake('backup', 'verify', manifest.id, '--json');
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal((JSON.parse(verified.stdout) as { ok: boolean }).ok, true);
+    assert.equal((await api('/v1/timeline')).status, 200);
   });
 
   test("a killed server's stale socket does not break the next command, nor the next server", async () => {

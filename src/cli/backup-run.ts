@@ -11,7 +11,7 @@ import { Lake } from '../lake.js';
 import { printJson } from './output.js';
 
 export async function backupCommand(settings: Config, options: { prune: boolean; full?: boolean; json?: boolean }): Promise<void> {
-  const lake = await Lake.open(settings, { throughServer: false });
+  const lake = await Lake.open(settings);
   const started = performance.now();
   try {
     const { manifest, pruned } = await backupAndPrune(lake, { prune: options.prune, full: options.full, onProgress: options.json ? undefined : progressLine() });

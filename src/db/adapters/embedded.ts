@@ -23,6 +23,7 @@ import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 import { extensionsFromDisk } from './pglite-extensions.js';
 import { GuardedNodeFS, stopReason } from './pglite-guard.js';
+import { RemoteDatabase } from './remote.js';
 
 const INT8 = 20;
 
@@ -274,9 +275,11 @@ export function dumpEmbedded(db: Database): Promise<Blob> {
  * Run `work` while the embedded database's files are at rest: checkpointed (every change written
  * to the data files), and no other statement runs until `work` returns (they wait: PGlite runs one
  * transaction at a time). `work` gets the open transaction (the maintenance role) and the
- * directory, whose files it may copy: they are those of a cleanly checkpointed database.
+ * directory, whose files it may copy: they are those of a cleanly checkpointed database. Through a
+ * running `lake serve` (remote.ts), the server's database is checkpointed and held the same way.
  */
 export function withFilesAtRest<T>(db: Database, work: (tx: Transaction, directory: string) => Promise<T>): Promise<T> {
+  if (db instanceof RemoteDatabase) return db.filesAtRest(work);
   if (!(db instanceof EmbeddedDatabase)) throw new Error(`withFilesAtRest: not an embedded database (${db.backend})`);
   return db.filesAtRest(work);
 }
