@@ -64,3 +64,8 @@ export function replace(parent: Element, ...children: Child[]) {
   clear(parent);
   append(parent, ...children);
 }
+
+/** "1 file", "3 files". */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n.toLocaleString()} ${n === 1 ? noun : nouns}`;
+}

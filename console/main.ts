@@ -51,6 +51,7 @@ async function route() {
   clear(main);
   if (!session.key) return signIn();
   header.hidden = false;
+  document.getElementById('who')!.textContent = session.user ?? '';
   const [name = 'map', ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const entry = PAGES[name] ?? PAGES.map!;
   document.title = `${entry.title} · Lake`;

@@ -16,6 +16,7 @@ import sharp from 'sharp';
 import { CONSOLE_CSP } from '../src/api/console.js';
 import { runImport } from '../src/ingest/runner.js';
 import { createApiKey } from '../src/query/api-keys.js';
+import { createConsoleLink } from '../src/query/console-links.js';
 import { startTestServer, type TestServer } from './support/api.js';
 import { writeYazl } from './support/archives.js';
 import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
@@ -265,6 +266,27 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     assert.ok((await drawn()) > 0);
     await shot('phone-map');
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test('a one-time link signs in once', async () => {
+    const { token } = await createConsoleLink(t.lake.db, 'walker');
+    const other = await context.browser()!.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC' });
+    try {
+      const tab = await other.newPage();
+      await tab.goto(`${server.url}/#link=${token}`);
+      await tab.locator('nav a[aria-current="page"]', { hasText: 'Map' }).waitFor();
+      assert.equal(await tab.locator('#who').textContent(), 'walker');
+      assert.equal(new URL(tab.url()).hash, '#/map', 'the token is gone from the address');
+      const stored = await tab.evaluate(() => (globalThis as any).sessionStorage.getItem('lake.key'));
+      assert.match(stored, /^lake_/);
+      assert.notEqual(stored, key, 'a key of its own');
+      await tab.locator('#sign-out').click();
+      await tab.goto(`${server.url}/#link=${token}`);
+      await tab.getByText('This sign-in link has expired or was used already').waitFor();
+      assert.equal(await tab.evaluate(() => (globalThis as any).sessionStorage.getItem('lake.key')), null);
+    } finally {
+      await other.close();
+    }
   });
 
   test('nothing left the machine, nothing broke the policy', async () => {

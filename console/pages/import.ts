@@ -4,7 +4,7 @@
 // they carry the key), and its report.
 import { Upload } from 'tus-js-client';
 import { authHeaders, getJson, postJson, request } from '../api.js';
-import { errorText, formatCount, formatDateTime, h, replace, status } from '../dom.js';
+import { errorText, formatCount, formatDateTime, h, plural, replace, status } from '../dom.js';
 import type { Cleanup } from '../main.js';
 import { hashFile } from '../sha256.js';
 
@@ -79,7 +79,7 @@ export async function importPage(main: HTMLElement, _args: string[], signal: Abo
       h(
         'p',
         {},
-        `${formatCount(p.files)} files, ${formatCount(live?.records ?? p.records)} records loaded, ${formatCount(p.duplicates)} duplicates, ${formatCount(p.quarantined)} quarantined`,
+        `${plural(p.files, 'file')}, ${plural(live?.records ?? p.records, 'record')} loaded, ${plural(p.duplicates, 'duplicate')}, ${formatCount(p.quarantined)} quarantined`,
       ),
       (live?.current_file ?? p.current_file) ? h('p.current', {}, `Reading ${live?.current_file ?? p.current_file}`) : null,
       current.error ? h('p.error', {}, current.error) : null,
@@ -90,7 +90,7 @@ export async function importPage(main: HTMLElement, _args: string[], signal: Abo
     const r = await getJson<{ files: Array<{ path: string; status: string; counts: Record<string, number> }>; totals: { files: number; counts: Record<string, number> } }>(`/v1/jobs/${jobId}/report`, {}, signal);
     const counts = Object.entries(r.totals.counts).map(([kind, n]) => `${formatCount(n)} ${kind}`).join(', ');
     job.append(
-      h('p#job-summary', {}, `${r.totals.files} files: ${counts || 'nothing new'}.`),
+      h('p#job-summary', {}, `${plural(r.totals.files, 'file')}: ${counts || 'nothing new'}.`),
       h('ul.report', {}, ...r.files.map((f) => h('li', { 'data-status': f.status }, h('span.badge', { 'data-status': f.status }, f.status), ' ', f.path))),
     );
   };
@@ -120,7 +120,7 @@ export async function importPage(main: HTMLElement, _args: string[], signal: Abo
       ...rows.map((j) => {
         const open = h('button', { type: 'button' }, j.created_at ? formatDateTime(j.created_at) : j.job_id.slice(0, 8));
         open.addEventListener('click', () => void follow(j.job_id).catch((e) => (note.textContent = errorText(e))));
-        return h('li', {}, open, ' ', h('span.badge', { 'data-status': j.status }, j.status), ` ${formatCount(j.progress.records)} records`);
+        return h('li', {}, open, ' ', h('span.badge', { 'data-status': j.status }, j.status), ` ${plural(j.progress.records, 'record')}`);
       }),
     );
     if (!rows.length) jobs.append(h('li.empty', {}, 'None yet.'));

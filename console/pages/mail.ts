@@ -1,7 +1,7 @@
 // Mail: the list (/v1/messages, newest first, with a search box) and one message read as text
 // (never rendered as HTML), its attachments downloaded with the key through blob: URLs.
 import { getJson, request } from '../api.js';
-import { errorText, formatDateTime, h, replace, status } from '../dom.js';
+import { errorText, formatDateTime, h, plural, replace, status } from '../dom.js';
 import type { Cleanup } from '../main.js';
 
 interface Summary {
@@ -46,7 +46,8 @@ export async function mailPage(main: HTMLElement, args: string[], signal: AbortS
             'a.mail-row',
             { href: `#/mail/${message.id}` },
             h('span.from', {}, message.from ?? ''),
-            h('span.subject', {}, message.subject ?? '(no subject)', message.attachment_count ? ' 📎' : ''),
+            h('span.subject', {}, message.subject ?? '(no subject)'),
+            message.attachment_count ? h('span.attachment-count', {}, plural(message.attachment_count, 'attachment')) : null,
             h('time', { datetime: message.sent_at }, formatDateTime(message.sent_at)),
           ),
         ),

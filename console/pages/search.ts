@@ -1,7 +1,7 @@
 // Search across everything (/v1/search): items, mail, places, contacts, events, documents, photos,
 // measurements, ranked together. Each result links to where it can be seen whole.
 import { getJson } from '../api.js';
-import { errorText, formatDateTime, h, localDay, status } from '../dom.js';
+import { errorText, formatDateTime, h, localDay, plural, status } from '../dom.js';
 
 interface Result {
   type: string;
@@ -60,7 +60,7 @@ export async function searchPage(main: HTMLElement, args: string[], signal: Abor
       }
       cursor = page.next_cursor ?? undefined;
       more.hidden = !cursor;
-      note.textContent = results.children.length ? `${results.children.length} results${cursor ? ' so far' : ''} for “${q}”.` : `Nothing found for “${q}”.`;
+      note.textContent = results.children.length ? `${plural(results.children.length, 'result')}${cursor ? ' so far' : ''} for “${q}”.` : `Nothing found for “${q}”.`;
     } catch (error) {
       note.textContent = errorText(error);
     }

@@ -65,7 +65,7 @@ export async function statsPage(main: HTMLElement, _args: string[], signal: Abor
     row.set(`${m.table}|${m.source}`, (row.get(`${m.table}|${m.source}`) ?? 0) + m.count);
     byMonth.set(m.month, row);
   }
-  const head = h('tr', {}, h('th', { scope: 'col' }, 'Month'), ...sources.map((s) => h('th', { scope: 'col', title: s.split('|')[0] }, s.split('|')[1]!)));
+  const head = h('tr', {}, h('th', { scope: 'col' }, 'Month'), ...sources.map((s) => h('th', { scope: 'col' }, s.split('|')[1]!, h('small', {}, s.split('|')[0]!))));
   const body = [...byMonth.keys()].sort().reverse().map((month) =>
     h('tr', {}, h('th', { scope: 'row' }, month.slice(0, 7)), ...sources.map((s) => h('td', {}, byMonth.get(month)!.has(s) ? formatCount(byMonth.get(month)!.get(s)!) : ''))),
   );
