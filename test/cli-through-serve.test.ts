@@ -230,8 +230,19 @@ describe('lake commands while lake serve holds the embedded database', { skip: S
     server = await startServer();
     const through = await lake('doctor', '--json');
     assert.equal((JSON.parse(through.stdout) as { throughServer: { pid: number } }).throughServer.pid, server.child.pid);
+    // A client idle between calls (a lake sql prompt) does not hold the server's shutdown up.
+    const idle = await lake('sql', '--user', 'carol', '-c', 'SELECT 1');
+    assert.equal(idle.code, 0, idle.stderr);
+    const prompt = spawn(process.execPath, [LAKE, 'sql', '--user', 'carol'], { env: cli.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const promptClosed = new Promise<number | null>((resolve) => prompt.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => prompt.stdout.on('data', (chunk) => String(chunk).includes('=>') && resolve()));
+    const stopping = performance.now();
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0, server.stderr());
+    const stopMs = performance.now() - stopping;
+    assert.ok(stopMs < 20_000, `the server took ${stopMs} ms to stop`);
     assert.equal(existsSync(socket), false, 'removed on close');
+    prompt.stdin.end();
+    await promptClosed;
   });
 });

@@ -48,10 +48,21 @@ export async function listenAdminSocket(db: Database, profile: Profile, hotTier:
   await rm(socketPath, { force: true });
   const sessions = new Set<Promise<void>>();
   const sockets = new Set<net.Socket>();
+  /** Connections between calls: closed at once at shutdown. */
+  const idle = new Set<net.Socket>();
+  let closing = false;
   const info: ServerInfo = { protocol: PROTOCOL, pid: process.pid, location: db.location, profile };
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    const session = serveConnection(db, info, socket, options).finally(() => {
+    const between = {
+      set(waiting: boolean) {
+        if (waiting && closing) socket.destroy();
+        else if (waiting) idle.add(socket);
+        else idle.delete(socket);
+      },
+    };
+    const session = serveConnection(db, info, socket, options, between).finally(() => {
+      idle.delete(socket);
       sockets.delete(socket);
       sessions.delete(session);
     });
@@ -68,7 +79,9 @@ export async function listenAdminSocket(db: Database, profile: Profile, hotTier:
   return {
     path: socketPath,
     async close(graceMs = 10_000) {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of idle) socket.destroy();
       const cut = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, graceMs);
@@ -191,11 +204,19 @@ class CopyStream implements AsyncIterable<Uint8Array | string> {
   }
 }
 
-async function serveConnection(db: Database, info: ServerInfo, socket: net.Socket, options: AdminSocketOptions): Promise<void> {
+async function serveConnection(
+  db: Database,
+  info: ServerInfo,
+  socket: net.Socket,
+  options: AdminSocketOptions,
+  between: { set(waiting: boolean): void },
+): Promise<void> {
   const inbox = new Inbox(socket);
   const idleMs = options.idleMs ?? TRANSACTION_IDLE_MS;
   for (;;) {
+    between.set(true);
     const request = await inbox.next();
+    between.set(false);
     if (!request) return;
     try {
       switch (request.op) {

@@ -23,6 +23,9 @@ export function adminSocketPath(hotTier: string): string {
   return path.join(hotTier, 'run', 'lake.sock');
 }
 
+/** How long the server may take to say who it is. */
+const HELLO_TIMEOUT_MS = 10_000;
+
 /** A Unix socket path longer than this cannot be bound (sun_path is 108 bytes on Linux, 104 on macOS). */
 export const MAX_SOCKET_PATH = 100;
 
@@ -164,11 +167,16 @@ class Channel {
     });
   }
 
-  /** Send a request and wait for its answer. */
-  call<T = unknown>(request: Request): Promise<T> {
+  /** Send a request and wait for its answer; with `timeoutMs`, the connection is cut when none comes in time. */
+  call<T = unknown>(request: Request, timeoutMs = 0): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ resolve: resolve as (value: unknown) => void, reject });
+      const timer = timeoutMs > 0 ? setTimeout(() => this.socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs) : null;
+      const settle = <V>(finish: (value: V) => void) => (value: V) => {
+        if (timer) clearTimeout(timer);
+        finish(value);
+      };
+      this.pending.push({ resolve: settle(resolve as (value: unknown) => void), reject: settle(reject) });
       this.socket.write(frame(request));
     });
   }
@@ -220,7 +228,15 @@ export async function connectRunningServer(hotTier: string): Promise<RemoteDatab
     return null; // refused: a stale socket of a server that is gone
   }
   try {
-    const info = await channel.call<ServerInfo>({ op: 'hello', protocol: PROTOCOL });
+    // Answered at once, whatever the database is doing: silence means a process that is stuck.
+    const info = await channel.call<ServerInfo>({ op: 'hello', protocol: PROTOCOL }, HELLO_TIMEOUT_MS).catch((error: unknown) => {
+      if (!isAlive(owner)) return null; // it just ended: the lock is free
+      throw new LakeError('DATA_DIR_LOCKED', `the embedded database is held by lake serve (pid ${owner}), which does not answer on ${socketPath}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    if (!info) {
+      channel.close();
+      return null;
+    }
     if (info.protocol !== PROTOCOL) {
       throw new LakeError(
         'DATA_DIR_LOCKED',
@@ -236,6 +252,15 @@ export async function connectRunningServer(hotTier: string): Promise<RemoteDatab
     channel.close();
     if (error instanceof LakeError) throw error;
     return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -328,6 +353,23 @@ export class RemoteDatabase implements Database {
 }
 
 function remoteTransaction(channel: Channel): Transaction {
+  // One COPY at a time: the data messages of a copy follow it on the connection.
+  let copying: Promise<unknown> = Promise.resolve();
+  const copyFrom = async (table: string, columns: readonly string[], data: CopyData, format: CopyFormat): Promise<number> => {
+    // The answer comes once the server has all the data and loaded it.
+    const loaded = channel.call<number>({ op: 'copy', table, columns, format });
+    loaded.catch(() => {}); // awaited below
+    try {
+      if (typeof data === 'string' || data instanceof Uint8Array) await channel.send({ op: 'chunk', data });
+      else for await (const chunk of data) await channel.send({ op: 'chunk', data: chunk });
+    } catch (error) {
+      await channel.send({ op: 'end', error: error instanceof Error ? error.message : String(error) }).catch(() => {});
+      await loaded.catch(() => {});
+      throw error;
+    }
+    await channel.send({ op: 'end' });
+    return loaded;
+  };
   return {
     query<Row>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) {
       return channel.call<QueryResult<Row>>({ op: 'query', sql, params, prepare: options?.prepare });
@@ -335,20 +377,10 @@ function remoteTransaction(channel: Channel): Transaction {
     async exec(sql: string) {
       await channel.call({ op: 'exec', sql });
     },
-    async copyFrom(table: string, columns: readonly string[], data: CopyData, format: CopyFormat = 'text') {
-      // The answer comes once the server has all the data and loaded it.
-      const loaded = channel.call<number>({ op: 'copy', table, columns, format });
-      loaded.catch(() => {}); // awaited below
-      try {
-        if (typeof data === 'string' || data instanceof Uint8Array) await channel.send({ op: 'chunk', data });
-        else for await (const chunk of data) await channel.send({ op: 'chunk', data: chunk });
-      } catch (error) {
-        await channel.send({ op: 'end', error: error instanceof Error ? error.message : String(error) }).catch(() => {});
-        await loaded.catch(() => {});
-        throw error;
-      }
-      await channel.send({ op: 'end' });
-      return loaded;
+    copyFrom(table: string, columns: readonly string[], data: CopyData, format: CopyFormat = 'text') {
+      const done = copying.then(() => copyFrom(table, columns, data, format));
+      copying = done.catch(() => {});
+      return done;
     },
   };
 }
