@@ -170,9 +170,22 @@ async function describe(tree: string): Promise<ConsoleBuild> {
   return { directory: tree, files };
 }
 
-/** The console built for the sources as they are now, building it first if needed. */
-export async function consoleBuild(root = packageRoot()): Promise<ConsoleBuild> {
-  const cache = path.join(root, 'node_modules', '.cache', 'datapunk-lake', 'console');
+/**
+ * The console built for the sources as they are now, building it first if needed: under
+ * node_modules/.cache, or under `fallbackCache` (LAKE_CACHE_DIR) where node_modules is not
+ * writable (a package installed by another user).
+ */
+export async function consoleBuild(root = packageRoot(), fallbackCache?: string): Promise<ConsoleBuild> {
+  try {
+    return await buildIn(root, path.join(root, 'node_modules', '.cache', 'datapunk-lake', 'console'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!fallbackCache || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) throw error;
+    return buildIn(root, path.join(fallbackCache, 'console'));
+  }
+}
+
+async function buildIn(root: string, cache: string): Promise<ConsoleBuild> {
   const tree = path.join(cache, await fingerprint(root));
   if (!existsSync(path.join(tree, COMPLETE))) {
     await mkdir(cache, { recursive: true });
@@ -188,6 +201,8 @@ export async function consoleBuild(root = packageRoot()): Promise<ConsoleBuild> 
 export interface ConsoleOptions {
   /** A PMTiles file of streets (LAKE_CONSOLE_PMTILES), served at /console/basemap.pmtiles. */
   pmtiles?: string | undefined;
+  /** Where to build when node_modules is not writable (the lake's cache directory). */
+  cacheDir?: string | undefined;
 }
 
 /**
@@ -197,7 +212,7 @@ export interface ConsoleOptions {
 export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions = {}): { warm(): Promise<void> } {
   let built: Promise<ConsoleBuild> | null = null;
   const current = () => {
-    built ??= consoleBuild().catch((error) => {
+    built ??= consoleBuild(packageRoot(), options.cacheDir).catch((error) => {
       built = null; // the next request tries again
       throw error;
     });
