@@ -126,6 +126,11 @@ describe('lake commands while lake serve holds the embedded database', { skip: S
     const { status, body } = await api('/v1/locations?limit=100');
     assert.equal(status, 200);
     assert.equal((body as { features: unknown[] }).features.length, 30);
+    // And read back out through the server: lake export.
+    const archive = path.join(cli.dir, 'carol.tar.zst');
+    const exported = await lake('export', '--user', 'carol', '--out', archive, '--json');
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal((JSON.parse(exported.stdout) as { rows: Record<string, number> }).rows['timeseries.location_points'], 30);
   });
 
   test('sql-access and lake sql go through the server', async () => {
