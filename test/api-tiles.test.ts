@@ -151,7 +151,7 @@ describe('points layer', () => {
   });
 
   test("another user's points never appear; theirs are theirs", async () => {
-    const z = 13;
+    const z = 15;
     const [x, y] = tileOf(BOB[0]!.lat, BOB[0]!.lon, z);
     const alices = features((await tile(`/v1/tiles/${z}/${x}/${y}.mvt?layers=points`, keys.alice)).layers, 'points', [z, x, y]);
     const bobs = features((await tile(`/v1/tiles/${z}/${x}/${y}.mvt?layers=points`, keys.bob)).layers, 'points', [z, x, y]);
@@ -166,10 +166,12 @@ describe('points layer', () => {
   });
 
   test('from and to select the points of the range', async () => {
-    const z = 13;
-    const [x, y] = tileOf(ALICE_BERLIN[0]!.lat, ALICE_BERLIN[0]!.lon, z);
+    const z = 15;
     const from = '2024-02-03T05:00:00Z';
     const to = '2024-04-01';
+    const sample = inRange(ALICE_BERLIN, from, to)[3]!;
+    const [x, y] = tileOf(sample.lat, sample.lon, z);
+    assert.ok(ALICE_BERLIN.some((p) => p.at < Date.parse(from) && tileOf(p.lat, p.lon, z).join() === `${x},${y}`), 'the tile has points outside the range too');
     const expected = inRange(ALICE_BERLIN, from, to).filter((p) => tileOf(p.lat, p.lon, z).join() === `${x},${y}`).map((p) => Math.floor(p.at / 1000)).sort();
     assert.ok(expected.length > 0);
     const got = features((await tile(`/v1/tiles/${z}/${x}/${y}.mvt?layers=points&from=${from}&to=${to}`, keys.alice)).layers, 'points', [z, x, y]);
@@ -181,27 +183,27 @@ describe('cells layer', () => {
   test('counts equal the points they summarize, at every zoom of the layer, with first and last', async () => {
     const all = [...ALICE_BERLIN, ...ALICE_PARIS];
     assert.equal(await cellTotal(0, 0, 0), all.length);
-    for (const z of [1, 3, 5, 8, 10, 12]) {
+    for (const z of [1, 3, 5, 8, 10, 12, 13, 14]) {
       const [x, y] = tileOf(52.51, 13.39, z);
       const expected = all.filter((p) => tileOf(p.lat, p.lon, z).join() === `${x},${y}`);
       assert.equal(await cellTotal(z, x, y), expected.length, `zoom ${z}`);
     }
-    // At zoom 12 a cell is 1/128 of the tile: each cell's count, first and last, from the points.
-    const z = 12;
+    // At zoom 14 a cell is 1/64 of the tile: each cell's count, first and last, from the points.
+    const z = 14;
     const [x, y] = tileOf(52.51, 13.39, z);
     const reply = await tile(`/v1/tiles/${z}/${x}/${y}.mvt`, keys.alice);
-    assert.equal(reply.layers.points, undefined, 'no points layer at zoom 12');
+    assert.equal(reply.layers.points, undefined, 'no points layer at zoom 14');
     const cells = features(reply.layers, 'cells', [z, x, y]);
     const expected = new Map<string, Point[]>();
     for (const p of ALICE_BERLIN) {
-      const [cx, cy] = tileOf(p.lat, p.lon, z + 7);
-      if (Math.floor(cx / 128) !== x || Math.floor(cy / 128) !== y) continue;
+      const [cx, cy] = tileOf(p.lat, p.lon, z + 6);
+      if (Math.floor(cx / 64) !== x || Math.floor(cy / 64) !== y) continue;
       expected.set(`${cx},${cy}`, [...(expected.get(`${cx},${cy}`) ?? []), p]);
     }
     assert.equal(cells.length, expected.size);
     for (const cell of cells) {
       // The feature sits at the centre of its cell.
-      const [cx, cy] = tileOf(cell.lat, cell.lon, z + 7);
+      const [cx, cy] = tileOf(cell.lat, cell.lon, z + 6);
       const points = expected.get(`${cx},${cy}`);
       assert.ok(points, `cell ${cx},${cy}`);
       assert.equal(cell.properties.count, points.length);

@@ -49,10 +49,10 @@ async function compare(user: string): Promise<{ stored: string[]; expected: stri
     const stored = await tx.query<{ r: string }>(`SELECT ${row} AS r FROM timeseries.location_tiles ORDER BY level, period, cell, start`);
     const expected = await tx.query<{ r: string }>(
       `SELECT ${row} AS r FROM (
-         SELECT l.level, p.period, c.cell >> (2 * (19 - l.level)) AS cell, date_trunc(p.period, c.recorded_at, 'UTC') AS start,
+         SELECT l.level, p.period, c.cell >> (2 * (20 - l.level)) AS cell, date_trunc(p.period, c.recorded_at, 'UTC') AS start,
                 count(*)::integer AS points, min(c.recorded_at) AS first_at, max(c.recorded_at) AS last_at
            FROM (SELECT timeseries.location_tile_cell(lat, lon) AS cell, recorded_at FROM timeseries.location_points) c
-          CROSS JOIN (VALUES (7), (10), (13), (16), (19)) l (level)
+          CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
           CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
           GROUP BY 1, 2, 3, 4) counted
         ORDER BY level, period, cell, start`,
@@ -66,22 +66,22 @@ async function assertCurrent(user: string, pointCount: number): Promise<void> {
   assert.deepEqual(stored, expected);
   const total = await t.lake.db.asUser(user, (tx) =>
     tx.query<{ n: number; p: number }>(`SELECT coalesce(sum(points), 0)::int AS n, (SELECT count(*)::int FROM timeseries.location_points) AS p
-                                          FROM timeseries.location_tiles WHERE level = 7 AND period = 'year'`),
+                                          FROM timeseries.location_tiles WHERE level = 8 AND period = 'year'`),
   );
   assert.equal(total.rows[0]!.p, pointCount, 'points stored');
   assert.equal(total.rows[0]!.n, pointCount, 'points counted');
 }
 
-test('the cell of a position is its Web Mercator cell at level 19, as a Morton code', async () => {
+test('the cell of a position is its Web Mercator cell at level 20, as a Morton code', async () => {
   const positions = [[52.52, 13.405], [-33.8688, 151.2093], [0, 0], [85.1, -180], [-89, 179.99999], [40.7128, -74.006]] as const;
   for (const [lat, lon] of positions) {
-    const n = 2 ** 19;
+    const n = 2 ** 20;
     const clamped = Math.max(-85.0511287798066, Math.min(85.0511287798066, lat));
     const rad = (clamped * Math.PI) / 180;
     const x = Math.min(n - 1, Math.floor(((lon + 180) / 360) * n));
     const y = Math.min(n - 1, Math.max(0, Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n)));
     const row = await t.lake.db.query<{ cell: string }>(`SELECT timeseries.location_tile_cell($1, $2)::text AS cell`, [lat, lon]);
-    // morton() takes coordinates below 2^16: the high bits of the level-19 code are those of (x >> 16, y >> 16).
+    // morton() takes coordinates below 2^16: the high bits of the level-20 code are those of (x >> 16, y >> 16).
     const expected = morton(x >> 16, y >> 16) * 2 ** 32 + morton(x & 0xffff, y & 0xffff);
     assert.equal(Number(row.rows[0]!.cell), expected, `${lat},${lon}`);
   }

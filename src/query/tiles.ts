@@ -2,11 +2,11 @@
 // visits and places, as the layers of a Mapbox Vector Tile. Each layer is found by one query under
 // row-level security and written by geo/mvt.ts (ST_AsMVT is not in the embedded database's PostGIS).
 //
-//   cells   zoom 0-12: 128 × 128 cells per tile, counted from timeseries.location_tiles (migration
-//           0024) at the next stored level at or above z + 7; a time range is read as whole years,
+//   cells   zoom 0-14: 64 × 64 cells per tile, counted from timeseries.location_tiles (migration
+//           0024) at the next stored level at or above z + 6; a time range is read as whole years,
 //           months and days of it and the points of the days its ends cut, so the counts are exact
 //           for any range and a tile reads a bounded number of rows.
-//   points  zoom 13-22: each point, found through the 0.01° grid cells of its index (user_id, cell)
+//   points  zoom 15-22: each point, found through the 0.01° grid cells of its index (user_id, cell)
 //           (migration 0015), at most MAX_TILE_POINTS per tile.
 //   visits  zoom 10-22, at most MAX_TILE_FEATURES (the latest); places at every zoom, at most
 //           MAX_TILE_FEATURES (the most visited).
@@ -24,22 +24,22 @@ export const MAX_ZOOM = 22;
 
 /** The zooms each layer is drawn at (inclusive). */
 export const LAYER_ZOOMS: Record<TileLayer, readonly [number, number]> = {
-  cells: [0, 12],
-  points: [13, MAX_ZOOM],
+  cells: [0, 14],
+  points: [15, MAX_ZOOM],
   visits: [10, MAX_ZOOM],
   places: [0, MAX_ZOOM],
 };
 
 /** Points in one tile at most (a street tile of a place visited daily for years holds more). */
-export const MAX_TILE_POINTS = 50_000;
+export const MAX_TILE_POINTS = 20_000;
 /** Visits or places in one tile at most. */
 export const MAX_TILE_FEATURES = 10_000;
 
-/** Cells per tile side: 2^CELL_BITS (128: 32 tile units each). */
-const CELL_BITS = 7;
+/** Cells per tile side: 2^CELL_BITS (64: 64 tile units each). */
+const CELL_BITS = 6;
 /** The levels of timeseries.location_tiles (migration 0024); its codes are computed at the finest. */
-const LEVELS = [7, 10, 13, 16, 19] as const;
-const FINEST = 19;
+const LEVELS = [8, 11, 14, 17, 20] as const;
+const FINEST = 20;
 
 export function layersAt(z: number): TileLayer[] {
   return TILE_LAYERS.filter((layer) => z >= LAYER_ZOOMS[layer][0] && z <= LAYER_ZOOMS[layer][1]);
@@ -132,7 +132,7 @@ const time = (column: string, range: TimeRange, params: SqlParams): string[] =>
 
 const seconds = (column: string) => `floor(extract(epoch FROM ${column}))::float8`;
 
-/** The cells layer: 128 × 128 cells of the tile, each with its points' count and first and last times. */
+/** The cells layer: 64 × 64 cells of the tile, each with its points' count and first and last times. */
 async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promise<PointFeature[]> {
   const wanted = z + CELL_BITS;
   const level = LEVELS.find((l) => l >= wanted)!;
@@ -149,9 +149,13 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
     return `SELECT cell, points, first_at, last_at FROM timeseries.location_tiles WHERE ${conditions.join(' AND ')}`;
   });
   for (const part of points) {
-    parts.push(`SELECT cell, 1, recorded_at, recorded_at
-                  FROM (SELECT timeseries.location_tile_cell(lat, lon) >> ${params.add(2 * (FINEST - level))}::integer AS cell, recorded_at
-                          FROM timeseries.location_points WHERE ${time('recorded_at', part, params).join(' AND ')}) AS edge
+    // The points of a cut day, grouped by their level-20 cell before its code is taken (tile_morton is inlined on columns).
+    parts.push(`SELECT cell, points, first_at, last_at
+                  FROM (SELECT timeseries.tile_morton(x, y) >> ${params.add(2 * (FINEST - level))}::integer AS cell, points, first_at, last_at
+                          FROM (SELECT timeseries.tile_x(lon) AS x, timeseries.tile_y(lat) AS y, count(*)::integer AS points,
+                                       min(recorded_at) AS first_at, max(recorded_at) AS last_at
+                                  FROM timeseries.location_points WHERE ${time('recorded_at', part, params).join(' AND ')}
+                                 GROUP BY 1, 2) AS grouped) AS edge
                  WHERE cell BETWEEN ${lo} AND ${hi}`);
   }
   const result = await tx.query<{ code: number; n: number; first: number; last: number }>(

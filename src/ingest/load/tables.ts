@@ -191,16 +191,16 @@ const DECLARED: DeclaredMap = {
                 heading_deg = excluded.heading_deg, activity = excluded.activity, device = excluded.device, source = excluded.source
           WHERE (excluded.recorded_at, excluded.content_hash) < (stored.recorded_at, stored.content_hash)),
        fine AS (
-         SELECT user_id, timeseries.location_tile_cell(lat, lon) AS cell, date_trunc('day', recorded_at, 'UTC') AS day,
+         SELECT user_id, timeseries.tile_x(lon) AS x, timeseries.tile_y(lat) AS y, date_trunc('day', recorded_at, 'UTC') AS day,
                 count(*)::integer AS points, min(recorded_at) AS first_at, max(recorded_at) AS last_at
            FROM (SELECT DISTINCT ON (user_id, recorded_at, content_hash) user_id, recorded_at, lat, lon FROM batch) AS once
-          GROUP BY 1, 2, 3),
+          GROUP BY 1, 2, 3, 4),
        tiles AS (
          INSERT INTO timeseries.location_tiles AS stored (user_id, level, period, cell, start, points, first_at, last_at)
-         SELECT f.user_id, l.level, p.period, f.cell >> (2 * (19 - l.level)), date_trunc(p.period, f.day, 'UTC'),
+         SELECT f.user_id, l.level, p.period, timeseries.tile_morton(f.x, f.y) >> (2 * (20 - l.level)), date_trunc(p.period, f.day, 'UTC'),
                 sum(f.points), min(f.first_at), max(f.last_at)
            FROM fine f
-          CROSS JOIN (VALUES (7), (10), (13), (16), (19)) l (level)
+          CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
           CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
           GROUP BY 1, 2, 3, 4, 5
          ON CONFLICT (user_id, level, period, cell, start) DO UPDATE
