@@ -200,6 +200,7 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     const path = await page.evaluate(() => ((globalThis as any).__lake.map.getSource('path').serialize().data.geometry.coordinates as unknown[]).length);
     assert.ok(path >= 3, `points on the path: ${path}`);
     await page.getByRole('status').filter({ hasText: /\d+ points/ }).waitFor();
+    await page.locator('.entry.path', { hasText: '4 points on the map' }).waitFor();
     await page.waitForTimeout(300);
     await shot('day');
   });

@@ -2,7 +2,7 @@
 // (/v1/timeline with every kind: activity, photos, mail, documents, measurements), visits among them.
 import { allPages, getJson } from '../api.js';
 import { boundsOf, COLORS, createMap } from '../basemap.js';
-import { dayRange, errorText, formatTime, h, localDay, status } from '../dom.js';
+import { dayRange, errorText, formatTime, h, localDay, plural, status } from '../dom.js';
 import type { Cleanup } from '../main.js';
 import { thumbnail } from './photos.js';
 
@@ -97,6 +97,14 @@ export async function dayPage(main: HTMLElement, args: string[], signal: AbortSi
     }
     if (item.body && item.kind !== 'mail') node.append(h('p.snippet', {}, item.body));
     entries.push({ at: item.occurred_at, node });
+  }
+  if (points.length) {
+    const first = points[0]!.properties.recorded_at;
+    const last = points.at(-1)!.properties.recorded_at;
+    entries.push({
+      at: first,
+      node: h('li.entry.path', {}, h('time', { datetime: first }, `${formatTime(first)}–${formatTime(last)}`), h('span.kind', {}, 'locations'), h('span.title', {}, plural(points.length, 'point'), ' on the map')),
+    });
   }
   entries.sort((a, b) => a.at.localeCompare(b.at));
   list.append(...entries.map((e) => e.node));
