@@ -7,13 +7,14 @@
 // but the lake's server, and the Content-Security-Policy must never be violated.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Fastify from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { CONSOLE_CSP } from '../src/api/console.js';
+import { CONSOLE_CSP, consoleRoutes } from '../src/api/console.js';
 import { runImport } from '../src/ingest/runner.js';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createConsoleLink } from '../src/query/console-links.js';
@@ -49,16 +50,14 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
   let context: BrowserContext;
   let page: Page;
   const foreign: string[] = [];
+  const tileKeys: string[] = [];
   const problems: string[] = [];
 
   const shot = async (name: string) => {
     await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
   };
   const api = async (route: string) => (await fetch(server.url + route, { headers: { authorization: `Bearer ${key}` } })).json() as Promise<any>;
-  /**
-   * The points the map draws: with tiles, the points layer's features plus the counts of the cells
-   * layer's (each point is in one tile of a zoom); with GeoJSON, the points layer's features.
-   */
+  /** The points the map draws: the points layer's features plus the counts of the cells layer's (each point is in one tile of a zoom). */
   const drawn = () =>
     page.evaluate(() => {
       const map = (globalThis as any).__lake.map;
@@ -106,6 +105,7 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     page.on('request', (request) => {
       const url = request.url();
       if (!url.startsWith(`${origin}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+      if (url.includes('/v1/tiles/')) tileKeys.push(request.headers().authorization ?? '(none)');
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => {
@@ -155,17 +155,17 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     await page.locator('nav a[aria-current="page"]', { hasText: 'Map' }).waitFor();
     const stored = await api('/v1/locations?limit=1000');
     assert.ok(stored.features.length >= 3, `imported points: ${stored.features.length}`);
-    await page.waitForFunction(() => (globalThis as any).__lake.mapMode);
     await mapReady();
     // The whole world in view: the first view fits a daily sample of the points, which may leave an outlier out.
     await page.evaluate(() => (globalThis as any).__lake.map.jumpTo({ center: [0, 0], zoom: 0.5 }));
     await mapReady();
-    const mode = await page.evaluate(() => (globalThis as any).__lake.mapMode);
-    assert.equal(await drawn(), stored.features.length, `every point is drawn (${mode})`);
+    assert.equal(await drawn(), stored.features.length, 'every point is drawn');
+    assert.ok(tileKeys.length > 0, 'the map loads vector tiles');
+    assert.deepEqual(new Set(tileKeys), new Set([`Bearer ${key}`]), 'every tile request carries the key');
     await shot('map-world');
     await page.evaluate(() => (globalThis as any).__lake.map.jumpTo({ center: [13.402, 52.517], zoom: 15 }));
     await mapReady();
-    if (mode === 'tiles') assert.equal(await page.evaluate(() => (globalThis as any).__lake.map.queryRenderedFeatures({ layers: ['points'] }).length), 3, 'Berlin, point by point');
+    assert.equal(await page.evaluate(() => (globalThis as any).__lake.map.queryRenderedFeatures({ layers: ['points'] }).length), 3, 'Berlin, point by point');
     await shot('map');
   });
 
@@ -297,3 +297,39 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
   });
 });
 
+
+describe('street tiles (LAKE_CONSOLE_PMTILES) are served with byte ranges', () => {
+  test('200 whole, 206 for a range, 416 past the end; 404 without the setting', async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'lake-pmtiles-'));
+    const file = path.join(work, 'streets.pmtiles');
+    const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    await writeFile(file, bytes);
+    const app = Fastify();
+    consoleRoutes(app, { pmtiles: file });
+    const bare = Fastify();
+    consoleRoutes(bare, {});
+    try {
+      const whole = await app.inject({ url: '/console/basemap.pmtiles' });
+      assert.equal(whole.statusCode, 200);
+      assert.equal(whole.headers['accept-ranges'], 'bytes');
+      assert.equal(whole.headers['content-security-policy'], CONSOLE_CSP);
+      assert.deepEqual(whole.rawPayload, bytes);
+      const first = await app.inject({ url: '/console/basemap.pmtiles', headers: { range: 'bytes=0-126' } });
+      assert.equal(first.statusCode, 206);
+      assert.equal(first.headers['content-range'], 'bytes 0-126/1000');
+      assert.deepEqual(first.rawPayload, bytes.subarray(0, 127));
+      const middle = await app.inject({ url: '/console/basemap.pmtiles', headers: { range: 'bytes=500-' } });
+      assert.deepEqual([middle.statusCode, middle.headers['content-range']], [206, 'bytes 500-999/1000']);
+      assert.deepEqual(middle.rawPayload, bytes.subarray(500));
+      const last = await app.inject({ url: '/console/basemap.pmtiles', headers: { range: 'bytes=-5' } });
+      assert.deepEqual(last.rawPayload, bytes.subarray(995));
+      const past = await app.inject({ url: '/console/basemap.pmtiles', headers: { range: 'bytes=1000-' } });
+      assert.deepEqual([past.statusCode, past.headers['content-range']], [416, 'bytes */1000']);
+      assert.equal((await bare.inject({ url: '/console/basemap.pmtiles' })).statusCode, 404);
+    } finally {
+      await app.close();
+      await bare.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,24 +1,11 @@
 // The map: every location point, as vector tiles from /v1/tiles (points at high zoom, grid cells
-// with counts at low zoom, visits and places) or, on a lake without the tile route, as GeoJSON
-// from /v1/locations. The time slider filters what is loaded (MapLibre filters on `t`, `first`,
-// `last`), nothing is fetched again; "Density" shows a heatmap instead of the dots.
-import { getJson, request } from '../api.js';
+// with counts at low zoom, visits and places), the key added by transformRequest. The time slider
+// filters what is loaded (MapLibre filters on `t`, `first`, `last`, `start`, `end`), nothing is
+// fetched again; "Density" shows a heatmap instead of the dots.
+import { getJson } from '../api.js';
 import { boundsOf, COLORS, createMap, type maplibregl } from '../basemap.js';
-import { formatCount, formatDate, formatDateTime, h, localDay, replace, status } from '../dom.js';
+import { formatDate, formatDateTime, h, localDay, plural, replace, status } from '../dom.js';
 import type { Cleanup } from '../main.js';
-
-type Mode = 'tiles' | 'geojson';
-const GEOJSON_MAX_POINTS = 50_000;
-
-/** Is there a tile route? A tile of the whole world answers 200 or 204; the unknown route 404. */
-async function tileMode(): Promise<Mode> {
-  try {
-    await request('/v1/tiles/0/0/0.mvt');
-    return 'tiles';
-  } catch {
-    return 'geojson';
-  }
-}
 
 interface Point {
   type: 'Feature';
@@ -56,85 +43,55 @@ export async function mapPage(main: HTMLElement, _args: string[], signal: AbortS
   );
   main.append(h('div.map-page', {}, container, panel));
 
-  const [map, mode, range] = await Promise.all([createMap(container), tileMode(), timeRange()]);
+  const [map, range] = await Promise.all([createMap(container), timeRange()]);
   window.__lake.map = map;
-  window.__lake.mapMode = mode;
   if (signal.aborted) {
     map.remove();
     return () => {};
   }
 
-  let pointCount = 0;
-  let bounds: maplibregl.LngLatBoundsLike | null = null;
-  if (mode === 'tiles') {
-    map.addSource('lake', { type: 'vector', tiles: [`${location.origin}/v1/tiles/{z}/{x}/{y}.mvt`], minzoom: 0, maxzoom: 16 });
-    map.addLayer({
-      id: 'cells-heat',
-      type: 'heatmap',
-      source: 'lake',
-      'source-layer': 'cells',
-      layout: { visibility: 'none' },
-      paint: { 'heatmap-weight': ['ln', ['+', 1, ['get', 'count']]], 'heatmap-radius': 18 },
-    });
-    map.addLayer({
-      id: 'cells',
-      type: 'circle',
-      source: 'lake',
-      'source-layer': 'cells',
-      paint: {
-        'circle-color': COLORS.point,
-        'circle-opacity': 0.55,
-        'circle-radius': ['interpolate', ['linear'], ['ln', ['+', 1, ['get', 'count']]], 0, 2, 10, 12],
-      },
-    });
-    map.addLayer({ id: 'points-heat', type: 'heatmap', source: 'lake', 'source-layer': 'points', layout: { visibility: 'none' }, paint: { 'heatmap-radius': 14 } });
-    map.addLayer({
-      id: 'points',
-      type: 'circle',
-      source: 'lake',
-      'source-layer': 'points',
-      paint: { 'circle-color': COLORS.point, 'circle-radius': 3.5, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 },
-    });
-    map.addLayer({ id: 'visits', type: 'circle', source: 'lake', 'source-layer': 'visits', paint: { 'circle-color': COLORS.visit, 'circle-radius': 6, 'circle-opacity': 0.8 } });
-    map.addLayer({
-      id: 'places',
-      type: 'circle',
-      source: 'lake',
-      'source-layer': 'places',
-      paint: { 'circle-color': COLORS.place, 'circle-radius': ['interpolate', ['linear'], ['get', 'visits'], 1, 5, 50, 12], 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 },
-    });
-    // Where to look first: an hourly sample of the points (the hourly summary: cheap).
-    const sample = await getJson<{ features: Point[] }>('/v1/locations', { simplify: 86_400, limit: 10_000 }, signal);
-    bounds = boundsOf(sample.features.map((f) => f.geometry.coordinates));
-    note.textContent = `${formatCount(sample.features.length)} days with locations.`;
-  } else {
-    const features: Array<GeoJSON.Feature<GeoJSON.Point>> = [];
-    let cursor: string | undefined;
-    do {
-      const page = await getJson<{ features: Point[]; next_cursor: string | null }>('/v1/locations', { limit: 10_000, cursor }, signal);
-      for (const point of page.features) {
-        features.push({
-          type: 'Feature',
-          geometry: { type: 'Point', coordinates: point.geometry.coordinates.slice(0, 2) as [number, number] },
-          properties: { t: Date.parse(point.properties.recorded_at) / 1000, accuracy: point.properties.accuracy_m ?? null },
-        });
-      }
-      cursor = page.next_cursor ?? undefined;
-      note.textContent = `Loading points… ${formatCount(features.length)}`;
-    } while (cursor && features.length < GEOJSON_MAX_POINTS);
-    pointCount = features.length;
-    map.addSource('lake', { type: 'geojson', data: { type: 'FeatureCollection', features } });
-    map.addLayer({ id: 'points-heat', type: 'heatmap', source: 'lake', layout: { visibility: 'none' }, paint: { 'heatmap-radius': 14 } });
-    map.addLayer({
-      id: 'points',
-      type: 'circle',
-      source: 'lake',
-      paint: { 'circle-color': COLORS.point, 'circle-radius': 3.5, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 },
-    });
-    bounds = boundsOf(features.map((f) => f.geometry.coordinates as [number, number]));
-    note.textContent = pointCount ? `${formatCount(pointCount)} points${cursor ? ` (the first ${formatCount(pointCount)})` : ''}.` : 'No location points yet: import a Takeout.';
-  }
+  map.addSource('lake', { type: 'vector', tiles: [`${location.origin}/v1/tiles/{z}/{x}/{y}.mvt`], minzoom: 0, maxzoom: 16 });
+  map.addLayer({
+    id: 'cells-heat',
+    type: 'heatmap',
+    source: 'lake',
+    'source-layer': 'cells',
+    layout: { visibility: 'none' },
+    paint: { 'heatmap-weight': ['ln', ['+', 1, ['get', 'count']]], 'heatmap-radius': 18 },
+  });
+  map.addLayer({
+    id: 'cells',
+    type: 'circle',
+    source: 'lake',
+    'source-layer': 'cells',
+    paint: {
+      'circle-color': COLORS.point,
+      'circle-opacity': 0.55,
+      'circle-radius': ['interpolate', ['linear'], ['ln', ['+', 1, ['get', 'count']]], 0, 2, 10, 12],
+    },
+  });
+  map.addLayer({ id: 'points-heat', type: 'heatmap', source: 'lake', 'source-layer': 'points', layout: { visibility: 'none' }, paint: { 'heatmap-radius': 14 } });
+  map.addLayer({
+    id: 'points',
+    type: 'circle',
+    source: 'lake',
+    'source-layer': 'points',
+    paint: { 'circle-color': COLORS.point, 'circle-radius': 3.5, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 },
+  });
+  map.addLayer({ id: 'visits', type: 'circle', source: 'lake', 'source-layer': 'visits', paint: { 'circle-color': COLORS.visit, 'circle-radius': 6, 'circle-opacity': 0.8 } });
+  map.addLayer({
+    id: 'places',
+    type: 'circle',
+    source: 'lake',
+    'source-layer': 'places',
+    paint: { 'circle-color': COLORS.place, 'circle-radius': ['interpolate', ['linear'], ['get', 'visits'], 1, 5, 50, 12], 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 },
+  });
+  // Where to look first: the first point of each day (read from the hourly summary: cheap).
+  const sample = await getJson<{ features: Point[] }>('/v1/locations', { simplify: 86_400, limit: 10_000 }, signal);
+  const bounds = boundsOf(sample.features.map((f) => f.geometry.coordinates.slice(0, 2) as [number, number]));
+  note.textContent = sample.features.length ? `${plural(sample.features.length, 'day')} with locations.` : 'No location points yet: import a Takeout.';
   if (bounds) map.fitBounds(bounds, { padding: 40, maxZoom: 15, duration: 0 });
+
 
   // The slider: whole days from the first month with points to the end of the last.
   const DAY = 86_400;
@@ -155,11 +112,9 @@ export async function mapPage(main: HTMLElement, _args: string[], signal: AbortS
     const inTime: maplibregl.FilterSpecification = ['all', ['>=', ['get', 't'], lo], ['<', ['get', 't'], hi]];
     const overlaps = (a: string, b: string): maplibregl.FilterSpecification => ['all', ['<', ['get', a], hi], ['>=', ['get', b], lo]];
     for (const layer of ['points', 'points-heat']) map.setFilter(layer, inTime);
-    if (mode === 'tiles') {
-      map.setFilter('cells', overlaps('first', 'last'));
-      map.setFilter('cells-heat', overlaps('first', 'last'));
-      map.setFilter('visits', overlaps('start', 'end'));
-    }
+    map.setFilter('cells', overlaps('first', 'last'));
+    map.setFilter('cells-heat', overlaps('first', 'last'));
+    map.setFilter('visits', overlaps('start', 'end'));
     window.__lake.timeFilter = [lo, hi];
   };
   from.addEventListener('input', applyTime);
@@ -168,12 +123,12 @@ export async function mapPage(main: HTMLElement, _args: string[], signal: AbortS
 
   density.addEventListener('change', () => {
     const heat = density.checked;
-    for (const layer of mode === 'tiles' ? ['points', 'cells'] : ['points']) map.setLayoutProperty(layer, 'visibility', heat ? 'none' : 'visible');
-    for (const layer of mode === 'tiles' ? ['points-heat', 'cells-heat'] : ['points-heat']) map.setLayoutProperty(layer, 'visibility', heat ? 'visible' : 'none');
+    for (const layer of ['points', 'cells']) map.setLayoutProperty(layer, 'visibility', heat ? 'none' : 'visible');
+    for (const layer of ['points-heat', 'cells-heat']) map.setLayoutProperty(layer, 'visibility', heat ? 'visible' : 'none');
   });
 
   // A click on a point names its time and links to its day.
-  const clickable = mode === 'tiles' ? ['points', 'visits', 'places', 'cells'] : ['points'];
+  const clickable = ['points', 'visits', 'places', 'cells'];
   map.on('click', (event) => {
     const [hit] = map.queryRenderedFeatures(event.point, { layers: clickable });
     if (!hit) return;

@@ -256,13 +256,14 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions = {}
   };
 }
 
+const PMTILES = 'application/vnd.pmtiles';
+
 /** A file with one byte range (PMTiles readers ask for ranges), 206/416 as for blobs. */
 async function sendRange(file: string, range: string | undefined, reply: FastifyReply) {
   const { size, mtimeMs } = await stat(file);
   reply.header('accept-ranges', 'bytes').header('etag', `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`).header('cache-control', 'no-cache');
-  reply.type('application/vnd.pmtiles');
   const match = range ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
-  if (!match || (match[1] === '' && match[2] === '')) return reply.header('content-length', size).send(createReadStream(file));
+  if (!match || (match[1] === '' && match[2] === '')) return reply.type(PMTILES).header('content-length', size).send(createReadStream(file));
   let start: number;
   let end: number;
   if (match[1] === '') {
@@ -273,10 +274,11 @@ async function sendRange(file: string, range: string | undefined, reply: Fastify
     end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
   }
   if (start >= size || end < start) {
-    return reply.code(416).header('content-range', `bytes */${size}`).send({ error: { code: 'RANGE_NOT_SATISFIABLE', message: `range ${range} is outside the file's ${size} bytes` } });
+    return reply.code(416).type('application/json').header('content-range', `bytes */${size}`).send({ error: { code: 'RANGE_NOT_SATISFIABLE', message: `range ${range} is outside the file's ${size} bytes` } });
   }
   return reply
     .code(206)
+    .type(PMTILES)
     .header('content-range', `bytes ${start}-${end}/${size}`)
     .header('content-length', end - start + 1)
     .send(createReadStream(file, { start, end }));
