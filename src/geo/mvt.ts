@@ -96,11 +96,18 @@ class Writer {
     this.length += 8;
   }
 
-  /** Packed repeated varints. */
+  /** Packed repeated varints, their bytes counted first (no buffer of their own). */
   packed(field: number, values: readonly number[]): void {
-    const inner = new Writer();
-    for (const v of values) inner.varint(v);
-    this.message(field, inner.finish());
+    let bytes = 0;
+    for (const v of values) bytes += varintLength(v);
+    this.tag(field, 2);
+    this.varint(bytes);
+    for (const v of values) this.varint(v);
+  }
+
+  /** Start again, keeping the memory (a scratch writer reused for every feature). */
+  reset(): void {
+    this.length = 0;
   }
 
   finish(): Buffer {
@@ -110,43 +117,71 @@ class Writer {
 
 const zigzag = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
 
-/** A Value message (spec 4.1): string, uint (field 5), sint (6), double (3) or bool (7). */
-function valueMessage(value: PropertyValue): Buffer {
-  const w = new Writer();
-  if (typeof value === 'string') w.string(1, value);
-  else if (typeof value === 'boolean') {
+function varintLength(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+/** A Value message (spec 4.1) as field 4 of a layer: string, uint (field 5), sint (6), double (3) or bool (7). */
+function writeValue(w: Writer, value: PropertyValue): void {
+  if (typeof value === 'string') {
+    const bytes = Buffer.from(value, 'utf8');
+    w.tag(4, 2);
+    w.varint(1 + varintLength(bytes.length) + bytes.length);
+    w.message(1, bytes);
+  } else if (typeof value === 'boolean') {
+    w.tag(4, 2);
+    w.varint(2);
     w.tag(7, 0);
     w.varint(value ? 1 : 0);
-  } else if (Number.isSafeInteger(value) && value >= 0) {
-    w.tag(5, 0);
-    w.varint(value);
   } else if (Number.isSafeInteger(value)) {
-    w.tag(6, 0);
-    w.varint(zigzag(value));
-  } else w.double(3, value);
-  return w.finish();
+    const [field, encoded] = value >= 0 ? [5, value] : [6, zigzag(value)];
+    w.tag(4, 2);
+    w.varint(1 + varintLength(encoded));
+    w.tag(field, 0);
+    w.varint(encoded);
+  } else {
+    w.tag(4, 2);
+    w.varint(9);
+    w.double(3, value);
+  }
 }
 
 /** One layer (spec 4.1): its features, each a single point, with keys and values shared in tables. */
 function layerMessage(layer: Layer): Buffer {
   const keys = new Map<string, number>();
-  const values = new Map<string, { index: number; value: PropertyValue }>();
+  // Values by type: the number 1 and the string "1" are two values.
+  const numbers = new Map<number, number>();
+  const strings = new Map<string, number>();
+  const booleans = new Map<boolean, number>();
+  const values: PropertyValue[] = [];
+  const indexOf = (value: PropertyValue): number => {
+    const table: Map<PropertyValue, number> = typeof value === 'number' ? numbers : typeof value === 'string' ? strings : booleans;
+    let index = table.get(value);
+    if (index === undefined) {
+      index = values.length;
+      table.set(value, index);
+      values.push(value);
+    }
+    return index;
+  };
   const w = new Writer();
   w.tag(15, 0);
   w.varint(2); // version
   w.string(1, layer.name);
+  const f = new Writer();
+  const tags: number[] = [];
   for (const feature of layer.features) {
-    const tags: number[] = [];
-    for (const [key, value] of Object.entries(feature.properties)) {
+    tags.length = 0;
+    for (const key in feature.properties) {
+      const value = feature.properties[key];
       if (value === undefined) continue;
       let k = keys.get(key);
       if (k === undefined) keys.set(key, (k = keys.size));
-      const id = `${typeof value}:${value}`;
-      let v = values.get(id);
-      if (!v) values.set(id, (v = { index: values.size, value }));
-      tags.push(k, v.index);
+      tags.push(k, indexOf(value));
     }
-    const f = new Writer();
+    f.reset();
     if (tags.length > 0) f.packed(2, tags);
     f.tag(3, 0);
     f.varint(1); // POINT
@@ -155,7 +190,7 @@ function layerMessage(layer: Layer): Buffer {
     w.message(2, f.finish());
   }
   for (const key of keys.keys()) w.string(3, key);
-  for (const { value } of values.values()) w.message(4, valueMessage(value));
+  for (const value of values) writeValue(w, value);
   w.tag(5, 0);
   w.varint(EXTENT);
   return w.finish();
