@@ -418,6 +418,9 @@ async function benchBackend(backend: 'embedded' | 'server'): Promise<Figures> {
       incrementalToFull: round(incremental.seconds / full.seconds, 3),
       incrementalPhaseSeconds: incremental.phaseSeconds,
       incrementalMB: round((incremental.repoBytes + incremental.pgbackrestBytes) / MB),
+      ...(incremental.manifest.database.kind === 'pglite-files'
+        ? { incrementalFilesStored: incremental.manifest.database.added, incrementalFilesStoredMB: round(incremental.manifest.database.addedBytes / MB) }
+        : {}),
       incrementalPeakRssMB: incremental.peakRssMB,
       incrementalCpuSeconds: round(incremental.cpuSeconds + incremental.childCpuSeconds, 2),
       ...(incremental.manifest.database.kind === 'pgbackrest' ? { incrementalPgbackrestType: incremental.manifest.database.type } : {}),

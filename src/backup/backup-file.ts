@@ -1,8 +1,8 @@
 // The one file format of the lake's backups (database snapshots, blob copies, lists): content cut
-// into 1 MiB pieces, each compressed as a zstd frame (store/frame-codecs.ts) and, when the
-// repository has a key, sealed with AES-256-GCM; an end record carries the content's size and
-// SHA-256, so a file cut short, a piece dropped, reordered or changed, or the wrong key, fails
-// with the byte offset named. Written by hand: Node 20 has no streaming zstd, and the one
+// into 1 MiB pieces, each compressed as a zstd frame (store/frame-codecs.ts; on worker threads:
+// compress-pool.ts) and, when the repository has a key, sealed with AES-256-GCM; an end record
+// carries the content's size and SHA-256, so a file cut short, a piece dropped, reordered or
+// changed, or the wrong key, fails with the byte offset named. Written by hand: Node 20 has no streaming zstd, and the one
 // maintained streaming-encryption library (age-encryption) measured 80 MB/s here, where
 // node:crypto's AES-GCM is native.
 //
@@ -21,6 +21,7 @@ import path from 'node:path';
 import { createReadStream } from 'node:fs';
 import { LakeError } from '../errors.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
+import { type CompressedPiece, compressPool } from './compress-pool.js';
 
 const MAGIC = 'DPLKBAK1';
 const HEADER_BYTES = 32;
@@ -38,6 +39,8 @@ const KIND_RAW = 3;
 const SAMPLE_BYTES = 64 << 10;
 const RAW_RATIO = 0.9;
 const zstd = FRAME_CODECS.cold;
+/** Pieces given to the compression pool and not yet written: a few per thread keep them all busy. */
+const IN_FLIGHT = 8;
 
 /** What a written backup file holds, for the manifest. */
 export interface WrittenFile {
@@ -97,31 +100,47 @@ export async function* encodeBackupFile(content: AsyncIterable<Uint8Array>, key:
     storedBytes += stored.length;
     return stored;
   };
-  // Already compressed content (photos, videos, archives) is stored as it is: compressing it costs
-  // more time than anything else in a backup and saves nothing.
-  const pieceRecord = async (bytes: Buffer): Promise<Buffer> => {
-    const sample = bytes.subarray(0, SAMPLE_BYTES);
-    if ((await zstd.compress(sample)).length >= sample.length * RAW_RATIO) return record(KIND_RAW, bytes.length, bytes);
-    return record(KIND_PIECE, bytes.length, await zstd.compress(bytes));
+  // Pieces compressed on the pool's threads, a few in flight, recorded in order. Already
+  // compressed content (photos, videos, archives) is stored as it is: compressing it costs more
+  // time than anything else in a backup and saves nothing.
+  const pool = compressPool();
+  const inFlight: { length: number; compressed: Promise<CompressedPiece> }[] = [];
+  const recorded = async (): Promise<Buffer> => {
+    const next = inFlight.shift()!;
+    const { raw, bytes } = await next.compressed;
+    return record(raw ? KIND_RAW : KIND_PIECE, next.length, bytes);
+  };
+  const send = (bytes: Buffer) => {
+    const length = bytes.length; // before its memory moves to the thread
+    const compressed = pool.compress(bytes, SAMPLE_BYTES, RAW_RATIO);
+    compressed.catch(() => {}); // awaited in order by recorded(); a failure is thrown there
+    inFlight.push({ length, compressed });
   };
   let piece = Buffer.allocUnsafe(PIECE_BYTES);
   let fill = 0;
-  for await (const chunk of content) {
-    hash.update(chunk);
-    contentBytes += chunk.length;
-    let offset = 0;
-    while (offset < chunk.length) {
-      const copied = Buffer.from(chunk.buffer, chunk.byteOffset + offset, chunk.length - offset).copy(piece, fill);
-      fill += copied;
-      offset += copied;
-      if (fill === PIECE_BYTES) {
-        yield await pieceRecord(piece);
-        piece = Buffer.allocUnsafe(PIECE_BYTES);
-        fill = 0;
+  try {
+    for await (const chunk of content) {
+      hash.update(chunk);
+      contentBytes += chunk.length;
+      let offset = 0;
+      while (offset < chunk.length) {
+        const copied = Buffer.from(chunk.buffer, chunk.byteOffset + offset, chunk.length - offset).copy(piece, fill);
+        fill += copied;
+        offset += copied;
+        if (fill === PIECE_BYTES) {
+          send(piece);
+          piece = Buffer.allocUnsafe(PIECE_BYTES);
+          fill = 0;
+          while (inFlight.length > IN_FLIGHT) yield await recorded();
+        }
       }
     }
+    if (fill > 0) send(piece.subarray(0, fill));
+    while (inFlight.length > 0) yield await recorded();
+  } finally {
+    // Abandoned midway (the write failed): the pieces still out are not waited for.
+    inFlight.length = 0;
   }
-  if (fill > 0) yield await pieceRecord(piece.subarray(0, fill));
   const sha256 = hash.digest('hex');
   const end = Buffer.alloc(40);
   end.writeBigUInt64LE(BigInt(contentBytes), 0);

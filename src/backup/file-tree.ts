@@ -22,33 +22,51 @@ import type { BackupRepository } from './repository.js';
 /** Files a running PostgreSQL keeps for itself, meaningless in a copy. */
 const SKIPPED = new Set(['postmaster.pid', 'postmaster.opts']);
 
+/** A file or directory of a tree, as listed; `sha256` when its content is known without reading it. */
+export interface TreeFile {
+  relative: string;
+  directory: boolean;
+  mode: number;
+  size: number;
+  /** inode, modification and change times (ns): equal on two listings only when the file was not written between them. */
+  identity: string;
+  sha256?: string;
+}
+
 /** Every file under `root`, relative paths, directories before their files. */
-async function* walk(root: string, relative = ''): AsyncGenerator<{ relative: string; directory: boolean; size: number; mode: number; mtime: Date }> {
+async function* walk(root: string, relative = ''): AsyncGenerator<TreeFile> {
   const names = (await readdir(path.join(root, relative))).sort();
   for (const name of names) {
     if (relative === '' && SKIPPED.has(name)) continue;
     const entry = path.posix.join(relative, name);
-    const stats = await lstat(path.join(root, entry));
+    const stats = await lstat(path.join(root, entry), { bigint: true });
+    const common = { relative: entry, mode: Number(stats.mode & 0o777n), identity: `${stats.ino}:${stats.mtimeNs}:${stats.ctimeNs}` };
     if (stats.isDirectory()) {
-      yield { relative: entry, directory: true, size: 0, mode: stats.mode & 0o777, mtime: stats.mtime };
+      yield { ...common, directory: true, size: 0 };
       yield* walk(root, entry);
     } else if (stats.isFile()) {
-      yield { relative: entry, directory: false, size: stats.size, mode: stats.mode & 0o777, mtime: stats.mtime };
+      yield { ...common, directory: false, size: Number(stats.size) };
     }
   }
 }
 
+/** The tree under `root`, without the files for which `keep` says false. */
+export async function listTree(root: string, keep: (relative: string) => boolean = () => true): Promise<TreeFile[]> {
+  const entries: TreeFile[] = [];
+  for await (const entry of walk(root)) if (entry.directory || keep(entry.relative)) entries.push(entry);
+  return entries;
+}
+
 /**
- * Copy `from` into `to` (made), file by file; a reflink where the file system can (btrfs, XFS).
- * Files for which `keep` says false are left out. Returns the bytes copied.
+ * Copy the listed entries of `from` into `to` (made), file by file; a reflink where the file
+ * system can (btrfs, XFS). Files whose content is known (`sha256`) are left out. Returns the bytes copied.
  */
-export async function copyTree(from: string, to: string, keep: (relative: string) => boolean = () => true): Promise<number> {
+export async function copyEntries(from: string, to: string, entries: readonly TreeFile[]): Promise<number> {
   let bytes = 0;
   await mkdir(to, { recursive: true });
-  for await (const entry of walk(from)) {
-    if (!entry.directory && !keep(entry.relative)) continue;
+  for (const entry of entries) {
     if (entry.directory) await mkdir(path.join(to, entry.relative), { recursive: true, mode: entry.mode });
-    else {
+    else if (!entry.sha256) {
       await copyFile(path.join(from, entry.relative), path.join(to, entry.relative), constants.COPYFILE_FICLONE);
       bytes += entry.size;
     }
@@ -65,6 +83,8 @@ export interface StoredTree {
   /** File copies newly written to the pool, and their bytes of content. */
   added: number;
   addedBytes: number;
+  /** Each file's SHA-256 by relative path. */
+  hashes: Map<string, string>;
 }
 
 /** One entry of a tree list. */
@@ -82,13 +102,14 @@ async function hashFile(file: string): Promise<{ sha256: string; size: number }>
 }
 
 /**
- * Store every file under `root` in the repository's pool (each hashed first, written only when the
- * pool lacks it) and return the tree's list. `onProgress` gets the bytes hashed so far.
+ * Store the listed files in the repository's pool and return the tree's list: each file of unknown
+ * content is read from `root`, hashed, and written when the pool lacks it; a file whose content is
+ * known (`sha256`, the pool holding it) is listed as it is. `onProgress` gets the bytes done so far.
  */
-export async function storeTree(root: string, repository: BackupRepository, onProgress?: (bytes: number) => void): Promise<StoredTree> {
-  const stored: StoredTree = { lines: [], files: 0, bytes: 0, added: 0, addedBytes: 0 };
+export async function storeEntries(root: string, entries: Iterable<TreeFile> | AsyncIterable<TreeFile>, repository: BackupRepository, onProgress?: (bytes: number) => void): Promise<StoredTree> {
+  const stored: StoredTree = { lines: [], files: 0, bytes: 0, added: 0, addedBytes: 0, hashes: new Map() };
   let reported = 0;
-  for await (const entry of walk(root)) {
+  for await (const entry of entries) {
     if (entry.relative.includes('\n') || entry.relative.includes('\r')) {
       throw new LakeError('BACKUP_CORRUPT', `${path.join(root, entry.relative)}: a path with a line break cannot be listed in a backup`);
     }
@@ -97,14 +118,19 @@ export async function storeTree(root: string, repository: BackupRepository, onPr
       stored.lines.push(`d ${mode} ${entry.relative}\n`);
       continue;
     }
-    const file = path.join(root, entry.relative);
-    const { sha256, size } = await hashFile(file);
-    if (!repository.hasBlob(sha256)) {
-      const written = await writeBackupFile(repository.blobPath(sha256), createReadStream(file), repository.key);
-      if (written.sha256 !== sha256) throw new Error(`${file} changed while it was stored (hashed ${sha256}, stored ${written.sha256})`);
-      stored.added++;
-      stored.addedBytes += written.contentBytes;
+    let sha256 = entry.sha256;
+    let size = entry.size;
+    if (!sha256) {
+      const file = path.join(root, entry.relative);
+      ({ sha256, size } = await hashFile(file));
+      if (!repository.hasBlob(sha256)) {
+        const written = await writeBackupFile(repository.blobPath(sha256), createReadStream(file), repository.key);
+        if (written.sha256 !== sha256) throw new Error(`${file} changed while it was stored (hashed ${sha256}, stored ${written.sha256})`);
+        stored.added++;
+        stored.addedBytes += written.contentBytes;
+      }
     }
+    stored.hashes.set(entry.relative, sha256);
     stored.lines.push(`f ${mode} ${size} ${sha256} ${entry.relative}\n`);
     stored.files++;
     stored.bytes += size;
@@ -114,6 +140,11 @@ export async function storeTree(root: string, repository: BackupRepository, onPr
     }
   }
   return stored;
+}
+
+/** Store every file under `root` (storeEntries of the whole tree). */
+export function storeTree(root: string, repository: BackupRepository, onProgress?: (bytes: number) => void): Promise<StoredTree> {
+  return storeEntries(root, walk(root), repository, onProgress);
 }
 
 /** A list's lines as chunks of about 1 MiB. */
@@ -181,4 +212,62 @@ export async function restoreTree(lines: AsyncIterable<string> | Iterable<string
     bytes += size;
   }
   return { files, bytes };
+}
+
+/**
+ * The live files an embedded backup stored, "sha256 size identity path" per line, kept in the set
+ * as FILE_STATE_FILE: the next backup of the same data directory takes a file whose size and
+ * identity (inode, modification and change times) are the same as its content already stored,
+ * and reads only the files written since (as rsync and git's index trust size and times).
+ */
+export const FILE_STATE_FILE = 'files-state.dpk';
+
+export interface KnownFile {
+  sha256: string;
+  size: number;
+  identity: string;
+}
+
+export async function* fileStateLines(entries: readonly TreeFile[], hashes: ReadonlyMap<string, string>): AsyncGenerator<Buffer> {
+  const lines: string[] = [];
+  for (const entry of entries) {
+    const sha256 = hashes.get(entry.relative);
+    if (!entry.directory && sha256) lines.push(`${sha256} ${entry.size} ${entry.identity} ${entry.relative}\n`);
+  }
+  yield* linesOf(lines);
+}
+
+/** A set's file state (fileStateLines), by relative path. */
+export async function readFileState(file: string, repository: BackupRepository): Promise<Map<string, KnownFile>> {
+  const known = new Map<string, KnownFile>();
+  let rest = '';
+  const take = (line: string) => {
+    const match = /^([0-9a-f]{64}) (\d+) (\S+) (.+)$/.exec(line);
+    if (!match) throw new LakeError('BACKUP_CORRUPT', `${file}: a malformed line ${JSON.stringify(line.slice(0, 100))}`);
+    known.set(match[4]!, { sha256: match[1]!, size: Number(match[2]), identity: match[3]! });
+  };
+  for await (const chunk of readBackupFile(file, repository.key)) {
+    const lines = (rest + chunk.toString('utf8')).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) if (line) take(line);
+  }
+  if (rest) take(rest);
+  return known;
+}
+
+/**
+ * Give each listed file whose size and identity are those `known` recorded (and whose stored copy
+ * the pool still holds) that content's SHA-256. Returns how many were matched.
+ */
+export function markUnchanged(entries: TreeFile[], known: ReadonlyMap<string, KnownFile>, repository: BackupRepository): number {
+  let matched = 0;
+  for (const entry of entries) {
+    if (entry.directory) continue;
+    const was = known.get(entry.relative);
+    if (was && was.size === entry.size && was.identity === entry.identity && repository.hasBlob(was.sha256)) {
+      entry.sha256 = was.sha256;
+      matched++;
+    }
+  }
+  return matched;
 }

@@ -15,14 +15,19 @@ import { diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
 import type { Lake } from '../lake.js';
 import { writeBackupFile } from './backup-file.js';
-import { copyTree, linesOf, storeTree } from './file-tree.js';
+import { copyEntries, FILE_STATE_FILE, fileStateLines, type KnownFile, linesOf, listTree, markUnchanged, readFileState, storeEntries, type TreeFile } from './file-tree.js';
 import { type BackupManifest, BackupRepository, MANIFEST_FORMAT } from './repository.js';
 import { pruneBackups, type PruneResult } from './retention.js';
-import { tableChecksums, type TableChecksum, withDatabaseCopy } from './table-checksums.js';
+import { lakeTableFiles, tableChecksums, type TableChecksum, withDatabaseCopy } from './table-checksums.js';
 
 export const DATABASE_FILE = 'database.dpk';
 export const BLOB_LIST_FILE = 'blobs.dpk';
 const REF_CHUNK = 10_000;
+/**
+ * Changed tables up to this size are checksummed in the pause, on the live database, and the
+ * copy is not opened: reading 256 MiB costs PGlite about a second here, opening a copy about as much.
+ */
+const LIVE_CHECK_BYTES = 256 << 20;
 
 /**
  * pause: the database's files are copied while it waits; check: the copy opened and every table
@@ -57,25 +62,45 @@ export async function makeBackup(lake: Lake, repository: BackupRepository, optio
     if (lake.db.backend === 'embedded') {
       const { withFilesAtRest } = await import('../db/adapters/embedded.js');
       const staging = path.join(directory, 'files.staging');
+      const previous = await previousSnapshot(lake, repository);
       options.onProgress?.({ phase: 'pause', bytes: 0, totalBytes: null });
+      let entries: TreeFile[] = [];
       let copied = 0;
-      // The pause: other requests wait while the files are copied (a plain copy, a reflink where
-      // the file system can) and the blob references read. The WAL segments before the
-      // checkpoint's redo point and the recycled ones after the insert point are left out: PGlite
-      // never removes them itself (6 GB of pg_wal after a 10-million-point load, one segment needed).
+      let checkInCopy: string[] = [];
+      let liveFiles = '';
+      // The pause: other requests wait while the files are listed and copied (a plain copy, a
+      // reflink where the file system can) and the blob references read. The WAL segments before
+      // the checkpoint's redo point and the recycled ones after the insert point are left out:
+      // PGlite never removes them itself (6 GB of pg_wal after a 10-million-point load, one
+      // segment needed). After a backup of this data directory, the files not written since are
+      // not read at all (their content is stored), and the tables in them keep their checksums.
       ({ schemaVersion, lakeId } = await withFilesAtRest(lake.db, async (tx, files) => {
+        liveFiles = files;
         const wal = await walInUse(tx);
-        copied = await copyTree(files, staging, (relative) => !isWalSegment(relative) || (relative.slice(7) >= wal.from && relative.slice(7) <= wal.to));
+        entries = await listTree(files, (relative) => !isWalSegment(relative) || (relative.slice(7) >= wal.from && relative.slice(7) <= wal.to));
+        if (previous) markUnchanged(entries, previous.files, repository);
+        const plan = planChecksums(await lakeTableFiles(tx), entries, previous?.manifest.tables ?? {});
+        tables = plan.kept;
+        if (previous && plan.changedBytes <= LIVE_CHECK_BYTES) {
+          // A small change: the changed tables checksummed here, only the changed files copied.
+          Object.assign(tables, await tableChecksums(tx, plan.changed));
+          copied = await copyEntries(files, staging, entries.filter((e) => e.directory || !e.sha256));
+        } else {
+          // Everything copied, to be opened on its own after the pause (as a restore will have to).
+          copied = await copyEntries(files, staging, entries.map((e) => ({ ...e, sha256: undefined })));
+          checkInCopy = plan.changed;
+        }
         await writeBlobList(tx, blobListText);
         return schemaAndIdentity(tx);
       }));
-      // After the pause: the copy opened on its own (a restore will have to), every table counted and checksummed.
       options.onProgress?.({ phase: 'check', bytes: 0, totalBytes: null });
-      tables = await withDatabaseCopy(staging, lake.config, tableChecksums);
-      const postgresMajor = (await readFile(path.join(staging, 'PG_VERSION'), 'utf8')).trim();
+      if (checkInCopy.length > 0) Object.assign(tables, await withDatabaseCopy(staging, lake.config, (db) => tableChecksums(db, checkInCopy)));
+      tables = Object.fromEntries(Object.entries(tables).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const postgresMajor = (await readFile(path.join(liveFiles, 'PG_VERSION'), 'utf8')).trim();
       // Each file stored like a blob (only those the repository lacks are written), then their list.
-      const stored = await storeTree(staging, repository, (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied }));
+      const stored = await storeEntries(staging, entries, repository, (bytes) => options.onProgress?.({ phase: 'database', bytes, totalBytes: copied }));
       const written = await writeBackupFile(path.join(directory, DATABASE_FILE), linesOf(stored.lines), repository.key);
+      await writeBackupFile(path.join(directory, FILE_STATE_FILE), fileStateLines(entries, stored.hashes), repository.key);
       await rm(staging, { recursive: true, force: true });
       database = { kind: 'pglite-files', file: DATABASE_FILE, postgresMajor, written, files: stored.files, bytes: stored.bytes, added: stored.added, addedBytes: stored.addedBytes };
     } else {
@@ -125,6 +150,46 @@ export async function makeBackup(lake: Lake, repository: BackupRepository, optio
     if (isNoSpace(error)) throw diskFull(repository.root, 'the backup repository', { cause: error });
     throw error;
   }
+}
+
+/** The newest backup of this embedded data directory with its file state, to build on; null when there is none. */
+async function previousSnapshot(lake: Lake, repository: BackupRepository): Promise<{ manifest: BackupManifest; files: Map<string, KnownFile> } | null> {
+  const { rows } = await lake.db.query<{ lake_id: string }>(`SELECT lake_id::text AS lake_id FROM lake.identity`);
+  const lakeId = rows[0]?.lake_id;
+  const newest = (await repository.list()).filter((b) => b.manifest.backend === 'embedded' && b.manifest.identity.lakeId === lakeId).at(-1);
+  if (!newest) return null;
+  // A state that cannot be read (an older backup without one, a damaged file) only costs reading every file.
+  const files = await readFileState(path.join(repository.setDirectory(newest.id), FILE_STATE_FILE), repository).catch(() => null);
+  return files ? { manifest: newest.manifest, files } : null;
+}
+
+/**
+ * Which tables keep the checksum the previous backup recorded (none of their files written since)
+ * and which are checksummed again, with the bytes of the latter's files.
+ */
+function planChecksums(
+  tables: readonly { name: string; files: string[] }[],
+  entries: readonly TreeFile[],
+  recorded: Record<string, TableChecksum>,
+): { kept: Record<string, TableChecksum>; changed: string[]; changedBytes: number } {
+  // A relation's files: the file named by its path, its segments (.1, .2, ...) and forks (_fsm, _vm).
+  const byRelation = new Map<string, TreeFile[]>();
+  for (const entry of entries) {
+    const relation = /^(.*\/\d+)(?:[._].*)?$/.exec(entry.relative)?.[1];
+    if (entry.directory || !relation) continue;
+    byRelation.set(relation, [...(byRelation.get(relation) ?? []), entry]);
+  }
+  const plan = { kept: {} as Record<string, TableChecksum>, changed: [] as string[], changedBytes: 0 };
+  for (const table of tables) {
+    const files = table.files.flatMap((relation) => byRelation.get(relation) ?? []);
+    const was = recorded[table.name];
+    if (was && files.every((f) => f.sha256)) plan.kept[table.name] = was;
+    else {
+      plan.changed.push(table.name);
+      plan.changedBytes += files.reduce((sum, f) => sum + f.size, 0);
+    }
+  }
+  return plan;
 }
 
 /** Whether the next server backup is a full one: none yet, or the newest full one older than `days`. */

@@ -9,6 +9,8 @@
 //   sets/<id>/database.dpk   embedded: the list of the database's files (file-tree.ts), each
 //                            file kept in blobs/ like a blob, by its SHA-256
 //   sets/<id>/blobs.dpk      the blobs the database references: "sha256 size tier" lines
+//   sets/<id>/files-state.dpk  embedded: the live files' sizes and identities with their hashes,
+//                            so the next backup reads only files written since (file-tree.ts)
 //
 // The repository's encryption is fixed when it is made: a key configured later does not encrypt
 // an unencrypted repository (nor the reverse); use another LAKE_BACKUP_DIR for that.

@@ -13,23 +13,30 @@ export interface TableChecksum {
 /**
  * The lake's tables: every ordinary table (partitions included, their parents not, so no row is
  * counted twice) in schemas that are not PostgreSQL's or an extension's, and no table an
- * extension owns (PostGIS's spatial_ref_sys).
+ * extension owns (PostGIS's spatial_ref_sys); each with the paths of its files (main relation and
+ * TOAST relation, relative to the data directory), which hold all of its rows.
  */
-export async function lakeTables(db: Queryable): Promise<string[]> {
-  const result = await db.query<{ name: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name
+export async function lakeTableFiles(db: Queryable): Promise<{ name: string; files: string[] }[]> {
+  const result = await db.query<{ name: string; main: string; toast: string | null }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_relation_filepath(c.oid) AS main,
+            pg_relation_filepath(NULLIF(c.reltoastrelid, 0)) AS toast
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
       ORDER BY 1`,
   );
-  return result.rows.map((r) => r.name);
+  return result.rows.map((r) => ({ name: r.name, files: r.toast ? [r.main, r.toast] : [r.main] }));
 }
 
-export async function tableChecksums(db: Queryable): Promise<Record<string, TableChecksum>> {
+export async function lakeTables(db: Queryable): Promise<string[]> {
+  return (await lakeTableFiles(db)).map((t) => t.name);
+}
+
+/** Row count and checksum of each table (`only` these, or all the lake's). */
+export async function tableChecksums(db: Queryable, only?: readonly string[]): Promise<Record<string, TableChecksum>> {
   const checksums: Record<string, TableChecksum> = {};
-  for (const table of await lakeTables(db)) {
+  for (const table of only ?? (await lakeTables(db))) {
     const { rows } = await db.query<{ rows: number; checksum: string }>(
       `SELECT count(*)::bigint AS rows, coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0)::text AS checksum FROM ${table} t`,
     );
