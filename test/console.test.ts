@@ -203,6 +203,14 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     await page.locator('.entry.path', { hasText: '4 points on the map' }).waitFor();
     await page.waitForTimeout(300);
     await shot('day');
+    // The photo's day: its thumbnail in the list, linking to the photo.
+    await page.goto(`${server.url}/#/day/2023-10-06`);
+    const thumb = page.locator('.entry[data-kind="photo"] a.thumb-link img');
+    await thumb.waitFor();
+    assert.match((await thumb.getAttribute('src'))!, /^blob:/);
+    await page.waitForFunction(() => (globalThis as any).__lake.map?.loaded());
+    await page.waitForTimeout(300);
+    await shot('day-photo');
   });
 
   test('search finds the mail; the mail opens', async () => {

@@ -70,7 +70,7 @@ export async function dayPage(main: HTMLElement, args: string[], signal: AbortSi
     allPages<Visit>('/v1/visits', 'visits', { ...range, limit: 1000 }, 5000, signal),
     allPages<TimelineItem>('/v1/timeline', 'items', { ...range, kinds: 'all', order: 'asc', limit: 1000 }, 5000, signal),
   ]);
-  note.textContent = `${points.length} points, ${visits.length} visits, ${items.length} entries`;
+  note.textContent = `${plural(points.length, 'point')}, ${plural(visits.length, 'visit')}, ${plural(items.length, 'entry', 'entries')}`;
 
   const urls: string[] = [];
   const entries: Array<{ at: string; node: HTMLElement }> = [];

@@ -25,6 +25,8 @@ export async function serve(lake: Lake, options: ServeOptions): Promise<void> {
   try {
     const url = await app.listen({ host: options.host, port: options.port });
     options.onListening?.(url);
+    // The console is built (a second or two, once per change of its sources) before a browser asks.
+    void app.console.warm().catch((error) => app.log.error({ err: error }, 'the web console could not be built'));
     if (app.backups) {
       const started = await app.backups.start();
       options.onBackups?.({ description: app.backups.describe(), ...started });

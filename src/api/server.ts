@@ -66,6 +66,8 @@ declare module 'fastify' {
     accessLog: AccessLog;
     /** The backup schedule, when this server runs it (ServerOptions.backups). */
     backups: BackupScheduler | null;
+    /** The web console's files; `warm()` builds them now rather than on the first request. */
+    console: { warm(): Promise<void> };
   }
 }
 
@@ -166,7 +168,7 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   metricsRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web console: GET / and /console/* (built from console/ on first use).
-  consoleRoutes(app, { pmtiles: lake.config.consolePmtiles, cacheDir: lake.config.cacheDir });
+  app.decorate('console', consoleRoutes(app, { pmtiles: lake.config.consolePmtiles, cacheDir: lake.config.cacheDir }));
 
   // Resumable uploads (tus) and import jobs. Running imports stop before the server closes
   // (preClose: at a batch boundary, back to 'queued'), and the next server resumes them on start.
