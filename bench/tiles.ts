@@ -4,7 +4,7 @@
 // one zoom band after the other:
 //   z0-4     the whole world to a country: cells from the coarse levels of location_tiles
 //   z5-8     a region
-//   z9-12    a city: cells from levels 17 and 20
+//   z9-12    a city: cells from levels 16 to 18
 //   z13-14   a district: the finest cells (level 20, about 25 m in Berlin)
 //   z15-16   street zoom: points, found by the 0.01° grid cells of the points' index
 // A third of each band's requests carry a time range of whole days (from, to: dates), the rest
@@ -112,7 +112,7 @@ async function load(lake: Lake, userId: string): Promise<void> {
        FROM (SELECT user_id, timeseries.tile_x(lon) AS x, timeseries.tile_y(lat) AS y, date_trunc('day', recorded_at, 'UTC') AS start,
                     count(*)::integer AS points, min(recorded_at) AS first_at, max(recorded_at) AS last_at
                FROM timeseries.location_points WHERE user_id = $1 GROUP BY 1, 2, 3, 4) b
-      CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
+      CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
       CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
       GROUP BY 1, 2, 3, 4, 5`,
     [userId],
@@ -178,7 +178,8 @@ async function run(backend: 'embedded' | 'server'): Promise<Record<string, unkno
       if (only && !only.includes(band)) continue;
       // Every tile once first: each must answer 200, and its size is noted (and the database warmed).
       let bytes = 0;
-      for (const p of paths) {
+      const distinct = [...new Set(paths)];
+      for (const p of distinct) {
         const reply = await fetch(url + p, { headers: { authorization: `Bearer ${key}` } });
         const body = Buffer.from(await reply.arrayBuffer());
         if (reply.status !== 200) throw new Error(`${p}: ${reply.status} ${body.toString().slice(0, 300)}`);
@@ -196,7 +197,7 @@ async function run(backend: 'embedded' | 'server'): Promise<Record<string, unkno
       const row = {
         backend,
         band,
-        tiles: paths.length,
+        tiles: distinct.length,
         'req/s': Math.round(figures.rps * 10) / 10,
         'p50 ms': figures.p50,
         'p95 ms': figures.p95,
@@ -204,7 +205,7 @@ async function run(backend: 'embedded' | 'server'): Promise<Record<string, unkno
         'max ms': figures.max,
         requests: figures.requests,
         errors: figures.errors + figures.non2xx + figures.timeouts,
-        'KB/tile': Math.round(bytes / paths.length / 102.4) / 10,
+        'KB/tile': Math.round(bytes / distinct.length / 102.4) / 10,
         'peak RSS MB': Math.round(peakRss / 1048576),
       };
       results.push(row);

@@ -52,7 +52,7 @@ async function compare(user: string): Promise<{ stored: string[]; expected: stri
          SELECT l.level, p.period, c.cell >> (2 * (20 - l.level)) AS cell, date_trunc(p.period, c.recorded_at, 'UTC') AS start,
                 count(*)::integer AS points, min(c.recorded_at) AS first_at, max(c.recorded_at) AS last_at
            FROM (SELECT timeseries.location_tile_cell(lat, lon) AS cell, recorded_at FROM timeseries.location_points) c
-          CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
+          CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
           CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
           GROUP BY 1, 2, 3, 4) counted
         ORDER BY level, period, cell, start`,

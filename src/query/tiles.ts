@@ -38,7 +38,7 @@ export const MAX_TILE_FEATURES = 10_000;
 /** Cells per tile side: 2^CELL_BITS (64: 64 tile units each). */
 const CELL_BITS = 6;
 /** The levels of timeseries.location_tiles (migration 0024); its codes are computed at the finest. */
-const LEVELS = [8, 11, 14, 17, 20] as const;
+const LEVELS = [8, 10, 12, 14, 16, 18, 20] as const;
 const FINEST = 20;
 
 export function layersAt(z: number): TileLayer[] {

@@ -5,8 +5,8 @@
 -- Cells are those of the Web Mercator tile pyramid: at level L the world is 2^L × 2^L cells, and a
 -- cell is named by its Morton code (the bits of its column and row interleaved), so the cells of
 -- any tile of zoom z <= L are one range of codes, [code(x, y) << 2(L - z), (code(x, y) + 1) << 2(L - z)),
--- one index range scan; a cell at a coarser level c is code >> 2(L - c). Five levels are stored
--- (8, 11, 14, 17, 20: cells of 156 km down to 38 m at the equator), each for three periods (a UTC
+-- one index range scan; a cell at a coarser level c is code >> 2(L - c). Seven levels are stored
+-- (8, 10, ... 20: cells of 156 km down to 38 m at the equator), each for three periods (a UTC
 -- day, month and year starting at start): a tile draws 64 × 64 cells, at zoom z cells of level
 -- z + 6, summed from the next stored level at or above it, and a time range is read as whole years,
 -- then whole months, then whole days, then the points of the days cut by its ends, so a tile reads
@@ -49,7 +49,7 @@ RETURN timeseries.tile_morton(timeseries.tile_x(lon), timeseries.tile_y(lat));
 
 CREATE TABLE timeseries.location_tiles (
   user_id uuid NOT NULL,
-  level smallint NOT NULL CHECK (level IN (8, 11, 14, 17, 20)),
+  level smallint NOT NULL CHECK (level IN (8, 10, 12, 14, 16, 18, 20)),
   period text NOT NULL CHECK (period IN ('day', 'month', 'year')),
   cell bigint NOT NULL,
   start timestamptz NOT NULL,
@@ -92,7 +92,7 @@ BEGIN
                FROM timeseries.location_points
               WHERE user_id = me AND recorded_at >= d.start AND recorded_at < d.stop
               GROUP BY 1, 2) p) f
-   CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
+   CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
    GROUP BY l.level, f.cell >> (2 * (20 - l.level)), f.start;
   -- Months from their days, years from their months.
   DELETE FROM timeseries.location_tiles WHERE user_id = me AND period = 'month' AND start = ANY (months);
@@ -121,6 +121,6 @@ INSERT INTO timeseries.location_tiles (user_id, level, period, cell, start, poin
 SELECT b.user_id, l.level, p.period, timeseries.tile_morton(b.x, b.y) >> (2 * (20 - l.level)), date_trunc(p.period, b.start, 'UTC'),
        sum(b.points), min(b.first_at), max(b.last_at)
   FROM lake_tiles_backfill b
- CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
+ CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
  CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
  GROUP BY 1, 2, 3, 4, 5;

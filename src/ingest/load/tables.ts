@@ -200,7 +200,7 @@ const DECLARED: DeclaredMap = {
          SELECT f.user_id, l.level, p.period, timeseries.tile_morton(f.x, f.y) >> (2 * (20 - l.level)), date_trunc(p.period, f.day, 'UTC'),
                 sum(f.points), min(f.first_at), max(f.last_at)
            FROM fine f
-          CROSS JOIN (VALUES (8), (11), (14), (17), (20)) l (level)
+          CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
           CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
           GROUP BY 1, 2, 3, 4, 5
          ON CONFLICT (user_id, level, period, cell, start) DO UPDATE
