@@ -137,8 +137,17 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     const js = await fetch(server.url + script);
     assert.equal(js.headers.get('content-type'), 'text/javascript; charset=utf-8');
     assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    // fetch asks for gzip and decodes it: the bundle travels compressed.
+    assert.equal(js.headers.get('content-encoding'), 'gzip');
+    assert.equal(js.headers.get('vary'), 'accept-encoding');
+    const body = Buffer.from(await js.arrayBuffer());
+    assert.ok(Number(js.headers.get('content-length')) < body.length / 2, `${js.headers.get('content-length')} bytes sent for ${body.length}`);
     const again = await fetch(server.url + script, { headers: { 'if-none-match': js.headers.get('etag')! } });
     assert.equal(again.status, 304);
+    const plain = await fetch(server.url + script, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null);
+    assert.deepEqual(Buffer.from(await plain.arrayBuffer()), body);
+    assert.notEqual(plain.headers.get('etag'), js.headers.get('etag'));
     assert.equal((await fetch(`${server.url}${style}`)).headers.get('content-type'), 'text/css; charset=utf-8');
     assert.equal((await fetch(`${server.url}/console/nothing.js`)).status, 404);
     assert.equal((await fetch(`${server.url}/console/basemap.pmtiles`)).status, 404, 'no street tiles configured');
