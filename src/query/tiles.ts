@@ -52,14 +52,13 @@ export function morton(x: number, y: number): number {
   return code;
 }
 
-/** (x, y) of a Morton code below 2^32. */
+/** (x, y) of a Morton code below 2^30 (a cell's place within its tile: 12 bits). */
 function unmorton(code: number): [number, number] {
   let x = 0;
   let y = 0;
-  for (let bit = 0; bit < 16; bit++) {
-    const pair = Math.floor(code / 4 ** bit) % 4;
-    x |= (pair & 1) << bit;
-    y |= (pair >> 1) << bit;
+  for (let bit = 0; bit < 15; bit++) {
+    x |= ((code >> (2 * bit)) & 1) << bit;
+    y |= ((code >> (2 * bit + 1)) & 1) << bit;
   }
   return [x, y];
 }
@@ -168,7 +167,7 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
     `SELECT (cell >> ${params.add(2 * (level - wanted))}::integer)::float8 AS code, sum(points)::float8 AS n,
             ${seconds('min(first_at)')} AS first, ${seconds('max(last_at)')} AS last
        FROM (${parts.join(' UNION ALL ')}) AS counted (cell, points, first_at, last_at)
-      GROUP BY 1 ORDER BY 1`,
+      GROUP BY 1`,
     params.values,
     PREPARED,
   );
