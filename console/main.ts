@@ -66,6 +66,8 @@ async function route() {
     const cleanup = await entry.page(main, args, abort.signal);
     if (leave?.abort === abort) leave.cleanup = cleanup;
     else cleanup?.();
+    // After a link of the navigation, the keyboard goes on from the new page, not the menu.
+    if (!abort.signal.aborted && (document.activeElement === document.body || header.contains(document.activeElement))) main.focus({ preventScroll: true });
   } catch (error) {
     if (abort.signal.aborted) return;
     main.append(h('p.error', { role: 'alert' }, errorText(error)));

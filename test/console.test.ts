@@ -267,8 +267,11 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
   });
 
   test('statistics: the calendar and the counts per month', async () => {
-    await page.locator('nav a', { hasText: 'Statistics' }).click();
+    // By keyboard: Enter on the menu's link, then the focus is on the page, not the menu.
+    await page.locator('nav a', { hasText: 'Statistics' }).focus();
+    await page.keyboard.press('Enter');
     await page.locator('table.counts').waitFor();
+    await page.waitForFunction(() => (globalThis as any).document.activeElement?.id === 'main');
     assert.ok((await page.locator('.calendar .cell:not([data-level="0"])').count()) >= 1);
     assert.match((await page.locator('table.counts').textContent())!, /google\.location\.records/);
     await shot('stats');

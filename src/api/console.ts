@@ -204,9 +204,12 @@ async function buildIn(root: string, cache: string): Promise<ConsoleBuild> {
   if (!existsSync(path.join(tree, COMPLETE))) {
     await mkdir(cache, { recursive: true });
     await build(root, tree);
-    // Builds of older sources go once a newer one is in place.
+    // Builds of older sources go once a newer one is in place, and builds cut off an hour ago.
     for (const name of await readdir(cache)) {
-      if (path.join(cache, name) !== tree && !name.endsWith('.partial')) await rm(path.join(cache, name), { recursive: true, force: true });
+      const other = path.join(cache, name);
+      if (other === tree) continue;
+      if (name.endsWith('.partial') && Date.now() - (await stat(other)).mtimeMs < 3_600_000) continue;
+      await rm(other, { recursive: true, force: true });
     }
   }
   return describe(tree);
