@@ -286,6 +286,13 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     await mapReady();
     assert.ok((await drawn()) > 0);
     await shot('phone-map');
+    await page.goto(`${server.url}/#/day/2023-10-06`);
+    await page.locator('.entry[data-kind="photo"] img').waitFor();
+    await mapReady();
+    await shot('phone-day');
+    await page.goto(`${server.url}/#/photos`);
+    await page.locator('.tile img').first().waitFor();
+    await shot('phone-photos');
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

@@ -1,7 +1,7 @@
 // Photos: a grid of thumbnails (/v1/media, /v1/media/{sha}/thumbnail fetched with the key and
 // shown through blob: URLs), and one photo large in a dialog (Escape closes it).
 import { getJson, imageUrl } from '../api.js';
-import { errorText, formatDateTime, h, status } from '../dom.js';
+import { errorText, formatDateTime, h, plural, status } from '../dom.js';
 import type { Cleanup } from '../main.js';
 
 interface Media {
@@ -86,7 +86,7 @@ export async function photosPage(main: HTMLElement, args: string[], signal: Abor
     }
     cursor = page.next_cursor ?? undefined;
     more.hidden = !cursor;
-    note.textContent = grid.children.length ? `${grid.children.length} photos and videos${cursor ? ' so far' : ''}.` : 'No photos yet.';
+    note.textContent = grid.children.length ? `${plural(grid.children.length, 'photo or video', 'photos and videos')}${cursor ? ' so far' : ''}.` : 'No photos yet.';
   };
   more.addEventListener('click', () => void load());
   await load();
