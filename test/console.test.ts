@@ -82,14 +82,17 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     key = (await createApiKey(t.lake.db, 'walker')).key;
     await takeout(path.join(work, 'takeout-001.zip'));
     await runImport(t.lake.db, { userId, inputs: [path.join(work, 'takeout-001.zip')], batchSize: 100, blobs: t.lake.blobs });
-    // The upload of the import page: Semantic Location History of January 2023.
+    // The upload of the import page: a Takeout split in two parts, Semantic Location History of
+    // January 2023 in one, of March 2019 in the other.
     await mkdir(path.join(work, 'upload'));
-    await writeYazl(path.join(work, 'upload', 'takeout-002.zip'), [
-      {
-        name: 'Takeout/Location History/Semantic Location History/2023/2023_JANUARY.json',
-        content: await readFile(path.join(FIXTURES, 'google/semantic-location-history/2023_JANUARY.json')),
-      },
-    ]);
+    for (const [part, month] of [['001', '2023/2023_JANUARY.json'], ['002', '2019/2019_MARCH.json']] as const) {
+      await writeYazl(path.join(work, 'upload', `takeout-20240101T000000Z-${part}.zip`), [
+        {
+          name: `Takeout/Location History/Semantic Location History/${month}`,
+          content: await readFile(path.join(FIXTURES, 'google/semantic-location-history', path.basename(month))),
+        },
+      ]);
+    }
     server = await startTestServer(t.lake);
     const { chromium } = await import('playwright-core');
     if (!CHROMIUM) throw new Error('Chromium is missing: CI must install it (apt-get install chromium)');
@@ -252,10 +255,10 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     await page.locator('dialog.viewer[open]').waitFor({ state: 'detached' });
   });
 
-  test('a Takeout uploaded from the import page is imported; the job is followed to the end', async () => {
+  test('a split Takeout uploaded from the import page is imported as one job, followed to the end', async () => {
     const before = (await api('/v1/locations?limit=10000')).features.length;
     await page.locator('nav a', { hasText: 'Import' }).click();
-    await page.locator('#file').setInputFiles(path.join(work, 'upload', 'takeout-002.zip'));
+    await page.locator('#file').setInputFiles(['002', '001'].map((part) => path.join(work, 'upload', `takeout-20240101T000000Z-${part}.zip`)));
     await page.locator('#start').click();
     await page.locator('#job-status[data-status="done"]').waitFor({ timeout: 90_000 });
     await page.locator('#job-summary').waitFor();
@@ -263,6 +266,9 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     assert.ok(after > before, `points before ${before}, after ${after}`);
     const jobs = await api('/v1/jobs');
     assert.equal(jobs.jobs[0].status, 'done');
+    const report = await api(`/v1/jobs/${jobs.jobs[0].job_id}/report`);
+    assert.deepEqual(report.files.map((f: { path: string }) => path.basename(f.path)).sort(), ['2019_MARCH.json', '2023_JANUARY.json'], 'both parts in one job');
+    assert.equal((await page.locator('.report li').count()), 2);
     await shot('import');
   });
 

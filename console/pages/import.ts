@@ -45,7 +45,7 @@ async function followJob(jobId: string, onEvent: (event: string, job: any) => vo
 }
 
 export async function importPage(main: HTMLElement, _args: string[], signal: AbortSignal): Promise<Cleanup> {
-  const file = h('input#file', { type: 'file', accept: '.zip,.tgz,.gz,.tar,.json', 'aria-describedby': 'file-help' });
+  const file = h('input#file', { type: 'file', multiple: true, accept: '.zip,.tgz,.gz,.tar,.json', 'aria-describedby': 'file-help' });
   const start = h('button#start', { type: 'submit' }, 'Upload and import');
   const cancel = h('button#cancel-upload', { type: 'button', hidden: true }, 'Pause upload');
   const bar = h('progress#upload-progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Upload' });
@@ -55,9 +55,9 @@ export async function importPage(main: HTMLElement, _args: string[], signal: Abo
   const form = h(
     'form.import',
     {},
-    h('label', { for: 'file' }, 'Takeout archive'),
+    h('label', { for: 'file' }, 'Takeout archive or its parts'),
     file,
-    h('p.help#file-help', {}, 'A .zip, .tgz or .tar from Google Takeout, or a single Records.json. Large files are sent in pieces and resume after an interruption.'),
+    h('p.help#file-help', {}, 'A .zip, .tgz or .tar from Google Takeout (choose every part of a split export together), or a single Records.json. Large files are sent in pieces and resume after an interruption.'),
     h('div.actions', {}, start, cancel),
     bar,
     note,
@@ -88,7 +88,7 @@ export async function importPage(main: HTMLElement, _args: string[], signal: Abo
 
   const report = async (jobId: string) => {
     const r = await getJson<{ files: Array<{ path: string; status: string; counts: Record<string, number> }>; totals: { files: number; counts: Record<string, number> } }>(`/v1/jobs/${jobId}/report`, {}, signal);
-    const counts = Object.entries(r.totals.counts).map(([kind, n]) => `${formatCount(n)} ${kind}`).join(', ');
+    const counts = Object.entries(r.totals.counts).map(([kind, n]) => `${formatCount(n)} ${kind.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)}`).join(', ');
     job.append(
       h('p#job-summary', {}, `${plural(r.totals.files, 'file')}: ${counts || 'nothing new'}.`),
       h('ul.report', {}, ...r.files.map((f) => h('li', { 'data-status': f.status }, h('span.badge', { 'data-status': f.status }, f.status), ' ', f.path))),
@@ -126,53 +126,66 @@ export async function importPage(main: HTMLElement, _args: string[], signal: Abo
     if (!rows.length) jobs.append(h('li.empty', {}, 'None yet.'));
   };
 
+  /** Hashes then uploads one file (resuming an upload of it cut off earlier); its upload id. */
+  const send = async (chosen: File, part: string): Promise<string> => {
+    const sha256 = await hashFile(
+      chosen,
+      (done) => {
+        bar.value = done / chosen.size / 2;
+        note.textContent = `Checking ${chosen.name}${part}: ${mib(done)} of ${mib(chosen.size)}`;
+      },
+      stop.signal,
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      const current = new Upload(chosen, {
+        endpoint: new URL('/v1/uploads', location.href).href,
+        headers: authHeaders(),
+        chunkSize: CHUNK,
+        retryDelays: [0, 1000, 3000, 5000],
+        metadata: { filename: chosen.name, sha256 },
+        removeFingerprintOnSuccess: true,
+        onProgress: (sent, total) => {
+          bar.value = 0.5 + sent / total / 2;
+          note.textContent = `Uploading ${chosen.name}${part}: ${mib(sent)} of ${mib(total)}`;
+        },
+        onSuccess: () => resolve(current.url!),
+        onError: reject,
+      });
+      upload = current;
+      cancel.hidden = false;
+      void current.findPreviousUploads().then((previous) => {
+        if (previous[0]) current.resumeFromPreviousUpload(previous[0]);
+        current.start();
+      });
+    });
+    cancel.hidden = true;
+    return url.split('/').pop()!;
+  };
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const chosen = file.files?.[0];
-    if (!chosen) {
+    // Several files are the parts of one split Takeout (takeout-…-001.zip, -002.zip…): one job.
+    const chosen = [...(file.files ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    if (!chosen.length) {
       note.textContent = 'Choose a file first.';
       file.focus();
       return;
     }
     start.disabled = true;
     bar.hidden = false;
+    const names = chosen.length === 1 ? chosen[0]!.name : plural(chosen.length, 'part');
     try {
-      note.textContent = `Checking ${chosen.name}…`;
-      const sha256 = await hashFile(chosen, (done) => {
-        bar.value = done / chosen.size / 2;
-        note.textContent = `Checking ${chosen.name}: ${mib(done)} of ${mib(chosen.size)}`;
-      }, stop.signal);
-      const url = await new Promise<string>((resolve, reject) => {
-        upload = new Upload(chosen, {
-          endpoint: new URL('/v1/uploads', location.href).href,
-          headers: authHeaders(),
-          chunkSize: CHUNK,
-          retryDelays: [0, 1000, 3000, 5000],
-          metadata: { filename: chosen.name, sha256 },
-          removeFingerprintOnSuccess: true,
-          onProgress: (sent, total) => {
-            bar.value = 0.5 + sent / total / 2;
-            note.textContent = `Uploading ${chosen.name}: ${mib(sent)} of ${mib(total)}`;
-          },
-          onSuccess: () => resolve(upload!.url!),
-          onError: reject,
-        });
-        cancel.hidden = false;
-        void upload.findPreviousUploads().then((previous) => {
-          if (previous[0]) upload!.resumeFromPreviousUpload(previous[0]);
-          upload!.start();
-        });
-      });
-      cancel.hidden = true;
-      const uploadId = url.split('/').pop()!;
-      note.textContent = `${chosen.name} uploaded; importing…`;
-      const created = await postJson<Job>('/v1/jobs', { upload_id: uploadId });
+      const ids: string[] = [];
+      for (const [i, part] of chosen.entries()) ids.push(await send(part, chosen.length > 1 ? ` (part ${i + 1} of ${chosen.length})` : ''));
+      note.textContent = `${names} uploaded; importing…`;
+      const created = await postJson<Job>('/v1/jobs', ids.length === 1 ? { upload_id: ids[0] } : { upload_ids: ids });
       await follow(created.job_id);
-      note.textContent = `${chosen.name} imported.`;
+      note.textContent = `${names} imported.`;
     } catch (error) {
       if (!signal.aborted) note.textContent = `Upload failed: ${errorText(error)}`;
     } finally {
       start.disabled = false;
+      cancel.hidden = true;
     }
   });
   cancel.addEventListener('click', () => {
