@@ -203,6 +203,7 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/v1/places',
     '/v1/search',
     '/v1/stats/monthly',
+    '/v1/tiles/{z}/{x}/{y}.mvt',
     '/v1/timeline',
     '/v1/uploads',
     '/v1/uploads/{id}',

@@ -23,7 +23,7 @@ let key: string;
 let operations: Operation[];
 
 /** Values for the parameters a route requires, so that only the one probed is wrong. */
-const VALID: Record<string, string> = { q: 'giraffe', id: '0b6e54c4-6f4e-4b0e-9a51-5b3a9b1f2c3d' };
+const VALID: Record<string, string> = { q: 'giraffe', id: '0b6e54c4-6f4e-4b0e-9a51-5b3a9b1f2c3d', z: '3', x: '4', y: '2' };
 const BERLIN = { lat: 52.52, lon: 13.405 };
 
 before(async () => {
@@ -192,6 +192,11 @@ describe('dates and ids in words', () => {
           } else if (parameter.schema.pattern !== undefined || parameter.schema.format !== undefined) {
             assertRefusedInWords(reply, parameter.name, context);
             declared++;
+          } else if (parameter.schema.type === 'integer') {
+            // A number in a path (a map tile's z, x, y): refused in words unless it is one in range
+            // (0 is; at zoom 0 the other coordinates are not, and the refusal names them).
+            if (value !== '0') assertRefusedInWords(reply, parameter.name, context);
+            else if (reply.status !== 200) assertRefusedInWords(reply, parameter.name === 'z' ? 'x' : parameter.name, context);
           } else {
             // An id the schema takes as any text is looked up and not found.
             assert.ok(reply.status === 400 || reply.status === 404, `${context}: ${reply.status} ${reply.text}`);

@@ -55,8 +55,8 @@ export function tileRoutes(app: ApiApp, context: ApiContext): void {
     async (request, reply) => {
       const { z, x, y } = request.params;
       const size = 2 ** z;
-      if (x >= size) throw invalid('x', `must be below 2^z = ${size} at zoom ${z}, not ${x}`);
-      if (y >= size) throw invalid('y', `must be below 2^z = ${size} at zoom ${z}, not ${y}`);
+      if (x >= size) throw invalid('x', `must be from 0 to ${size - 1} at zoom ${z}, not ${x}`);
+      if (y >= size) throw invalid('y', `must be from 0 to ${size - 1} at zoom ${z}, not ${y}`);
       const range = parseTimeRange(request.query);
       const listed = parseList(request.query.layers);
       const unknown = listed?.find((name) => !(TILE_LAYERS as readonly string[]).includes(name));
