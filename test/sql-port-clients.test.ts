@@ -1,0 +1,205 @@
+// `lake serve --pg-port` with the clients issue 17 names: GDAL/QGIS (transactions, cursors, SET,
+// catalog queries), Grafana and drivers (the extended protocol, parameters), psql. A login role
+// sees its user's rows only, through cursors and parameters too, and cannot leave its role.
+// The port serves the embedded database only: on the server backend clients connect directly.
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { grantSqlAccess, type SqlAccess } from '../src/query/sql-access.js';
+import { startSqlPort, type SqlPort } from '../src/query/sql-port.js';
+import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
+
+const run = promisify(execFile);
+const hasCommand = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+const embedded = BACKEND === 'embedded';
+const SKIP = 'the SQL port serves the embedded database only; on a server clients connect directly';
+
+let t: TestLake;
+let port: SqlPort;
+let aliceSql: SqlAccess;
+let bobSql: SqlAccess;
+let geo = false;
+let aliceId: string;
+
+const connect = async (access: SqlAccess) => {
+  const client = new pg.Client({ host: '127.0.0.1', port: port.port, user: access.role, password: access.password, database: 'lake' });
+  await client.connect();
+  return client;
+};
+
+describe('the SQL port with GIS and dashboard clients', { skip: embedded ? false : SKIP }, () => {
+  before(async () => {
+    t = await openTestLake();
+    const alice = await createUser(t.lake, 'alice');
+    aliceId = alice;
+    const bob = await createUser(t.lake, 'bob');
+    geo = t.lake.profile.features.geo.enabled;
+    await t.lake.db.query(
+      `INSERT INTO user_data.items (user_id, occurred_at, content_hash, kind, source, title)
+       SELECT $1, timestamptz '2024-01-01' + i * interval '6 hours', int4send(i), 'visit', 'test', 'alice-secret-' || i FROM generate_series(1, 300) AS i`,
+      [alice],
+    );
+    await t.lake.db.query(
+      `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
+       SELECT $1, timestamptz '2024-01-01' + i * interval '6 hours', int4send(i), 48.8566, 2.3522, 'test' FROM generate_series(1, 300) AS i`,
+      [alice],
+    );
+    await t.lake.db.query(
+      `INSERT INTO user_data.items (user_id, occurred_at, content_hash, kind, source, title)
+       SELECT $1, timestamptz '2024-02-01' + i * interval '1 day', int4send(i), 'visit', 'test', 'bob-title-' || i FROM generate_series(1, 5) AS i`,
+      [bob],
+    );
+    await t.lake.db.query(
+      `INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, source)
+       SELECT $1, timestamptz '2024-02-01' + i * interval '1 day', int4send(i), 40.4168 + i * 0.001, -3.7038, 'test' FROM generate_series(1, 3) AS i`,
+      [bob],
+    );
+    aliceSql = await grantSqlAccess(t.lake.db, 'alice');
+    bobSql = await grantSqlAccess(t.lake.db, 'bob');
+    port = await startSqlPort(t.lake, 0, '127.0.0.1', { cursorRows: 100 });
+  });
+  after(async () => {
+    await port?.close();
+    await t?.dispose();
+  });
+
+  test('extended protocol: parameters reach the query typed, and only B\'s rows come back', async () => {
+    const client = await connect(bobSql);
+    try {
+      const r = await client.query(`SELECT title, $2::text AS tag FROM user_data.items WHERE occurred_at >= $1 ORDER BY title`, ['2024-01-01', 'x']);
+      assert.deepEqual(
+        r.rows.map((row) => row.title),
+        ['bob-title-1', 'bob-title-2', 'bob-title-3', 'bob-title-4', 'bob-title-5'],
+      );
+      assert.equal(r.rows[0].tag, 'x');
+      // A parameter is a value, never SQL: an injection attempt is only a string that matches nothing.
+      const injected = await client.query(`SELECT count(*)::int AS n FROM user_data.items WHERE title = $1`, [`x' OR true OR title = '`]);
+      assert.equal(injected.rows[0].n, 0);
+      const typed = await client.query(`SELECT $1::int + 1 AS n, $2::bool AS b, $3::bytea AS raw, $4::float8 * 2 AS f, $5::uuid AS u, $6::text IS NULL AS isnull`, [
+        41,
+        true,
+        Buffer.from([1, 2, 3]),
+        1.25,
+        '00000000-0000-0000-0000-000000000001',
+        null,
+      ]);
+      assert.deepEqual(typed.rows[0], { n: 42, b: true, raw: Buffer.from([1, 2, 3]), f: 2.5, u: '00000000-0000-0000-0000-000000000001', isnull: true });
+      // A named prepared statement, run twice with different values.
+      const q = { name: 'by-title', text: `SELECT count(*)::int AS n FROM user_data.items WHERE title LIKE $1` };
+      assert.equal((await client.query({ ...q, values: ['bob-%'] })).rows[0].n, 5);
+      assert.equal((await client.query({ ...q, values: ['alice-%'] })).rows[0].n, 0);
+      // Errors end at Sync; the connection goes on.
+      await assert.rejects(client.query(`SELECT $1::int AS n`, ['not a number']), /invalid input syntax for type integer/);
+      await assert.rejects(client.query(`DELETE FROM user_data.items WHERE title = $1`, ['bob-title-1']), /return rows only/);
+      assert.equal((await client.query(`SELECT count(*)::int AS n FROM user_data.items WHERE user_id IS NOT NULL AND $1`, [true])).rows[0].n, 5);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('binary parameters and results go through the extended protocol as they are', async () => {
+    const client = await connect(bobSql);
+    try {
+      // node-postgres sends a Buffer as a binary parameter (bytea above); binary: true asks for binary results.
+      const config = { text: `SELECT $1::int4 AS n, count(*)::int8 AS c, encode($2::bytea, 'hex') AS h FROM user_data.items`, values: [7, Buffer.from('\x00\xff', 'latin1')], binary: true };
+      const r = await client.query(config as unknown as pg.QueryConfig);
+      assert.equal(Number(r.rows[0].n), 7);
+      assert.equal(Number(r.rows[0].c), 5);
+      assert.equal(r.rows[0].h, '00ff');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('transactions, cursors and settings as GDAL uses them; cursors hold B\'s rows only', async () => {
+    const client = await connect(bobSql);
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET search_path TO user_data, public`);
+      await client.query(`DECLARE c1 CURSOR FOR SELECT title FROM items ORDER BY title`);
+      const first = await client.query('FETCH 2 IN c1');
+      assert.deepEqual(first.rows, [{ title: 'bob-title-1' }, { title: 'bob-title-2' }]);
+      const rest = await client.query('FETCH FORWARD ALL FROM c1');
+      assert.equal(rest.rows.length, 3);
+      assert.equal((await client.query('FETCH 10 FROM c1')).rows.length, 0);
+      await client.query('CLOSE c1');
+      // After an error the block is failed until ROLLBACK, as in PostgreSQL.
+      await assert.rejects(client.query('FETCH 1 FROM c1'), /cursor "c1" does not exist/);
+      await assert.rejects(client.query('SELECT 1'), /current transaction is aborted/);
+      await client.query('ROLLBACK');
+      assert.equal((await client.query('SHOW search_path')).rows[0].search_path, 'user_data, public');
+      await client.query('RESET search_path');
+      await assert.rejects(client.query('SELECT 1 FROM items'), /relation "items" does not exist/);
+      await client.query(`SET application_name = 'qgis'`);
+      assert.equal((await client.query('SHOW application_name')).rows[0].application_name, 'qgis');
+      await client.query(`SET client_encoding TO 'UTF8'`);
+      await client.query('SET extra_float_digits = 3');
+      await client.query(`SET DateStyle = 'ISO'`);
+      // A cursor outside a block, and one over the port's limit (100 rows here), are refused.
+      await assert.rejects(client.query('DECLARE c2 CURSOR FOR SELECT 1'), /only be used in transaction blocks/);
+      const alice = await connect(aliceSql);
+      try {
+        await alice.query('BEGIN');
+        await assert.rejects(alice.query('DECLARE big CURSOR FOR SELECT title FROM user_data.items'), /more than .*100 rows.*narrow it/);
+        await alice.query('ROLLBACK');
+        await alice.query('BEGIN');
+        await alice.query('DECLARE small CURSOR FOR SELECT title FROM user_data.items WHERE title LIKE $1', ['alice-secret-2_']);
+        assert.ok((await alice.query('FETCH ALL FROM small')).rows.every((row) => row.title.startsWith('alice-secret-2')));
+        await alice.query('COMMIT');
+      } finally {
+        await alice.end();
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('no way out of the role: SET ROLE, RESET ROLE, set_config, in a block or not', async () => {
+    const client = await connect(bobSql);
+    try {
+      await client.query('BEGIN');
+      for (const sql of ['SET ROLE postgres', `SET ROLE ${aliceSql.role}`, 'RESET ROLE', 'SET SESSION AUTHORIZATION postgres', 'SET lake.user_id = 1', "SET LOCAL role = 'postgres'"]) {
+        await assert.rejects(client.query(sql), /permission denied|does not set/, sql);
+        await client.query('ROLLBACK');
+        await client.query('BEGIN');
+      }
+      await assert.rejects(client.query(`SELECT set_config('role', $1, false)`, ['postgres']), /within security-definer function/);
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
+      // lake.user_id is the API's; for a login role it changes nothing it sees.
+      await client.query(`SELECT set_config('lake.user_id', $1, false)`, [aliceId]);
+      // (session_user is PGlite's one login; the role is held by the definer function, not the session.)
+      const who = await client.query(`SELECT current_user AS c, count(*)::int AS n, count(*) FILTER (WHERE user_id = $1)::int AS alice FROM user_data.items`, [aliceId]);
+      assert.deepEqual(who.rows, [{ c: bobSql.role, n: 5, alice: 0 }]);
+      await client.query('COMMIT');
+      const users = await client.query(`SELECT name FROM user_data.users WHERE name = ANY($1)`, [['alice', 'bob']]);
+      assert.deepEqual(users.rows, [{ name: 'bob' }]);
+    } finally {
+      await client.end();
+    }
+    // The lake's own session is unharmed.
+    const own = await t.lake.db.query<{ s: string; c: string }>(`SELECT session_user::text AS s, current_user::text AS c`);
+    assert.equal(own.rows[0]!.s, own.rows[0]!.c);
+    assert.ok(!own.rows[0]!.c.startsWith('lake_'));
+  });
+
+  test('GDAL (ogrinfo) lists B\'s point layer and reads B\'s features only', async (c) => {
+    if (!hasCommand('ogrinfo')) return c.skip('ogrinfo (gdal-bin) is not installed');
+    if (!geo) return c.skip('no PostGIS in this profile');
+    const conn = `PG:host=127.0.0.1 port=${port.port} dbname=lake user=${bobSql.role} password=${bobSql.password}`;
+    const env = { ...process.env, PGSSLMODE: 'disable' };
+    const list = await run('ogrinfo', ['-ro', conn], { env, timeout: 120_000 });
+    assert.match(list.stdout, /timeseries\.location_points_geography \(Point\)/);
+    const so = await run('ogrinfo', ['-ro', '-so', conn, 'timeseries.location_points_geography'], { env, timeout: 120_000 });
+    assert.match(so.stdout, /Geometry: Point/);
+    assert.match(so.stdout, /Feature Count: 3\b/);
+    assert.match(so.stdout, /EPSG",4326|EPSG:4326|ID\["EPSG",4326\]/);
+    const al = await run('ogrinfo', ['-ro', '-al', '-where', `recorded_at >= '2024-02-03'`, conn, 'timeseries.location_points_geography'], { env, timeout: 120_000 });
+    const points = al.stdout.match(/POINT \([^)]*\)/g) ?? [];
+    assert.equal(points.length, 2, al.stdout);
+    for (const p of points) assert.match(p, /POINT \(-3\.7038 40\.41/);
+    assert.doesNotMatch(al.stdout, /48\.8566/);
+  });
+});
