@@ -156,6 +156,28 @@ describe('the SQL port with GIS and dashboard clients', { skip: embedded ? false
     }
   });
 
+  test('all the cursors of a connection together stay within the bytes limit', async () => {
+    const small = await startSqlPort(t.lake, 0, '127.0.0.1', { cursorBytes: 3000 });
+    const client = new pg.Client({ host: '127.0.0.1', port: small.port, user: bobSql.role, password: bobSql.password, database: 'lake' });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`DECLARE a CURSOR FOR SELECT repeat('x', 2000) AS x`);
+      await assert.rejects(client.query(`DECLARE b CURSOR FOR SELECT repeat('y', 2000) AS y`), /3000 bytes for all the connection's cursors.*CLOSE other cursors/);
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
+      await client.query(`DECLARE b CURSOR WITH HOLD FOR SELECT repeat('y', 2000) AS y`);
+      await client.query('COMMIT');
+      // WITH HOLD outlives the block; the others went with it.
+      assert.equal((await client.query('FETCH ALL FROM b')).rows[0].y.length, 2000);
+      await assert.rejects(client.query('FETCH ALL FROM a'), /cursor "a" does not exist/);
+      await client.query('CLOSE ALL');
+    } finally {
+      await client.end();
+      await small.close();
+    }
+  });
+
   test('no way out of the role: SET ROLE, RESET ROLE, set_config, in a block or not', async () => {
     const client = await connect(bobSql);
     try {

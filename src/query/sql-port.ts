@@ -184,11 +184,9 @@ const APPLIED_SETTINGS = new Set([
   'default_transaction_read_only',
   'extra_float_digits',
   'intervalstyle',
-  'jit',
   'lock_timeout',
   'search_path',
   'timezone',
-  'work_mem',
 ]);
 /** Settings a client may SET that are the port's own: checked, reported, never passed to PGlite. */
 const PORT_SETTINGS = new Set(['client_encoding', 'standard_conforming_strings', 'statement_timeout']);
@@ -243,6 +241,7 @@ interface Portal {
 interface Cursor {
   description: Buffer;
   rows: Buffer[];
+  bytes: number;
   at: number;
   hold: boolean;
 }
@@ -789,8 +788,13 @@ class Connection {
     const hold = m[3]?.toUpperCase() === 'WITH';
     if (this.status === 'I' && !hold) throw new Refused('25P01', 'DECLARE CURSOR can only be used in transaction blocks');
     if (this.cursors.has(name)) throw new Refused('42P03', `cursor "${name}" already exists`);
-    const result = await this.run(this.rewrite(m[4]!.trim()), params, binary ? [1] : [], false, true);
-    this.cursors.set(name, { description: result.description!, rows: result.rows, at: 0, hold });
+    // The bytes limit is the connection's: all its open cursors together.
+    let held = 0;
+    for (const c of this.cursors.values()) held += c.bytes;
+    const result = await this.run(this.rewrite(m[4]!.trim()), params, binary ? [1] : [], false, this.limits.cursorBytes - held);
+    let bytes = 0;
+    for (const row of result.rows) bytes += row.length;
+    this.cursors.set(name, { description: result.description!, rows: result.rows, bytes, at: 0, hold });
     return { description: null, rows: [], tag: 'DECLARE CURSOR' };
   }
 
@@ -861,7 +865,8 @@ class Connection {
    * role's SECURITY DEFINER function, the client's parameters passed to it as typed arguments and
    * on to the query by EXECUTE ... USING: never written into the query's text.
    */
-  private async run(sql: string, params: Params, resultFormats: number[], simple: boolean, bounded = false): Promise<Result> {
+  private async run(sql: string, params: Params, resultFormats: number[], simple: boolean, cursorBudget?: number): Promise<Result> {
+    const bounded = cursorBudget !== undefined;
     const role = this.role!;
     let result: Result | null = null;
     await this.asRole(async (tx) => {
@@ -911,10 +916,10 @@ class Connection {
       for (const m of ran) {
         if (m.type !== 'D') continue;
         bytes += m.raw.length;
-        if (bounded && (rows.length >= this.limits.cursorRows || bytes > this.limits.cursorBytes)) {
+        if (bounded && (rows.length >= this.limits.cursorRows || bytes > cursorBudget)) {
           throw new Refused(
             '54000',
-            `the cursor's query returns more than the lake's SQL port keeps for a cursor (${this.limits.cursorRows} rows, ${Math.round(this.limits.cursorBytes / 1024 / 1024)} MB): narrow it (WHERE, LIMIT)`,
+            `the cursor's query returns more than the lake's SQL port keeps for a cursor (${this.limits.cursorRows} rows, or ${this.limits.cursorBytes >= 1048576 ? `${Math.round(this.limits.cursorBytes / 1048576)} MB` : `${this.limits.cursorBytes} bytes`} for all the connection's cursors): narrow it (WHERE, LIMIT) or CLOSE other cursors`,
           );
         }
         rows.push(Buffer.from(m.raw));
