@@ -125,6 +125,11 @@ describe('the SQL port with GIS and dashboard clients', { skip: embedded ? false
       assert.equal(rest.rows.length, 3);
       assert.equal((await client.query('FETCH 10 FROM c1')).rows.length, 0);
       await client.query('CLOSE c1');
+      // A BINARY cursor (QGIS) gives its rows in binary format.
+      await client.query(`DECLARE bin BINARY CURSOR FOR SELECT 42::int4 AS n, count(*)::int8 AS c FROM items`);
+      const bin = await client.query('FETCH ALL FROM bin');
+      assert.equal(bin.fields[0]!.format, 'binary');
+      assert.deepEqual([Number(bin.rows[0].n), Number(bin.rows[0].c)], [42, 5]);
       // After an error the block is failed until ROLLBACK, as in PostgreSQL.
       await assert.rejects(client.query('FETCH 1 FROM c1'), /cursor "c1" does not exist/);
       await assert.rejects(client.query('SELECT 1'), /current transaction is aborted/);
