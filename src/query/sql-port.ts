@@ -445,7 +445,8 @@ class Connection {
   private failed(error: unknown): Buffer {
     if (this.status === 'T') this.status = 'E';
     if (error instanceof Refused) return error.raw ?? errorMessage(error.code, error.message);
-    return errorMessage('XX000', error instanceof Error ? error.message : String(error));
+    const code = (error as { code?: unknown }).code;
+    return errorMessage(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : 'XX000', error instanceof Error ? error.message : String(error));
   }
 
   private async authenticate(password: string): Promise<void> {
