@@ -4,6 +4,7 @@
 // The port serves the embedded database only: on the server backend clients connect directly.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -96,6 +97,90 @@ describe('the SQL port with GIS and dashboard clients', { skip: embedded ? false
       assert.equal((await client.query(`SELECT count(*)::int AS n FROM user_data.items WHERE user_id IS NOT NULL AND $1`, [true])).rows[0].n, 5);
     } finally {
       await client.end();
+    }
+  });
+
+  test('as pgx and lib/pq speak it: Describe of a statement, binary parameters, errors skipped until Sync', async () => {
+    const msg = (type: string, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      const head = Buffer.alloc(5);
+      head.write(type, 0, 'latin1');
+      head.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([head, body]);
+    };
+    const str = (v: string) => Buffer.from(`${v}\0`);
+    const i16 = (...ns: number[]) => Buffer.concat(ns.map((n) => Buffer.from([(n >> 8) & 255, n & 255])));
+    const i32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n);
+      return b;
+    };
+    const socket = net.connect(port.port, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      data = Buffer.concat([data, d]);
+    });
+    /** Messages up to the next ReadyForQuery (or an authentication request). */
+    const until = async (end: string) => {
+      for (;;) {
+        const types: string[] = [];
+        let at = 0;
+        while (at + 5 <= data.length && at + 1 + data.readInt32BE(at + 1) <= data.length) {
+          types.push(String.fromCharCode(data[at]!));
+          at += 1 + data.readInt32BE(at + 1);
+          if (types.at(-1) === end) {
+            const got = data.subarray(0, at);
+            data = data.subarray(at);
+            return { types, got };
+          }
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const startup = Buffer.concat([i32(196608), str('user'), str(bobSql.role), str('database'), str('lake'), Buffer.from([0])]);
+    socket.write(Buffer.concat([i32(startup.length + 4), startup]));
+    await until('R');
+    socket.write(msg('p', str(bobSql.password)));
+    await until('Z');
+    try {
+      // Parse and Describe a named statement: its parameters' types and its columns.
+      socket.write(
+        Buffer.concat([
+          msg('P', str('s1'), str('SELECT title, $2::int4 + 1 AS n FROM user_data.items WHERE title = $1'), i16(0)),
+          msg('D', Buffer.from('S'), str('s1')),
+          msg('S'),
+        ]),
+      );
+      const described = await until('Z');
+      assert.deepEqual(described.types, ['1', 't', 'T', 'Z']);
+      const t = described.got.indexOf(Buffer.from('t'));
+      assert.deepEqual([described.got.readInt16BE(t + 5), described.got.readInt32BE(t + 7), described.got.readInt32BE(t + 11)], [2, 25, 23]);
+      // Bind with a binary int4, Execute two rows at a time: PortalSuspended, then the rest.
+      const bind = (portal: string) =>
+        msg('B', str(portal), str('s1'), i16(2, 0, 1), i16(2), i32(11), Buffer.from('bob-title-1'), i32(4), i32(41), i16(0));
+      socket.write(Buffer.concat([bind(''), msg('E', str(''), i32(0)), msg('S')]));
+      const ran = await until('Z');
+      assert.deepEqual(ran.types, ['2', 'D', 'C', 'Z']);
+      assert.ok(ran.got.includes(Buffer.from('bob-title-1')) && ran.got.includes(Buffer.from('42')));
+      // An error skips the rest until Sync; the next Sync's statements run again.
+      socket.write(
+        Buffer.concat([
+          msg('P', str(''), str('SELECT * FROM no_such_table WHERE x = $1'), i16(0)),
+          msg('B', str(''), str(''), i16(0), i16(0), i16(0)),
+          msg('E', str(''), i32(0)),
+          msg('S'),
+        ]),
+      );
+      // (The port checks a statement when it describes or runs it, not at Parse.)
+      assert.deepEqual((await until('Z')).types, ['1', '2', 'E', 'Z']);
+      socket.write(Buffer.concat([msg('B', str(''), str('no-such'), i16(0), i16(0), i16(0)), msg('E', str(''), i32(0)), msg('D', Buffer.from('S'), str('s1')), msg('S')]));
+      assert.deepEqual((await until('Z')).types, ['E', 'Z']);
+      socket.write(Buffer.concat([msg('P', str(''), str('SELECT count(*) FROM user_data.items'), i16(0)), msg('B', str(''), str(''), i16(0), i16(0), i16(0)), msg('E', str(''), i32(0)), msg('S')]));
+      const again = await until('Z');
+      assert.deepEqual(again.types, ['1', '2', 'D', 'C', 'Z']);
+    } finally {
+      socket.destroy();
     }
   });
 
