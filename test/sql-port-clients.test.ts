@@ -156,13 +156,17 @@ describe('the SQL port with GIS and dashboard clients', { skip: embedded ? false
       assert.deepEqual(described.types, ['1', 't', 'T', 'Z']);
       const t = described.got.indexOf(Buffer.from('t'));
       assert.deepEqual([described.got.readInt16BE(t + 5), described.got.readInt32BE(t + 7), described.got.readInt32BE(t + 11)], [2, 25, 23]);
-      // Bind with a binary int4, Execute two rows at a time: PortalSuspended, then the rest.
+      // Bind with a binary int4, then Execute.
       const bind = (portal: string) =>
         msg('B', str(portal), str('s1'), i16(2, 0, 1), i16(2), i32(11), Buffer.from('bob-title-1'), i32(4), i32(41), i16(0));
       socket.write(Buffer.concat([bind(''), msg('E', str(''), i32(0)), msg('S')]));
       const ran = await until('Z');
       assert.deepEqual(ran.types, ['2', 'D', 'C', 'Z']);
       assert.ok(ran.got.includes(Buffer.from('bob-title-1')) && ran.got.includes(Buffer.from('42')));
+      // Execute two rows at a time: PortalSuspended until the last.
+      const e2 = msg('E', str('all'), i32(2));
+      socket.write(Buffer.concat([msg('P', str(''), str('SELECT title FROM user_data.items'), i16(0)), msg('B', str('all'), str(''), i16(0), i16(0), i16(0)), e2, e2, e2, msg('S')]));
+      assert.deepEqual((await until('Z')).types, ['1', '2', 'D', 'D', 's', 'D', 'D', 's', 'D', 'C', 'Z']);
       // An error skips the rest until Sync; the next Sync's statements run again.
       socket.write(
         Buffer.concat([

@@ -425,7 +425,9 @@ class Connection {
       }
       if (type === 'S') {
         this.skipUntilSync = false;
-        this.portals.delete('');
+        // Portals live as long as their transaction, as in PostgreSQL: outside a block, until Sync.
+        if (this.status === 'I') this.portals.clear();
+        else this.portals.delete('');
         this.send(this.ready());
         continue;
       }
@@ -693,6 +695,7 @@ class Connection {
   /** The end of a block: its cursors (but those WITH HOLD) and its SET LOCAL values go. */
   private endBlock(): void {
     this.status = 'I';
+    this.portals.clear();
     for (const [name, cursor] of this.cursors) if (!cursor.hold) this.cursors.delete(name);
     this.localSettings.clear();
   }
