@@ -81,7 +81,11 @@ const SAMPLE_ROWS: Record<string, { sql: string; params: (user: string, n: numbe
   },
   'timeseries.location_tiles': {
     sql: `INSERT INTO timeseries.location_tiles (user_id, level, period, cell, start, points, first_at, last_at)
-          VALUES ($1, 19, 'day', $2, '2024-03-10T00:00:00Z', 1, '2024-03-10T12:00:00Z', '2024-03-10T12:00:00Z')`,
+          VALUES ($1, 20, 'day', $2, '2024-03-10T00:00:00Z', 1, '2024-03-10T12:00:00Z', '2024-03-10T12:00:00Z')`,
+    params: (u, n) => [u, n],
+  },
+  'timeseries.location_tiles_stale': {
+    sql: `INSERT INTO timeseries.location_tiles_stale (user_id, day) VALUES ($1, date_trunc('day', timestamptz '2024-03-10T00:00:00Z' + make_interval(days => $2::int), 'UTC'))`,
     params: (u, n) => [u, n],
   },
   'timeseries.measurements': {

@@ -1,5 +1,5 @@
-// The point counts per map cell and period (timeseries.location_tiles, migration 0024) stay equal
-// to what the points give after every kind of write: loader batches by COPY and through the
+// The point counts per map cell and period (timeseries.location_tiles, migration 0024) equal what
+// the points give, once the days marked stale are counted again, after every kind of write: loader batches by COPY and through the
 // staging table, duplicates, points repeated within a batch, the same fix from another source, a
 // batch split around a refused point, a file's rows removed, points deleted and moved with
 // refresh_location_tiles called for their days (as the photo reconcile does). Also the cell
@@ -61,7 +61,9 @@ async function compare(user: string): Promise<{ stored: string[]; expected: stri
   });
 }
 
+/** Count the stale days again (as the end of an import and a tile's read do), then compare. */
 async function assertCurrent(user: string, pointCount: number): Promise<void> {
+  await t.lake.db.asUser(user, (tx) => tx.query(`SELECT timeseries.refresh_stale_location_tiles()`));
   const { stored, expected } = await compare(user);
   assert.deepEqual(stored, expected);
   const total = await t.lake.db.asUser(user, (tx) =>
@@ -91,6 +93,9 @@ test('batches by COPY and through staging, duplicates, repeats and another sourc
   const target = (file: string) => ({ userId: alice, jobId: file, fileId: file });
   // A first batch (COPY), then an overlapping one through the staging table, across midnight and a month's end.
   await loadBatch(t.lake.db, target(FILES.first), { records: points('2024-01-31T20:00:00Z', 120, 240_000) });
+  // A batch marks its days stale (the loader counts nothing itself).
+  const stale = await t.lake.db.asUser(alice, (tx) => tx.query<{ day: Date }>(`SELECT day FROM timeseries.location_tiles_stale ORDER BY day`));
+  assert.deepEqual(stale.rows.map((r) => r.day.toISOString()), ['2024-01-31T00:00:00.000Z', '2024-02-01T00:00:00.000Z']);
   await assertCurrent(alice, 120);
   await loadBatch(t.lake.db, target(FILES.second), { records: points('2024-01-31T22:30:00Z', 60, 90_000, 48.1, 11.5) });
   await assertCurrent(alice, 180);

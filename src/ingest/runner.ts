@@ -192,6 +192,8 @@ async function importInto(db: Database, options: ImportOptions, jobId: string, r
   if (db.backend === 'embedded') {
     for (const table of tablesOfKinds(totals.counts)) await db.query(`ANALYZE ${table}`);
   }
+  // The map's cells of the days the import touched, counted once now rather than per batch (migration 0024).
+  await db.asUser(userId, (tx) => tx.query(`SELECT timeseries.refresh_stale_location_tiles()`));
   const clean = files.every((f) => f.status === 'done' || f.status === 'skipped');
   const status = error ? 'failed' : clean ? 'done' : 'partial';
   await finishJob(db, userId, jobId, status, totals, error?.message ?? null);

@@ -307,6 +307,12 @@ const MAKERS: Record<TileLayer, (tx: Queryable, request: TileRequest) => Promise
  * tile without any is zero bytes). Layers asked for outside their zooms are left out too.
  */
 export async function makeTile(tx: Queryable, request: TileRequest): Promise<Buffer> {
+  // Days whose points changed since they were counted (an import still running, points posted to
+  // /v1/ingest) are counted again first: the cells are exact whenever they are read.
+  if (request.layers.includes('cells') && request.z >= LAYER_ZOOMS.cells[0] && request.z <= LAYER_ZOOMS.cells[1]) {
+    const stale = await tx.query(`SELECT 1 FROM timeseries.location_tiles_stale LIMIT 1`, [], PREPARED);
+    if (stale.rows.length > 0) await tx.query(`SELECT timeseries.refresh_stale_location_tiles()`);
+  }
   const layers: Layer[] = [];
   for (const name of request.layers) {
     const [min, max] = LAYER_ZOOMS[name];

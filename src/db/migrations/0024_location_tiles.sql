@@ -12,10 +12,14 @@
 -- then whole months, then whole days, then the points of the days cut by its ends, so a tile reads
 -- a bounded number of rows whatever the range.
 --
--- Kept by the writers of location_points, like location_hours (0014): the loader adds each batch's
--- new points (load/tables.ts); whoever deletes or rewrites points calls
--- timeseries.refresh_location_tiles with instants of the days touched. A test compares the table
--- with the points it summarizes after each kind of write (test/location-tiles.test.ts).
+-- Kept by the writers of location_points, like location_hours (0014), but not row by row: the
+-- loader marks the days each batch touches as stale (timeseries.location_tiles_stale, in the
+-- batch's transaction, so a killed import leaves them marked), and the days are counted again from
+-- the points in one go when the import ends (runner.ts) and before any tile is read (query/tiles.ts):
+-- counting them per batch, up to 21 rows per point, doubled the database's work for each point
+-- loaded. Whoever deletes or rewrites points calls timeseries.refresh_location_tiles with instants
+-- of the days touched. A test compares the table with the points it summarizes after each kind of
+-- write (test/location-tiles.test.ts).
 
 -- A position's column and row at level 20 (Web Mercator, latitudes clamped to its ±85.0511°).
 -- Single expressions, not STRICT (least and greatest are not): so PostgreSQL inlines them into
@@ -109,6 +113,30 @@ BEGIN
    GROUP BY t.level, t.cell, y.start;
 END $$;
 GRANT EXECUTE ON FUNCTION timeseries.refresh_location_tiles(timestamptz[]) TO lake_app;
+
+-- Days whose points changed since their rows in location_tiles were counted.
+CREATE TABLE timeseries.location_tiles_stale (
+  user_id uuid NOT NULL,
+  day timestamptz NOT NULL CHECK (day = date_trunc('day', day, 'UTC')),
+  PRIMARY KEY (user_id, day)
+);
+SELECT lake.isolate_by_user('timeseries.location_tiles_stale', 'SELECT, INSERT, DELETE');
+
+-- Count the current user's stale days again (and their months and years); returns how many.
+CREATE FUNCTION timeseries.refresh_stale_location_tiles() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  days timestamptz[];
+BEGIN
+  WITH taken AS (DELETE FROM timeseries.location_tiles_stale WHERE user_id = lake.current_user_id() RETURNING day)
+  SELECT array_agg(day) INTO days FROM taken;
+  IF days IS NULL THEN
+    RETURN 0;
+  END IF;
+  PERFORM timeseries.refresh_location_tiles(days);
+  RETURN cardinality(days);
+END $$;
+GRANT EXECUTE ON FUNCTION timeseries.refresh_stale_location_tiles() TO lake_app;
 
 -- Points already stored (a lake migrated with data): counted per user, level-20 cell and day first,
 -- then summed to the coarser levels and periods.

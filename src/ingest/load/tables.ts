@@ -87,22 +87,6 @@ type Declared<R extends LakeRecord> = Omit<Destination<R>, 'columns' | 'write'> 
 type DestinationMap = { [T in LakeRecord['type']]: Destination<Extract<LakeRecord, { type: T }>> };
 type DeclaredMap = { [T in LakeRecord['type']]: Declared<Extract<LakeRecord, { type: T }>> };
 
-/**
- * Drops from a staged batch of points the same fixes of other sources (same-fix.ts), and the points
- * already stored under the same key, which the move would skip as duplicates anyway: the rows left
- * are the points the batch adds, which is what the derive of location_tiles counts.
- */
-async function dropStoredPoints(tx: Transaction, staging: string, userId: string, from: number, to: number): Promise<void> {
-  await dropSameFixes(tx, staging, userId, from, to);
-  await tx.query(
-    `DELETE FROM ${staging} s
-      WHERE EXISTS (SELECT 1 FROM timeseries.location_points p
-                     WHERE p.user_id = $1 AND p.recorded_at BETWEEN $2 AND $3 AND p.recorded_at = s.recorded_at AND p.content_hash = s.content_hash)`,
-    [userId, new Date(from), new Date(to)],
-    { prepare: true },
-  );
-}
-
 const DECLARED: DeclaredMap = {
   blob_ref: {
     table: 'user_data.blob_refs',
@@ -163,50 +147,34 @@ const DECLARED: DeclaredMap = {
       ['import_file_id', 'import file'],
     ],
     time: (r) => r.recordedAt,
-    // The same fix from another export: a duplicate though its key differs; and points already
-    // stored, so that what the batch's derive reads is the points it adds (location_tiles counts them).
-    dropDuplicates: { withinMs: SAME_FIX_WITHIN_MS, drop: dropStoredPoints },
-    // Tables derived from the points, in one statement over the batch's new points (the staging
-    // table holds no stored point by then: dropStoredPoints):
+    // The same fix from another export: a duplicate though its key differs.
+    dropDuplicates: { withinMs: SAME_FIX_WITHIN_MS, drop: dropSameFixes },
+    deriveBucketMs: 3_600_000,
+    // Tables derived from the points, from each hour's first point (deriveBucketMs):
     // - each hour's first point (migration 0014), for maps of long ranges: the batch's heads
-    //   replace stored ones they precede. A point heads its hour when the one before it (lag) is of
-    //   another hour.
-    // - the points counted per map cell and day, month and year (migration 0024), for the low
-    //   zooms of the map tiles: the batch's counts are added to the stored ones. Counted per point
-    //   key, as a point repeated within the batch is stored once.
+    //   replace stored ones they precede. A point heads its hour when the one before it (lag) is
+    //   of another hour: read back in primary key order after a direct COPY, that needs no sort.
+    // - the days touched, marked stale in location_tiles (migration 0024): counted again from the
+    //   points when the import ends or a tile is read (an hour lies within its UTC day, so the
+    //   hours' heads name every day of the batch).
     derive: (batch) =>
-      `WITH batch AS MATERIALIZED (SELECT * FROM ${batch}),
-       hours AS (
+      `WITH hours AS (
          INSERT INTO timeseries.location_hours AS stored (user_id, hour, recorded_at, content_hash, lat, lon, accuracy_m, altitude_m,
                                                           velocity_mps, heading_deg, activity, device, source)
          SELECT user_id, hour, recorded_at, content_hash, lat, lon, accuracy_m, altitude_m, velocity_mps, heading_deg, activity, device, source
            FROM (SELECT *, date_bin(interval '1 hour', recorded_at, timestamptz 'epoch') AS hour,
                         lag(date_bin(interval '1 hour', recorded_at, timestamptz 'epoch'))
                           OVER (PARTITION BY user_id ORDER BY recorded_at, content_hash) AS previous_hour
-                   FROM batch) AS ordered
+                   FROM ${batch}) AS ordered
           WHERE previous_hour IS DISTINCT FROM hour
          ON CONFLICT (user_id, hour) DO UPDATE
             SET recorded_at = excluded.recorded_at, content_hash = excluded.content_hash, lat = excluded.lat, lon = excluded.lon,
                 accuracy_m = excluded.accuracy_m, altitude_m = excluded.altitude_m, velocity_mps = excluded.velocity_mps,
                 heading_deg = excluded.heading_deg, activity = excluded.activity, device = excluded.device, source = excluded.source
-          WHERE (excluded.recorded_at, excluded.content_hash) < (stored.recorded_at, stored.content_hash)),
-       fine AS (
-         SELECT user_id, timeseries.tile_x(lon) AS x, timeseries.tile_y(lat) AS y, date_trunc('day', recorded_at, 'UTC') AS day,
-                count(*)::integer AS points, min(recorded_at) AS first_at, max(recorded_at) AS last_at
-           FROM (SELECT DISTINCT ON (user_id, recorded_at, content_hash) user_id, recorded_at, lat, lon FROM batch) AS once
-          GROUP BY 1, 2, 3, 4),
-       tiles AS (
-         INSERT INTO timeseries.location_tiles AS stored (user_id, level, period, cell, start, points, first_at, last_at)
-         SELECT f.user_id, l.level, p.period, timeseries.tile_morton(f.x, f.y) >> (2 * (20 - l.level)), date_trunc(p.period, f.day, 'UTC'),
-                sum(f.points), min(f.first_at), max(f.last_at)
-           FROM fine f
-          CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
-          CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
-          GROUP BY 1, 2, 3, 4, 5
-         ON CONFLICT (user_id, level, period, cell, start) DO UPDATE
-            SET points = stored.points + excluded.points, first_at = least(stored.first_at, excluded.first_at),
-                last_at = greatest(stored.last_at, excluded.last_at))
-       SELECT 1`,
+          WHERE (excluded.recorded_at, excluded.content_hash) < (stored.recorded_at, stored.content_hash))
+       INSERT INTO timeseries.location_tiles_stale (user_id, day)
+       SELECT DISTINCT user_id, date_trunc('day', recorded_at, 'UTC') FROM ${batch}
+       ON CONFLICT DO NOTHING`,
   },
   item: {
     table: 'user_data.items',
