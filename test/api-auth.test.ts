@@ -177,6 +177,7 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/health/live',
     '/health/ready',
     '/metrics',
+    '/v1/auth/link',
     '/v1/blobs/{sha256}',
     '/v1/calendar/events',
     '/v1/contacts',
