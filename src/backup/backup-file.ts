@@ -18,6 +18,8 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import readline from 'node:readline';
+import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { LakeError } from '../errors.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
@@ -245,6 +247,11 @@ export async function writeBackupFile(file: string, content: AsyncIterable<Uint8
 /** The checked content of the backup file at `file`. */
 export function readBackupFile(file: string, key: BackupKey, name = file, expectedSha256?: string): AsyncGenerator<Buffer> {
   return decodeBackupFile(createReadStream(file, { highWaterMark: PIECE_BYTES }), key, name, expectedSha256);
+}
+
+/** The checked content of the backup file at `file`, line by line (lists, file states). */
+export function readBackupFileLines(file: string, key: BackupKey, name = file, expectedSha256?: string): AsyncIterable<string> {
+  return readline.createInterface({ input: Readable.from(readBackupFile(file, key, name, expectedSha256)), crlfDelay: Infinity });
 }
 
 /** Read a backup file to its end, for its errors: the check `verify` makes of each file. */

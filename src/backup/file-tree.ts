@@ -16,7 +16,7 @@ import { copyFile, lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LakeError } from '../errors.js';
-import { readBackupFile, writeBackupFile } from './backup-file.js';
+import { readBackupFile, readBackupFileLines, writeBackupFile } from './backup-file.js';
 import type { BackupRepository } from './repository.js';
 
 /** Files a running PostgreSQL keeps for itself, meaningless in a copy. */
@@ -240,18 +240,12 @@ export async function* fileStateLines(entries: readonly TreeFile[], hashes: Read
 /** A set's file state (fileStateLines), by relative path. */
 export async function readFileState(file: string, repository: BackupRepository): Promise<Map<string, KnownFile>> {
   const known = new Map<string, KnownFile>();
-  let rest = '';
-  const take = (line: string) => {
+  for await (const line of readBackupFileLines(file, repository.key)) {
+    if (!line) continue;
     const match = /^([0-9a-f]{64}) (\d+) (\S+) (.+)$/.exec(line);
     if (!match) throw new LakeError('BACKUP_CORRUPT', `${file}: a malformed line ${JSON.stringify(line.slice(0, 100))}`);
     known.set(match[4]!, { sha256: match[1]!, size: Number(match[2]), identity: match[3]! });
-  };
-  for await (const chunk of readBackupFile(file, repository.key)) {
-    const lines = (rest + chunk.toString('utf8')).split('\n');
-    rest = lines.pop()!;
-    for (const line of lines) if (line) take(line);
   }
-  if (rest) take(rest);
   return known;
 }
 

@@ -11,15 +11,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import readline from 'node:readline';
-import { Readable } from 'node:stream';
 import type { Config } from '../config/config.js';
 import { IDENTITY_FILE, type DataDirIdentity } from '../data-dir-identity.js';
 import { loadMigrations } from '../db/migrate.js';
 import { diskFull, isNoSpace } from '../disk-space.js';
 import { LakeError } from '../errors.js';
 import { BlobStore, isBlobTier, type BlobTier } from '../store/blob-store.js';
-import { readBackupFile } from './backup-file.js';
+import { readBackupFile, readBackupFileLines } from './backup-file.js';
 import { restoreTree } from './file-tree.js';
 import type { BackupManifest, BackupRepository } from './repository.js';
 import { checksumDifferences, tableChecksums, withDatabaseCopy } from './table-checksums.js';
@@ -64,7 +62,7 @@ export async function assertKnownSchema(manifest: BackupManifest): Promise<void>
 /** The blobs a backup's database references, from its list (checked as it is read). */
 export async function* listedBlobs(repository: BackupRepository, manifest: BackupManifest): AsyncGenerator<ListedBlob> {
   const file = path.join(repository.setDirectory(manifest.id), manifest.blobs.file);
-  const lines = readline.createInterface({ input: Readable.from(readBackupFile(file, repository.key, `${manifest.id}/${manifest.blobs.file}`, manifest.blobs.written.sha256)), crlfDelay: Infinity });
+  const lines = readBackupFileLines(file, repository.key, `${manifest.id}/${manifest.blobs.file}`, manifest.blobs.written.sha256);
   for await (const line of lines) {
     if (!line) continue;
     const [sha256, size, tier] = line.split(' ');
@@ -92,7 +90,7 @@ export function databaseListLines(repository: BackupRepository, manifest: Backup
   }
   const name = `${manifest.id}/${manifest.database.file}`;
   const file = path.join(repository.setDirectory(manifest.id), manifest.database.file);
-  return readline.createInterface({ input: Readable.from(readBackupFile(file, repository.key, name, manifest.database.written.sha256)), crlfDelay: Infinity });
+  return readBackupFileLines(file, repository.key, name, manifest.database.written.sha256);
 }
 
 /** Write the embedded database of `manifest` into `directory`, each file checked, and check every table against the manifest. */

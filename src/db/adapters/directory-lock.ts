@@ -29,7 +29,8 @@ export async function lockDirectory(directory: string): Promise<() => Promise<vo
   throw new LakeError('DATA_DIR_LOCKED', `cannot lock the embedded database in ${directory}`);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (another user's process, which may not be signalled, counts). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

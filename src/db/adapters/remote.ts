@@ -14,6 +14,7 @@ import { deserialize, serialize } from 'node:v8';
 import { LakeError, type ErrorCode, ERRORS } from '../../errors.js';
 import type { CopyData, CopyFormat, Database, QueryOptions, QueryResult, Transaction } from '../database.js';
 import type { Profile } from '../profile.js';
+import { isAlive } from './directory-lock.js';
 
 /** Bumped whenever a message changes meaning: a client and a server of different lake releases refuse each other. */
 export const PROTOCOL = 1;
@@ -252,15 +253,6 @@ export async function connectRunningServer(hotTier: string): Promise<RemoteDatab
     channel.close();
     if (error instanceof LakeError) throw error;
     return null;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
