@@ -203,6 +203,7 @@ test('/openapi.json is an OpenAPI 3 document listing every route with its parame
     '/v1/messages/{id}',
     '/v1/places',
     '/v1/search',
+    '/v1/stats/daily',
     '/v1/stats/monthly',
     '/v1/tiles/{z}/{x}/{y}.mvt',
     '/v1/timeline',
@@ -242,6 +243,8 @@ describe('errors are JSON with a stable code', () => {
       ['/v1/items/abc', /id/],
       ['/v1/items/0', /id/],
       ['/v1/stats/monthly?from=2024-13-01', /from/],
+      ['/v1/stats/daily?tz=Nowhere/Special', /tz/],
+      ['/v1/stats/daily?from=2020-01-01&to=2024-01-01', /at most 400 days/],
     ];
     for (const [path, mentions] of cases) {
       await ctx.test(path, async () => {
