@@ -18,14 +18,17 @@ import { CONSOLE_CSP, consoleRoutes } from '../src/api/console.js';
 import { runImport } from '../src/ingest/runner.js';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createConsoleLink } from '../src/query/console-links.js';
+import { encodeTile, EXTENT, worldPosition } from '../src/geo/mvt.js';
 import { startTestServer, type TestServer } from './support/api.js';
 import { writeYazl } from './support/archives.js';
 import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { rectangleLayer, tileId, writePmtiles, type ArchiveTile } from './support/pmtiles-writer.js';
 
 const CHROMIUM = process.env.LAKE_TEST_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
 const SKIP = !CHROMIUM && !process.env.CI ? 'Chromium is not installed (apt-get install chromium); CI installs it' : false;
 const ARTIFACTS = path.join(import.meta.dirname, '..', 'test-artifacts', 'console', BACKEND);
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
+const BROWSER_ARGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'];
 
 /** A small Takeout: Records.json (4 points on 2022-06-01 in Berlin), the mbox fixture, one photo with its sidecar. */
 async function takeout(file: string) {
@@ -99,7 +102,7 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // WebGL without a GPU: ANGLE over SwiftShader, allowed explicitly since Chromium 1xx.
-      args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
+      args: BROWSER_ARGS,
     });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-GB' });
     page = await context.newPage();
@@ -272,15 +275,41 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     await shot('import');
   });
 
-  test('statistics: the calendar and the counts per month', async () => {
+  test('statistics: the activity calendar and the counts per month', async () => {
     // By keyboard: Enter on the menu's link, then the focus is on the page, not the menu.
     await page.locator('nav a', { hasText: 'Statistics' }).focus();
     await page.keyboard.press('Enter');
     await page.locator('table.counts').waitFor();
     await page.waitForFunction(() => (globalThis as any).document.activeElement?.id === 'main');
-    assert.ok((await page.locator('.calendar .cell:not([data-level="0"])').count()) >= 1);
+    await page.locator('.calendar').waitFor();
+    // The calendar is drawn from /v1/stats/daily: each day's cell says what the day holds.
+    const range = { from: await page.locator('.calendar .cell:not([aria-hidden])').first().getAttribute('data-day'), to: null as string | null };
+    const last = await page.locator('.calendar .cell:not([aria-hidden])').last().getAttribute('data-day');
+    range.to = new Date(Date.parse(`${last}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    const daily = await api(`/v1/stats/daily?from=${range.from}&to=${range.to}&tz=UTC`);
+    const days = new Map<string, number>();
+    for (const row of daily.days as { day: string; count: number }[]) days.set(row.day, (days.get(row.day) ?? 0) + row.count);
+    // The year up to the photo's month (its position is a location point): Semantic Location History of January 2023, the photo.
+    assert.deepEqual([...days.keys()].sort(), ['2023-01-05', '2023-10-06'], JSON.stringify(daily));
+    assert.equal(await page.locator('.calendar .cell:not([data-level="0"])').count(), days.size, 'a coloured cell for each day with something');
+    assert.equal(await page.locator('.calendar .cell[data-day="2023-10-06"]').getAttribute('title'), '2023-10-06: 1 hour with a location, 1 photo');
+    assert.equal(await page.locator('.calendar .cell[data-day="2023-01-05"]').getAttribute('title'), '2023-01-05: 1 activity segment, 1 hour with a location');
+    assert.equal(await page.locator('.calendar .cell[data-day="2023-01-06"]').getAttribute('title'), '2023-01-06: nothing');
     assert.match((await page.locator('table.counts').textContent())!, /google\.location\.records/);
     await shot('stats');
+    // By keyboard: Tab reaches the calendar at its last day with something; arrows move; Enter opens the day.
+    await page.keyboard.press('Tab');
+    const focused = () => page.evaluate(() => (globalThis as any).document.activeElement?.dataset.day as string | undefined);
+    const start = await focused();
+    assert.equal(start, [...days.keys()].sort().at(-1));
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await focused(), new Date(Date.parse(`${start}T00:00:00Z`) - 7 * 86_400_000).toISOString().slice(0, 10));
+    await page.keyboard.press('ArrowDown');
+    const chosen = (await focused())!;
+    assert.equal(chosen, new Date(Date.parse(`${start}T00:00:00Z`) - 6 * 86_400_000).toISOString().slice(0, 10));
+    await shot('stats-keyboard');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((day) => (globalThis as any).location.hash === `#/day/${day}`, chosen);
   });
 
   test('on a phone', async () => {
@@ -364,5 +393,189 @@ describe('street tiles (LAKE_CONSOLE_PMTILES) are served with byte ranges', () =
       await bare.close();
       await rm(work, { recursive: true, force: true });
     }
+  });
+});
+
+
+// Street tiles from a real PMTiles archive: written by test/support/pmtiles-writer.ts, read back
+// by the pmtiles library itself, then drawn by MapLibre in the console through the pmtiles://
+// protocol, which reads the file by byte ranges from /console/basemap.pmtiles.
+const BERLIN: [number, number] = [13.402, 52.517];
+/** Points of the archive's `roads` layer (the style draws lines there: found with querySourceFeatures). */
+const ROAD_POINTS = [
+  { name: 'lake-test-road-1', lon: 13.4, lat: 52.516 },
+  { name: 'lake-test-road-2', lon: 13.403, lat: 52.518 },
+  { name: 'lake-test-road-3', lon: 13.405, lat: 52.5155 },
+];
+/** A rectangle of the archive's `water` layer, [west, south, east, north]: drawn by the style's fill layer. */
+const WATER: [number, number, number, number] = [13.3955, 52.5135, 13.3995, 52.5162];
+const STREET_ZOOMS = [12, 13, 14];
+
+/** The archive's tiles: at each zoom, the tiles around Berlin holding the points and the water. */
+function streetTiles(): ArchiveTile[] {
+  const tiles: ArchiveTile[] = [];
+  for (const z of STREET_ZOOMS) {
+    const [west, north] = worldPosition(WATER[3], Math.min(WATER[0], ...ROAD_POINTS.map((p) => p.lon)), z);
+    const [east, south] = worldPosition(Math.min(WATER[1], ...ROAD_POINTS.map((p) => p.lat)), Math.max(WATER[2], ...ROAD_POINTS.map((p) => p.lon)), z);
+    for (let x = Math.floor(west); x <= Math.floor(east); x++) {
+      for (let y = Math.floor(north); y <= Math.floor(south); y++) {
+        const local = (lat: number, lon: number) => worldPosition(lat, lon, z).map((v, i) => (v - (i === 0 ? x : y)) * EXTENT) as [number, number];
+        const points = ROAD_POINTS.map((p) => ({ ...p, at: local(p.lat, p.lon) })).filter(({ at: [px, py] }) => px >= 0 && px < EXTENT && py >= 0 && py < EXTENT);
+        const [x0, y0] = local(WATER[3], WATER[0]);
+        const [x1, y1] = local(WATER[1], WATER[2]);
+        const clip = (v: number) => Math.max(-64, Math.min(EXTENT + 64, v));
+        const water = x1 > 0 && x0 < EXTENT && y1 > 0 && y0 < EXTENT;
+        const data = Buffer.concat([
+          encodeTile([{ name: 'roads', features: points.map((p) => ({ x: Math.round(p.at[0]), y: Math.round(p.at[1]), properties: { name: p.name, kind: 'test' } })) }]),
+          water ? rectangleLayer('water', [[clip(x0), clip(y0), clip(x1), clip(y1)]], { name: 'lake-test-water' }) : Buffer.alloc(0),
+        ]);
+        tiles.push({ z, x, y, data });
+      }
+    }
+  }
+  return tiles;
+}
+
+const ARCHIVE_OPTIONS = {
+  metadata: {
+    name: 'lake test streets',
+    vector_layers: [
+      { id: 'roads', fields: { name: 'String', kind: 'String' }, minzoom: 12, maxzoom: 14 },
+      { id: 'water', fields: { name: 'String' }, minzoom: 12, maxzoom: 14 },
+    ],
+  },
+  bounds: [13.3, 52.45, 13.5, 52.6] as [number, number, number, number],
+  center: [BERLIN[0], BERLIN[1], 14] as [number, number, number],
+};
+
+describe('the PMTiles test writer', () => {
+  test('tile ids follow the spec: the pmtiles library agrees at every tile of zooms 0 to 5 and at Berlin down to zoom 20', async () => {
+    const { zxyToTileId } = await import('pmtiles');
+    assert.deepEqual([tileId(0, 0, 0), tileId(1, 0, 0), tileId(1, 0, 1), tileId(1, 1, 1), tileId(1, 1, 0), tileId(2, 0, 0)], [0, 1, 2, 3, 4, 5]);
+    for (let z = 0; z <= 5; z++) {
+      for (let x = 0; x < 2 ** z; x++) for (let y = 0; y < 2 ** z; y++) assert.equal(tileId(z, x, y), zxyToTileId(z, x, y), `${z}/${x}/${y}`);
+    }
+    for (let z = 6; z <= 20; z++) {
+      const [x, y] = worldPosition(BERLIN[1], BERLIN[0], z).map(Math.floor) as [number, number];
+      assert.equal(tileId(z, x, y), zxyToTileId(z, x, y), `${z}/${x}/${y}`);
+    }
+  });
+
+  for (const internalCompression of ['none', 'gzip'] as const) {
+    test(`an archive (internal compression ${internalCompression}) reads back with the pmtiles library, tile by tile`, async () => {
+      const { PMTiles } = await import('pmtiles');
+      const tiles = streetTiles();
+      const bytes = writePmtiles(tiles, { ...ARCHIVE_OPTIONS, internalCompression });
+      const source = {
+        getKey: () => 'memory',
+        getBytes: async (offset: number, length: number) => ({ data: bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + length) as ArrayBuffer }),
+      };
+      const archive = new PMTiles(source);
+      const header = await archive.getHeader();
+      assert.equal(header.specVersion, 3);
+      assert.equal(header.internalCompression, internalCompression === 'gzip' ? 2 : 1);
+      assert.deepEqual([header.tileType, header.tileCompression, header.minZoom, header.maxZoom, header.clustered], [1, 1, 12, 14, true]);
+      assert.deepEqual([header.minLon, header.minLat, header.maxLon, header.maxLat], ARCHIVE_OPTIONS.bounds);
+      assert.deepEqual([header.centerLon, header.centerLat, header.centerZoom], ARCHIVE_OPTIONS.center);
+      assert.deepEqual([header.numAddressedTiles, header.numTileEntries, header.numTileContents], [tiles.length, tiles.length, tiles.length]);
+      assert.equal(header.tileDataOffset + (header.tileDataLength ?? Number.NaN), bytes.length);
+      assert.deepEqual(await archive.getMetadata(), ARCHIVE_OPTIONS.metadata);
+      assert.ok(tiles.length >= 3 && tiles.every((tile) => tile.data.length > 0), `${tiles.length} tiles`);
+      for (const tile of tiles) {
+        const read = await archive.getZxy(tile.z, tile.x, tile.y);
+        assert.deepEqual(Buffer.from(read!.data), Buffer.from(tile.data), `${tile.z}/${tile.x}/${tile.y}`);
+      }
+      // A tile not in the archive, and a zoom outside it.
+      const [x, y] = worldPosition(-33.9, 151.2, 13).map(Math.floor) as [number, number];
+      assert.equal(await archive.getZxy(13, x, y), undefined);
+      assert.equal(await archive.getZxy(11, 1100, 671), undefined);
+    });
+  }
+});
+
+describe(`street tiles from a PMTiles archive in the console (${BACKEND})`, { skip: SKIP }, () => {
+  let t: TestLake;
+  let server: TestServer;
+  let key: string;
+  let work: string;
+  let browser: Browser;
+  let page: Page;
+  let archive: Buffer;
+  const ranges: string[] = [];
+  const problems: string[] = [];
+
+  before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    work = await mkdtemp(path.join(os.tmpdir(), 'lake-console-pmtiles-'));
+    archive = writePmtiles(streetTiles(), { ...ARCHIVE_OPTIONS, internalCompression: 'gzip' });
+    const file = path.join(work, 'streets.pmtiles');
+    await writeFile(file, archive);
+    t = await openTestLake({ LAKE_API_TIMEOUT_MS: '0', LAKE_CONSOLE_PMTILES: file });
+    await createUser(t.lake, 'cartographer');
+    key = (await createApiKey(t.lake.db, 'cartographer')).key;
+    server = await startTestServer(t.lake);
+    const { chromium } = await import('playwright-core');
+    if (!CHROMIUM) throw new Error('Chromium is missing: CI must install it (apt-get install chromium)');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-GB' });
+    page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/console/basemap.pmtiles') ranges.push(request.headers().range ?? '(whole file)');
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) problems.push(`console: ${message.text()}`);
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await t?.dispose();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('at a close zoom the map reads tiles from the archive by byte ranges and draws their features', async () => {
+    await page.goto(`${server.url}/`);
+    await page.locator('#key').fill(key);
+    await page.keyboard.press('Enter');
+    await page.locator('nav a[aria-current="page"]', { hasText: 'Map' }).waitFor();
+    await page.waitForFunction(() => (globalThis as any).__lake.map?.getSource('streets'));
+    await page.evaluate(([lon, lat]) => (globalThis as any).__lake.map.jumpTo({ center: [lon, lat], zoom: 15 }), BERLIN);
+    await page.waitForFunction(() => (globalThis as any).__lake.map.loaded() && (globalThis as any).__lake.map.areTilesLoaded());
+    await page.waitForFunction(() => (globalThis as any).__lake.map.querySourceFeatures('streets', { sourceLayer: 'roads' }).length > 0);
+    // Every request was for a range; beyond the header and root directory, some were tiles.
+    const tileData = Number(archive.readBigUInt64LE(56));
+    const starts = ranges.map((range) => Number(/^bytes=(\d+)-\d+$/.exec(range)?.[1] ?? Number.NaN));
+    assert.ok(starts.every((start) => Number.isInteger(start)), ranges.join(' '));
+    assert.ok(starts.some((start) => start >= tileData), `tile data from byte ${tileData}; ranges asked: ${ranges.join(' ')}`);
+    const found = await page.evaluate(() => {
+      const map = (globalThis as any).__lake.map;
+      const roads = map.querySourceFeatures('streets', { sourceLayer: 'roads' }).map((f: any) => ({ name: f.properties.name, type: f.geometry.type, at: f.geometry.coordinates }));
+      const water = map.queryRenderedFeatures({ layers: ['streets-water'] }).map((f: any) => ({ name: f.properties.name, type: f.geometry.type, source: f.source, layer: f.sourceLayer }));
+      return { roads, water };
+    });
+    const roads = new Map<string, { type: string; at: [number, number] }>(found.roads.map((f: { name: string; type: string; at: [number, number] }) => [f.name, f]));
+    assert.deepEqual([...roads.keys()].sort(), ROAD_POINTS.map((p) => p.name));
+    for (const p of ROAD_POINTS) {
+      const road = roads.get(p.name)!;
+      assert.equal(road.type, 'Point');
+      // At zoom 14 a tile unit is about 2.4 m: the positions come back to within 1e-4 degrees.
+      assert.ok(Math.abs(road.at[0] - p.lon) < 1e-4 && Math.abs(road.at[1] - p.lat) < 1e-4, `${p.name} at ${road.at}`);
+    }
+    assert.ok(found.water.length > 0, 'the water rectangle is drawn');
+    assert.deepEqual([...new Set(found.water.map((f: { name: string; type: string; source: string; layer: string }) => `${f.source} ${f.layer} ${f.type} ${f.name}`))], ['streets water Polygon lake-test-water']);
+    // The fill is on screen where the rectangle is, and not east of it.
+    const [inside, outside] = await page.evaluate(([west, south, east, north]) => {
+      const map = (globalThis as any).__lake.map;
+      return [[(west + east) / 2, (south + north) / 2], [east + 0.002, (south + north) / 2]].map(
+        (lonLat) => map.queryRenderedFeatures(map.project(lonLat), { layers: ['streets-water'] }).length as number,
+      );
+    }, WATER);
+    assert.deepEqual([(inside ?? 0) > 0, outside], [true, 0]);
+    assert.deepEqual(await page.evaluate(() => (globalThis as any).__lake.mapErrors), []);
+    assert.deepEqual(problems, []);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'map-pmtiles.png') });
   });
 });

@@ -1,5 +1,7 @@
-// Statistics: a calendar of the last year with data (hours with a location fix per day, from the
-// hourly summary: /v1/locations?simplify=3600) and records per source and month (/v1/stats/monthly).
+// Statistics: a calendar of activity over the last year with data (what happened on each local
+// day, every kind of the timeline and the hours with a location fix: /v1/stats/daily, in the
+// browser's time zone) and records per source and month (/v1/stats/monthly). The calendar is one
+// stop of the Tab key: arrow keys move among its days, Enter opens one.
 import { getJson } from '../api.js';
 import { formatCount, h, localDay, status } from '../dom.js';
 
@@ -10,11 +12,23 @@ interface MonthRow {
   count: number;
 }
 
+interface DayRow {
+  day: string;
+  kind: string;
+  count: number;
+}
+
+/** A kind as a reader says it: location_hours are hours with a location fix, not records. */
+function kindLabel(kind: string, count: number): string {
+  if (kind === 'location_hours') return `${count} ${count === 1 ? 'hour' : 'hours'} with a location`;
+  return `${formatCount(count)} ${kind.replaceAll('_', ' ')}`;
+}
+
 export async function statsPage(main: HTMLElement, _args: string[], signal: AbortSignal) {
   const note = status('Counting…');
   const calendar = h('div.calendar-wrap', {});
   const table = h('div.table-wrap', {});
-  main.append(h('div.stats-page', {}, h('div.toolbar', {}, h('h1', {}, 'Statistics')), note, h('h2', {}, 'Days with locations'), calendar, h('h2', {}, 'Records per month and source'), table));
+  main.append(h('div.stats-page', {}, h('div.toolbar', {}, h('h1', {}, 'Statistics')), note, h('h2', {}, 'Activity per day'), calendar, h('h2', {}, 'Records per month and source'), table));
 
   const { months } = await getJson<{ months: MonthRow[] }>('/v1/stats/monthly', {}, signal);
   if (!months.length) {
@@ -24,38 +38,61 @@ export async function statsPage(main: HTMLElement, _args: string[], signal: Abor
   const total = months.reduce((sum, m) => sum + m.count, 0);
   note.textContent = `${formatCount(total)} records in ${new Set(months.map((m) => m.month)).size} months.`;
 
-  // The calendar: the year up to the end of the last month with location points.
-  const located = months.filter((m) => m.table === 'location_points').map((m) => m.month).sort();
-  if (located.length) {
-    const lastMonth = new Date(located.at(-1)!);
-    const end = new Date(lastMonth.getUTCFullYear(), lastMonth.getUTCMonth() + 1, 1);
-    const start = new Date(end.getFullYear() - 1, end.getMonth(), 1);
-    const perDay = new Map<string, number>();
-    let cursor: string | undefined;
-    do {
-      const page = await getJson<{ features: Array<{ properties: { recorded_at: string } }>; next_cursor: string | null }>(
-        '/v1/locations',
-        { from: start.toISOString(), to: end.toISOString(), simplify: 3600, limit: 10_000, cursor },
-        signal,
-      );
-      for (const f of page.features) {
-        const day = localDay(new Date(f.properties.recorded_at));
-        perDay.set(day, (perDay.get(day) ?? 0) + 1);
-      }
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor);
-    const grid = h('div.calendar', { role: 'img', 'aria-label': `Hours with a location on each day from ${localDay(start)} to ${localDay(end)}: ${perDay.size} days with locations` });
+  // The calendar: the year up to the end of the last month with records (not past tomorrow).
+  const lastMonth = new Date(`${months.map((m) => m.month).sort().at(-1)!}-01T00:00:00Z`);
+  const now = new Date();
+  const tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  const monthEnd = new Date(lastMonth.getUTCFullYear(), lastMonth.getUTCMonth() + 1, 1);
+  const end = monthEnd < tomorrow ? monthEnd : tomorrow;
+  const start = new Date(end.getFullYear() - 1, end.getMonth(), end.getDate());
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const { days } = await getJson<{ days: DayRow[] }>('/v1/stats/daily', { from: localDay(start), to: localDay(end), tz }, signal);
+  const perDay = new Map<string, { total: number; kinds: DayRow[] }>();
+  for (const row of days) {
+    const day = perDay.get(row.day) ?? { total: 0, kinds: [] };
+    day.total += row.count;
+    day.kinds.push(row);
+    perDay.set(row.day, day);
+  }
+  if (!perDay.size) {
+    calendar.append(h('p', {}, `Nothing between ${localDay(start)} and ${localDay(end)}.`));
+  } else {
+    // Darker by quartile of the days with something: a few busy days do not wash out the rest.
+    const totals = [...perDay.values()].map((d) => d.total).sort((a, b) => a - b);
+    const quartiles = [0.25, 0.5, 0.75].map((q) => totals[Math.floor(q * (totals.length - 1))]!);
+    const levelOf = (n: number) => (n === 0 ? 0 : 1 + quartiles.filter((q) => n > q).length);
+    const grid = h('div.calendar', {
+      role: 'group',
+      'aria-label': `Activity on each day from ${localDay(start)} to ${localDay(end)}: ${perDay.size} days with something. Arrow keys move between days, Enter opens one.`,
+    });
+    const cells: HTMLAnchorElement[] = [];
     // Columns are weeks (Monday first), rows weekdays.
     const first = new Date(start);
     first.setDate(first.getDate() - ((first.getDay() + 6) % 7));
     for (let day = new Date(first); day < end; day.setDate(day.getDate() + 1)) {
       const key = localDay(day);
-      const hours = day < start ? 0 : (perDay.get(key) ?? 0);
-      const level = hours === 0 ? 0 : hours < 3 ? 1 : hours < 8 ? 2 : hours < 16 ? 3 : 4;
-      grid.append(h('a.cell', { href: `#/day/${key}`, 'data-level': level, title: `${key}: ${hours} h`, tabindex: '-1', 'aria-hidden': 'true' }));
+      const counted = day < start ? undefined : perDay.get(key);
+      const label = counted ? `${key}: ${counted.kinds.map((k) => kindLabel(k.kind, k.count)).join(', ')}` : `${key}: nothing`;
+      const cell = h('a.cell', { href: `#/day/${key}`, 'data-level': levelOf(counted?.total ?? 0), 'data-day': key, title: label, 'aria-label': label, tabindex: '-1' });
+      if (day < start) cell.setAttribute('aria-hidden', 'true');
+      else cells.push(cell as HTMLAnchorElement);
+      grid.append(cell);
     }
-    calendar.append(grid, h('p.legend', {}, `${perDay.size} days with locations between ${localDay(start)} and ${localDay(end)}; darker: more hours with a fix.`));
-  } else calendar.append(h('p', {}, 'No location points.'));
+    // One Tab stop: the last day with something; arrows move a day (up, down) or a week (left, right).
+    let current = Math.max(0, cells.findLastIndex((cell) => cell.dataset.level !== '0'));
+    cells[current]!.tabIndex = 0;
+    grid.addEventListener('keydown', (event) => {
+      const step = { ArrowUp: -1, ArrowDown: 1, ArrowLeft: -7, ArrowRight: 7, Home: -cells.length, End: cells.length }[event.key];
+      if (step === undefined) return;
+      event.preventDefault();
+      const next = Math.min(cells.length - 1, Math.max(0, current + step));
+      cells[current]!.tabIndex = -1;
+      cells[next]!.tabIndex = 0;
+      cells[next]!.focus();
+      current = next;
+    });
+    calendar.append(grid, h('p.legend', {}, `${perDay.size} days with something between ${localDay(start)} and ${localDay(end)} (${tz}); darker: more that day. Hover or focus a day for what it holds.`));
+  }
 
   // Months down, sources across.
   const sources = [...new Set(months.map((m) => `${m.table}|${m.source}`))].sort();
