@@ -16,8 +16,8 @@
 //
 // Set-up, not measured: the points are made by INSERT ... SELECT FROM generate_series on the
 // maintenance connection in 100,000-row statements (the loader's path is measured by
-// bench/import.ts), then location_tiles in one pass as migration 0024 back-fills it, then VACUUM
-// and ANALYZE; the load time of each is printed.
+// bench/import.ts), then location_tiles in one pass as migrations 0024 and 0026 back-fill it,
+// then VACUUM and ANALYZE; the load time of each is printed.
 // The track: a walk around Berlin with daily loops of a few kilometres and a slow drift, plus a
 // two-day trip to Paris every four months. With --backend server it uses LAKE_TEST_DATABASE_URL (or
 // `scripts/postgres-server.sh url`) and a fresh database, dropped afterwards; embedded, a fresh
@@ -115,6 +115,12 @@ async function load(lake: Lake, userId: string): Promise<void> {
       CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
       CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
       GROUP BY 1, 2, 3, 4, 5`,
+    [userId],
+  );
+  await lake.db.query(
+    `INSERT INTO timeseries.location_tiles (user_id, level, period, cell, start, points, first_at, last_at)
+     SELECT user_id, level, 'all', cell, '-infinity', sum(points), min(first_at), max(last_at)
+       FROM timeseries.location_tiles WHERE user_id = $1 AND period = 'year' GROUP BY user_id, level, cell`,
     [userId],
   );
   const rows = await lake.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM timeseries.location_tiles`);

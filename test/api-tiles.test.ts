@@ -84,6 +84,31 @@ async function cellTotal(z: number, x: number, y: number, query = '', key = keys
   return features(reply.layers, 'cells', [z, x, y]).reduce((sum, f) => sum + (f.properties.count as number), 0);
 }
 
+/** Each cell of the tile at (52.51, 13.39), once, with the count, first and last time of its points. */
+async function assertCells(z: number, points: readonly Point[], query = ''): Promise<void> {
+  const [x, y] = tileOf(52.51, 13.39, z);
+  const reply = await tile(`/v1/tiles/${z}/${x}/${y}.mvt?layers=cells${query}`, keys.alice);
+  assert.equal(reply.status, 200);
+  const cells = features(reply.layers, 'cells', [z, x, y]);
+  const expected = new Map<string, Point[]>();
+  for (const p of points) {
+    const [cx, cy] = tileOf(p.lat, p.lon, z + 6);
+    if (Math.floor(cx / 64) !== x || Math.floor(cy / 64) !== y) continue;
+    expected.set(`${cx},${cy}`, [...(expected.get(`${cx},${cy}`) ?? []), p]);
+  }
+  assert.equal(cells.length, expected.size, `cells at zoom ${z} ${query}`);
+  for (const cell of cells) {
+    // The feature sits at the centre of its cell.
+    const [cx, cy] = tileOf(cell.lat, cell.lon, z + 6);
+    const inCell = expected.get(`${cx},${cy}`);
+    assert.ok(inCell, `cell ${cx},${cy}`);
+    expected.delete(`${cx},${cy}`); // each cell once
+    assert.equal(cell.properties.count, inCell.length);
+    assert.equal(cell.properties.first, Math.floor(Math.min(...inCell.map((p) => p.at)) / 1000));
+    assert.equal(cell.properties.last, Math.floor(Math.max(...inCell.map((p) => p.at)) / 1000));
+  }
+}
+
 const inRange = (points: readonly Point[], from?: string, to?: string) =>
   points.filter((p) => (from === undefined || p.at >= Date.parse(from)) && (to === undefined || p.at < Date.parse(to)));
 
@@ -189,27 +214,10 @@ describe('cells layer', () => {
       assert.equal(await cellTotal(z, x, y), expected.length, `zoom ${z}`);
     }
     // At zoom 14 a cell is 1/64 of the tile: each cell's count, first and last, from the points.
-    const z = 14;
-    const [x, y] = tileOf(52.51, 13.39, z);
-    const reply = await tile(`/v1/tiles/${z}/${x}/${y}.mvt`, keys.alice);
+    const [x, y] = tileOf(52.51, 13.39, 14);
+    const reply = await tile(`/v1/tiles/14/${x}/${y}.mvt`, keys.alice);
     assert.equal(reply.layers.points, undefined, 'no points layer at zoom 14');
-    const cells = features(reply.layers, 'cells', [z, x, y]);
-    const expected = new Map<string, Point[]>();
-    for (const p of ALICE_BERLIN) {
-      const [cx, cy] = tileOf(p.lat, p.lon, z + 6);
-      if (Math.floor(cx / 64) !== x || Math.floor(cy / 64) !== y) continue;
-      expected.set(`${cx},${cy}`, [...(expected.get(`${cx},${cy}`) ?? []), p]);
-    }
-    assert.equal(cells.length, expected.size);
-    for (const cell of cells) {
-      // The feature sits at the centre of its cell.
-      const [cx, cy] = tileOf(cell.lat, cell.lon, z + 6);
-      const points = expected.get(`${cx},${cy}`);
-      assert.ok(points, `cell ${cx},${cy}`);
-      assert.equal(cell.properties.count, points.length);
-      assert.equal(cell.properties.first, Math.floor(Math.min(...points.map((p) => p.at)) / 1000));
-      assert.equal(cell.properties.last, Math.floor(Math.max(...points.map((p) => p.at)) / 1000));
-    }
+    await assertCells(14, ALICE_BERLIN);
   });
 
   test('a time range is counted exactly: whole years, months, days and the points of cut days', async () => {
@@ -221,6 +229,7 @@ describe('cells layer', () => {
       ['2023-11-21T10:30:00Z', '2024-02-03T05:00:00Z'],
       ['2024-03-10T08:05:00Z', '2024-03-10T09:00:00Z'],
       ['2024-02-01', '2024-03-01'],
+      ['2023-12-01', '2024-03-01'],
       ['2030-01-01', undefined],
     ];
     for (const [from, to] of ranges) {
@@ -228,6 +237,8 @@ describe('cells layer', () => {
       assert.equal(await cellTotal(0, 0, 0, query), inRange(all, from, to).length, query);
       const [x, y] = tileOf(52.51, 13.39, 9);
       assert.equal(await cellTotal(9, x, y, query), inRange(ALICE_BERLIN, from, to).length, `zoom 9 ${query}`);
+      // Cell by cell where the stored level is the one drawn (10, 12) and where four cells make one (13).
+      for (const z of [10, 12, 13]) await assertCells(z, inRange(ALICE_BERLIN, from, to), query);
     }
   });
 

@@ -1,5 +1,5 @@
-// The point counts per map cell and period (timeseries.location_tiles, migration 0024) equal what
-// the points give, once the days marked stale are counted again, after every kind of write: loader batches by COPY and through the
+// The point counts per map cell and period (timeseries.location_tiles, migrations 0024 and 0026:
+// days, months, years and all time) equal what the points give, once the days marked stale are counted again, after every kind of write: loader batches by COPY and through the
 // staging table, duplicates, points repeated within a batch, the same fix from another source, a
 // batch split around a refused point, a file's rows removed, points deleted and moved with
 // refresh_location_tiles called for their days (as the photo reconcile does). Also the cell
@@ -49,11 +49,12 @@ async function compare(user: string): Promise<{ stored: string[]; expected: stri
     const stored = await tx.query<{ r: string }>(`SELECT ${row} AS r FROM timeseries.location_tiles ORDER BY level, period, cell, start`);
     const expected = await tx.query<{ r: string }>(
       `SELECT ${row} AS r FROM (
-         SELECT l.level, p.period, c.cell >> (2 * (20 - l.level)) AS cell, date_trunc(p.period, c.recorded_at, 'UTC') AS start,
+         SELECT l.level, p.period, c.cell >> (2 * (20 - l.level)) AS cell,
+                CASE p.period WHEN 'all' THEN '-infinity' ELSE date_trunc(p.period, c.recorded_at, 'UTC') END AS start,
                 count(*)::integer AS points, min(c.recorded_at) AS first_at, max(c.recorded_at) AS last_at
            FROM (SELECT timeseries.location_tile_cell(lat, lon) AS cell, recorded_at FROM timeseries.location_points) c
           CROSS JOIN (VALUES (8), (10), (12), (14), (16), (18), (20)) l (level)
-          CROSS JOIN (VALUES ('day'), ('month'), ('year')) p (period)
+          CROSS JOIN (VALUES ('day'), ('month'), ('year'), ('all')) p (period)
           GROUP BY 1, 2, 3, 4) counted
         ORDER BY level, period, cell, start`,
     );
@@ -151,6 +152,16 @@ test("removing a file's rows, and points deleted or moved then refreshed, recomp
   await assertCurrent(alice, 128);
   await removeFileRows(t.lake.db, alice, FILES.first, ['timeseries.location_points']);
   await assertCurrent(alice, 0);
+  await assertCurrent(bob, 7);
+});
+
+test('an import touching more cells than are recounted one by one recounts all time at once', async () => {
+  // 12,000 points on a grid 0.05° apart: a cell of their own at levels 14 to 20, over 50,000 changed cells in all.
+  const records = points('2023-06-01T00:00:00Z', 12_000, 60_000).map((r, i) => ({ ...r, lat: 30 + Math.floor(i / 120) * 0.05, lon: -20 + (i % 120) * 0.05, key: [i, 'grid'] }));
+  const target = { userId: bob, jobId: FILES.second, fileId: FILES.second };
+  await loadBatch(t.lake.db, target, { records });
+  await assertCurrent(bob, 12_007);
+  await removeFileRows(t.lake.db, bob, FILES.second, ['timeseries.location_points']);
   await assertCurrent(bob, 7);
 });
 

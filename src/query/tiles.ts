@@ -5,7 +5,8 @@
 //   cells   zoom 0-14: 64 × 64 cells per tile, counted from timeseries.location_tiles (migration
 //           0024) at the next stored level at or above z + 6; a time range is read as whole years,
 //           months and days of it and the points of the days its ends cut, so the counts are exact
-//           for any range and a tile reads a bounded number of rows.
+//           for any range and a tile reads a bounded number of rows; no range, the all-time rows
+//           (migration 0026): one per cell.
 //   points  zoom 15-22: each point, found through the 0.01° grid cells of its index (user_id, cell)
 //           (migration 0015), at most MAX_TILE_POINTS per tile.
 //   visits  zoom 10-22, at most MAX_TILE_FEATURES (the latest); places at every zoom, at most
@@ -63,17 +64,17 @@ function unmorton(code: number): [number, number] {
   return [x, y];
 }
 
-type Period = 'year' | 'month' | 'day';
-const PERIODS: readonly Period[] = ['year', 'month', 'day'];
+type Period = 'all' | 'year' | 'month' | 'day';
+const PERIODS: readonly Exclude<Period, 'all'>[] = ['year', 'month', 'day'];
 
-function floorTo(period: Period, at: Date): Date {
+function floorTo(period: Exclude<Period, 'all'>, at: Date): Date {
   const y = at.getUTCFullYear();
   if (period === 'year') return new Date(Date.UTC(y, 0, 1));
   if (period === 'month') return new Date(Date.UTC(y, at.getUTCMonth(), 1));
   return new Date(Date.UTC(y, at.getUTCMonth(), at.getUTCDate()));
 }
 
-function ceilTo(period: Period, at: Date): Date {
+function ceilTo(period: Exclude<Period, 'all'>, at: Date): Date {
   const floor = floorTo(period, at);
   if (floor.getTime() === at.getTime()) return floor;
   if (period === 'year') return new Date(Date.UTC(floor.getUTCFullYear() + 1, 0, 1));
@@ -90,9 +91,11 @@ export interface PeriodSpan {
 
 /**
  * A time range as whole years, then whole months and whole days at its ends, then the points of
- * the days its ends cut: at most one span of years, two of months and days, two of points.
+ * the days its ends cut: at most one span of years, two of months and days, two of points. No
+ * range at all is the all-time rows (migration 0026).
  */
 export function splitRange(range: TimeRange): { spans: PeriodSpan[]; points: TimeRange[] } {
+  if (!range.from && !range.to) return { spans: [{ period: 'all', from: null, to: null }], points: [] };
   const spans: PeriodSpan[] = [];
   const points: TimeRange[] = [];
   const split = (from: Date | null, to: Date | null, level: number): void => {
@@ -115,6 +118,17 @@ export function splitRange(range: TimeRange): { spans: PeriodSpan[]; points: Tim
   return { spans, points };
 }
 
+/** The starts of a span's rows: from its first to its last, an open end at the first or last year. */
+function startsOf(span: PeriodSpan, years: { first: Date | null; last: Date | null } | null): Date[] {
+  const period = span.period as Exclude<Period, 'all'>;
+  const first = span.from ?? years?.first;
+  const end = span.to ?? (years?.last ? ceilTo('year', new Date(years.last.getTime() + 1)) : null);
+  const starts: Date[] = [];
+  if (!first || !end) return starts;
+  for (let at = first; at.getTime() < end.getTime(); at = ceilTo(period, new Date(at.getTime() + 1))) starts.push(at);
+  return starts;
+}
+
 export interface TileRequest {
   z: number;
   x: number;
@@ -135,7 +149,8 @@ const time = (column: string, range: TimeRange, params: SqlParams): string[] =>
  */
 const PREPARED = { prepare: true };
 
-const seconds = (column: string) => `floor(extract(epoch FROM ${column}))::float8`;
+// date_part, not extract: extract returns numeric, whose arithmetic took most of a tile's aggregation.
+const seconds = (column: string) => `floor(date_part('epoch', ${column}))`;
 
 /** The cells layer: 64 × 64 cells of the tile, each with its points' count and first and last times. */
 async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promise<PointFeature[]> {
@@ -149,10 +164,23 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
   const lo = `${params.add(low)}::bigint`;
   const hi = `${params.add(high)}::bigint`;
   const { spans, points } = splitRange(range);
-  const parts = spans.map((span) => {
-    const conditions = [`level = ${params.add(level)}::smallint`, `period = ${params.add(span.period)}`, `cell BETWEEN ${lo} AND ${hi}`, ...time('start', span, params)];
-    return `SELECT cell, points, first_at, last_at FROM timeseries.location_tiles WHERE ${conditions.join(' AND ')}`;
-  });
+  // A span open at one end (a range with only from or only to) ends at the user's first or last year.
+  const open = spans.some((span) => span.period !== 'all' && (!span.from || !span.to));
+  const years = open
+    ? (await tx.query<{ first: Date | null; last: Date | null }>(`SELECT min(start) AS first, max(start) AS last FROM timeseries.location_tiles WHERE period = 'year'`, [], PREPARED)).rows[0]!
+    : null;
+  const parts: string[] = [];
+  let rowsPerCell = 0;
+  for (const span of spans) {
+    // The index's order is (level, period, start, cell): one run over the tile's cells per start.
+    const starts = span.period === 'all' ? [new Date(-Infinity)] : startsOf(span, years);
+    if (starts.length === 0) continue;
+    rowsPerCell += starts.length;
+    const at = params.add(starts.map((d) => (Number.isFinite(d.getTime()) ? d.toISOString() : '-infinity')));
+    parts.push(`SELECT cell, points, first_at, last_at FROM timeseries.location_tiles
+                 WHERE level = ${params.add(level)}::smallint AND period = ${params.add(span.period)} AND start = ANY (${at}::timestamptz[])
+                   AND cell BETWEEN ${lo} AND ${hi}`);
+  }
   for (const part of points) {
     // The points of a cut day, grouped by their level-20 cell before its code is taken (tile_morton is inlined on columns).
     parts.push(`SELECT cell, points, first_at, last_at
@@ -163,11 +191,16 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
                                  GROUP BY 1, 2) AS grouped) AS edge
                  WHERE cell BETWEEN ${lo} AND ${hi}`);
   }
+  if (parts.length === 0) return [];
+  // One start at the level wanted (no time range at zoom 8, 10, 12 or 14): a row per cell already.
+  const single = rowsPerCell === 1 && points.length === 0 && level === wanted;
   const result = await tx.query<{ code: number; n: number; first: number; last: number }>(
-    `SELECT (cell >> ${params.add(2 * (level - wanted))}::integer)::float8 AS code, sum(points)::float8 AS n,
-            ${seconds('min(first_at)')} AS first, ${seconds('max(last_at)')} AS last
-       FROM (${parts.join(' UNION ALL ')}) AS counted (cell, points, first_at, last_at)
-      GROUP BY 1`,
+    single
+      ? `SELECT cell::float8 AS code, points::float8 AS n, ${seconds('first_at')} AS first, ${seconds('last_at')} AS last FROM (${parts[0]}) AS counted`
+      : `SELECT (cell >> ${params.add(2 * (level - wanted))}::integer)::float8 AS code, sum(points)::float8 AS n,
+                ${seconds('min(first_at)')} AS first, ${seconds('max(last_at)')} AS last
+           FROM (${parts.join(' UNION ALL ')}) AS counted (cell, points, first_at, last_at)
+          GROUP BY 1`,
     params.values,
     PREPARED,
   );
@@ -228,7 +261,9 @@ async function pointsLayer(tx: Queryable, request: TileRequest): Promise<PointFe
        FROM timeseries.location_points WHERE ${where.join(' AND ')}
       LIMIT ${params.add(MAX_TILE_POINTS)}`,
     params.values,
-    PREPARED,
+    // Not prepared: the points are in monthly partitions (TimescaleDB chunks on a server), and a
+    // generic plan, chosen after five runs, cannot leave out the months a time range excludes (a
+    // tile of a few weeks went from 9 to 90 ms). Planned each time with its values.
   );
   const features: PointFeature[] = [];
   for (const row of result.rows) {
