@@ -4,9 +4,9 @@
 // one zoom band after the other:
 //   z0-4     the whole world to a country: cells from the coarse levels of location_tiles
 //   z5-8     a region
-//   z9-12    a city: cells from levels 16 to 18
-//   z13-14   a district: the finest cells (level 20, about 25 m in Berlin)
-//   z15-16   street zoom: points, found by the 0.01° grid cells of the points' index
+//   z9-12    a city: cells from levels 14 to 18
+//   z13-15   a district: the finest cells (levels 18 and 20, about 25 m in Berlin)
+//   z16-18   street zoom: points, found by the 0.01° grid cells of the points' index
 // A third of each band's requests carry a time range of whole days (from, to: dates), the rest
 // none. Prints per band requests per second, latency p50/p95/p99 and max, errors, the mean tile
 // size, and the peak RSS of this process (the API server; embedded, the PGlite database too).
@@ -54,7 +54,7 @@ const START = Date.parse('2023-01-01T00:00:00Z');
 const SPAN_MS = 730 * 86_400_000;
 const DAY_MS = 86_400_000;
 const CHUNK = 100_000;
-const BANDS: Record<string, readonly number[]> = { 'z0-4': [0, 1, 2, 3, 4], 'z5-8': [5, 6, 7, 8], 'z9-12': [9, 10, 11, 12], 'z13-14': [13, 14], 'z15-16': [15, 16] };
+const BANDS: Record<string, readonly number[]> = { 'z0-4': [0, 1, 2, 3, 4], 'z5-8': [5, 6, 7, 8], 'z9-12': [9, 10, 11, 12], 'z13-15': [13, 14, 15], 'z16-18': [16, 17, 18] };
 
 /** Point i of the track (the SQL of the load, in JavaScript): [lat, lon]. */
 function trackAt(i: number): [number, number] {

@@ -12,6 +12,7 @@ import { loadBatch } from '../src/ingest/load/loader.js';
 import type { LakeRecord } from '../src/ingest/records.js';
 import { removeFileRows } from '../src/ingest/receive/ledger.js';
 import { createApiKey } from '../src/query/api-keys.js';
+import { CELL_BITS } from '../src/query/tiles.js';
 import { startTestServer, type TestServer } from './support/api.js';
 import { createUser, openTestLake, type TestLake } from './support/lake.js';
 
@@ -92,14 +93,14 @@ async function assertCells(z: number, points: readonly Point[], query = ''): Pro
   const cells = features(reply.layers, 'cells', [z, x, y]);
   const expected = new Map<string, Point[]>();
   for (const p of points) {
-    const [cx, cy] = tileOf(p.lat, p.lon, z + 6);
-    if (Math.floor(cx / 64) !== x || Math.floor(cy / 64) !== y) continue;
+    const [cx, cy] = tileOf(p.lat, p.lon, z + CELL_BITS);
+    if (cx >> CELL_BITS !== x || cy >> CELL_BITS !== y) continue;
     expected.set(`${cx},${cy}`, [...(expected.get(`${cx},${cy}`) ?? []), p]);
   }
   assert.equal(cells.length, expected.size, `cells at zoom ${z} ${query}`);
   for (const cell of cells) {
     // The feature sits at the centre of its cell.
-    const [cx, cy] = tileOf(cell.lat, cell.lon, z + 6);
+    const [cx, cy] = tileOf(cell.lat, cell.lon, z + CELL_BITS);
     const inCell = expected.get(`${cx},${cy}`);
     assert.ok(inCell, `cell ${cx},${cy}`);
     expected.delete(`${cx},${cy}`); // each cell once
@@ -146,7 +147,7 @@ after(async () => {
 
 describe('points layer', () => {
   test('each point is in the tile its position falls in, at its position, with t and accuracy; not in the next tile', async () => {
-    const z = 15;
+    const z = 16;
     const sample = ALICE_BERLIN[7]!;
     const [x, y] = tileOf(sample.lat, sample.lon, z);
     const expected = ALICE_BERLIN.filter((p) => tileOf(p.lat, p.lon, z).join() === `${x},${y}`);
@@ -160,7 +161,7 @@ describe('points layer', () => {
     for (const p of expected) {
       const f = byTime.get(Math.floor(p.at / 1000));
       assert.ok(f, `point at ${new Date(p.at).toISOString()}`);
-      // Tile units are 1/4096 of the tile: at zoom 15 about 30 cm.
+      // Tile units are 1/4096 of the tile: at zoom 16 about 15 cm.
       assert.ok(Math.abs(f.lat - p.lat) < 1e-5 && Math.abs(f.lon - p.lon) < 1e-5, `${f.lat},${f.lon} vs ${p.lat},${p.lon}`);
       assert.equal(f.properties.accuracy, p.accuracy);
     }
@@ -176,7 +177,7 @@ describe('points layer', () => {
   });
 
   test("another user's points never appear; theirs are theirs", async () => {
-    const z = 15;
+    const z = 16;
     const [x, y] = tileOf(BOB[0]!.lat, BOB[0]!.lon, z);
     const alices = features((await tile(`/v1/tiles/${z}/${x}/${y}.mvt?layers=points`, keys.alice)).layers, 'points', [z, x, y]);
     const bobs = features((await tile(`/v1/tiles/${z}/${x}/${y}.mvt?layers=points`, keys.bob)).layers, 'points', [z, x, y]);
@@ -191,7 +192,7 @@ describe('points layer', () => {
   });
 
   test('from and to select the points of the range', async () => {
-    const z = 15;
+    const z = 16;
     const from = '2024-02-03T05:00:00Z';
     const to = '2024-04-01';
     const sample = inRange(ALICE_BERLIN, from, to)[3]!;
@@ -208,16 +209,17 @@ describe('cells layer', () => {
   test('counts equal the points they summarize, at every zoom of the layer, with first and last', async () => {
     const all = [...ALICE_BERLIN, ...ALICE_PARIS];
     assert.equal(await cellTotal(0, 0, 0), all.length);
-    for (const z of [1, 3, 5, 8, 10, 12, 13, 14]) {
+    for (const z of [1, 3, 5, 8, 10, 12, 13, 14, 15]) {
       const [x, y] = tileOf(52.51, 13.39, z);
       const expected = all.filter((p) => tileOf(p.lat, p.lon, z).join() === `${x},${y}`);
       assert.equal(await cellTotal(z, x, y), expected.length, `zoom ${z}`);
     }
-    // At zoom 14 a cell is 1/64 of the tile: each cell's count, first and last, from the points.
-    const [x, y] = tileOf(52.51, 13.39, 14);
-    const reply = await tile(`/v1/tiles/14/${x}/${y}.mvt`, keys.alice);
-    assert.equal(reply.layers.points, undefined, 'no points layer at zoom 14');
-    await assertCells(14, ALICE_BERLIN);
+    // At zoom 15 a cell is 1/32 of the tile: each cell's count, first and last, from the points.
+    const [x, y] = tileOf(52.51, 13.39, 15);
+    const reply = await tile(`/v1/tiles/15/${x}/${y}.mvt`, keys.alice);
+    assert.equal(reply.layers.points, undefined, 'no points layer at zoom 15');
+    await assertCells(15, ALICE_BERLIN);
+    await assertCells(11, ALICE_BERLIN);
   });
 
   test('a time range is counted exactly: whole years, months, days and the points of cut days', async () => {

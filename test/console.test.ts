@@ -178,7 +178,7 @@ describe(`the web console (${BACKEND})`, { skip: SKIP }, () => {
     assert.ok(tileKeys.length > 0, 'the map loads vector tiles');
     assert.deepEqual(new Set(tileKeys), new Set([`Bearer ${key}`]), 'every tile request carries the key');
     await shot('map-world');
-    await page.evaluate(() => (globalThis as any).__lake.map.jumpTo({ center: [13.402, 52.517], zoom: 15 }));
+    await page.evaluate(() => (globalThis as any).__lake.map.jumpTo({ center: [13.402, 52.517], zoom: 16 }));
     await mapReady();
     assert.equal(await page.evaluate(() => (globalThis as any).__lake.map.queryRenderedFeatures({ layers: ['points'] }).length), 3, 'Berlin, point by point');
     await shot('map');

@@ -1,5 +1,5 @@
 // GET /v1/tiles/{z}/{x}/{y}.mvt: the user's map as Mapbox Vector Tiles (query/tiles.ts), for
-// MapLibre and the like: layers `points` (zoom 15 and over), `cells` (zoom 14 and under), `visits`
+// MapLibre and the like: layers `points` (zoom 16 and over), `cells` (zoom 15 and under), `visits`
 // (zoom 10 and over) and `places`, filtered by time with from and to. The ETag is a hash of the
 // tile's bytes: a client that has them gets a 304 (the database still makes the tile, the bytes
 // are not sent again).
