@@ -282,9 +282,11 @@ async function pointsLayer(tx: Queryable, request: TileRequest): Promise<PointFe
   return features;
 }
 
-async function visitsLayer(tx: Queryable, request: TileRequest): Promise<PointFeature[]> {
+type PlaceLayer = 'visits' | 'places';
+
+/** The SELECT of the visits in the tile: the latest MAX_TILE_FEATURES, as /v1/visits filters them. */
+function visitsQuery(request: TileRequest, params: SqlParams): string {
   const box = bounds(request);
-  const params = new SqlParams();
   const lat = 'coalesce(v.lat, p.lat)';
   const lon = 'coalesce(v.lon, p.lon)';
   const where = [
@@ -294,57 +296,58 @@ async function visitsLayer(tx: Queryable, request: TileRequest): Promise<PointFe
   // A visit belongs to a range when the two overlap, as in /v1/visits.
   if (request.range.from) where.push(`v.ended_at >= ${params.add(request.range.from)}::timestamptz`);
   if (request.range.to) where.push(`v.started_at < ${params.add(request.range.to)}::timestamptz`);
-  const result = await tx.query<{ id: string; place: string | null; lat: number; lon: number; start: number; end: number }>(
-    `SELECT encode(v.content_hash, 'hex') AS id, p.name AS place, ${lat} AS lat, ${lon} AS lon,
-            ${seconds('v.started_at')} AS start, ${seconds('v.ended_at')} AS end
-       FROM user_data.visits v LEFT JOIN user_data.places p ON p.user_id = v.user_id AND p.place_id = v.place_id
-      WHERE ${where.join(' AND ')}
-      ORDER BY v.started_at DESC, v.content_hash LIMIT ${params.add(MAX_TILE_FEATURES)}`,
-    params.values,
-    PREPARED,
-  );
-  const features: PointFeature[] = [];
-  for (const row of result.rows.reverse()) {
-    const at = inTile(row.lat, row.lon, request);
-    if (at) features.push({ x: at[0], y: at[1], properties: { id: row.id, place: row.place ?? undefined, start: row.start, end: row.end } });
-  }
-  return features;
+  const order = 'v.started_at DESC, v.content_hash';
+  return `SELECT 'visits' AS layer, row_number() OVER (ORDER BY ${order}) AS n, encode(v.content_hash, 'hex') AS id, p.name,
+                 ${lat} AS lat, ${lon} AS lon, ${seconds('v.started_at')} AS a, ${seconds('v.ended_at')} AS b
+            FROM user_data.visits v LEFT JOIN user_data.places p ON p.user_id = v.user_id AND p.place_id = v.place_id
+           WHERE ${where.join(' AND ')}
+           ORDER BY ${order} LIMIT ${params.add(MAX_TILE_FEATURES)}`;
 }
 
-async function placesLayer(tx: Queryable, request: TileRequest): Promise<PointFeature[]> {
+/** The SELECT of the places in the tile, the most visited first; with a time range, those visited in it. */
+function placesQuery(request: TileRequest, params: SqlParams): string {
   const box = bounds(request);
-  const params = new SqlParams();
   const overlap: string[] = [];
   if (request.range.from) overlap.push(`v.ended_at >= ${params.add(request.range.from)}::timestamptz`);
   if (request.range.to) overlap.push(`v.started_at < ${params.add(request.range.to)}::timestamptz`);
-  const timed = overlap.length > 0;
-  // With a time range: the places visited in it, and their visits in it; without, every place.
-  const result = await tx.query<{ id: string; name: string | null; lat: number; lon: number; visits: number }>(
-    `SELECT p.place_id AS id, p.name, p.lat, p.lon, count(v.place_id)::float8 AS visits
-       FROM user_data.places p
-       LEFT JOIN user_data.visits v ON v.user_id = p.user_id AND v.place_id = p.place_id ${overlap.map((c) => `AND ${c}`).join(' ')}
-      WHERE p.lat BETWEEN ${params.add(box.south)}::float8 AND ${params.add(box.north)}::float8
-        AND p.lon BETWEEN ${params.add(box.west)}::float8 AND ${params.add(box.east)}::float8
-      GROUP BY p.place_id, p.name, p.lat, p.lon
-      ${timed ? 'HAVING count(v.place_id) > 0' : ''}
-      ORDER BY visits DESC, p.place_id LIMIT ${params.add(MAX_TILE_FEATURES)}`,
+  const order = 'count(v.place_id) DESC, p.place_id';
+  return `SELECT 'places' AS layer, row_number() OVER (ORDER BY ${order}) AS n, p.place_id AS id, p.name, p.lat, p.lon,
+                 count(v.place_id)::float8 AS a, NULL::float8 AS b
+            FROM user_data.places p
+            LEFT JOIN user_data.visits v ON v.user_id = p.user_id AND v.place_id = p.place_id ${overlap.map((c) => `AND ${c}`).join(' ')}
+           WHERE p.lat BETWEEN ${params.add(box.south)}::float8 AND ${params.add(box.north)}::float8
+             AND p.lon BETWEEN ${params.add(box.west)}::float8 AND ${params.add(box.east)}::float8
+           GROUP BY p.place_id, p.name, p.lat, p.lon
+           ${overlap.length > 0 ? 'HAVING count(v.place_id) > 0' : ''}
+           ORDER BY ${order} LIMIT ${params.add(MAX_TILE_FEATURES)}`;
+}
+
+/** The visits and places layers by one statement (a round trip less for every tile). */
+async function placeLayers(tx: Queryable, request: TileRequest, wanted: readonly PlaceLayer[]): Promise<Record<PlaceLayer, PointFeature[]>> {
+  const params = new SqlParams();
+  const parts = wanted.map((layer) => `(${layer === 'visits' ? visitsQuery(request, params) : placesQuery(request, params)})`);
+  const result = await tx.query<{ layer: PlaceLayer; n: string; id: string; name: string | null; lat: number; lon: number; a: number; b: number | null }>(
+    parts.join(' UNION ALL '),
     params.values,
     PREPARED,
   );
-  const features: PointFeature[] = [];
-  for (const row of result.rows) {
+  const rows = { visits: [] as typeof result.rows, places: [] as typeof result.rows };
+  for (const row of result.rows) rows[row.layer].push(row);
+  const features = { visits: [] as PointFeature[], places: [] as PointFeature[] };
+  // Visits oldest first, places most visited first.
+  const rank = (row: (typeof result.rows)[number]) => Number(row.n);
+  rows.visits.sort((x, y) => rank(y) - rank(x));
+  rows.places.sort((x, y) => rank(x) - rank(y));
+  for (const row of rows.visits) {
     const at = inTile(row.lat, row.lon, request);
-    if (at) features.push({ x: at[0], y: at[1], properties: { id: row.id, name: row.name ?? undefined, visits: row.visits } });
+    if (at) features.visits.push({ x: at[0], y: at[1], properties: { id: row.id, place: row.name ?? undefined, start: row.a, end: row.b ?? undefined } });
+  }
+  for (const row of rows.places) {
+    const at = inTile(row.lat, row.lon, request);
+    if (at) features.places.push({ x: at[0], y: at[1], properties: { id: row.id, name: row.name ?? undefined, visits: row.a } });
   }
   return features;
 }
-
-const MAKERS: Record<TileLayer, (tx: Queryable, request: TileRequest) => Promise<PointFeature[]>> = {
-  points: pointsLayer,
-  cells: cellsLayer,
-  visits: visitsLayer,
-  places: placesLayer,
-};
 
 /**
  * The tile's bytes: the requested layers drawn at its zoom, those without features left out (a
@@ -357,11 +360,13 @@ export async function makeTile(tx: Queryable, request: TileRequest): Promise<Buf
     const stale = await tx.query(`SELECT 1 FROM timeseries.location_tiles_stale LIMIT 1`, [], PREPARED);
     if (stale.rows.length > 0) await tx.query(`SELECT timeseries.refresh_stale_location_tiles()`);
   }
+  const drawn = request.layers.filter((name) => request.z >= LAYER_ZOOMS[name][0] && request.z <= LAYER_ZOOMS[name][1]);
+  const places = drawn.filter((name): name is PlaceLayer => name === 'visits' || name === 'places');
+  const placed = places.length > 0 ? await placeLayers(tx, request, places) : null;
   const layers: Layer[] = [];
-  for (const name of request.layers) {
-    const [min, max] = LAYER_ZOOMS[name];
-    if (request.z < min || request.z > max) continue;
-    layers.push({ name, features: await MAKERS[name](tx, request) });
+  for (const name of drawn) {
+    const features = name === 'cells' ? await cellsLayer(tx, request) : name === 'points' ? await pointsLayer(tx, request) : placed![name];
+    layers.push({ name, features });
   }
   return encodeTile(layers);
 }
