@@ -1,15 +1,16 @@
 // Map tiles (GET /v1/tiles/{z}/{x}/{y}.mvt): the user's location points, their counts per cell,
-// visits and places, as the layers of a Mapbox Vector Tile. Each layer is found by one query under
-// row-level security and written by geo/mvt.ts (ST_AsMVT is not in the embedded database's PostGIS).
+// visits and places, as the layers of a Mapbox Vector Tile. The layers are found by queries under
+// row-level security (cells, points, and visits with places together) and written by geo/mvt.ts
+// (ST_AsMVT is not in the embedded database's PostGIS).
 //
 //   cells   zoom 0-15: 32 × 32 cells per tile (16 pixels of a 512-pixel tile; at zoom 15 about
 //           20 m in Berlin), counted from timeseries.location_tiles (migration 0024) at the next
-//           stored level at or above z + 5; a time range is read as whole years,
-//           months and days of it and the points of the days its ends cut, so the counts are exact
-//           for any range and a tile reads a bounded number of rows; no range, the all-time rows
-//           (migration 0026): one per cell.
-//   points  zoom 16-22: each point, found through the 0.01° grid cells of its index (user_id, cell)
-//           (migration 0015), at most MAX_TILE_POINTS per tile.
+//           stored level at or above z + 5. No time range: the all-time rows (migration 0026), one
+//           per cell. A range: its whole years, months and days, one run of the index over the
+//           tile's cells for each, and the points of the days its ends cut; exact for any range,
+//           a bounded number of rows a tile.
+//   points  zoom 16-22: each point, found by an index-only scan of its 0.01° grid cell and
+//           position (migration 0027), at most MAX_TILE_POINTS per tile.
 //   visits  zoom 10-22, at most MAX_TILE_FEATURES (the latest); places at every zoom, at most
 //           MAX_TILE_FEATURES (the most visited).
 //
@@ -149,8 +150,9 @@ const time = (column: string, range: TimeRange, params: SqlParams): string[] =>
   ].filter((c): c is string => c !== null);
 
 /**
- * The statements' texts vary only with the number of time spans and of rows of grid cells, a few
- * dozen shapes: prepared per server connection (planning took as long as running a small tile).
+ * The statements' texts vary only with the layers and the number of time spans, a few dozen
+ * shapes: prepared per server connection (planning took as long as running a small tile). Not
+ * those that read points in a time range (see pointsLayer).
  */
 const PREPARED = { prepare: true };
 
@@ -197,7 +199,7 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
                  WHERE cell BETWEEN ${lo} AND ${hi}`);
   }
   if (parts.length === 0) return [];
-  // One start at the level wanted (no time range at zoom 8, 10, 12 or 14): a row per cell already.
+  // One start at the level wanted (no time range at an odd zoom from 3 to 15): a row per cell already.
   const single = rowsPerCell === 1 && points.length === 0 && level === wanted;
   const result = await tx.query<{ code: number; n: number; first: number; last: number }>(
     single
@@ -207,7 +209,7 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
            FROM (${parts.join(' UNION ALL ')}) AS counted (cell, points, first_at, last_at)
           GROUP BY 1`,
     params.values,
-    PREPARED,
+    points.length > 0 ? undefined : PREPARED,
   );
   const base = tileCode * 4 ** CELL_BITS;
   const size = EXTENT / 2 ** CELL_BITS;
