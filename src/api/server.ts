@@ -3,8 +3,10 @@
 // checks every query against them before a handler runs, and @fastify/swagger turns them into the
 // OpenAPI 3 document at /openapi.json.
 //
-//   /health/live, /health/ready, /metrics, /openapi.json   open (no user data)
+//   /health/live, /health/ready, /openapi.json            open (no user data)
+//   /metrics                                              Bearer <LAKE_METRICS_TOKEN>, or loopback clients when unset
 //   /v1/...                                               Authorization: Bearer <API key>
+// Fastify's trustProxy is left off: request.ip is the socket's peer, never a forwarded-for header.
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
@@ -160,7 +162,12 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Datapunk Lake API', version: '1', description: 'Your personal data lake over HTTP. /v1 routes need `Authorization: Bearer <API key>` (lake keys create).' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key from `lake keys create`' } } },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'an API key from `lake keys create`' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'the operator\'s LAKE_METRICS_TOKEN (GET /metrics only; without it set, loopback clients only)' },
+        },
+      },
     },
   });
 

@@ -187,6 +187,14 @@ const SETTINGS = {
     allowed: 'an integer from 1 to 32 (unset: 1 on the embedded database, 2 on a server)',
     schema: z.coerce.number().int().min(1).max(32).optional(),
   },
+  metricsToken: {
+    env: 'LAKE_METRICS_TOKEN',
+    default: undefined,
+    allowed: 'a secret of 16 to 256 printable characters without spaces, which GET /metrics then requires as `Authorization: Bearer <token>` (unset: /metrics answers loopback clients only)',
+    schema: z.string().regex(/^[\x21-\x7e]{16,256}$/).optional(),
+    // Never repeated in an error message: the value is a credential.
+    secret: true,
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -262,6 +270,8 @@ export interface Config {
   /** The command that runs pgBackRest on the database host; undefined: server backups are refused. */
   pgbackrest: string | undefined;
   pgbackrestStanza: string;
+  /** The bearer token GET /metrics requires; undefined: /metrics answers loopback clients only. */
+  metricsToken: string | undefined;
 }
 
 /** Flag values from the command line override the environment. */
@@ -274,7 +284,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     const parsed = setting.schema.safeParse(raw);
     if (!parsed.success) {
       const source = overrides[name] !== undefined ? ('flag' in setting ? setting.flag : `--${kebab(name)}`) : setting.env;
-      throw new LakeError('CONFIG_INVALID', `${source}=${JSON.stringify(raw)} is not valid: expected ${setting.allowed}`);
+      const shown = 'secret' in setting ? '(a secret, not shown)' : JSON.stringify(raw);
+      throw new LakeError('CONFIG_INVALID', `${source}=${shown} is not valid: expected ${setting.allowed}`);
     }
     values[name] = parsed.data;
   }
