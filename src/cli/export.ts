@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { userArchive, type ManifestEntry } from '../backup/user-archive.js';
 import type { Config } from '../config/config.js';
 import { Lake } from '../lake.js';
+import { consistentReads } from '../query/export.js';
 import { userIdByName } from '../query/users.js';
 import { printJson } from './output.js';
 
@@ -56,7 +57,13 @@ export async function exportCommand(settings: Config, options: { user: string; o
           file.write(chunk).then(() => callback(), callback);
         },
       });
-      await pipeline(userArchive({ db: lake.db, asUser: (work) => lake.db.asUser(userId, work), blobs: lake.blobs, userName: options.user, onEntry }), sink);
+      // On a server every read of the export is in one snapshot, held until the archive is written or fails.
+      const reads = consistentReads(lake.db, (work, snapshot) => lake.db.asUser(userId, work, undefined, { snapshot }));
+      try {
+        await pipeline(userArchive({ db: lake.db, asUser: reads.asUser, blobs: lake.blobs, userName: options.user, onEntry }), sink);
+      } finally {
+        await reads.close();
+      }
       await file.sync();
     } catch (error) {
       await file.close().catch(() => {});

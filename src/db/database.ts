@@ -44,6 +44,20 @@ export interface Transaction extends Queryable {
 
 export type Backend = 'embedded' | 'server';
 
+export interface UserTransactionOptions {
+  /**
+   * A snapshot id from exportSnapshot: the transaction is REPEATABLE READ READ ONLY and sees the
+   * database as that snapshot does (SET TRANSACTION SNAPSHOT, before its first query). Server only.
+   */
+  snapshot?: string;
+}
+
+/** A snapshot held open by exportSnapshot; release() ends its transaction and closes its connection (idempotent). */
+export interface HeldSnapshot {
+  readonly id: string;
+  release(): Promise<void>;
+}
+
 /** The role every user-facing transaction switches to: owns nothing, bound by RLS. */
 export const APP_ROLE = 'lake_app';
 
@@ -64,7 +78,13 @@ export interface Database extends Queryable {
    * with `null`, to no rows at all. `settings`: more transaction-local settings (an API request's
    * statement_timeout), set in the same statement as the identity.
    */
-  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T>;
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>, options?: UserTransactionOptions): Promise<T>;
+  /**
+   * Server only (absent on the embedded database, whose one connection a held transaction would
+   * block): a REPEATABLE READ READ ONLY transaction on a connection of its own, held open so that
+   * other transactions can read in its snapshot (asUser's `snapshot`), until released.
+   */
+  exportSnapshot?(): Promise<HeldSnapshot>;
   /**
    * The loader's transaction: `direct` runs first as the maintenance role, where copyFrom may load
    * user tables themselves (row-level security refuses COPY to the application role, and COPY

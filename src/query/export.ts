@@ -4,11 +4,17 @@
 // slow reader holds no transaction (on the embedded database a transaction blocks every other
 // request), and a reader that goes away stops the reading.
 //
+// On a server, every chunk transaction of one export reads in the same snapshot (consistentReads):
+// a connection of its own holds a READ ONLY REPEATABLE READ transaction for the whole export, and
+// each chunk's short transaction, still as the user under row-level security, starts with SET
+// TRANSACTION SNAPSHOT, as pg_dump's workers do. An import running meanwhile is wholly in the
+// export or wholly out of it, across all tables.
+//
 // Lines: `{"table":"user_data.items","row":{...}}` with every column but the derived ones (search
 // vectors, geography) and the numbers drawn from sequences every user shares (identity columns:
 // internal orderings whose gaps would show other users' activity), then one last line
 // `{"complete":true,"rows":{"user_data.items":N,...}}`. Output without that line was cut short.
-import type { Queryable, QueryResult, Transaction } from '../db/database.js';
+import type { Database, HeldSnapshot, Queryable, QueryResult, Transaction } from '../db/database.js';
 
 const EXPORT_CHUNK = 2000;
 
@@ -77,6 +83,38 @@ function chunkQuery(spec: ExportedTable, afterKey: boolean): string {
 
 /** Runs `work` in a transaction as the exported user (one per chunk). */
 export type AsUser = <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>;
+
+/** A transaction as the exported user, in the snapshot `snapshot` when given. */
+export type AsUserIn = <T>(work: (tx: Transaction) => Promise<T>, snapshot: string | undefined) => Promise<T>;
+
+export interface ConsistentReads {
+  /** The export's chunk transactions: all in one snapshot on a server, taken at the first. */
+  asUser: AsUser;
+  /** End the held snapshot and close its connection (when the export ends, fails or its reader goes away); idempotent. */
+  close(): Promise<void>;
+}
+
+/** The reads of one export: in one snapshot where the database can hold one (a server). */
+export function consistentReads(db: Pick<Database, 'exportSnapshot'>, asUserIn: AsUserIn): ConsistentReads {
+  // Embedded: PGlite has one connection, and a transaction held for the whole export would block
+  // every other writer; each chunk reads in its own transaction.
+  if (!db.exportSnapshot) return { asUser: (work) => asUserIn(work, undefined), close: async () => {} };
+  const exportSnapshot = db.exportSnapshot.bind(db);
+  let held: Promise<HeldSnapshot> | null = null;
+  let closed = false;
+  return {
+    async asUser(work) {
+      if (closed) throw new Error('this export has ended: its snapshot is released');
+      held ??= exportSnapshot();
+      return asUserIn(work, (await held).id);
+    },
+    async close() {
+      closed = true;
+      const snapshot = await held?.catch(() => null);
+      await snapshot?.release();
+    },
+  };
+}
 
 /** One table's lines, a chunk of up to EXPORT_CHUNK rows at a time (a chunk: its lines, each ending in a newline). */
 export async function* tableLines(spec: ExportedTable, asUser: AsUser): AsyncGenerator<{ lines: string; rows: number }> {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { userArchive } from '../../backup/user-archive.js';
-import { exportLines, USER_SCHEMAS } from '../../query/export.js';
+import { consistentReads, exportLines, USER_SCHEMAS, type ConsistentReads } from '../../query/export.js';
 import { principalOf } from '../auth.js';
 import type { ApiApp, ApiContext } from '../context.js';
 import { ErrorBody } from '../query-params.js';
@@ -20,6 +20,23 @@ async function* logFailure(lines: AsyncGenerator<string>, request: FastifyReques
     request.log.error({ err: error }, `export for ${principalOf(request).userName} failed after the response started`);
     throw error;
   }
+}
+
+/**
+ * The reads of one export, as context.asUser makes them (the user's identity, LAKE_API_TIMEOUT_MS,
+ * the transaction metrics) but on a server all in one snapshot (query/export.ts).
+ */
+function readsFor(request: FastifyRequest, context: ApiContext): ConsistentReads {
+  const { db, config } = context.lake;
+  const userId = principalOf(request).userId;
+  const settings = config.apiTimeoutMs > 0 ? { statement_timeout: `${config.apiTimeoutMs}ms` } : undefined;
+  return consistentReads(db, (work, snapshot) => context.metrics.timeTransaction((inner) => db.asUser(userId, inner, settings, { snapshot }), work));
+}
+
+/** The snapshot is released when the response stream ends, fails or is destroyed (the client went away). */
+function releasedWith<S extends Readable>(stream: S, reads: ConsistentReads, request: FastifyRequest): S {
+  stream.once('close', () => void reads.close().catch((error: unknown) => request.log.error({ err: error }, 'export: releasing its snapshot failed')));
+  return stream;
 }
 
 export function exportRoutes(app: ApiApp, context: ApiContext): void {
@@ -54,17 +71,19 @@ export function exportRoutes(app: ApiApp, context: ApiContext): void {
     async (request, reply) => {
       const user = principalOf(request).userName;
       if (request.query.format === 'archive') {
-        const archive = userArchive({ db: context.lake.db, asUser: (work) => context.asUser(request, work), blobs: context.lake.blobs, userName: user });
+        const reads = readsFor(request, context);
+        const archive = releasedWith(userArchive({ db: context.lake.db, asUser: reads.asUser, blobs: context.lake.blobs, userName: user }), reads, request);
         archive.on('error', (error) => request.log.error({ err: error }, `archive export for ${user} failed after the response started`));
         return reply
           .header('content-type', 'application/zstd')
           .header('content-disposition', `attachment; filename="lake-export-${user}.tar.zst"`)
           .send(archive);
       }
+      const reads = readsFor(request, context);
       return reply
         .header('content-type', 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="lake-export-${user}.ndjson"`)
-        .send(Readable.from(logFailure(exportLines(context.lake.db, (work) => context.asUser(request, work)), request), { objectMode: false }));
+        .send(releasedWith(Readable.from(logFailure(exportLines(context.lake.db, reads.asUser), request), { objectMode: false }), reads, request));
     },
   );
 }

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import { LakeError } from '../../errors.js';
-import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type Database, type QueryOptions, type QueryResult, type Transaction } from '../database.js';
+import { assertCopyTarget, directThenAsUser, enterUserContext, type CopyAccess, type Database, type HeldSnapshot, type QueryOptions, type QueryResult, type Transaction, type UserTransactionOptions } from '../database.js';
 import { detectProfile, type Profile } from '../profile.js';
 import type { SessionSettings } from '../session.js';
 
@@ -25,16 +25,16 @@ const types = {
 
 export async function openServer(options: ServerOptions): Promise<Database> {
   const target = describeUrl(options.url);
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.url,
-    max: options.poolMax,
     connectionTimeoutMillis: 10_000,
     application_name: 'datapunk-lake',
     options:
       `-c work_mem=${options.session.workMem} -c maintenance_work_mem=${options.session.maintenanceWorkMem} ` +
       `-c statement_timeout=${options.session.statementTimeoutMs}`,
     types,
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolMax });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => {});
   try {
@@ -43,7 +43,7 @@ export async function openServer(options: ServerOptions): Promise<Database> {
     await pool.end().catch(() => {});
     throw connectionError(cause, target);
   }
-  return new ServerDatabase(pool, target.display, options.poolMax, options.preparedStatements ?? true);
+  return new ServerDatabase(pool, connection, target.display, options.poolMax, options.preparedStatements ?? true);
 }
 
 class ServerDatabase implements Database {
@@ -52,6 +52,8 @@ class ServerDatabase implements Database {
 
   constructor(
     private readonly pool: pg.Pool,
+    /** How to connect outside the pool (exportSnapshot's own connection). */
+    private readonly connection: pg.ClientConfig,
     readonly location: string,
     readonly concurrentTransactions: number,
     private readonly prepare: boolean,
@@ -66,11 +68,40 @@ class ServerDatabase implements Database {
     return this.inTransaction(work);
   }
 
-  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>): Promise<T> {
-    return this.inTransaction(async (tx) => {
-      await enterUserContext(tx, userId, this.userContext, settings);
-      return work(tx);
-    });
+  asUser<T>(userId: string | null, work: (tx: Transaction) => Promise<T>, settings?: Readonly<Record<string, string>>, options: UserTransactionOptions = {}): Promise<T> {
+    return this.inTransaction(
+      async (tx) => {
+        await enterUserContext(tx, userId, this.userContext, settings);
+        return work(tx);
+      },
+      { direct: false },
+      options.snapshot,
+    );
+  }
+
+  async exportSnapshot(): Promise<HeldSnapshot> {
+    // A connection of its own, outside the pool: exports holding snapshots can never take every
+    // pooled connection and leave their own chunk transactions none. Named, so it can be seen.
+    const client = new pg.Client({ ...this.connection, application_name: SNAPSHOT_APPLICATION_NAME });
+    client.on('error', () => {}); // a connection lost while idle: the next import of its snapshot fails and says so
+    let id: string;
+    try {
+      await client.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      id = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    let released: Promise<void> | null = null;
+    return {
+      id,
+      release: () =>
+        (released ??= (async () => {
+          await client.query('ROLLBACK').catch(() => {});
+          await client.end().catch(() => {});
+        })()),
+    };
   }
 
   loadAsUser<D, T>(userId: string, direct: (tx: Transaction) => Promise<D>, work: (tx: Transaction, direct: D) => Promise<T>): Promise<T> {
@@ -78,7 +109,9 @@ class ServerDatabase implements Database {
     return this.inTransaction((tx) => directThenAsUser(tx, access, userId, this.userContext, direct, work), access);
   }
 
-  private async inTransaction<T>(work: (tx: Transaction) => Promise<T>, access: CopyAccess = { direct: false }): Promise<T> {
+  private async inTransaction<T>(work: (tx: Transaction) => Promise<T>, access: CopyAccess = { direct: false }, snapshot?: string): Promise<T> {
+    // SET TRANSACTION SNAPSHOT must come before any query: sent with BEGIN, in one round trip.
+    const begin = snapshot === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${snapshotId(snapshot)}'`;
     const client = await this.pool.connect();
     // A connection that dies while checked out (server restart, pg_terminate_backend) emits
     // 'error' on the client; the failing query reports it, so it must not crash the process.
@@ -86,7 +119,7 @@ class ServerDatabase implements Database {
     client.on('error', onError);
     let broken = false;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const result = await work(wrap(client, access, this.prepare));
       await client.query('COMMIT');
       return result;
@@ -117,6 +150,15 @@ class ServerDatabase implements Database {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** application_name of the connections that hold an export's snapshot (exportSnapshot). */
+export const SNAPSHOT_APPLICATION_NAME = 'datapunk-lake export';
+
+/** A snapshot id as pg_export_snapshot() makes them (it is written into SQL: nothing else passes). */
+function snapshotId(id: string): string {
+  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(id)) throw new Error(`not a snapshot id: ${JSON.stringify(id)}`);
+  return id;
 }
 
 /** Names of the statements prepared on request (QueryOptions.prepare), by their text. */
