@@ -180,10 +180,10 @@ async function cellsLayer(tx: Queryable, { z, x, y, range }: TileRequest): Promi
   let rowsPerCell = 0;
   for (const span of spans) {
     // The index's order is (level, period, start, cell): one run over the tile's cells per start.
-    const starts = span.period === 'all' ? [new Date(-Infinity)] : startsOf(span, years);
+    const starts = span.period === 'all' ? ['-infinity'] : startsOf(span, years).map((d) => d.toISOString());
     if (starts.length === 0) continue;
     rowsPerCell += starts.length;
-    const at = params.add(starts.map((d) => (Number.isFinite(d.getTime()) ? d.toISOString() : '-infinity')));
+    const at = params.add(starts);
     parts.push(`SELECT cell, points, first_at, last_at FROM timeseries.location_tiles
                  WHERE level = ${params.add(level)}::smallint AND period = ${params.add(span.period)} AND start = ANY (${at}::timestamptz[])
                    AND cell BETWEEN ${lo} AND ${hi}`);
