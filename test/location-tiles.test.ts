@@ -1,17 +1,28 @@
 // The point counts per map cell and period (timeseries.location_tiles, migrations 0024 and 0026:
-// days, months, years and all time) equal what the points give, once the days marked stale are counted again, after every kind of write: loader batches by COPY and through the
-// staging table, duplicates, points repeated within a batch, the same fix from another source, a
-// batch split around a refused point, a file's rows removed, points deleted and moved with
-// refresh_location_tiles called for their days (as the photo reconcile does). Also the cell
-// function against the Web Mercator tile formula.
+// days, months, years and all time) equal what the points give, once the days marked stale are
+// counted again, after every kind of write: loader batches by COPY and through the staging table,
+// duplicates, points repeated within a batch, the same fix from another source, a batch split
+// around a refused point, a file's rows removed, points deleted and moved with
+// refresh_location_tiles called for their days (as the photo reconcile does); and in a lake
+// counted before migration 0026, once migrated. Also the cell function against the Web Mercator
+// tile formula.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { loadConfig } from '../src/config/config.js';
+import type { Database } from '../src/db/database.js';
+import { installExtensions } from '../src/db/extensions.js';
+import { migrate } from '../src/db/migrate.js';
 import { loadBatch, prepareBatch } from '../src/ingest/load/loader.js';
 import { loadResilient } from '../src/ingest/load/resilient.js';
 import type { LakeRecord } from '../src/ingest/records.js';
 import { removeFileRows } from '../src/ingest/receive/ledger.js';
+import { Lake } from '../src/lake.js';
 import { morton } from '../src/query/tiles.js';
-import { createUser, openTestLake, type TestLake } from './support/lake.js';
+import { createUser as createLakeUser } from '../src/query/users.js';
+import { createServerDatabase, createUser, openTestLake, type TestLake } from './support/lake.js';
 
 let t: TestLake;
 let alice: string;
@@ -43,8 +54,8 @@ function points(start: string, count: number, stepMs: number, lat = 52.5, lon = 
 }
 
 /** The table's rows, and the rows computed from the points, as the user sees them. */
-async function compare(user: string): Promise<{ stored: string[]; expected: string[] }> {
-  return t.lake.db.asUser(user, async (tx) => {
+async function compare(user: string, db: Database = t.lake.db): Promise<{ stored: string[]; expected: string[] }> {
+  return db.asUser(user, async (tx) => {
     const row = `concat_ws('|', level, period, cell, start, points, first_at, last_at)`;
     const stored = await tx.query<{ r: string }>(`SELECT ${row} AS r FROM timeseries.location_tiles ORDER BY level, period, cell, start`);
     const expected = await tx.query<{ r: string }>(
@@ -168,4 +179,42 @@ test('an import touching more cells than are recounted one by one recounts all t
 test('refresh_location_tiles without a user identity changes nothing', async () => {
   await t.lake.db.query(`SELECT timeseries.refresh_location_tiles(ARRAY[timestamptz '2024-01-31T21:00:00Z'])`);
   await assertCurrent(bob, 7);
+});
+
+test('a lake counted before migration 0026 gets its all-time rows from its years when migrated', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lake-test-'));
+  const database = await createServerDatabase();
+  const config = loadConfig({ LAKE_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) });
+  try {
+    // The lake as the release with migrations up to 0025 left it: points counted per day, month and year.
+    const old = await Lake.open(config, { migrate: false });
+    let user: string;
+    try {
+      await installExtensions(old.db);
+      await migrate(old.db, await old.db.detectProfile(), { through: 25 });
+      user = (await createLakeUser(old.db, 'carol')).userId;
+      await old.db.asUser(user, async (tx) => {
+        await tx.query(`INSERT INTO imports.jobs (user_id, job_id) VALUES ($1, $2)`, [user, FILES.first]);
+        await tx.query(`INSERT INTO imports.files (user_id, file_id, job_id, path) VALUES ($1, $2, $2, 'x.json')`, [user, FILES.first]);
+      });
+      const target = { userId: user, jobId: FILES.first, fileId: FILES.first };
+      await loadBatch(old.db, target, { records: [...points('2023-12-31T20:00:00Z', 90, 300_000), ...points('2024-05-01T00:00:00Z', 40, 600_000, 48.1, 11.5)] });
+      await old.db.asUser(user, (tx) => tx.query(`SELECT timeseries.refresh_stale_location_tiles()`));
+      const periods = await old.db.asUser(user, (tx) => tx.query<{ period: string }>(`SELECT DISTINCT period FROM timeseries.location_tiles ORDER BY 1`));
+      assert.deepEqual(periods.rows.map((r) => r.period), ['day', 'month', 'year']);
+    } finally {
+      await old.close();
+    }
+    const migrated = await Lake.open(config);
+    try {
+      const { stored, expected } = await compare(user, migrated.db);
+      assert.ok(stored.some((row) => row.includes('|all|')));
+      assert.deepEqual(stored, expected);
+    } finally {
+      await migrated.close();
+    }
+  } finally {
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
