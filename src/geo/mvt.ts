@@ -50,7 +50,7 @@ class Writer {
   private bytes = Buffer.allocUnsafe(4096);
   length = 0;
 
-  room(n: number): void {
+  private room(n: number): void {
     if (this.length + n <= this.bytes.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + n));
     this.bytes.copy(grown, 0, 0, this.length);
@@ -262,5 +262,5 @@ export function encodeTile(layers: readonly Layer[]): Buffer {
     writeLayer(layerWriter, layer);
     tile.message(3, layerWriter.finish());
   }
-  return Buffer.from(tile.finish());
+  return tile.finish();
 }
