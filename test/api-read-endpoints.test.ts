@@ -156,6 +156,12 @@ describe('messages', () => {
       assert.equal(sha(bytes), attachment.sha256);
       assert.equal(blob.headers.get('etag'), `"${attachment.sha256}"`);
       assert.equal(blob.headers.get('content-type'), attachment.type);
+      // Served from the console's origin: sandboxed, never sniffed, and a download unless it is media.
+      assert.match(blob.headers.get('content-security-policy') ?? '', /default-src 'none'.*; sandbox$/);
+      assert.equal(blob.headers.get('x-content-type-options'), 'nosniff');
+      const disposition = { 'application/pdf': null, 'text/plain': null }[attachment.type as string];
+      assert.notEqual(disposition, undefined, `the fixture's attachments are a PDF and a text, not ${attachment.type}`);
+      assert.equal(blob.headers.get('content-disposition'), disposition, attachment.type);
       const forBob = await get(server, `/v1/blobs/${attachment.sha256}`, keys.bob);
       assert.equal(forBob.status, 404);
       assert.equal(forBob.body.error.code, 'NOT_FOUND');
@@ -264,6 +270,7 @@ describe('blobs', () => {
     assert.equal(whole.response.headers.get('content-length'), String(HARBOUR.length));
     assert.equal(whole.response.headers.get('etag'), `"${hash}"`);
     assert.equal(whole.response.headers.get('accept-ranges'), 'bytes');
+    assert.equal(whole.response.headers.get('content-disposition'), null, 'a photo is shown, not downloaded');
 
     const head = await blob(hash, keys.alice, 'bytes=0-9');
     assert.equal(head.response.status, 206);
@@ -331,6 +338,24 @@ describe('documents, measurements, contacts, calendar', () => {
     assert.match(wrong.body.error.message, /pdf, docx, csv, json, text, other/);
     assert.equal((await get(server, '/v1/documents?from=2999-01-01', keys.alice)).body.documents.length, 0);
     assert.equal((await get(server, '/v1/documents', keys.bob)).body.documents.length, 0);
+  });
+
+  test("a stored web page is a sandboxed download: no script of it runs in the console's origin", async () => {
+    const carol = path.join(work, 'carol');
+    const page = '<!doctype html><title>saved page</title><script>sessionStorage.clear()</script><p>lighthouse opening hours</p>';
+    await put(carol, 'Takeout/Drive/opening-hours.html', page);
+    const { userId } = await createUser(t.lake.db, 'read-carol');
+    await runImport(t.lake.db, { userId, inputs: [carol], batchSize: 50, blobs: t.lake.blobs });
+    const key = (await createApiKey(t.lake.db, 'read-carol')).key;
+    const [document] = (await get<{ documents: { sha256: string }[] }>(server, '/v1/documents', key)).body.documents;
+    assert.ok(document, 'the page is a document');
+    const bytes = await fetch(`${server.url}/v1/blobs/${document.sha256}`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(bytes.status, 200);
+    assert.equal(await bytes.text(), page);
+    assert.match(bytes.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(bytes.headers.get('content-disposition'), 'attachment');
+    assert.match(bytes.headers.get('content-security-policy') ?? '', /^default-src 'none';.*; sandbox$/);
+    assert.equal(bytes.headers.get('x-content-type-options'), 'nosniff');
   });
 
   test('measurements: raw readings paged; hourly and daily buckets aggregate them exactly', async () => {

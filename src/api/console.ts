@@ -238,7 +238,6 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions = {}
   const secure = (reply: FastifyReply) =>
     reply
       .header('content-security-policy', CONSOLE_CSP)
-      .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
       .header('cross-origin-opener-policy', 'same-origin');
 

@@ -137,6 +137,10 @@ export async function buildServer(lake: Lake, options: ServerOptions = {}): Prom
   app.decorateRequest('principal', null);
   installErrorHandling(app);
   app.addHook('preValidation', screenParameters);
+  // No browser guesses a type the lake did not send (a stored file's bytes above all).
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);

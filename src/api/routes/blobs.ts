@@ -78,6 +78,13 @@ function byteSlice(source: Readable, range: ByteRange): Transform {
   return source.pipe(slice);
 }
 
+/** Types a browser shows as media, never as a page: everything else (HTML, SVG, XML, scripts) is sent as a download. */
+function displayedInline(mimeType: string | null): boolean {
+  const type = mimeType?.split(';')[0]!.trim().toLowerCase() ?? '';
+  if (type === 'image/svg+xml') return false;
+  return /^(image|audio|video)\//.test(type) || type === 'application/pdf' || type === 'text/plain';
+}
+
 /** The blob's bytes for a request whose user references it: the whole or the range asked, with its headers. */
 async function sendBlob(context: ApiContext, request: FastifyRequest, reply: FastifyReply, sha256: string, mimeType: string | null) {
   const stored = await context.lake.blobs.stat(sha256);
@@ -86,6 +93,10 @@ async function sendBlob(context: ApiContext, request: FastifyRequest, reply: Fas
   const etag = `"${sha256}"`;
   reply.header('etag', etag).header('accept-ranges', 'bytes').header('cache-control', 'private, max-age=31536000, immutable');
   reply.header('content-type', mimeType ?? 'application/octet-stream');
+  // The bytes are somebody's mail attachment or document, served from the console's origin: no
+  // script in them runs there, and a type a browser would render as a page is a download.
+  reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox");
+  if (!displayedInline(mimeType)) reply.header('content-disposition', 'attachment');
   if (request.headers['if-none-match'] === etag) return reply.code(304).send();
   const range = parseRange(request.headers.range, size);
   if (range === 'unsatisfiable') {
