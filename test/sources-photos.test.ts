@@ -612,14 +612,28 @@ describe('Google Photos Takeout imports', () => {
     assert.deepEqual([rows.get(sha(other))?.lat, rows.get(sha(other))?.geo_source], [11, 'exif']);
 
     // The late photo's sidecar arrives third: its merged view and its point move.
-    const late = path.join(work, 'late-sidecar.zip');
-    await writeYazl(late, [{ name: `${folder}/IMG_LATE.jpg.json`, content: sidecar('IMG_LATE.jpg', { photoTakenTime: { timestamp: '1622700000' }, geoData: { latitude: -12, longitude: -77 } }) }]);
-    await runImport(t.lake.db, { userId: user, inputs: [late], batchSize: 100, blobs: t.lake.blobs });
+    const lateSidecar = path.join(work, 'late-sidecar.zip');
+    await writeYazl(lateSidecar, [{ name: `${folder}/IMG_LATE.jpg.json`, content: sidecar('IMG_LATE.jpg', { photoTakenTime: { timestamp: '1622700000' }, geoData: { latitude: -12, longitude: -77 } }) }]);
+    await runImport(t.lake.db, { userId: user, inputs: [lateSidecar], batchSize: 100, blobs: t.lake.blobs });
     rows = await mediaRows(user);
     assert.deepEqual([rows.get(sha(other))?.lat, rows.get(sha(other))?.taken_at?.getTime(), rows.get(sha(other))?.geo_source], [-12, 1622700000_000, 'sidecar']);
     const points = await t.lake.db.asUser(user, (tx) => tx.query<{ lat: number; recorded_at: Date }>(
       `SELECT lat, recorded_at FROM timeseries.location_points WHERE source = 'google.photos' ORDER BY recorded_at`));
     assert.deepEqual(points.rows.map((p) => [p.lat, p.recorded_at.getTime()]), [[41.9, 1622548800_000], [-12, 1622700000_000]], 'one point per photo, where the merge put it');
+    // The map's counts followed the move: the cell and day the EXIF gave are empty in every period,
+    // and the finest cells of every period count the points where they are now.
+    const tiles = await t.lake.db.asUser(user, (tx) => tx.query<{ period: string; start: number; points: number; here: boolean; exif: boolean }>(
+      `SELECT period, date_part('epoch', start) * 1000 AS start, points,
+              cell = timeseries.tile_morton(timeseries.tile_x(-77), timeseries.tile_y(-12)) AS here,
+              cell = timeseries.tile_morton(timeseries.tile_x(21), timeseries.tile_y(11)) AS exif
+         FROM timeseries.location_tiles WHERE level = 20 ORDER BY period, start, here`));
+    assert.ok(!tiles.rows.some((r) => r.exif), 'no count is left where the EXIF put the photo');
+    const late = (period: string) => tiles.rows.filter((r) => r.here && r.period === period).map((r) => [r.start, r.points]);
+    assert.deepEqual(late('day'), [[Date.UTC(2021, 5, 3), 1]]);
+    assert.deepEqual(late('month'), [[Date.UTC(2021, 5, 1), 1]]);
+    assert.deepEqual(late('year'), [[Date.UTC(2021, 0, 1), 1]]);
+    assert.deepEqual(late('all'), [[-Infinity, 1]]);
+    assert.deepEqual(['day', 'month', 'year', 'all'].map((period) => tiles.rows.filter((r) => r.period === period).reduce((n, r) => n + r.points, 0)), [2, 2, 2, 2]);
 
     // Another user sees none of it.
     const carol = await createUser(t.lake, 'photos-carol');
