@@ -2,13 +2,14 @@
 // when first used, new data directories copied from a migrated template, small shared buffers for
 // brief commands, and data files of another PostgreSQL major version refused by name.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { readIdentity } from '../src/data-dir-identity.js';
 import { PGLITE_POSTGRES_MAJOR } from '../src/db/adapters/embedded.js';
+import { UNUSED_EXTENSION_DAYS } from '../src/db/adapters/pglite-extensions.js';
 import { LakeError } from '../src/errors.js';
 import { Lake, type OpenOptions } from '../src/lake.js';
 import { BACKEND } from './support/lake.js';
@@ -99,6 +100,30 @@ describe('embedded start', { skip }, () => {
       assert.equal(geo.rows[0]!.t, 'POINT(1 2)');
     });
     assert.ok((await readdir(path.join(cacheDir, 'pglite-extensions', postgis!))).includes('.complete'));
+  });
+
+  test("another PGlite's unpacked extensions go once no start has used them for two weeks", async () => {
+    const root = path.join(cacheDir, 'pglite-extensions');
+    const longAgo = new Date(Date.now() - (UNUSED_EXTENSION_DAYS + 1) * 86_400_000);
+    const lately = new Date(Date.now() - 86_400_000);
+    const old = async (name: string, complete: boolean, when: Date) => {
+      await mkdir(path.join(root, name, 'lib'), { recursive: true });
+      await writeFile(path.join(root, name, 'lib', 'postgis-3.so'), 'old');
+      if (complete) await writeFile(path.join(root, name, '.complete'), '');
+      await utimes(path.join(root, name, complete ? '.complete' : ''), when, when);
+    };
+    await old('postgis-111-222', true, longAgo); // an older PGlite's, unused since
+    await old('vector-333-444', true, lately); // an older PGlite's, used yesterday: a lake may still run on it
+    await old('pg_trgm-555-666.4242.partial', false, longAgo); // a half-unpacked one of a killed process
+    const current = (await readdir(root)).filter((d) => !/-(111|333|555)-/.test(d));
+    await withLake('prune', async (lake) => {
+      assert.equal((await lake.db.query<{ t: string }>(`SELECT ST_AsText(ST_MakePoint(5, 6)) AS t`)).rows[0]!.t, 'POINT(5 6)');
+    });
+    assert.deepEqual((await readdir(root)).sort(), [...current, 'vector-333-444'].sort());
+    for (const dir of current) {
+      const used = (await stat(path.join(root, dir, '.complete'))).mtimeMs;
+      assert.ok(Date.now() - used < 600_000, `${dir} is marked as used now`);
+    }
   });
 
   test('an unwritable cache falls back to PGlite loading its bundles', async () => {

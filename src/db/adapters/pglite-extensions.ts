@@ -7,7 +7,7 @@
 // them: a library is read and compiled only when a query first calls into it (PostgreSQL's own
 // dlopen), a control or script file only when an extension is created.
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -18,6 +18,12 @@ import tar from 'tar-stream';
 const MOUNT_POINT = '/lake-extensions';
 /** Written last: a directory without it was left half-unpacked (a killed process) and is unpacked again. */
 const COMPLETE = '.complete';
+/**
+ * Another bundle's files (an older PGlite) are deleted once no start has used them for this long:
+ * a lake of that older installation may still be running on them, reading a library only when a
+ * query first needs it, so they are not deleted as soon as a newer bundle is unpacked.
+ */
+export const UNUSED_EXTENSION_DAYS = 14;
 
 /** The subset of PGlite's Emscripten module the links need. */
 interface EmscriptenModule {
@@ -41,17 +47,37 @@ export async function extensionsFromDisk(extensions: Extensions, cacheDir: strin
   const root = path.join(cacheDir, 'pglite-extensions');
   try {
     const linked: Extensions = {};
+    const used = new Set<string>();
     for (const [name, extension] of Object.entries(extensions)) {
       const bundle = await bundleOf(extension);
       // Unpacked again when the bundle changes (another PGlite installed): named by its size and time.
       const { size, mtimeMs } = await stat(bundle);
       const unpacked = path.join(root, `${name}-${size}-${Math.trunc(mtimeMs)}`);
       await unpackOnce(bundle, unpacked);
+      // The mark's time is this bundle's last use: what another bundle's pruning goes by.
+      const now = new Date();
+      await utimes(path.join(unpacked, COMPLETE), now, now).catch(() => {}); // a read-only cache serves as it is
       linked[name] = linkedFrom(name, unpacked, await listFiles(unpacked));
+      used.add(path.basename(unpacked));
     }
+    await pruneUnused(root, used);
     return linked;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Delete the unpacked files of bundles no start has used for UNUSED_EXTENSION_DAYS (other PGlite
+ * versions), and half-unpacked ones of as long ago. Best effort: a failure leaves them for later.
+ */
+async function pruneUnused(root: string, inUse: ReadonlySet<string>): Promise<void> {
+  const before = Date.now() - UNUSED_EXTENSION_DAYS * 86_400_000;
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    const directory = path.join(root, name);
+    const lastUse = await stat(path.join(directory, COMPLETE)).catch(() => stat(directory)).catch(() => null);
+    if (inUse.has(name) || !lastUse || lastUse.mtimeMs >= before) continue;
+    await rm(directory, { recursive: true, force: true }).catch(() => {});
   }
 }
 
