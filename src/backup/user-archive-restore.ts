@@ -28,6 +28,7 @@ import { LakeError } from '../errors.js';
 import { foreignKeys, userTables } from '../query/export.js';
 import { ensureUser } from '../query/users.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { drainedOrClosed } from './drained.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
 import {
   ARCHIVE_FORMAT,
@@ -176,17 +177,7 @@ async function* archiveEntries(file: string): AsyncGenerator<ArchiveEntry> {
       for await (const tar of decodeFrames(file, source)) {
         if (extract.destroyed) return;
         // Wait for the reader; a reader that stopped early (return()) destroys the extract, which then never drains.
-        if (!extract.write(tar)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              extract.off('drain', done);
-              extract.off('close', done);
-              resolve();
-            };
-            extract.on('drain', done);
-            extract.on('close', done);
-          });
-        }
+        if (!extract.write(tar)) await drainedOrClosed(extract);
       }
       extract.end();
     } catch (error) {

@@ -30,6 +30,7 @@ import { loadOrder, tableLines, userTables, type AsUser, type ExportedTable } fr
 import { PIECE_BYTES } from '../store/blob-codec.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
+import { drainedOrClosed } from './drained.js';
 
 export const ARCHIVE_FORMAT = 'datapunk-lake-user-archive';
 export const ARCHIVE_FORMAT_VERSION = 1;
@@ -175,17 +176,7 @@ async function writeEntry(pack: tarStream.Pack, name: string, size: number, cont
     hash.update(chunk);
     // The reader went away (a client that hung up): the pack is destroyed and will never drain.
     if (pack.destroyed) throw new Error('the archive stream was closed before it was finished');
-    if (!entry.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          entry.off('drain', done);
-          pack.off('close', done);
-          resolve();
-        };
-        entry.on('drain', done);
-        pack.on('close', done);
-      });
-    }
+    if (!entry.write(chunk)) await drainedOrClosed(entry, pack);
   }
   entry.end();
   await written;
