@@ -47,7 +47,15 @@ export const LOCATION_SEMANTIC: SourceEntry = {
   detect(probe: Probe): Confidence | null {
     const shape = describeJsonHead(probe.head);
     if (shape.root === 'object' && shape.arrays.has('timelineObjects')) return 'content';
-    return MONTH_FILE.test(baseName(probe.path)) ? 'path' : null;
+    if (!MONTH_FILE.test(baseName(probe.path))) return null;
+    // The month file's name claims a file only when its head does not show something else: a
+    // GeoJSON or any other JSON named `2023_January.json` (an array, or an object with its own
+    // keys and no `timelineObjects`) is left to the sources after, and the JSON document keeps it.
+    // A head that shows no key yet, or `timelineObjects` that is not an array (for the parser to
+    // report), is this source's.
+    if (shape.root === 'array' || shape.root === 'scalar') return null;
+    if (shape.root === 'object' && shape.keys.size > 0 && !shape.keys.has('timelineObjects')) return null;
+    return 'path';
   },
   standalone: true,
   parser: parserAt(import.meta.url, './semantic.js', 'semanticLocationHistorySource'),

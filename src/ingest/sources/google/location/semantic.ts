@@ -20,6 +20,12 @@
 // Start/end locations missing (older exports) are taken from the ends of the waypointPath, else of
 // the simplifiedRawPath (attributes.startFrom/endFrom say which).
 //
+// A duration with a start and no end (no endTimestampMs/endTimestamp, or null; written by tools
+// that re-save these files) makes nothing up, as the on-device Timeline does (ondevice.ts): a
+// visit ends when it starts and says so in attributes.endedAtFrom (the start field read,
+// `startTimestamp` or `startTimestampMs`); an activity segment gets no attributes.endedAt. The key
+// holds null where the end would be. An end that is present but unreadable still rejects the object.
+//
 // Not imported: transit details beyond what is kept raw in attributes. Any other kind of timeline object is
 // rejected as `unsupported`, naming its keys.
 import type { ParseEvent } from '../../../records.js';
@@ -87,6 +93,7 @@ class SemanticFileReader {
       );
     }
     const attributes: Record<string, unknown> = pickPresent(visit, ['placeConfidence', 'editConfirmationStatus', 'placeVisitType', 'placeVisitImportance', 'visitConfidence']) ?? {};
+    if (!span.end) attributes.endedAtFrom = span.startField;
     const locationConfidence = numberOf(location.locationConfidence);
     if (locationConfidence !== null) attributes.locationConfidence = locationConfidence;
     const center = latLonFromE7(visit, 'centerLatE7', 'centerLngE7');
@@ -109,10 +116,10 @@ class SemanticFileReader {
         {
           type: 'visit',
           source: SEMANTIC_SOURCE_ID,
-          key: [span.start.date.getTime(), span.end.date.getTime(), placeId, coordinates?.lat ?? null, coordinates?.lon ?? null],
+          key: [span.start.date.getTime(), span.end?.date.getTime() ?? null, placeId, coordinates?.lat ?? null, coordinates?.lon ?? null],
           placeId,
           startedAt: span.start.date,
-          endedAt: span.end.date,
+          endedAt: (span.end ?? span.start).date,
           lat: position?.lat ?? null,
           lon: position?.lon ?? null,
           confidence: numberOf(visit.visitConfidence),
@@ -179,7 +186,7 @@ function activitySegment(segment: Record<string, unknown>, offset: number, out: 
   // `activityType` is Google's pick; old files without it still rank the candidates.
   const activityType = stringOf(segment.activityType) ?? activities[0]?.type ?? null;
   const attributes: Record<string, unknown> = {
-    endedAt: span.end.date.toISOString(),
+    ...(span.end ? { endedAt: span.end.date.toISOString() } : {}),
     activityType,
   };
   // Older exports leave startLocation/endLocation out (or `{}`): the route's ends stand in for
@@ -210,7 +217,7 @@ function activitySegment(segment: Record<string, unknown>, offset: number, out: 
       {
         type: 'item',
         source: SEMANTIC_SOURCE_ID,
-        key: ['activity_segment', span.start.date.getTime(), span.end.date.getTime(), activityType],
+        key: ['activity_segment', span.start.date.getTime(), span.end?.date.getTime() ?? null, activityType],
         kind: 'activity_segment',
         occurredAt: span.start.date,
         utcOffsetMinutes: span.start.utcOffsetMinutes,
@@ -257,14 +264,26 @@ function rawPathPoints(path: unknown, activity: string | null, offset: number, o
   }
 }
 
+interface Span {
+  start: Instant;
+  /** The field the start was read from: what attributes.endedAtFrom names when there is no end. */
+  startField: 'startTimestampMs' | 'startTimestamp';
+  /** Null when the duration has no end (see the module comment). */
+  end: Instant | null;
+}
+
 /** Start and end of a `duration`, or a description of what is wrong with it. */
-function durationOf(duration: unknown): { start: Instant; end: Instant } | string {
+function durationOf(duration: unknown): Span | string {
   if (!isObject(duration)) return 'no duration';
   const start = timelineInstantOf(duration, 'startTimestampMs', 'startTimestamp');
-  const end = timelineInstantOf(duration, 'endTimestampMs', 'endTimestamp');
   if (!start) return describeTimestampFields(duration, 'startTimestampMs', 'startTimestamp');
+  const startField = timelineInstantOf({ startTimestampMs: duration.startTimestampMs }, 'startTimestampMs', 'startTimestamp') ? 'startTimestampMs' : 'startTimestamp';
+  // An absent end is no reason to lose the object; an unreadable one is.
+  const endMissing = (duration.endTimestampMs === undefined || duration.endTimestampMs === null) && (duration.endTimestamp === undefined || duration.endTimestamp === null);
+  if (endMissing) return { start, startField, end: null };
+  const end = timelineInstantOf(duration, 'endTimestampMs', 'endTimestamp');
   if (!end) return describeTimestampFields(duration, 'endTimestampMs', 'endTimestamp');
-  return { start, end };
+  return { start, startField, end };
 }
 
 export const semanticLocationHistorySource: Source = defineSource(LOCATION_SEMANTIC, {
