@@ -4,7 +4,7 @@
 // they were before: the same export imported again, into a lake loaded before the fix, adds nothing.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -140,4 +140,42 @@ test('into a lake that stored those instants cut to the millisecond, importing a
     items.map((item) => item.at),
     ['2019-01-05T17:20:31.123456', '2019-01-06T08:00:00.500000', '2021-03-31T09:12:00.000001', '2021-03-31T09:12:00.212223', '2023-07-22T04:26:40.123457', '2023-09-19T15:42:54.000000', '2023-09-19T17:42:53.434647'],
   );
+});
+
+test('E7 values beyond the poles and epoch seconds in timestampMs are quarantined, naming the value; none is stored', async () => {
+  // The fixture of test/sources-google-json.test.ts: 4 readable points, 8 refused (3 E7 out of range, 5 timestamps).
+  const records = await readFile(new URL('./fixtures/google/location-values/Records.json', import.meta.url));
+  const edges = await mkdtemp(path.join(os.tmpdir(), 'lake-exact-values-edges-'));
+  try {
+    await mkdir(path.join(edges, 'Takeout', 'Location History'), { recursive: true });
+    await writeFile(path.join(edges, 'Takeout', 'Location History', 'Records.json'), records);
+    const owner = await createUser(t.lake, 'exact-values-edges');
+    const report = await runImport(t.lake.db, { userId: owner, inputs: [path.join(edges, 'Takeout')], batchSize: 100 });
+    assert.equal(report.status, 'done');
+    assert.equal(report.totals.records, 4);
+    assert.equal(report.totals.quarantined, 8);
+    const stored = await t.lake.db.asUser(owner, (tx) =>
+      tx.query<{ at: string; lat: number; lon: number }>(
+        `SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS at, lat, lon FROM timeseries.location_points ORDER BY recorded_at`,
+      ),
+    );
+    assert.deepEqual(
+      stored.rows.map((row) => [row.at, Number(row.lat), Number(row.lon)]),
+      [
+        ['2017-12-10T23:14:58.033', -1e-7, -1e-7],
+        ['2017-12-10T23:14:58.034', 90, -180],
+        ['2017-12-10T23:15:03.000', 35.1324214, -112.2434442],
+        ['2025-01-01T12:00:02.000', 35.1324213, -112.2434441],
+      ],
+    );
+    const quarantined = await t.lake.db.asUser(owner, (tx) => tx.query<{ reason: string }>(`SELECT reason FROM imports.quarantine ORDER BY byte_offset`));
+    const reasons = quarantined.rows.map((row) => row.reason);
+    assert.equal(reasons.length, 8);
+    assert.match(reasons[0]!, /latitudeE7 910000000 is 91°/);
+    assert.match(reasons[1]!, /longitudeE7 2000000000 is 200°/);
+    assert.match(reasons[2]!, /latitudeE7 2147483648 is -214\.7483648°/);
+    assert.match(reasons[3]!, /timestampMs="1512947703" has 10 digits: epoch seconds \(2017-12-10T23:15:03\.000Z\)/);
+  } finally {
+    await rm(edges, { recursive: true, force: true });
+  }
 });

@@ -11,6 +11,7 @@ import type { Source } from '../src/ingest/source.js';
 import { chromeHistorySource } from '../src/ingest/sources/google/chrome-history.js';
 import { keepSource } from '../src/ingest/sources/google/keep.js';
 import { locationRecordsSource } from '../src/ingest/sources/google/location/records.js';
+import { e7RangeProblem, latitudeFromE7, longitudeFromE7 } from '../src/ingest/sources/google/takeout-values.js';
 import { semanticLocationHistorySource } from '../src/ingest/sources/google/location/semantic.js';
 import { timelineOnDeviceSource } from '../src/ingest/sources/google/location/ondevice.js';
 import { myActivityJsonSource } from '../src/ingest/sources/google/my-activity/json.js';
@@ -263,6 +264,93 @@ describe('google.location.records', () => {
       records.map((record) => record.attributes?.deviceDesignation),
       ['caf\ufffd phone €', 'ok é\ufffd'],
     );
+  });
+});
+
+describe('Google location values: E7 range, epoch units, timestamp spellings', () => {
+  it('maps back only unsigned-int32 reads of negative E7 values; anything else is divided as written', () => {
+    assert.equal(latitudeFromE7(910000000), 91);
+    assert.equal(longitudeFromE7(2000000000), 200);
+    assert.equal(latitudeFromE7(2147483647), 214.7483647);
+    assert.equal(latitudeFromE7(2147483648), -214.7483648);
+    assert.equal(latitudeFromE7(4076520896), -21.84464);
+    assert.equal(latitudeFromE7(4294967295), -1e-7);
+    assert.equal(longitudeFromE7(4294967295), -1e-7);
+    assert.equal(latitudeFromE7(4294967296), 429.4967296);
+    assert.equal(latitudeFromE7(-900000000), -90);
+    assert.equal(e7RangeProblem(910000000, 0, 91, 0), 'latitudeE7 910000000 is 91°, outside [-90, 90]');
+    assert.equal(e7RangeProblem(0, 2000000000, 0, 200), 'longitudeE7 2000000000 is 200°, outside [-180, 180]');
+    assert.equal(e7RangeProblem(900000000, -1800000000, 90, -180), null);
+  });
+
+  it('Records.json: refuses out-of-range E7 naming the raw value, reads the Timeline spellings of `timestamp`, refuses seconds in timestampMs', async () => {
+    const url = fixture('location-values/Records.json');
+    const { records, rejections, error } = await parse(locationRecordsSource, url);
+    assert.equal(error, null);
+    const points = records as LocationPointRecord[];
+    assert.deepEqual(
+      points.map((point) => [iso(point.recordedAt), point.lat, point.lon]),
+      [
+        ['2017-12-10T23:14:58.033Z', -1e-7, -1e-7],
+        ['2017-12-10T23:14:58.034Z', 90, -180],
+        // Epoch-ms text and Apple's/Ruby's spaced rendering, as the Timeline files take them.
+        ['2025-01-01T12:00:02.000Z', 35.1324213, -112.2434441],
+        ['2017-12-10T23:15:03.000Z', 35.1324214, -112.2434442],
+      ],
+    );
+    assert.deepEqual(points[2]!.attributes?.activities, [{ at: '2025-01-01T12:00:01.500Z', types: { STILL: 90 } }]);
+    assert.deepEqual(points[2]!.key, [1735732802000, 351324213, -1122434441, null, null]);
+    assert.deepEqual(
+      rejections.map((rejection) => [rejection.category, rejection.byteOffset, rejection.reason]),
+      [
+        ['invalid', elementOffset(url, '"latitudeE7": 910000000'), 'location latitudeE7 910000000 is 91°, outside [-90, 90]'],
+        ['invalid', elementOffset(url, '"longitudeE7": 2000000000'), 'location longitudeE7 2000000000 is 200°, outside [-180, 180]'],
+        ['invalid', elementOffset(url, '"latitudeE7": 2147483648'), 'location latitudeE7 2147483648 is -214.7483648°, outside [-90, 90]'],
+        [
+          'invalid',
+          elementOffset(url, '"1512947703"'),
+          'location without a readable timestamp (timestampMs="1512947703" has 10 digits: epoch seconds (2017-12-10T23:15:03.000Z), not milliseconds (1970-01-18T12:15:47.703Z))',
+        ],
+        [
+          'invalid',
+          elementOffset(url, '1512947704'),
+          'location without a readable timestamp (timestampMs=1512947704 has 10 digits: epoch seconds (2017-12-10T23:15:04.000Z), not milliseconds (1970-01-18T12:15:47.704Z))',
+        ],
+        ['invalid', elementOffset(url, '"86400000"'), 'location without a readable timestamp (timestampMs="86400000" is before 1971 as epoch milliseconds)'],
+        // Not loosened: 10-digit epoch text and a time without an offset stay refused.
+        ['invalid', elementOffset(url, '"1512947705"'), 'location without a readable timestamp (timestamp="1512947705")'],
+        ['invalid', elementOffset(url, '"2017-12-10 23:15:06"'), 'location without a readable timestamp (timestamp="2017-12-10 23:15:06")'],
+      ],
+    );
+    assert.match(rejections[0]!.excerpt ?? '', /"latitudeE7":910000000/);
+  });
+
+  it('Semantic Location History: epoch seconds in startTimestampMs / a raw path timestampMs are refused, naming the value', async () => {
+    const url = fixture('location-values/2025_MARCH.json');
+    const { records, rejections, error } = await parse(semanticLocationHistorySource, url);
+    assert.equal(error, null);
+    assert.deepEqual(countByType(records), { place: 1, visit: 1, item: 1, location_point: 1 });
+    const visit = ofType(records, 'visit')[0]!;
+    assert.equal(visit.placeId, 'ChIJmillis');
+    assert.equal(iso(visit.startedAt), '2025-03-24T19:25:02.000Z');
+    assert.deepEqual(
+      ofType(records, 'location_point').map((point) => iso(point.recordedAt)),
+      ['2025-03-24T21:10:00.000Z'],
+    );
+    assert.ok(records.every((record) => !JSON.stringify(record).includes('"1970-')));
+    assert.deepEqual(
+      rejections.map((rejection) => [rejection.category, rejection.byteOffset]),
+      [
+        ['invalid', elementOffset(url, '"placeVisit"')],
+        // Semantic rejections point at their timeline object.
+        ['invalid', elementOffset(url, '"activitySegment"')],
+      ],
+    );
+    assert.equal(
+      rejections[0]!.reason,
+      'placeVisit without a readable duration (startTimestampMs="1742844302" has 10 digits: epoch seconds (2025-03-24T19:25:02.000Z), not milliseconds (1970-01-21T04:07:24.302Z))',
+    );
+    assert.match(rejections[1]!.excerpt ?? '', /"timestampMs":"1742850500"/);
   });
 });
 
@@ -640,6 +728,8 @@ describe('chunk boundaries', () => {
     ['location-records/records-bad-elements.json', locationRecordsSource],
     ['location-records/records-invalid-utf8.json', locationRecordsSource],
     ['location-records/records-truncated.json', locationRecordsSource],
+    ['location-values/Records.json', locationRecordsSource],
+    ['location-values/2025_MARCH.json', semanticLocationHistorySource],
     ['semantic-location-history/2019_MARCH.json', semanticLocationHistorySource],
     ['semantic-location-history/2023_JANUARY.json', semanticLocationHistorySource],
     ['timeline-ondevice/Timeline.json', timelineOnDeviceSource],

@@ -132,19 +132,44 @@ function validDate(ms: number): Date | null {
 }
 
 /**
- * The instant of an object that has `<name>Ms` (epoch ms string, older exports) and/or `<name>`
- * (ISO, newer exports): `timestampMs`/`timestamp`, `startTimestampMs`/`startTimestamp`.
+ * Epoch milliseconds below this (1971-01-01T00:00:00Z) are refused in a `...Ms` field. Google
+ * wrote no location data before 2005, and the values that land there are epoch *seconds* in a
+ * field named for milliseconds (hand-edited files and tools that re-save Takeout:
+ * `"timestampMs":"1512947703"`, `"startTimestampMs":"1742844302"`). Read as milliseconds they
+ * would become January 1970 without a word, against the rule of this module and of
+ * timeline-times.ts (a 10-digit epoch in a text field is refused there for the same reason).
+ * Reading them as seconds instead would be a guess about a file that contradicts its own field
+ * name, so they are refused too, with a reason naming the value (see `epochMillisProblem`).
  */
-export function instantOf(holder: Record<string, unknown>, msKey: string, isoKey: string): Instant | null {
-  const date = dateFromEpochMillis(holder[msKey]);
-  if (date) return { date, utcOffsetMinutes: null };
-  return parseIsoInstant(holder[isoKey]);
+export const EARLIEST_EPOCH_MS = 31_536_000_000;
+
+/**
+ * Why a `...Ms` field's value is not taken as epoch milliseconds although it is an integer: null
+ * when it is fine (or not an integer at all, which the caller reports as unreadable).
+ */
+export function epochMillisProblem(value: unknown): string | null {
+  const ms = parseEpochMillis(value);
+  if (ms === null || ms >= EARLIEST_EPOCH_MS) return null;
+  const shown = JSON.stringify(value);
+  if (ms >= 1_000_000_000 && ms < 10_000_000_000) {
+    return `${shown} has 10 digits: epoch seconds (${new Date(ms * 1000).toISOString()}), not milliseconds (${new Date(ms).toISOString()})`;
+  }
+  return `${shown} is before 1971 as epoch milliseconds`;
+}
+
+/** Epoch milliseconds from a `...Ms` field: as `dateFromEpochMillis`, but null before 1971 (see EARLIEST_EPOCH_MS). */
+export function dateFromEpochMillisField(value: unknown): Date | null {
+  const ms = parseEpochMillis(value);
+  return ms === null || ms < EARLIEST_EPOCH_MS ? null : validDate(ms);
 }
 
 /** The raw timestamp field(s) of such an object, for rejection messages. */
 export function describeTimestampFields(holder: Record<string, unknown>, msKey: string, isoKey: string): string {
   const parts: string[] = [];
-  if (msKey in holder) parts.push(`${msKey}=${JSON.stringify(holder[msKey])}`);
+  if (msKey in holder) {
+    const problem = epochMillisProblem(holder[msKey]);
+    parts.push(problem === null ? `${msKey}=${JSON.stringify(holder[msKey])}` : `${msKey}=${problem}`);
+  }
   if (isoKey in holder) parts.push(`${isoKey}=${JSON.stringify(holder[isoKey])}`);
   return parts.length > 0 ? parts.join(', ') : `no ${msKey} or ${isoKey}`;
 }
@@ -154,21 +179,39 @@ export function e7Integer(value: unknown): number | null {
   return typeof value === 'number' && Number.isInteger(value) ? value : null;
 }
 
+const INT32_MAX = 2_147_483_647;
+const UINT32_MAX = 4_294_967_295;
+
 /**
  * E7 latitude/longitude to degrees. Some old exports wrote negative coordinates as unsigned
- * 32-bit integers; a value beyond the valid range by that much is mapped back (value - 2^32).
- * Range checks proper are the validation stage's job.
+ * 32-bit integers (`4076520896` for -21.84464°). Only a value that can be such a read, one above
+ * the int32 maximum and within uint32, is mapped back (value - 2^32); anything else is divided
+ * as written, so `910000000` is 91° and `2000000000` is 200°, out of range and refused by the
+ * caller or the validation stage (not wrapped to -338.4967296°, a number that was never in the
+ * file). Use `e7RangeProblem` to refuse with the raw value.
  */
 export function latitudeFromE7(value: unknown): number | null {
   const e7 = e7Integer(value);
-  if (e7 === null) return null;
-  return (e7 > 900_000_000 ? e7 - 4_294_967_296 : e7) / 1e7;
+  return e7 === null ? null : unwrapUint32(e7) / 1e7;
 }
 
 export function longitudeFromE7(value: unknown): number | null {
   const e7 = e7Integer(value);
-  if (e7 === null) return null;
-  return (e7 > 1_800_000_000 ? e7 - 4_294_967_296 : e7) / 1e7;
+  return e7 === null ? null : unwrapUint32(e7) / 1e7;
+}
+
+function unwrapUint32(e7: number): number {
+  return e7 > INT32_MAX && e7 <= UINT32_MAX ? e7 - (UINT32_MAX + 1) : e7;
+}
+
+/**
+ * Why E7 coordinates read as `lat`/`lon` (by the functions above) are out of range, naming the raw
+ * E7 values and the degrees they gave; null when both are within [-90, 90] / [-180, 180].
+ */
+export function e7RangeProblem(latE7: unknown, lonE7: unknown, lat: number, lon: number, latKey = 'latitudeE7', lonKey = 'longitudeE7'): string | null {
+  if (lat < -90 || lat > 90) return `${latKey} ${JSON.stringify(latE7)} is ${lat}°, outside [-90, 90]`;
+  if (lon < -180 || lon > 180) return `${lonKey} ${JSON.stringify(lonE7)} is ${lon}°, outside [-180, 180]`;
+  return null;
 }
 
 export interface LatLon {

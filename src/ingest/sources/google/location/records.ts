@@ -2,8 +2,12 @@
 // some languages): `{"locations": [ {...}, ... ]}`, one GPS fix per element. The largest Takeout
 // file by far (GBs), so this is the hot path of the JSON layer.
 //
-// Reads: `timestampMs` (epoch ms string, old schema) or ISO `timestamp` (new schema, with or
-// without fractions); latitudeE7/longitudeE7 (with the unsigned-overflow quirk of old exports);
+// Reads: `timestampMs` (epoch ms string, old schema; a value before 1971, epoch seconds written
+// there, is refused) or `timestamp` (new schema: ISO with or without fractions, and the other
+// spellings the Timeline files use and tools re-save Records.json with, epoch-ms text
+// `"1735732802000"` and `"2017-12-10 23:15:03 +0000"`: parseTimelineInstant);
+// latitudeE7/longitudeE7 (with the unsigned-overflow quirk of old exports; out of range refused
+// here, naming the raw E7 value);
 // accuracy, altitude, velocity, heading → columns; verticalAccuracy, source, platformType,
 // deviceTimestamp... → attributes; activity[] → the most confident type of the first entry as the
 // point's activity, all entries compactly in attributes; deviceTag → device, every digit of a
@@ -14,15 +18,16 @@ import { defineSource, type Source } from '../../../source.js';
 import { LOCATION_RECORDS } from './entries.js';
 import { emit, parseJsonSource, rejectValue } from '../json-source.js';
 import {
+  dateFromEpochMillisField,
   describeTimestampFields,
-  instantOf,
+  e7RangeProblem,
+  type Instant,
   isObject,
   latitudeFromE7,
   longitudeFromE7,
   numberOf,
-  parseEpochMillis,
-  parseIsoInstant,
 } from '../takeout-values.js';
+import { parseTimelineInstant } from './timeline-times.js';
 
 export const LOCATION_RECORDS_SOURCE_ID = LOCATION_RECORDS.id;
 
@@ -68,8 +73,7 @@ export function summarizeActivity(value: unknown): ActivitySummary | null {
         bestType = candidate.type;
       }
     }
-    const ms = parseEpochMillis(entry.timestampMs);
-    const at = ms !== null ? new Date(ms).toISOString() : (parseIsoInstant(entry.timestamp)?.date.toISOString() ?? null);
+    const at = recordInstant(entry)?.date.toISOString() ?? null;
     if (summary.entries.length === 0 && bestType !== null) {
       summary.type = bestType;
       summary.confidence = bestConfidence;
@@ -77,6 +81,19 @@ export function summarizeActivity(value: unknown): ActivitySummary | null {
     summary.entries.push({ at, types });
   }
   return summary;
+}
+
+/**
+ * The instant of a fix (or of an activity entry): `timestampMs` as epoch milliseconds from 1971 on
+ * (a smaller value is epoch seconds in the wrong field and refused, see EARLIEST_EPOCH_MS in
+ * takeout-values.ts), else `timestamp` in any spelling the Timeline files accept
+ * (parseTimelineInstant): ISO with an offset, epoch-ms text of 12-13 digits, the spaced
+ * `2017-12-10 23:15:03 +0000`. Tools that re-save Records.json write the latter two; Google's own
+ * files write ISO, read by the same fast path as before. `timestampMs` itself takes no text.
+ */
+function recordInstant(holder: Record<string, unknown>): Instant | null {
+  const date = dateFromEpochMillisField(holder.timestampMs);
+  return date ? { date, utcOffsetMinutes: null } : parseTimelineInstant(holder.timestamp);
 }
 
 const WIDE_INTEGER = /^-?\d+n$/;
@@ -97,7 +114,7 @@ export function deviceOf(tag: unknown): { device: string | null; deviceKey: stri
 /** `plainAscii`: the element's strings are all plain ASCII; the point's are then too (its own are ASCII constants and ISO times). */
 export function locationPointFromRecord(value: unknown, offset: number, plainAscii = false): ParseEvent {
   if (!isObject(value)) return rejectValue('invalid', 'a "locations" element that is not an object', offset, value);
-  const instant = instantOf(value, 'timestampMs', 'timestamp');
+  const instant = recordInstant(value);
   if (!instant) {
     return rejectValue('invalid', `location without a readable timestamp (${describeTimestampFields(value, 'timestampMs', 'timestamp')})`, offset, value);
   }
@@ -106,6 +123,8 @@ export function locationPointFromRecord(value: unknown, offset: number, plainAsc
   if (lat === null || lon === null) {
     return rejectValue('invalid', 'location without integer latitudeE7/longitudeE7', offset, value);
   }
+  const outOfRange = e7RangeProblem(value.latitudeE7, value.longitudeE7, lat, lon);
+  if (outOfRange !== null) return rejectValue('invalid', `location ${outOfRange}`, offset, value);
   let attributes: Record<string, unknown> | undefined;
   for (const key in value) {
     if (MAPPED.has(key)) continue;

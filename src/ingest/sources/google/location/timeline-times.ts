@@ -11,9 +11,12 @@
 // An epoch in a text-named field is read as milliseconds only with 12 or 13 digits (1973 to
 // 2286): 10 digits would be seconds, and reading them as milliseconds would put the fact in
 // January 1970 without a word, so anything shorter or longer is refused, as is a time without an
-// offset. The `...Ms` fields of older exports state their unit and are read as before (any epoch
-// milliseconds, see takeout-values.ts).
-import { dateFromEpochMillis, parseIsoInstant, type Instant } from '../takeout-values.js';
+// offset. The `...Ms` fields of older exports state their unit and are read as epoch milliseconds
+// of any length from 1971 on; a value before 1971 there (`"startTimestampMs":"1742844302"`, epoch
+// seconds in a milliseconds field) is refused under the same rule, not read as January 1970 nor
+// guessed to be seconds (EARLIEST_EPOCH_MS in takeout-values.ts; describeTimestampFields names the
+// value and both readings in the rejection).
+import { dateFromEpochMillis, dateFromEpochMillisField, parseIsoInstant, type Instant } from '../takeout-values.js';
 
 const SPACED = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)? +(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$/;
 const EPOCH_MS_TEXT = /^\d{12,13}$/;
@@ -40,7 +43,7 @@ export function parseTimelineInstant(value: unknown): Instant | null {
  * `startTimestamp`, `timestampMs`/`timestamp`.
  */
 export function timelineInstantOf(holder: Record<string, unknown>, msKey: string, textKey: string): Instant | null {
-  const date = dateFromEpochMillis(holder[msKey]);
+  const date = dateFromEpochMillisField(holder[msKey]);
   if (date) return { date, utcOffsetMinutes: null };
   return parseTimelineInstant(holder[msKey]) ?? parseTimelineInstant(holder[textKey]);
 }
