@@ -293,6 +293,69 @@ describe('google.location.kml: Maps Timeline day export', () => {
   });
 });
 
+describe('google.location.kml: LineStrings dated by one TimeStamp', () => {
+  it('makes a point of every vertex at the placemark’s one time, saying so; a MultiGeometry’s route too', async () => {
+    const bytes = bytesOf('stamped-routes.kml');
+    const parsed = await parseFixture(locationKmlSource, 'stamped-routes.kml');
+    const loop = { name: 'Canal loop', utcOffsetMinutes: 120, timeFrom: 'placemark', vertices: 4 };
+    const ferry = { name: 'Ferry and pier', timeFrom: 'placemark', vertices: 2 };
+    assert.deepEqual(parsed.records, [
+      point('2021-05-09T06:15:00Z', 52.374, 4.8839, { altitudeM: 2, attributes: { ...loop, vertex: 0 } }),
+      point('2021-05-09T06:15:00Z', 52.3712, 4.8861, { altitudeM: 1, attributes: { ...loop, vertex: 1 } }),
+      point('2021-05-09T06:15:00Z', 52.3725, 4.8902, { altitudeM: 3, attributes: { ...loop, vertex: 2 } }),
+      // Back at its start: the same key as vertex 0, a duplicate when loaded.
+      point('2021-05-09T06:15:00Z', 52.374, 4.8839, { altitudeM: 2, attributes: { ...loop, vertex: 3 } }),
+      point('2021-05-09T12:00:00Z', 52.3791, 4.9003, { attributes: { name: 'Ferry and pier' } }),
+      point('2021-05-09T12:00:00Z', 52.3791, 4.9003, { attributes: { ...ferry, vertex: 0 } }),
+      point('2021-05-09T12:00:00Z', 52.3842, 4.9011, { attributes: { ...ferry, vertex: 1 } }),
+    ]);
+    assert.deepEqual(parsed.offsets, [...Array<number>(4).fill(placemarkOffset(bytes, '<name>Canal')), ...Array<number>(3).fill(placemarkOffset(bytes, '<name>Ferry'))]);
+    // What is not loaded keeps its coordinates in the excerpt.
+    assert.deepEqual(parsed.rejections, [
+      {
+        category: 'unsupported',
+        reason: 'placemark "Undated route" has no TimeStamp, TimeSpan or gx:Track to date its LineString by',
+        byteOffset: placemarkOffset(bytes, '<name>Undated'),
+        excerpt: '4.91,52.36 4.92,52.37',
+      },
+    ]);
+  });
+
+  it('quarantines a placemark whose time is unreadable with its coordinates as written', async () => {
+    const kml =
+      '<kml><Placemark><name>Zoneless route</name><TimeStamp><when>2021-05-09T08:15:00</when></TimeStamp>' +
+      '<MultiGeometry><Point><coordinates>5,52</coordinates></Point><LineString><coordinates>5.1,52.1\n 5.2,52.2</coordinates></LineString></MultiGeometry></Placemark>' +
+      '<Placemark><name>Half span</name><TimeSpan><begin>2021-05-09T08:15:00Z</begin></TimeSpan><LineString><coordinates>6,51 6.1,51.1</coordinates></LineString></Placemark></kml>';
+    const parsed = await parse(locationKmlSource, Buffer.from(kml));
+    assert.deepEqual(parsed.records, []);
+    assert.deepEqual(
+      parsed.rejections.map((r) => [r.category, r.reason, r.excerpt]),
+      [
+        ['invalid', 'placemark "Zoneless route": TimeStamp <when> "2021-05-09T08:15:00" is not an instant with a time zone', '5,52 | 5.1,52.1 5.2,52.2'],
+        ['invalid', 'placemark "Half span": TimeSpan <end> is missing', '6,51 6.1,51.1'],
+      ],
+    );
+  });
+
+  it('quarantines a Polygon with its rings, alone or beside a Point that still loads', async () => {
+    const ring = (text: string) => `<LinearRing><coordinates>${text}</coordinates></LinearRing>`;
+    const kml =
+      '<kml><Placemark><name>Field</name><TimeStamp><when>2024-01-01T10:00:00Z</when></TimeStamp>' +
+      `<Polygon><outerBoundaryIs>${ring('5,52 5.1,52\n 5.1,52.1 5,52')}</outerBoundaryIs><innerBoundaryIs>${ring('5.02,52.02 5.03,52.02 5.02,52.02')}</innerBoundaryIs></Polygon></Placemark>` +
+      '<Placemark><name>Mixed</name><TimeStamp><when>2024-01-01T11:00:00Z</when></TimeStamp>' +
+      `<MultiGeometry><Point><coordinates>6,51</coordinates></Point><Polygon><outerBoundaryIs>${ring('6,51 6.1,51 6.1,51.1 6,51')}</outerBoundaryIs></Polygon></MultiGeometry></Placemark></kml>`;
+    const parsed = await parse(locationKmlSource, Buffer.from(kml));
+    assert.deepEqual(parsed.records, [point('2024-01-01T11:00:00Z', 51, 6, { attributes: { name: 'Mixed' } })]);
+    assert.deepEqual(
+      parsed.rejections.map((r) => [r.category, r.reason, r.byteOffset, r.excerpt]),
+      [
+        ['unsupported', 'placemark "Field": a Polygon is not read (Point, LineString and gx:Track are)', kml.indexOf('<Polygon>'), '5,52 5.1,52 5.1,52.1 5,52 | 5.02,52.02 5.03,52.02 5.02,52.02'],
+        ['unsupported', 'placemark "Mixed": a Polygon is not read (Point, LineString and gx:Track are)', kml.lastIndexOf('<Polygon>'), '6,51 6.1,51 6.1,51.1 6,51'],
+      ],
+    );
+  });
+});
+
 describe('google.location.kml: bad values and damaged files', () => {
   it('quarantines each bad value naming its placemark, at the element at fault, and keeps the rest', async () => {
     const bytes = bytesOf('bad-values.kml');
@@ -377,7 +440,7 @@ describe('google.location.kml: bad values and damaged files', () => {
     assert.equal(broken.repairs.invalidUtf8, 1);
   });
 
-  for (const name of ['Location History.kml', 'track-prefixed.kml', 'history-2019-01-04.kml', 'timestamped-points.kml', 'bad-values.kml', 'truncated.kml']) {
+  for (const name of ['Location History.kml', 'track-prefixed.kml', 'history-2019-01-04.kml', 'timestamped-points.kml', 'stamped-routes.kml', 'bad-values.kml', 'truncated.kml']) {
     it(`${name}: the same events whatever the chunk boundaries`, async () => {
       const whole = await parseFixture(locationKmlSource, name);
       for (const size of [1, 2, 3, 7, 61]) assert.deepEqual(await parseFixture(locationKmlSource, name, size), whole, `chunks of ${size}`);
@@ -620,6 +683,33 @@ describe('through the import', () => {
     assert.equal(again.totals.records, 0);
     assert.equal(again.totals.updated, 0);
     assert.equal(again.totals.duplicates, report.totals.records);
+  });
+
+  it('a route dated by one TimeStamp is on the map, a vertex written twice stored once, the undated route in quarantine', async () => {
+    const user = await createUser(t.lake, 'location-extra-routes');
+    const folder = path.join(dir, 'routes', 'Takeout', 'Location History');
+    await mkdir(folder, { recursive: true });
+    await copyFile(new URL('stamped-routes.kml', FIXTURES), path.join(folder, 'stamped-routes.kml'));
+    const report = await importAs(user, path.join(dir, 'routes'));
+    const file = report.files.find((entry) => entry.path.endsWith('stamped-routes.kml'))!;
+    assert.deepEqual([file.format, file.status, file.counts, file.duplicates, file.quarantined], [LOCATION_KML_SOURCE_ID, 'done', { points: 5 }, 2, { unsupported: 1 }]);
+    const rows = await t.lake.db.asUser(user, async (tx) => ({
+      points: (
+        await tx.query<{ lat: number; lon: number; vertex: string | null; time_from: string | null }>(
+          `SELECT lat, lon, attributes->>'vertex' AS vertex, attributes->>'timeFrom' AS time_from FROM timeseries.location_points ORDER BY recorded_at, lat`,
+        )
+      ).rows,
+      quarantine: (await tx.query<{ reason: string; excerpt: string | null }>(`SELECT reason, excerpt FROM imports.quarantine`)).rows,
+    }));
+    assert.deepEqual(rows.points, [
+      { lat: 52.3712, lon: 4.8861, vertex: '1', time_from: 'placemark' },
+      { lat: 52.3725, lon: 4.8902, vertex: '2', time_from: 'placemark' },
+      { lat: 52.374, lon: 4.8839, vertex: '0', time_from: 'placemark' },
+      // The pier's Point came first: the route's first vertex at the same place and time is a duplicate of it.
+      { lat: 52.3791, lon: 4.9003, vertex: null, time_from: null },
+      { lat: 52.3842, lon: 4.9011, vertex: '1', time_from: 'placemark' },
+    ]);
+    assert.deepEqual(rows.quarantine, [{ reason: 'placemark "Undated route" has no TimeStamp, TimeSpan or gx:Track to date its LineString by', excerpt: '4.91,52.36 4.92,52.37' }]);
   });
 
   it('a later export’s Settings.json replaces the stored devices (a rename), an earlier one’s does not', async () => {

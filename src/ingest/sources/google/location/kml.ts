@@ -16,8 +16,20 @@
 //                           attributes: activityType (the Category), distanceM, endedAt, the
 //                           route as [lat, lon] pairs, its end), placed at the route's start;
 //   Point + TimeStamp     → a LocationPointRecord (timed placemarks other tools write), its name,
-//                           address and description in attributes.
-// Each Point or LineString of a Placemark (MultiGeometry included) is read on its own.
+//                           address and description in attributes;
+//   LineString + TimeStamp→ a LocationPointRecord per vertex, every one at the placemark's single
+//                           time (routes other tools write, dated by one TimeStamp). Nothing says
+//                           when each vertex was passed, and spreading the vertices over a time
+//                           would invent one; dropping them would lose the route. So each keeps
+//                           the one time the file gives, marked in attributes: timeFrom =
+//                           'placemark' (the time is the placemark's, not the point's), vertex (0-
+//                           based index in the LineString) and vertices (its length), with the
+//                           placemark's name, address and description as for a Point. The key is
+//                           time and position only, as for every point: a vertex written twice
+//                           (a route back over its start) is one point, the later ones duplicates.
+// Each Point or LineString of a Placemark (MultiGeometry included) is read on its own. A Polygon,
+// a LinearRing or a Model is not read: each is quarantined `unsupported` with its coordinates (a
+// Polygon's rings joined by ` | `) in the excerpt, and the placemark's other geometries still load.
 //
 // Altitude: KML's default altitudeMode, clampToGround, says the third coordinate is to be ignored
 // (Google writes 0 there), so a point's altitudeM is taken only under `absolute`; under
@@ -27,7 +39,9 @@
 // byte offset of the element at fault: a coordinate that is not a number or out of range, a time
 // that is not an instant with a zone (`2019-01-04`, `2019-01-04T10:00:00`: which zone?), a
 // TimeSpan without begin or end, a placemark with nothing to date it by, a gx:Track whose <when>
-// and <gx:coord> counts differ, a file cut short.
+// and <gx:coord> counts differ, a file cut short. A placemark refused whole (no time, an unreadable
+// one) carries its coordinates as written in the excerpt (200 characters at most), and a refused
+// coordinate tuple its <coordinates> text, so that what was not loaded can still be read there.
 //
 // Streaming: the file goes to htmlparser2 (xmlMode) a chunk at a time, never held whole; memory
 // is bounded by the text of one placemark (MAX_TEXT_BYTES: its geometries wait for a TimeSpan
@@ -105,7 +119,10 @@ interface Captured {
 }
 
 interface Geometry {
-  kind: 'point' | 'line';
+  /** `other`: a Polygon, a Model or a LinearRing, not read but quarantined with its coordinates. */
+  kind: 'point' | 'line' | 'other';
+  /** The element, for `other` ones: `Polygon`... */
+  tag: Tag;
   offset: number;
   coordinates: Captured | null;
   altitudeMode: string | null;
@@ -252,7 +269,12 @@ class KmlReader implements Partial<Handler> {
         return;
       case 'k:Point':
       case 'k:LineString':
-        if (placemark && !this.track) this.geometry = { kind: tag === 'k:Point' ? 'point' : 'line', offset, coordinates: null, altitudeMode: null };
+        if (placemark && !this.track && !this.geometry) this.geometry = { kind: tag === 'k:Point' ? 'point' : 'line', tag, offset, coordinates: null, altitudeMode: null };
+        return;
+      case 'k:Polygon':
+      case 'k:LinearRing':
+      case 'k:Model':
+        if (placemark && !this.track && !this.geometry) this.geometry = { kind: 'other', tag, offset, coordinates: null, altitudeMode: null };
         return;
       case 'k:TimeSpan':
         if (placemark && parent === 'k:Placemark') {
@@ -313,7 +335,15 @@ class KmlReader implements Partial<Handler> {
         return;
       case 'k:Point':
       case 'k:LineString':
-        if (this.geometry && this.placemark && !this.placemark.overflow && !this.atEnd) this.placemark.geometries.push(this.geometry);
+        if (this.geometry?.tag !== tag) return;
+        if (this.placemark && !this.placemark.overflow && !this.atEnd) this.placemark.geometries.push(this.geometry);
+        this.geometry = null;
+        return;
+      case 'k:Polygon':
+      case 'k:LinearRing':
+      case 'k:Model':
+        if (this.geometry?.tag !== tag) return; // a LinearRing of a Polygon
+        if (this.placemark && !this.placemark.overflow && !this.atEnd) this.placemark.geometries.push(this.geometry);
         this.geometry = null;
         return;
       case 'k:TimeSpan':
@@ -375,7 +405,8 @@ class KmlReader implements Partial<Handler> {
       case 'k:end':
         return this.span && parent === 'k:TimeSpan' ? 'end' : null;
       case 'k:coordinates':
-        return this.geometry && (parent === 'k:Point' || parent === 'k:LineString') ? 'coordinates' : null;
+        // A Polygon's are in its LinearRings.
+        return this.geometry && (this.geometry.kind === 'other' || parent === 'k:Point' || parent === 'k:LineString') ? 'coordinates' : null;
       case 'k:altitudeMode':
         return this.geometry && (parent === 'k:Point' || parent === 'k:LineString') ? 'altitudeMode' : null;
       case 'k:value':
@@ -424,7 +455,12 @@ class KmlReader implements Partial<Handler> {
         else if (this.geometry) this.geometry.altitudeMode = text;
         return;
       case 'coordinates':
-        if (this.geometry) this.geometry.coordinates = captured;
+        if (this.geometry?.kind === 'other' && this.geometry.coordinates && this.geometry.coordinates.offset >= 0) {
+          // A Polygon's rings, outer first, one after another.
+          this.geometry.coordinates = { text: `${this.geometry.coordinates.text} | ${text}`, offset: this.geometry.coordinates.offset };
+        } else if (this.geometry) {
+          this.geometry.coordinates = captured;
+        }
         return;
       case 'begin':
         if (this.span) this.span.begin = captured;
@@ -619,19 +655,25 @@ class KmlReader implements Partial<Handler> {
     }
     if (placemark.overflow) return;
     const label = labelOf(placemark);
+    const others = placemark.geometries.filter((geometry) => geometry.kind === 'other');
+    for (const other of others) {
+      const text = other.coordinates && other.coordinates.offset >= 0 && other.coordinates.text !== '' ? other.coordinates.text.replace(/\s+/g, ' ') : null;
+      this.push(reject('unsupported', `${label}: a ${other.tag.slice(2)} is not read (Point, LineString and gx:Track are)`, other.offset, text));
+    }
+    if (others.length > 0) placemark.geometries = placemark.geometries.filter((geometry) => geometry.kind !== 'other');
     if (placemark.geometries.length === 0) {
-      if (placemark.tracks === 0) this.push(reject('unsupported', `${label} has no Point, LineString or gx:Track`, placemark.offset));
+      if (placemark.tracks === 0 && others.length === 0) this.push(reject('unsupported', `${label} has no Point, LineString or gx:Track`, placemark.offset));
       return;
     }
     if (placemark.spanOffset !== null) {
       const start = timeOf(placemark.begin);
       if (typeof start === 'string') {
-        this.push(reject('invalid', `${label}: TimeSpan <begin> ${start}`, placemark.begin?.offset ?? placemark.spanOffset));
+        this.push(reject('invalid', `${label}: TimeSpan <begin> ${start}`, placemark.begin?.offset ?? placemark.spanOffset, coordinatesOf(placemark)));
         return;
       }
       const finish = timeOf(placemark.end);
       if (typeof finish === 'string') {
-        this.push(reject('invalid', `${label}: TimeSpan <end> ${finish}`, placemark.end?.offset ?? placemark.spanOffset));
+        this.push(reject('invalid', `${label}: TimeSpan <end> ${finish}`, placemark.end?.offset ?? placemark.spanOffset, coordinatesOf(placemark)));
         return;
       }
       for (const geometry of placemark.geometries) {
@@ -643,16 +685,23 @@ class KmlReader implements Partial<Handler> {
     if (placemark.stamp !== null) {
       const instant = timeOf(placemark.stamp);
       if (typeof instant === 'string') {
-        this.push(reject('invalid', `${label}: TimeStamp <when> ${instant}`, placemark.stamp.offset));
+        this.push(reject('invalid', `${label}: TimeStamp <when> ${instant}`, placemark.stamp.offset, coordinatesOf(placemark)));
         return;
       }
       for (const geometry of placemark.geometries) {
         if (geometry.kind === 'point') this.stampedPoint(placemark, geometry, instant);
-        else this.push(reject('unsupported', `${label}: a LineString dated by a single TimeStamp (a route needs a TimeSpan)`, geometry.offset));
+        else this.stampedRoute(placemark, geometry, instant);
       }
       return;
     }
-    this.push(reject('unsupported', `${label} has no TimeStamp, TimeSpan or gx:Track to date its ${placemark.geometries[0]!.kind === 'point' ? 'Point' : 'LineString'} by`, placemark.offset));
+    this.push(
+      reject(
+        'unsupported',
+        `${label} has no TimeStamp, TimeSpan or gx:Track to date its ${placemark.geometries[0]!.kind === 'point' ? 'Point' : 'LineString'} by`,
+        placemark.offset,
+        coordinatesOf(placemark),
+      ),
+    );
   }
 
   /** The positions of a Point or LineString, or a rejection naming the placemark. */
@@ -745,6 +794,28 @@ class KmlReader implements Partial<Handler> {
     this.push({ kind: 'record', record, offset: placemark.offset });
   }
 
+  /**
+   * A LineString dated by one TimeStamp: a location point per vertex, all at the placemark's time
+   * (see the module comment). attributes.timeFrom = 'placemark' says the time is not the vertex's own.
+   */
+  private stampedRoute(placemark: PlacemarkDraft, geometry: Geometry, instant: Instant): void {
+    const positions = this.positionsOf(placemark, geometry);
+    if (!positions) return;
+    const described = this.describe(placemark, { start: instant, end: instant });
+    positions.forEach((position, vertex) => {
+      const record: LocationPointRecord = {
+        type: 'location_point',
+        source: LOCATION_KML_SOURCE_ID,
+        key: [instant.date.getTime(), position.lat, position.lon],
+        recordedAt: instant.date,
+        lat: position.lat,
+        lon: position.lon,
+      };
+      record.attributes = { ...described, ...altitudeOf(record, position.alt, geometry.altitudeMode), timeFrom: 'placemark', vertex, vertices: positions.length };
+      this.push({ kind: 'record', record, offset: placemark.offset });
+    });
+  }
+
   private stampedPoint(placemark: PlacemarkDraft, geometry: Geometry, instant: Instant): void {
     const position = this.positionsOf(placemark, geometry)?.[0];
     if (!position) return;
@@ -760,6 +831,15 @@ class KmlReader implements Partial<Handler> {
     if (Object.keys(attributes).length > 0) record.attributes = attributes;
     this.push({ kind: 'record', record, offset: placemark.offset });
   }
+}
+
+/**
+ * The coordinates of a placemark's geometries as written (one `|` between geometries), for the
+ * excerpt of a rejection of the whole placemark: what was not loaded stays readable in quarantine.
+ */
+function coordinatesOf(placemark: PlacemarkDraft): string | null {
+  const texts = placemark.geometries.flatMap((geometry) => (geometry.coordinates && geometry.coordinates.text !== '' ? [geometry.coordinates.text.replace(/\s+/g, ' ')] : []));
+  return texts.length === 0 ? null : texts.join(' | ');
 }
 
 const EMPTY_SCOPE = new Map<string, string>();
