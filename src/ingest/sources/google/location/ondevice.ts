@@ -314,8 +314,7 @@ function wifiScan(scan: Record<string, unknown>, offset: number, out: ParseEvent
   const instant = parseTimelineInstant(scan.deliveryTime);
   const devices = scan.devicesRecords === undefined ? [] : scan.devicesRecords;
   if (!instant || !Array.isArray(devices)) {
-    const excerpt = { deliveryTime: scan.deliveryTime, devicesRecords: Array.isArray(devices) ? `${devices.length} entries` : typeof devices };
-    out.push(rejectValue('invalid', 'rawSignals wifiScan without a readable deliveryTime or a devicesRecords list', offset, excerpt));
+    out.push(rejectValue('invalid', 'rawSignals wifiScan without a readable deliveryTime or a devicesRecords list', offset, { wifiScan: scanExcerpt(scan) }));
     return;
   }
   let strongest = -Infinity;
@@ -347,6 +346,18 @@ function wifiScan(scan: Record<string, unknown>, offset: number, out: ParseEvent
       offset,
     ),
   );
+}
+
+/**
+ * A refused scan as written, its keys and values, except its devicesRecords: a list is given as its
+ * length, an object by its keys alone, so that no MAC address reaches quarantine either. A key the
+ * file lacks stays absent: the excerpt says nothing the file does not.
+ */
+function scanExcerpt(scan: Record<string, unknown>): Record<string, unknown> {
+  const devices = scan.devicesRecords;
+  if (Array.isArray(devices)) return { ...scan, devicesRecords: `${devices.length} entries` };
+  if (isObject(devices)) return { ...scan, devicesRecords: Object.fromEntries(Object.keys(devices).map((key) => [key, '…'])) };
+  return scan;
 }
 
 interface Span {
