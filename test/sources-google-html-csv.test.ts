@@ -427,6 +427,28 @@ describe('google.youtube.csv', () => {
     );
   });
 
+  test('lines of white space only are skipped like empty ones; a quoted field of spaces is still a row', async () => {
+    for (const eol of ['\r\n', '\n']) {
+      const header = `Comment ID,Channel ID,Comment create timestamp,Price,Video ID,Comment text${eol}`;
+      const row = (id: string) => `${id},UCaaaaaaaaaaaaaaaaaaaaaa,2024-05-01T10:00:00+00:00,,dQw4w9WgXcQ,"{""text"":""hi ${id}""}"${eol}`;
+      const bytes = Buffer.from(`${header}${row('Ugw1')}  \t ${eol}${row('Ugw2')}\t${eol}   "   "${eol}"   "${eol}${eol}    `);
+      for (const size of [1, 3, 7, 65536]) {
+        const result = await run(youtubeCsvSource, bytes, 'Takeout/YouTube and YouTube Music/comments/comments.csv', size);
+        const label = `${JSON.stringify(eol)}, chunks of ${size}`;
+        assert.deepEqual(result.records.map((record) => record.key[1]), ['Ugw1', 'Ugw2'], label);
+        // Spaces then a quote: the quote is text (relaxed quoting), so the line is not blank; a quoted field of spaces is a value.
+        assert.deepEqual(
+          result.rejections.map((rejection) => [rejection.category, rejection.reason, rejection.line, rejection.byteOffset]),
+          [
+            ['malformed', 'line 6: row has 1 fields, the header has 6', 6, bytes.indexOf('   "   "')],
+            ['malformed', 'line 7: row has 1 fields, the header has 6', 7, bytes.indexOf(`${eol}"   "`) + eol.length],
+          ],
+          label,
+        );
+      }
+    }
+  });
+
   test('a quote left open to the end of the file: one malformed row at its line', async () => {
     const bytes = readCsv('comments-unclosed.csv');
     const result = await run(youtubeCsvSource, bytes, 'comments.csv');

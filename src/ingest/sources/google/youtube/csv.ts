@@ -51,6 +51,8 @@
 // unquoted comma shifts the columns after it), `invalid` for a missing id or unreadable timestamp, and
 // `unsupported` for a header this source does not know, neither by its names nor by the
 // structure of the row after it (then nothing else is read: the rows would mean nothing).
+// Empty lines are skipped, and so are lines of white space only (a trailing "    " line): they hold
+// no field. A quoted field of white space (`"   "`) is a value written, and is read as a row.
 // Not read: channel.csv, video metadata, music library CSVs.
 import type { Readable } from 'node:stream';
 import type { ItemRecord, ParseEvent, QuarantineCategory } from '../../../records.js';
@@ -75,15 +77,61 @@ export async function* parseYouTubeCsv(input: Readable, context: ParseContext): 
   const exportedAt = context.exportedAt ?? null;
   const subscriptionDate = exportedAt ?? new Date();
   const window = new CsvPositions();
+  const raw = new FirstBytes();
   const table = new TableReader(context.path, subscriptionDate, exportedAt !== null);
-  for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk: (chunk) => window.append(chunk) })) {
-    yield* table.readAll(rows, window);
+  const onChunk = (chunk: Buffer) => {
+    window.append(chunk);
+    raw.append(chunk);
+  };
+  for await (const rows of csvRowBatches(input, context.path, { maxRowBytes: MAX_ROW_BYTES, onChunk })) {
+    yield* table.readAll(rows, window, raw);
     if (table.stopped) return;
   }
   yield* table.finish();
   if (!table.sawHeader) {
     yield { kind: 'reject', rejection: { category: 'malformed', reason: 'empty CSV file: no header row', line: 1, byteOffset: 0 } };
   }
+}
+
+/**
+ * The file's bytes from the start of the current batch's rows on, to tell a line of white space
+ * from a quoted field of it (csv-parse gives both as one field). Chunks wholly before the last
+ * row read are dropped: what is held is at most the rows of one chunk, as in CsvPositions.
+ */
+class FirstBytes {
+  private chunks: Buffer[] = [];
+  private base = 0;
+
+  append(chunk: Buffer): void {
+    if (chunk.length > 0) this.chunks.push(chunk);
+  }
+
+  /** The byte at `offset`, or undefined when it was dropped or not read yet. */
+  at(offset: number): number | undefined {
+    let start = this.base;
+    for (const chunk of this.chunks) {
+      if (offset < start + chunk.length) return offset >= start ? chunk[offset - start] : undefined;
+      start += chunk.length;
+    }
+    return undefined;
+  }
+
+  /** Drops the chunks that end at or before `offset`. */
+  release(offset: number): void {
+    while (this.chunks.length > 0 && this.base + this.chunks[0]!.length <= offset) this.base += this.chunks.shift()!.length;
+  }
+}
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+const QUOTE = 0x22;
+
+/** A row of one unquoted field of white space: a line of spaces or tabs, no value in it. */
+function isBlankLine(fields: readonly string[], rowStart: number, raw: FirstBytes): boolean {
+  if (fields.length !== 1 || !/^[ \t\f\v]+$/.test(fields[0]!)) return false;
+  let at = rowStart;
+  if (at === 0 && UTF8_BOM.every((byte, i) => raw.at(i) === byte)) at = 3;
+  // Spaces before a quote make csv-parse keep the quote as text (relax_quotes): only a quote first is a quoted field.
+  return raw.at(at) !== QUOTE;
 }
 
 function countNewlines(fields: readonly string[]): number {
@@ -149,7 +197,7 @@ class TableReader {
     this.playlistName = fileName.replace(/\.csv$/i, '').replace(/-videos$/i, '');
   }
 
-  *readAll(rows: CsvRow[], window: CsvPositions): Iterable<ParseEvent> {
+  *readAll(rows: CsvRow[], window: CsvPositions, raw: FirstBytes): Iterable<ParseEvent> {
     for (const row of rows) {
       if (this.stopped) return;
       if ('error' in row) {
@@ -163,8 +211,10 @@ class TableReader {
       }
       const position = window.rowStart(row.endByte, countNewlines(row.fields));
       this.previousRowEnd = row.endByte;
+      if (isBlankLine(row.fields, position.offset, raw)) continue;
       yield* this.read(row.fields, position);
     }
+    if (this.previousRowEnd !== null) raw.release(this.previousRowEnd);
   }
 
   /** At the end of the file: a header of unknown names with no row after it is refused. */
