@@ -15,9 +15,11 @@ import { request as httpRequest } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as tus from 'tus-js-client';
 import { Upload, type UrlStorage } from 'tus-js-client';
+import { DISK_RESERVE_BYTES, freeBytes, MIB } from '../src/disk-space.js';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
 import { buildServer } from '../src/api/server.js';
@@ -286,6 +288,41 @@ describe('bad input', () => {
       assert.equal(status, 'expired');
     } finally {
       await short.close();
+    }
+  });
+
+  test('a chunked PATCH (no Content-Length) for an upload whose remaining length does not fit on the disk: 507 before a byte is written', async () => {
+    // A second server on the same lake whose size limit lets an upload declare more than the disk holds.
+    const app = await buildServer(t.lake, { uploads: { maxBytes: Number.MAX_SAFE_INTEGER } });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const big = { app, url, close: () => app.close() } satisfies TestServer;
+    try {
+      const free = freeBytes(t.config.uploadDir)!;
+      const size = free + 64 * 1024 ** 3;
+      const created = await create(big, aliceKey, size, { filename: 'huge.zip', sha256: sha256('never sent') });
+      assert.equal(created.status, 201, created.body);
+      // The client sends 1 MiB and waits for the answer (an early answer closes the connection).
+      let answered = () => {};
+      const answer = new Promise<void>((resolve) => (answered = resolve));
+      const sent = await patch(big, aliceKey, created.id!, 0, Readable.from((async function* () {
+        yield Buffer.alloc(1024 * 1024);
+        await Promise.race([answer, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+      })())).finally(answered);
+      assert.equal(sent.status, 507, sent.body);
+      const error = (JSON.parse(sent.body) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'DISK_FULL');
+      const needed = ((size + DISK_RESERVE_BYTES) / MIB).toFixed(1);
+      assert.ok(error.message.includes(`${needed} MiB needed`), error.message);
+      assert.equal((await head(big, aliceKey, created.id!)).offset, 0);
+      assert.equal((await stat(path.join(t.config.uploadDir, created.id!))).size, 0);
+      // A PATCH whose Content-Length fits is still let through on the same upload (the smaller of the two counts).
+      const small = Buffer.from('first bytes');
+      const fits = await patch(big, aliceKey, created.id!, 0, small);
+      assert.equal(fits.status, 204, fits.body);
+      assert.equal(fits.offset, small.length);
+      assert.equal((await fetch(`${big.url}/v1/uploads/${created.id}`, { method: 'DELETE', headers: { ...TUS, authorization: `Bearer ${aliceKey}` } })).status, 204);
+    } finally {
+      await big.close();
     }
   });
 

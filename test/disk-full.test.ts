@@ -187,14 +187,35 @@ test('a tus PATCH on a full disk: 507 DISK_FULL, the offset counts only bytes on
     assert.match(JSON.parse(refused.body).error.message, new RegExp(`no space left for uploads in ${uploadDisk}: [\\d.]+ MiB free, 80\\.0 MiB needed`));
     assert.equal((await head(server, key, upload.id!)).offset, 0);
 
-    // A streamed body (no length) runs into the full disk while it is written. The client stops
-    // 2 MiB past the room and waits for the answer: the server closes the connection after its
-    // 507, and a write still pending then would fail the request before the answer is read (the
-    // race every HTTP client has with an early answer; a tus client learns the offset by HEAD).
+    // A streamed body (chunked, no Content-Length) is refused as well before a byte is written: the
+    // room needed is what the upload can still receive (48 MiB) and the reserve. The client sends
+    // 4 MiB and waits for the answer (see below for why it does not send more).
+    let refusedChunked = () => {};
+    const chunkedAnswer = new Promise<void>((resolve) => (refusedChunked = resolve));
+    const chunked = await patch(server, key, upload.id!, 0, Readable.from((async function* () {
+      for (let at = 0; at < 4 * MIB; at += MIB) yield content.subarray(at, at + MIB);
+      await Promise.race([chunkedAnswer, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    })())).finally(refusedChunked);
+    assert.equal(chunked.status, 507, chunked.body);
+    assert.equal(JSON.parse(chunked.body).error.code, 'DISK_FULL');
+    assert.match(JSON.parse(chunked.body).error.message, new RegExp(`no space left for uploads in ${uploadDisk}: [\\d.]+ MiB free, 80\\.0 MiB needed`));
+    assert.equal((await head(server, key, upload.id!)).offset, 0);
+    assert.equal((await readFile(path.join(uploadDisk, upload.id!))).length, 0);
+
+    // Another writer fills the disk while a streamed body is written: the body runs into the full
+    // disk. The disk has room when the PATCH starts; once 8 MiB are sent, it is filled to 2 MiB
+    // free. The client stops at 42 MiB and waits for the answer: the server closes the connection
+    // after its 507, and a write still pending then would fail the request before the answer is
+    // read (the race every HTTP client has with an early answer; a tus client learns the offset
+    // by HEAD).
+    await rm(filler);
     let answered = () => {};
     const answer = new Promise<void>((resolve) => (answered = resolve));
     const cut = await patch(server, key, upload.id!, 0, Readable.from((async function* () {
-      for (let at = 0; at < 42 * MIB; at += MIB) yield content.subarray(at, at + MIB);
+      for (let at = 0; at < 42 * MIB; at += MIB) {
+        if (at === 8 * MIB) await fillDisk(2 * MIB, uploadDisk);
+        yield content.subarray(at, at + MIB);
+      }
       await Promise.race([answer, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
     })())).finally(answered);
     assert.equal(cut.status, 507, cut.body);

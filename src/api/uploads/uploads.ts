@@ -109,7 +109,7 @@ export class Uploads {
       onUploadCreate: (req, upload) => this.created(req, upload),
       // A full disk: 507 before any byte is written, rather than a file cut short.
       onIncomingRequest: async (req) => {
-        if (req.method === 'PATCH') this.assertRoomFor(Number(req.headers.get('content-length')) || 0);
+        if (req.method === 'PATCH') await this.assertRoomForPatch(req);
       },
       onUploadFinish: (req, upload) => {
         // Hashing a large file moves no bytes on the connection: no idle timeout while it runs.
@@ -148,6 +148,29 @@ export class Uploads {
     }
     raw.url = uploadId === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${uploadId}`;
     await this.tus.handle(raw, res);
+  }
+
+  /**
+   * DISK_FULL unless there is room for what this PATCH can write: what the upload can still receive
+   * (its declared length minus its offset, read from the store for the id the route checked), or
+   * the body's Content-Length when that is smaller. A body without a length (chunked) is bounded
+   * by the upload's remaining length, never taken as empty. An upload the store cannot read is
+   * left to tus, which answers 404 or 410 for it.
+   */
+  private async assertRoomForPatch(req: Request): Promise<void> {
+    const header = req.headers.get('content-length');
+    const length = header !== null && /^\d+$/.test(header.trim()) ? Number(header.trim()) : null;
+    const node = nodeRequest(req);
+    const id = node ? this.checkedIds.get(node) : undefined;
+    let remaining: number | null = null;
+    if (id !== undefined) {
+      const upload = await this.store.getUpload(id).catch(() => null);
+      if (upload === null) return;
+      // Every upload declares its length (created()); the size limit bounds one that would not.
+      remaining = Math.max(0, (upload.size ?? this.settings.maxBytes) - (upload.offset ?? 0));
+    }
+    const bytes = remaining === null ? (length ?? this.settings.maxBytes) : length === null ? remaining : Math.min(length, remaining);
+    this.assertRoomFor(bytes);
   }
 
   /** DISK_FULL unless the upload directory's disk has room for `bytes` and the reserve every writer leaves (disk-space.ts). */
