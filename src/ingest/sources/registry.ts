@@ -8,7 +8,7 @@
 // it has some (test/support/source-fixtures.ts).
 import { loadParser, type Confidence, type ParserModule, type Probe, type Source, type SourceEntry } from '../source.js';
 import { CHROME_HISTORY, GMAIL_MBOX, KEEP, PLAY_STORE } from './google/entries.js';
-import { FIT_DAILY, FIT_RAW, FIT_SESSIONS } from './google/fit/entries.js';
+import { FIT_ACTIVITIES, FIT_DAILY, FIT_RAW, FIT_SESSIONS } from './google/fit/entries.js';
 import { LOCATION_EDITS, LOCATION_KML, LOCATION_ONDEVICE, LOCATION_RECORDS, LOCATION_SEMANTIC, LOCATION_SETTINGS } from './google/location/entries.js';
 import { MY_ACTIVITY_HTML, MY_ACTIVITY_JSON } from './google/my-activity/entries.js';
 import { PHOTOS_ALBUM, PHOTOS_SIDECAR } from './google/photos/entries.js';
@@ -38,6 +38,7 @@ export const REGISTRY: readonly SourceEntry[] = [
   FIT_DAILY,
   FIT_SESSIONS,
   FIT_RAW,
+  FIT_ACTIVITIES,
   // Contacts and calendars
   VCARD,
   ICALENDAR,

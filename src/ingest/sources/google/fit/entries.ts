@@ -1,5 +1,6 @@
 // The Google Fit sources as the registry (../../registry.ts) knows them: the daily aggregation
-// CSVs, the sessions and the raw data points. Detection only: nothing here imports a parser.
+// CSVs, the sessions, the raw data points and the activities (TCX files). Detection only: nothing
+// here imports a parser.
 import { describeJsonHead } from '../../../parse/json-head.js';
 import { parserAt, type Confidence, type Probe, type SourceEntry } from '../../../source.js';
 import { fileKindOf, standardizeHeaderName } from './daily-columns.js';
@@ -46,3 +47,33 @@ export const FIT_RAW: SourceEntry = {
   standalone: true,
   parser: parserAt(import.meta.url, './raw.js', 'fitRawSource'),
 };
+
+/** The root element of a Training Center XML (TCX v2) file. */
+export const TCX_ROOT = 'TrainingCenterDatabase';
+
+export const FIT_ACTIVITIES: SourceEntry = {
+  id: 'google.fit.activities',
+  description: 'Google Takeout Fit activities (Activities/, one TCX file per recorded activity), and any TCX file',
+  detect(probe: Probe): Confidence | null {
+    const root = rootElementName(probe.head.toString('latin1', 0, Math.min(probe.head.length, 64 * 1024)));
+    if (root !== null && root.slice(root.indexOf(':') + 1) === TCX_ROOT) return 'content';
+    return /\.tcx$/i.test(probe.path) ? 'path' : null;
+  },
+  standalone: true,
+  parser: parserAt(import.meta.url, './activities-tcx.js', 'fitActivitiesSource'),
+};
+
+/** The name of the first element, past a BOM, the XML declaration, comments and a DOCTYPE; null when the head shows none. */
+function rootElementName(head: string): string | null {
+  let at = head.startsWith('\xef\xbb\xbf') ? 3 : 0;
+  for (;;) {
+    while (at < head.length && /\s/.test(head[at]!)) at++;
+    const end = head.startsWith('<?', at) ? '?>' : head.startsWith('<!--', at) ? '-->' : head.startsWith('<!', at) ? '>' : null;
+    if (end === null) break;
+    const found = head.indexOf(end, at);
+    if (found < 0) return null;
+    at = found + end.length;
+  }
+  const match = /^<([A-Za-z_][\w.:-]*)/.exec(head.slice(at, at + 256));
+  return match ? match[1]! : null;
+}
