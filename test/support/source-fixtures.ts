@@ -111,6 +111,12 @@ export const SOURCE_FIXTURES: Readonly<Record<string, readonly SourceFixture[]>>
     'google/fit/All Sessions/2021-05-02T09_00_00.000Z_BIKING.json',
   ),
   'google.fit.raw': files('google/fit/All Data/raw_com.google.step_count.delta_com.google.android.gms_estimated_steps.json'),
+  'google.fit.activities': files(
+    'google/fit-tcx/2019-05-04T10_15_30+02_00_RUNNING.tcx',
+    'google/fit-tcx/2019-06-01T07_00_00+02_00_WALKING.tcx',
+    'google/fit-tcx/bad-values.tcx',
+    'google/fit-tcx/truncated.tcx',
+  ),
   'google.contacts.vcf': files('contacts/google-export.vcf', 'contacts/v21-quoted-printable.vcf', 'contacts/v40-and-broken.vcf'),
   'google.calendar.ics': files('calendar/google-calendar.ics'),
   'google.photos.sidecar': files('photos/sidecar-2024.json'),
