@@ -185,26 +185,73 @@ async function copyDirectWherePossible(tx: Transaction, userId: string, tables: 
 /** Months known to have their partition, per database: most batches need no round trip. */
 const knownMonths = new WeakMap<Database, Set<string>>();
 
-/** Monthly partitions for the batch's time range exist before its rows arrive (a no-op on hypertables). */
+/**
+ * Monthly partitions exist for the months the batch's rows fall in, before the rows arrive (a
+ * no-op on hypertables, whose chunks TimescaleDB makes for the rows inserted). Only those months:
+ * never the months between, so two rows decades apart make two partitions, not hundreds.
+ */
 async function ensurePartitions(db: Database, tables: PreparedBatch['tables']): Promise<void> {
   let known = knownMonths.get(db);
   if (!known) knownMonths.set(db, (known = new Set()));
-  for (const { destination, from, to } of tables) {
+  for (const table of tables) {
+    const { destination, from } = table;
     if (!destination.timeColumn || from === Infinity) continue;
-    const months = monthsBetween(new Date(from), new Date(to)).map((m) => `${destination.table} ${m}`);
-    if (months.every((m) => known.has(m))) continue;
+    const months = monthsOfRows(table).filter((m) => !known.has(`${destination.table} ${m}`));
+    if (months.length === 0) continue;
     await db.transaction((tx) =>
-      tx.query(`SELECT lake.ensure_month_partitions($1, $2, $3)`, [destination.table, new Date(from), new Date(to + 1)]),
+      tx.query(
+        `SELECT sum(lake.ensure_month_partitions($1, m, m + interval '1 month')) FROM unnest($2::timestamptz[]) AS m`,
+        [destination.table, months.map((m) => `${m}-01T00:00:00Z`)],
+      ),
     );
-    for (const m of months) known.add(m);
+    for (const m of months) known.add(`${destination.table} ${m}`);
   }
 }
 
-/** UTC months from `from` to `to` inclusive, as YYYY-MM. */
-function monthsBetween(from: Date, to: Date): string[] {
-  const months: string[] = [];
-  for (let y = from.getUTCFullYear(), m = from.getUTCMonth(); y < to.getUTCFullYear() || (y === to.getUTCFullYear() && m <= to.getUTCMonth()); m === 11 ? (y++, (m = 0)) : m++) {
-    months.push(`${y}-${String(m + 1).padStart(2, '0')}`);
+/** The UTC months (YYYY-MM) that hold rows of the table, in order. */
+export function monthsOfRows(table: Pick<EncodedTable, 'destination' | 'data' | 'rows' | 'from' | 'to'>): string[] {
+  const first = monthOf(table.from);
+  const last = monthOf(table.to);
+  // Rows in one month, or in two adjacent ones: every month from first to last holds a row.
+  if (last.index - first.index <= 1) return first.index === last.index ? [first.name] : [first.name, last.name];
+  // Wider: read each row's time from its COPY data (a field count, then per field its length and bytes).
+  const column = table.destination.columns.indexOf(table.destination.timeColumn!);
+  const { data } = table;
+  const found = new Set<number>();
+  let month = first;
+  for (const start of table.rows) {
+    let at = start + 2;
+    for (let field = 0; field < column; field++) {
+      const length = data.readInt32BE(at);
+      at += 4 + Math.max(length, 0);
+    }
+    if (data.readInt32BE(at) !== 8) continue; // NULL: no month
+    const micros = data.readBigInt64BE(at + 4);
+    const ms = Number(micros / 1000n) - (micros % 1000n < 0n ? 1 : 0) + PG_EPOCH_MS;
+    if (ms < month.start || ms >= month.end) month = monthOf(ms);
+    found.add(month.index);
   }
-  return months;
+  return [...found].sort((a, b) => a - b).map(monthName);
+}
+
+/** 2000-01-01 UTC, where PostgreSQL's binary timestamps count from, in Unix ms. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+interface Month {
+  /** Months since January of year 0. */
+  index: number;
+  name: string;
+  start: number;
+  end: number;
+}
+
+function monthOf(ms: number): Month {
+  const date = new Date(ms);
+  const year = date.getUTCFullYear();
+  const month = date.getUTCMonth();
+  return { index: year * 12 + month, name: monthName(year * 12 + month), start: Date.UTC(year, month, 1), end: Date.UTC(year, month + 1, 1) };
+}
+
+function monthName(index: number): string {
+  return `${String(Math.floor(index / 12)).padStart(4, '0')}-${String((index % 12) + 1).padStart(2, '0')}`;
 }
