@@ -7,7 +7,11 @@
 //
 // Written to a temporary name and renamed into place, so a reader never sees half a file; two
 // requests for the same missing thumbnail in this process wait for one making.
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+//
+// Private to the lake's own OS user, as the blobs are (a thumbnail is a copy of a photo): files
+// 0600 in directories 0700, whatever the process umask; the directory made private on the first
+// thumbnail written, which also closes thumbnails cached by older versions with wider modes.
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LakeError } from '../errors.js';
@@ -28,6 +32,8 @@ export { thumbnailsDirectory } from './blob-settings.js';
 
 export class Thumbnails {
   private readonly making = new Map<string, Promise<Buffer>>();
+  /** The directory's own mode has been set to 0700 by this process. */
+  private closed = false;
 
   constructor(
     readonly directory: string,
@@ -105,10 +111,14 @@ export class Thumbnails {
       if (error instanceof LakeError) throw error;
       throw new LakeError('UNSUPPORTED_MEDIA_TYPE', `blob ${sha256} cannot be read as an image for a thumbnail: ${(error as Error).message}`);
     }
-    await mkdir(path.dirname(file), { recursive: true });
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!this.closed) {
+      await chmod(this.directory, 0o700);
+      this.closed = true;
+    }
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
-      await writeFile(temporary, bytes);
+      await writeFile(temporary, bytes, { mode: 0o600 });
       await rename(temporary, file);
     } catch (error) {
       await rm(temporary, { force: true });
