@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
 import { SqlParams } from '../src/query/sql.js';
+import { splitRange } from '../src/query/tiles.js';
 import { cellCondition, cellRangesAround } from '../src/geo/cells.js';
 import { loadBatch } from '../src/ingest/load/loader.js';
 import { get, startTestServer, type Reply, type TestServer } from './support/api.js';
@@ -175,6 +176,77 @@ describe('dates and ids in words', () => {
     assert.ok(probed >= 6 * 6, `${probed} probes`); // from and to of timeline, locations, visits, search, stats
     const reply = await get(server, '/v1/timeline?from=yesterday', key);
     assert.match(reply.body.error.message, /^`from` must be a date like 2024-01-31 or a date-time like 2024-01-31T12:00:00Z/);
+  });
+
+  test('a date outside the years 0001 to 9998 (UTC): 400 naming the parameter and the range, on every route; the ends are taken', async () => {
+    let probed = 0;
+    const ends = new Set<string>();
+    for (const operation of operations) {
+      for (const parameter of operation.parameters) {
+        if (parameter.in !== 'query' || !isDate(parameter)) continue;
+        // Year 0 (PostgreSQL has none, also reached through an offset), year 9999 and after (the
+        // tiles' periods would end in a five-digit year).
+        for (const value of ['0000-01-01', '0000-01-02', '0000-12-31T23:59:59Z', '0001-01-01T00:30:00+01:00', '9999-01-01', '9999-12-31T23:59:59Z', '9998-12-31T23:00:00-01:00']) {
+          const path = withQuery(operation, parameter.name, value);
+          const reply = await send(operation.method, path);
+          assertRefusedInWords(reply, parameter.name, `${operation.method} ${path}`);
+          assert.match(reply.body.error.message, /^`(from|to)` must be (in the year 1 or later|before the year 9999): dates are taken within the years 0001 to 9998 \(UTC\), not "/, path);
+          probed++;
+        }
+        for (const value of ['0001-01-01', '9998-12-31T23:59:59Z']) {
+          const path = withQuery(operation, parameter.name, value);
+          const reply = await send(operation.method, path);
+          assert.equal(reply.status, 200, `${operation.method} ${path}: ${reply.status} ${reply.text}`);
+          ends.add(operation.path);
+        }
+      }
+    }
+    for (const route of ['/v1/timeline', '/v1/locations', '/v1/visits', '/v1/stats/monthly', '/v1/media', '/v1/documents', '/v1/messages', '/v1/measurements', '/v1/calendar/events', '/v1/search', '/v1/tiles/{z}/{x}/{y}.mvt']) {
+      assert.ok(ends.has(route), `${route} takes dates`);
+    }
+    assert.ok(probed >= 11 * 2 * 7, `${probed} probes`);
+    const tiles = await get(server, `/v1/tiles/3/4/2.mvt?from=0001-01-01&to=9998-12-31T23:59:59Z`, key);
+    assert.equal(tiles.status, 200, tiles.text);
+    // The tiles' periods of an early range are in its own years (Date.UTC would take 0050 for 1950),
+    // and those of the latest accepted instant end in a four-digit year.
+    const early = splitRange({ from: new Date('0050-06-15T12:00:00Z'), to: new Date('0052-01-01T00:00:00Z') });
+    assert.deepEqual(early.spans.map((span) => [span.period, span.from?.toISOString(), span.to?.toISOString()]), [
+      ['year', '0051-01-01T00:00:00.000Z', '0052-01-01T00:00:00.000Z'],
+      ['month', '0050-07-01T00:00:00.000Z', '0051-01-01T00:00:00.000Z'],
+      ['day', '0050-06-16T00:00:00.000Z', '0050-07-01T00:00:00.000Z'],
+    ]);
+    assert.deepEqual(early.points.map((part) => [part.from?.toISOString(), part.to?.toISOString()]), [['0050-06-15T12:00:00.000Z', '0050-06-16T00:00:00.000Z']]);
+    const late = splitRange({ from: new Date('9998-12-31T23:59:59Z'), to: null });
+    assert.deepEqual(late.spans.map((span) => [span.period, span.from?.toISOString()]), [['year', '9999-01-01T00:00:00.000Z']]);
+    assert.deepEqual(late.points.map((part) => part.to?.toISOString()), ['9999-01-01T00:00:00.000Z']);
+  });
+
+  test('a cursor whose time is not a real date-time or in year 0: 400 naming `cursor`, on every route that pages', async () => {
+    const encode = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
+    const hash = 'a'.repeat(64);
+    const cursors = ['2019-13-45T99:99:99.000000Z', '0000-01-01T00:00:00.000000Z', '2019-02-29T00:00:00.000000Z', '2019-01-01T24:00:00.000000Z'].map((time) => encode([time, hash]));
+    // The routes paged on a time (contacts are paged on a name, where such text is a name).
+    const timed = new Set(['/v1/timeline', '/v1/locations', '/v1/visits', '/v1/media', '/v1/documents', '/v1/messages', '/v1/measurements', '/v1/calendar/events']);
+    let routes = 0;
+    for (const operation of operations) {
+      if (operation.method !== 'GET' || !operation.parameters.some((parameter) => parameter.in === 'query' && parameter.name === 'cursor')) continue;
+      for (const cursor of cursors) {
+        const path = withQuery(operation, 'cursor', cursor);
+        const reply = await send(operation.method, path);
+        if (timed.has(operation.path)) assertRefusedInWords(reply, 'cursor', `${operation.method} ${path}`);
+        else assert.ok(reply.status < 500, `${operation.method} ${path}: ${reply.status} ${reply.text}`);
+      }
+      if (timed.has(operation.path)) routes++;
+    }
+    assert.equal(routes, timed.size, 'every route paged on a time was probed');
+    // The last page's own cursor still works: a real position is taken.
+    const page = await get(server, '/v1/locations?limit=1', key);
+    assert.equal(page.status, 200, page.text);
+    const real = encode(['0001-01-01T00:00:00.000000Z', hash]);
+    for (const route of ['/v1/timeline', '/v1/locations', '/v1/visits']) {
+      const reply = await get(server, `${route}?cursor=${real}`, key);
+      assert.equal(reply.status, 200, `${route}: ${reply.text}`);
+    }
   });
 
   test('an id of the wrong form: 400 in words where the route declares its form; never a 500 or a regular expression', async () => {

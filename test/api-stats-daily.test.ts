@@ -172,7 +172,7 @@ describe('GET /v1/stats/daily', () => {
       ['tz=', /tz/],
       ['from=2024-02-30', /`from` "2024-02-30" is not a real date/],
       ['from=0000-06-01&to=0000-07-01', /`from` must be in the year 1 or later/],
-      ['to=0000-12-31', /`from` must be in the year 1 or later/],
+      ['to=0000-12-31', /`to` must be in the year 1 or later/],
       ['from=2024-03-10T00:00:00Z', /from/],
       ['from=2024-03-10&to=2024-03-10', /`to` must be later than `from`/],
       ['from=2024-03-10&to=2024-03-01', /`to` must be later than `from`/],

@@ -48,12 +48,26 @@ export const ErrorBody = Type.Object(
   { description: 'an error: a stable code and a message' },
 );
 
+/**
+ * The instants a date parameter may name: the years 0001 to 9998 in UTC. PostgreSQL has no year 0
+ * (and the text of a Date before it is refused there), and the tiles' whole years, months and
+ * days (query/tiles.ts) reach up to a year past `to`, which must stay a four-digit year.
+ */
+export const INSTANT_RANGE = { min: yearStart(1), max: yearStart(9999) } as const;
+export const INSTANT_RANGE_TEXT = 'the years 0001 to 9998 (UTC)';
+
+/** Midnight UTC of January 1st of a year, in ms (Date.UTC would take 0-99 for 1900-1999). */
+function yearStart(year: number): number {
+  return new Date(0).setUTCFullYear(year, 0, 1);
+}
+
 export function parseInstant(name: string, value: string): Date {
   const match = new RegExp(INSTANT_PATTERN).exec(value);
   if (!match) throw invalid(name, `${JSON.stringify(value)} is not an ISO 8601 date or date-time`);
   const [, year, month, day, hour = '0', minute = '0', second = '0'] = match;
   const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
-  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  // setUTCFullYear, not Date.UTC: Date.UTC takes the years 0 to 99 for 1900 to 1999.
+  const calendar = new Date(new Date(0).setUTCFullYear(Number(year), Number(month) - 1, Number(day)));
   // Date parsing rolls 2024-02-30 over to March 1st: compare the calendar parts it was given.
   const real =
     !Number.isNaN(date.getTime()) &&
@@ -63,6 +77,8 @@ export function parseInstant(name: string, value: string): Date {
     Number(minute) < 60 &&
     Number(second) < 60;
   if (!real) throw invalid(name, `${JSON.stringify(value)} is not a real date or date-time`);
+  if (date.getTime() < INSTANT_RANGE.min) throw invalid(name, `must be in the year 1 or later: dates are taken within ${INSTANT_RANGE_TEXT}, not ${JSON.stringify(value)}`);
+  if (date.getTime() >= INSTANT_RANGE.max) throw invalid(name, `must be before the year 9999: dates are taken within ${INSTANT_RANGE_TEXT}, not ${JSON.stringify(value)}`);
   return date;
 }
 

@@ -35,8 +35,15 @@ export interface Page<Row, Position> {
 /** A timestamp as PostgreSQL prints it with microseconds in UTC (see `utcMicros`), so keys compare exactly. */
 const MICROS_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
+/**
+ * A position's timestamp: that shape, a real date and time (not 2019-13-45T99:99:99), and a year
+ * PostgreSQL reads and prints in four digits, 0001 to 9999 (it has no year 0). Anything else
+ * would fail the statement it is bound to; the caller refuses the cursor instead.
+ */
 export function isMicrosTimestamp(value: unknown): value is string {
-  return typeof value === 'string' && MICROS_TIMESTAMP.test(value);
+  if (typeof value !== 'string' || !MICROS_TIMESTAMP.test(value) || value.startsWith('0000')) return false;
+  const parsed = new Date(`${value.slice(0, 19)}Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 19) === value.slice(0, 19);
 }
 
 /**

@@ -73,18 +73,27 @@ function unmorton(code: number): [number, number] {
 type Period = 'all' | 'year' | 'month' | 'day';
 const PERIODS: readonly Exclude<Period, 'all'>[] = ['year', 'month', 'day'];
 
+/**
+ * Midnight UTC of a day. Not Date.UTC, which takes the years 0 to 99 for 1900 to 1999: a range may
+ * start in any year from 0001 (api/query-params.ts); it ends before 9999, so a period's end
+ * (at most a year later) is still a four-digit year, as PostgreSQL reads the text of a Date.
+ */
+function utcDay(year: number, month: number, day: number): Date {
+  return new Date(new Date(0).setUTCFullYear(year, month, day));
+}
+
 function floorTo(period: Exclude<Period, 'all'>, at: Date): Date {
   const y = at.getUTCFullYear();
-  if (period === 'year') return new Date(Date.UTC(y, 0, 1));
-  if (period === 'month') return new Date(Date.UTC(y, at.getUTCMonth(), 1));
-  return new Date(Date.UTC(y, at.getUTCMonth(), at.getUTCDate()));
+  if (period === 'year') return utcDay(y, 0, 1);
+  if (period === 'month') return utcDay(y, at.getUTCMonth(), 1);
+  return utcDay(y, at.getUTCMonth(), at.getUTCDate());
 }
 
 function ceilTo(period: Exclude<Period, 'all'>, at: Date): Date {
   const floor = floorTo(period, at);
   if (floor.getTime() === at.getTime()) return floor;
-  if (period === 'year') return new Date(Date.UTC(floor.getUTCFullYear() + 1, 0, 1));
-  if (period === 'month') return new Date(Date.UTC(floor.getUTCFullYear(), floor.getUTCMonth() + 1, 1));
+  if (period === 'year') return utcDay(floor.getUTCFullYear() + 1, 0, 1);
+  if (period === 'month') return utcDay(floor.getUTCFullYear(), floor.getUTCMonth() + 1, 1);
   return new Date(floor.getTime() + 86_400_000);
 }
 
