@@ -640,6 +640,25 @@ describe('Google Photos Takeout imports', () => {
     assert.deepEqual(await tableCounts(carol), { media: 0, files: 0, sidecars: 0, albums: 0, refs: 0, points: 0, quarantine: 0 });
   });
 
+  test('photos decades apart: partitions for the months of their points only, none between', async (ctx) => {
+    if (t.lake.profile.features.hypertables.enabled) return ctx.skip('native monthly partitions only (TimescaleDB makes chunks for the rows it gets)');
+    const partitions = async () => (await t.lake.db.query<{ part: string }>(
+      `SELECT c.relname AS part FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'timeseries.location_points'::regclass ORDER BY 1`)).rows.map((r) => r.part);
+    const before = await partitions();
+    const user = await createUser(t.lake, 'photos-decades');
+    const old = jpeg({ width: 20, height: 20, exif: { dateTimeOriginal: '1971:03:05 12:00:00', offsetTimeOriginal: '+00:00', gps: { lat: 45, lon: 7 } }, padding: 91 });
+    const recent = jpeg({ width: 21, height: 21, exif: { dateTimeOriginal: '2025:06:15 12:00:00', offsetTimeOriginal: '+00:00', gps: { lat: 46, lon: 8 } }, padding: 92 });
+    const zip = path.join(work, 'decades.zip');
+    await writeYazl(zip, [{ name: `${G}/Photos from 1971/old.jpg`, content: old }, { name: `${G}/Photos from 2025/recent.jpg`, content: recent }]);
+    await runImport(t.lake.db, { userId: user, inputs: [zip], batchSize: 100, blobs: t.lake.blobs });
+    assert.equal(await count(user, `SELECT count(*)::int AS n FROM timeseries.location_points WHERE source = 'google.photos'`), 2);
+    const made = (await partitions()).filter((p) => !before.includes(p));
+    assert.ok(made.length <= 2 && made.every((p) => /_p(1971_03|2025_06)$/.test(p)), `made ${made.join(', ')}`);
+    const stranded = await t.lake.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ONLY timeseries.location_points_default`);
+    assert.equal(stranded.rows[0]!.n, 0, 'none left in the default partition');
+  });
+
   test('a single photo given on its own (no folder, no sidecar anywhere)', async () => {
     const user = await createUser(t.lake, 'photos-dave');
     const file = path.join(work, 'lonely.png');

@@ -176,7 +176,7 @@ export async function reconcileMediaCounted(db: Database, userId: string): Promi
     await q(`DELETE FROM timeseries.location_points p USING lake_media_changed c
               WHERE p.user_id = $1 AND p.recorded_at = c.old_taken_at AND p.source = '${MEDIA_POINT_SOURCE}'
                 AND p.content_hash = sha256(convert_to('${MEDIA_POINT_SOURCE}:', 'UTF8') || c.sha256)`);
-    const points = await tx.query<{ n: number; first: Date | null; last: Date | null }>(
+    const points = await tx.query<{ n: number; months: Date[] | null }>(
       `WITH inserted AS (
          INSERT INTO timeseries.location_points (user_id, recorded_at, content_hash, lat, lon, altitude_m, source, attributes, import_file_id)
          SELECT m.user_id, m.taken_at, sha256(convert_to('${MEDIA_POINT_SOURCE}:', 'UTF8') || m.sha256), m.lat, m.lon, m.alt::real,
@@ -187,7 +187,7 @@ export async function reconcileMediaCounted(db: Database, userId: string): Promi
           WHERE m.user_id = $1 AND m.lat IS NOT NULL AND m.lon IS NOT NULL AND m.taken_at IS NOT NULL AND NOT (m.lat = 0 AND m.lon = 0)
          ON CONFLICT DO NOTHING
          RETURNING recorded_at)
-       SELECT count(*)::int AS n, min(recorded_at) AS first, max(recorded_at) AS last FROM inserted`,
+       SELECT count(*)::int AS n, array_agg(DISTINCT date_trunc('month', recorded_at, 'UTC')) AS months FROM inserted`,
       [userId],
     );
     // The hours those points left or joined: their first points (timeseries.location_hours) again,
@@ -232,16 +232,19 @@ export async function reconcileMediaCounted(db: Database, userId: string): Promi
     return {
       media: merged.rowCount,
       paired: (paired.rows[0] as { n: number }).n,
-      points: row && row.n > 0 ? { n: row.n, first: new Date(row.first!), last: new Date(row.last!) } : null,
+      points: row && row.n > 0 ? { n: row.n, months: row.months! } : null,
       notes: notes.rows,
     };
   });
   // Points whose month had no partition yet went to the default partition: give them theirs
-  // (the function moves them), as the loader does before its batches.
+  // (the function moves them), as the loader does before its batches. Only the months that hold
+  // points: photos of 1970 and of today make two partitions, not the 680 months between.
   if (outcome.points) {
-    const { first, last } = outcome.points;
     await db.transaction((tx) =>
-      tx.query(`SELECT lake.ensure_month_partitions('timeseries.location_points', $1, $2)`, [first, new Date(last.getTime() + 1)]),
+      tx.query(
+        `SELECT sum(lake.ensure_month_partitions('timeseries.location_points', m, m + interval '1 month')) FROM unnest($1::timestamptz[]) AS m`,
+        [outcome.points!.months],
+      ),
     );
   }
   return { media: outcome.media, paired: outcome.paired, points: outcome.points?.n ?? 0, notes: outcome.notes };
