@@ -654,7 +654,7 @@ describe('Google Photos Takeout imports', () => {
     await runImport(t.lake.db, { userId: user, inputs: [zip], batchSize: 100, blobs: t.lake.blobs });
     assert.equal(await count(user, `SELECT count(*)::int AS n FROM timeseries.location_points WHERE source = 'google.photos'`), 2);
     const made = (await partitions()).filter((p) => !before.includes(p));
-    assert.ok(made.length <= 2 && made.every((p) => /_p(1971_03|2025_06)$/.test(p)), `made ${made.join(', ')}`);
+    assert.ok(made.length <= 2 && made.every((p) => /_p(1971_03|2025_06)$/.test(p)), `made ${made.length}: ${made.slice(0, 3).join(', ')}`);
     const stranded = await t.lake.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ONLY timeseries.location_points_default`);
     assert.equal(stranded.rows[0]!.n, 0, 'none left in the default partition');
   });
