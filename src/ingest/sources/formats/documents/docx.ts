@@ -6,14 +6,27 @@
 //               D0 CF 11 E0), not a zip: such a file named .docx is kept without text, with a
 //               quarantine entry `encrypted`.
 //   malformed   a zip without word/document.xml, a broken zip: kept without text, quarantined.
+//   too_large   a zip that inflates too far, or whose text takes too much memory or time: kept
+//               without text, quarantined `too_large`, the note naming the part and the limit.
+// A .docx of a few hundred KB can hold a word/document.xml of gigabytes, and mammoth builds the
+// whole document tree in memory (measured: over 100 MB of heap per MB of XML of short
+// paragraphs). So, before any text is read:
+//   1. every entry of the zip is inflated once, counting and discarding the bytes (yauzl, which
+//      reads its sizes from the central directory): when the entries grow by more than
+//      DOCX_MAX_INFLATE_BYTES over what they take in the file (by their declared sizes first,
+//      then by the bytes really inflated, so a size that lies is caught too), no text is read;
+//      stored and incompressible entries (photos) grow by nothing and are not counted against it.
+//   2. mammoth runs in a worker thread (docx-worker.mjs, started on the first DOCX and reused)
+//      with its own heap of DOCX_WORKER_HEAP_MB and DOCX_TIMEOUT_MS per file, as pdf.js does
+//      (pdf.ts): an out-of-memory, a hang or a throw there ends that thread, not the import.
 import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { Parser } from 'htmlparser2';
-import mammoth from 'mammoth';
 import yauzl from 'yauzl';
 import type { ParseEvent } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
 import { COMPOUND_FILE, DOCX } from './entries.js';
-import { documentEvents, MAX_EXTRACT_BYTES, rejectAt, storeWhole } from './intake.js';
+import { documentEvents, MAX_EXTRACT_BYTES, MAX_TEXT_BYTES, rejectAt, storeWhole } from './intake.js';
 
 export const DOCX_SOURCE_ID = DOCX.id;
 /** core.xml is a few hundred bytes; anything past this is not read. */
@@ -32,11 +45,40 @@ const CORE_FIELDS: Readonly<Record<string, string>> = {
   'cp:category': 'category',
 };
 
-export const docxSource: Source = defineSource(DOCX, {
-  parse,
-});
+/** How far a .docx's entries may grow when inflated, over what they take in the file (see above). */
+export const DOCX_MAX_INFLATE_BYTES = 32 * 1024 * 1024;
+/** The DOCX reader's own heap (docx-worker.mjs): past it, that document is kept without text. */
+export const DOCX_WORKER_HEAP_MB = 256;
+/** A DOCX whose text takes longer than this is kept without text. */
+export const DOCX_TIMEOUT_MS = 60_000;
 
-async function* parse(input: Readable, context: ParseContext): AsyncIterable<ParseEvent> {
+export interface DocxSourceOptions {
+  /** Default DOCX_MAX_INFLATE_BYTES; tests lower it. */
+  maxInflateBytes?: number;
+  /** Default DOCX_WORKER_HEAP_MB; a reader of another heap gets a worker of its own. */
+  workerHeapMb?: number;
+  /** Default DOCX_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+export function createDocxSource(options: DocxSourceOptions = {}): Source {
+  const limits: Limits = {
+    maxInflateBytes: options.maxInflateBytes ?? DOCX_MAX_INFLATE_BYTES,
+    workerHeapMb: options.workerHeapMb ?? DOCX_WORKER_HEAP_MB,
+    timeoutMs: options.timeoutMs ?? DOCX_TIMEOUT_MS,
+  };
+  return defineSource(DOCX, { parse: (input, context) => parse(input, context, limits) });
+}
+
+export const docxSource: Source = createDocxSource();
+
+interface Limits {
+  maxInflateBytes: number;
+  workerHeapMb: number;
+  timeoutMs: number;
+}
+
+async function* parse(input: Readable, context: ParseContext, limits: Limits): AsyncIterable<ParseEvent> {
   const stored = await storeWhole(input, context, MAX_EXTRACT_BYTES);
   if (stored.whole === null) {
     yield* documentEvents(DOCX_SOURCE_ID, context, stored, {
@@ -61,23 +103,160 @@ async function* parse(input: Readable, context: ParseContext): AsyncIterable<Par
   } catch (error) {
     metadata.coreProblem = error instanceof Error ? error.message : String(error);
   }
-  let text: string;
-  try {
-    const result = await mammoth.extractRawText({ buffer: stored.whole });
-    text = result.value.replace(/\n{3,}/g, '\n\n');
-  } catch (error) {
-    const reason = `malformed: text not extracted (mammoth: ${error instanceof Error ? error.message : String(error)})`;
-    yield rejectAt('malformed', reason, null);
-    yield* documentEvents(DOCX_SOURCE_ID, context, stored, { kind: 'docx', text: null, metadata, extraction: 'malformed', attributes: { note: reason } });
+  const withoutText = function* (extraction: 'malformed' | 'too_large', reason: string): Generator<ParseEvent> {
+    yield rejectAt(extraction, reason, null);
+    yield* documentEvents(DOCX_SOURCE_ID, context, stored, { kind: 'docx', text: null, metadata, extraction, attributes: { note: reason } });
+  };
+  const growth = await measureInflation(stored.whole, limits.maxInflateBytes);
+  if (growth.problem !== null) {
+    // A zip yauzl cannot read: mammoth (JSZip) is not trusted with it either.
+    yield* withoutText('malformed', `malformed: text not extracted (zip: ${growth.problem})`);
     return;
   }
+  if (growth.over !== null) {
+    const { entry, inflated, compressed, declared } = growth.over;
+    yield* withoutText(
+      'too_large',
+      `too_large: text not extracted (${context.path}: ${entry} ${declared ? 'would inflate to' : 'inflates to more than'} ${inflated} bytes ` +
+        `from ${compressed} in the zip; a .docx's entries may grow by at most ${limits.maxInflateBytes} bytes when inflated)`,
+    );
+    return;
+  }
+  const result = await extractDocxText(stored.whole, limits);
+  if (!result.ok) {
+    const extraction = result.limit ? 'too_large' : 'malformed';
+    yield* withoutText(extraction, `${extraction}: text not extracted (${result.limit ? `${context.path}: ` : ''}${result.reason})`);
+    return;
+  }
+  if (result.truncated) metadata.textTruncated = true;
   const core = metadata.core as Record<string, string> | undefined;
   yield* documentEvents(DOCX_SOURCE_ID, context, stored, {
     kind: 'docx',
     title: core?.title ?? null,
-    text,
+    text: result.text,
     metadata,
-    extraction: text.trim() === '' ? 'none' : 'text',
+    extraction: result.text.trim() === '' ? 'none' : 'text',
+  });
+}
+
+/** What measureInflation found: the entry that took the growth over the limit, or a zip yauzl cannot read. */
+interface Inflation {
+  over: { entry: string; inflated: number; compressed: number; declared: boolean } | null;
+  problem: string | null;
+}
+
+/**
+ * Inflates every deflated entry of the zip once, discarding the bytes, and stops at the entry
+ * that takes the growth (inflated size over compressed size, summed over the entries) past
+ * `limit`: by the sizes the central directory declares, else by the bytes really inflated.
+ */
+function measureInflation(zip: Buffer, limit: number): Promise<Inflation> {
+  return new Promise((resolve) => {
+    // Sizes are counted here, not validated by yauzl: a lying size is found by what it inflates to.
+    yauzl.fromBuffer(zip, { lazyEntries: true, validateEntrySizes: false }, (error, archive) => {
+      if (error || !archive) return resolve({ over: null, problem: error?.message ?? 'not a zip' });
+      let done = false;
+      let grown = 0;
+      const finish = (result: Inflation): void => {
+        if (done) return;
+        done = true;
+        archive.close();
+        resolve(result);
+      };
+      archive.on('error', (e: Error) => finish({ over: null, problem: e.message }));
+      archive.on('end', () => finish({ over: null, problem: null }));
+      archive.on('entry', (entry: yauzl.Entry) => {
+        const compressed = entry.compressedSize;
+        if (grown + Math.max(0, entry.uncompressedSize - compressed) > limit) {
+          return finish({ over: { entry: entry.fileName, inflated: entry.uncompressedSize, compressed, declared: true }, problem: null });
+        }
+        // A stored entry is its own size in the file; a directory has no content.
+        if (entry.compressionMethod === 0 || entry.fileName.endsWith('/')) return archive.readEntry();
+        archive.openReadStream(entry, (streamError, stream) => {
+          if (streamError || !stream) return finish({ over: null, problem: streamError?.message ?? `cannot read ${entry.fileName}` });
+          let inflated = 0;
+          stream.on('data', (part: Buffer) => {
+            inflated += part.length;
+            if (grown + Math.max(0, inflated - compressed) > limit) {
+              stream.destroy();
+              finish({ over: { entry: entry.fileName, inflated, compressed, declared: false }, problem: null });
+            }
+          });
+          stream.on('error', (e: Error) => finish({ over: null, problem: `${entry.fileName}: ${e.message}` }));
+          stream.on('end', () => {
+            grown += Math.max(0, inflated - compressed);
+            archive.readEntry();
+          });
+        });
+      });
+      archive.readEntry();
+    });
+  });
+}
+
+type DocxText = { ok: true; text: string; truncated: boolean } | { ok: false; reason: string; limit: boolean };
+
+const WORKER_URL = new URL('./docx-worker.mjs', import.meta.url);
+
+/** One worker per heap size (one in the lake; tests lower it), one DOCX at a time each. */
+const readers = new Map<number, { worker: Worker | null; queue: Promise<unknown> }>();
+
+/** The text of a DOCX held in memory, by mammoth in a worker thread within `limits`. */
+function extractDocxText(bytes: Buffer, limits: Limits): Promise<DocxText> {
+  let reader = readers.get(limits.workerHeapMb);
+  if (!reader) readers.set(limits.workerHeapMb, (reader = { worker: null, queue: Promise.resolve() }));
+  const slot = reader;
+  const run = slot.queue.then(() => extractInWorker(slot, bytes, limits));
+  slot.queue = run.catch(() => {});
+  return run;
+}
+
+function startWorker(slot: { worker: Worker | null }, heapMb: number): Worker {
+  // Without the parent's flags (the tsx loader, its heap size): the worker is plain JavaScript.
+  const started = new Worker(WORKER_URL, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+  started.unref(); // an idle reader does not keep the process alive (a read in progress has its timer)
+  started.on('exit', () => {
+    if (slot.worker === started) slot.worker = null;
+  });
+  started.on('error', () => {}); // reported to the read in progress, below
+  return started;
+}
+
+function extractInWorker(slot: { worker: Worker | null }, bytes: Buffer, limits: Limits): Promise<DocxText> {
+  const reader = (slot.worker ??= startWorker(slot, limits.workerHeapMb));
+  return new Promise((resolve) => {
+    const finish = (result: DocxText, stop: boolean): void => {
+      clearTimeout(timer);
+      reader.off('message', onMessage);
+      reader.off('error', onError);
+      reader.off('exit', onExit);
+      if (stop) {
+        if (slot.worker === reader) slot.worker = null;
+        void reader.terminate();
+      }
+      resolve(result);
+    };
+    const onMessage = (result: { ok: true; text: string; truncated: boolean } | { ok: false; reason: string }): void =>
+      finish(result.ok ? result : { ok: false, reason: result.reason, limit: false }, false);
+    const onError = (error: Error & { code?: string }): void =>
+      finish(
+        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? { ok: false, reason: `reading its text needed more than the ${limits.workerHeapMb} MB the DOCX reader may use`, limit: true }
+          : { ok: false, reason: `mammoth: ${error.message}`, limit: false },
+        true,
+      );
+    const onExit = (code: number): void => finish({ ok: false, reason: `the DOCX reader stopped with code ${code}`, limit: false }, true);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `reading its text took longer than the ${limits.timeoutMs / 1000} s the DOCX reader may take`, limit: true }, true),
+      limits.timeoutMs,
+    );
+    reader.on('message', onMessage);
+    reader.once('error', onError);
+    reader.once('exit', onExit);
+    // Handed over, not copied, when the file has a buffer to itself (nothing reads it after this).
+    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer;
+    const data = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
+    reader.postMessage({ data, maxTextChars: MAX_TEXT_BYTES }, [data.buffer as ArrayBuffer]);
   });
 }
 
