@@ -9,7 +9,10 @@
 // boundary, with that batch's checkpoint committed, and puts them back to 'queued'; the next start
 // queues every 'queued' job again, and every 'running' one whose process is gone (what a crash
 // left: 'interrupted', see ingest/job-liveness.ts; a job another live server runs stays its), and
-// the import resumes each unfinished file after its checkpoint. Content hashes make anything read
+// the import resumes each unfinished file after its checkpoint; except an interrupted job already
+// started MAX_JOB_ATTEMPTS times, which is failed instead (crash-loop.ts: an import that kills the
+// server is not run at every start). Each start is counted when the job is claimed, committed
+// before the import begins. Content hashes make anything read
 // twice a counted duplicate, never a second row.
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -33,6 +36,7 @@ import {
 } from '../../query/jobs.js';
 import { readUpload } from '../../query/uploads.js';
 import type { Uploads } from '../uploads/uploads.js';
+import { failCrashLoopJob, MAX_JOB_ATTEMPTS } from './crash-loop.js';
 
 /** 'interrupted': running, but its process is gone (a `lake import` killed, a server that crashed): stored or seen as such. */
 export type JobStatus = 'queued' | 'running' | 'interrupted' | 'done' | 'partial' | 'failed' | 'cancelled';
@@ -149,7 +153,18 @@ export class JobRunner extends EventEmitter<JobEvents> {
     // Which jobs wait is read on the maintenance connection, before any identity (like the API
     // key lookup); everything about each job then runs as its user.
     for (const row of await waitingJobs(this.lake.db)) {
-      if (jobState(row) === 'running') continue; // another server, still alive, runs it
+      const state = jobState(row);
+      if (state === 'running') continue; // another server, still alive, runs it
+      if (state === 'interrupted') {
+        // Its process died running it: at MAX_JOB_ATTEMPTS starts it is failed, not run again (crash-loop.ts).
+        const attempts = await this.lake.db.asUser(row.user_id, (tx) => failCrashLoopJob(tx, row));
+        if (attempts !== null) {
+          this.log(`job ${row.job_id} failed: the server stopped while running it, ${attempts} starts (at most ${MAX_JOB_ATTEMPTS})`);
+          this.finishedCounter.inc({ status: 'failed' });
+          this.emit('finished', row.job_id, 'failed');
+          continue;
+        }
+      }
       const requeued = await this.lake.db.asUser(row.user_id, (tx) => requeueWaitingJob(tx, row));
       if (requeued) this.enqueue(row.user_id, row.job_id);
     }
