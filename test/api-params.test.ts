@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '../src/query/api-keys.js';
 import { createUser } from '../src/query/users.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../src/api/errors.js';
 import { SqlParams } from '../src/query/sql.js';
 import { splitRange } from '../src/query/tiles.js';
 import { cellCondition, cellRangesAround } from '../src/geo/cells.js';
@@ -307,5 +308,50 @@ describe('dates and ids in words', () => {
     });
     assert.equal(tooBig.status, 400);
     assert.match(((await tooBig.json()) as { error: { message: string } }).error.message, /^`batch_size` must be a whole number from 1 to 1000000/);
+  });
+});
+
+describe('deeply nested JSON bodies', () => {
+  const postJson = async (path: string, body: string, withKey: boolean) => {
+    const response = await fetch(server.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(withKey ? { authorization: `Bearer ${key}` } : {}) },
+      body,
+    });
+    const text = await response.text();
+    return { status: response.status, text, body: JSON.parse(text) as { error?: { code: string; message: string } } };
+  };
+  const nested = (depth: number, open = '[', close = ']', inner = '') => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
+
+  test('400,000 nested arrays or objects: 400 INVALID_REQUEST in the API\'s shape, before parsing, with or without a key', async () => {
+    const cases: [string, string, boolean][] = [
+      ['/v1/auth/link', `{"token":${nested(400_000)}}`, false],
+      ['/v1/jobs', `{"token":${nested(400_000)}}`, true],
+      ['/v1/jobs', `{"upload_id":${nested(400_000)}}`, true],
+      ['/v1/jobs', `{"upload_id":${nested(100_000, '{"a":', '}', '1')}}`, true],
+      ['/v1/auth/link', `{"token":${nested(128)}}`, false],
+    ];
+    for (const [path, body, withKey] of cases) {
+      const started = performance.now();
+      const reply = await postJson(path, body, withKey);
+      const ms = performance.now() - started;
+      assert.equal(reply.status, 400, `${path}: ${reply.text}`);
+      assert.deepEqual(reply.body, { error: { code: 'INVALID_REQUEST', message: 'the JSON body is nested more than 128 levels deep' } }, path);
+      assert.ok(ms < 2000, `${path}: ${ms.toFixed(0)} ms`);
+    }
+  });
+
+  test('a body within the depth is parsed, and a nested value is shown one level deep in the refusal', async () => {
+    const link = await postJson('/v1/auth/link', `{"token":${nested(127)}}`, false);
+    assert.deepEqual([link.status, link.body], [400, { error: { code: 'INVALID_REQUEST', message: '`token` must be text, not [...]' } }]);
+    const job = await postJson('/v1/jobs', `{"upload_id":[1,"a",[2],{"b":3},null]}`, true);
+    assert.deepEqual([job.status, job.body.error?.message], [400, '`upload_id` must be text, not 1,a,[...],{...},null']);
+  });
+
+  test('brackets inside strings do not count', () => {
+    assert.equal(jsonDepth('{"a":"[[[[{{{{\\"[[["}'), 1);
+    assert.equal(jsonDepth('[[["\\\\"],[]]]'), 3);
+    assert.equal(jsonDepth(nested(129)), 129);
+    assert.equal(jsonDepth(nested(1_000_000)), MAX_JSON_DEPTH + 1, 'counting stops past the limit');
   });
 });
