@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/api/server.js';
-import { isLoopback } from '../src/api/routes/metrics.js';
+import { isLoopback, isLoopbackHost } from '../src/api/routes/metrics.js';
 import { loadConfig } from '../src/config/config.js';
 import { LakeError } from '../src/errors.js';
 import { createApiKey } from '../src/query/api-keys.js';
@@ -99,6 +99,10 @@ describe('LAKE_METRICS_TOKEN unset', () => {
       { remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.7' } },
       { remoteAddress: '::1', headers: { forwarded: 'for=203.0.113.7' } },
       { remoteAddress: '127.0.0.1', headers: { 'x-real-ip': '127.0.0.1' } },
+      // The other headers proxies and CDNs name their client with, and Via.
+      ...['x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for', 'client-ip', 'x-forwarded-host', 'via'].map(
+        (name) => ({ remoteAddress: '127.0.0.1', headers: { [name]: name === 'via' ? '1.1 proxy' : '127.0.0.1' } }),
+      ),
     ];
     for (const attempt of attempts) {
       const reply = await metrics(withoutToken, attempt);
@@ -110,6 +114,36 @@ describe('LAKE_METRICS_TOKEN unset', () => {
       assert.doesNotMatch(reply.body, /lake_db_up/, what);
     }
   });
+});
+
+describe('LAKE_METRICS_TOKEN unset: the Host must name the loopback (DNS rebinding)', () => {
+  test('localhost, 127.x.x.x and [::1], with any port: 200', async () => {
+    for (const host of ['localhost', 'localhost:9464', 'LocalHost:80', '127.0.0.1', '127.0.0.1:8080', '127.3.2.1:1', '[::1]', '[::1]:8080']) {
+      const reply = await metrics(withoutToken, { headers: { host } });
+      assert.equal(reply.statusCode, 200, `${host}: ${reply.body}`);
+    }
+  });
+
+  test('any other name, even one resolving to 127.0.0.1: 403 FORBIDDEN naming LAKE_METRICS_TOKEN; with the token, any Host', async () => {
+    for (const host of ['evil.example', 'evil.example:80', '127.0.0.1.nip.io', 'localhost.evil.example', 'localhost:80@evil.example', '10.0.0.1', '[::2]', '::1', 'localhost:']) {
+      for (const remoteAddress of ['127.0.0.1', '::1']) {
+        const reply = await metrics(withoutToken, { remoteAddress, headers: { host } });
+        assert.equal(reply.statusCode, 403, `${host} from ${remoteAddress}`);
+        assert.equal(reply.json().error.code, 'FORBIDDEN', host);
+        assert.match(reply.json().error.message, /Host localhost, 127\.0\.0\.1 or \[::1\].*LAKE_METRICS_TOKEN/, host);
+        assert.doesNotMatch(reply.body, /lake_db_up/, host);
+      }
+    }
+    const reply = await metrics(withToken, { remoteAddress: '203.0.113.7', authorization: `Bearer ${TOKEN}`, headers: { host: 'metrics.example:443' } });
+    assert.equal(reply.statusCode, 200, reply.body);
+  });
+});
+
+test('isLoopbackHost: the loopback names and addresses only', () => {
+  for (const host of ['localhost', 'localhost:1', '127.0.0.1', '127.255.255.254:65535', '[::1]', '[::1]:80', '[::ffff:127.0.0.1]:80']) assert.equal(isLoopbackHost(host), true, host);
+  for (const host of [undefined, '', 'evil.example', '127.0.0.1.nip.io', '::1', '[::2]', '128.0.0.1', 'localhost:x', 'local host', '0x7f000001', '2130706433']) {
+    assert.equal(isLoopbackHost(host), false, String(host));
+  }
 });
 
 test('isLoopback: 127.0.0.0/8, ::1 and ::ffff:127.x only', () => {
