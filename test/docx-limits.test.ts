@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config/config.js';
 import type { DocumentRecord, ParseEvent } from '../src/ingest/records.js';
 import type { Source } from '../src/ingest/source.js';
 import { createDocxSource, DOCX_MAX_INFLATE_BYTES, docxSource } from '../src/ingest/sources/formats/documents/docx.js';
+import { MAX_CSV_HEADERS } from '../src/ingest/sources/formats/documents/csv.js';
 import { Lake } from '../src/lake.js';
 import { buildZip, type RawZipEntry } from './support/archives.js';
 import { cliTestLake, lakeImport, type CliTestLake } from './support/lake-cli.js';
@@ -32,6 +33,8 @@ function denseDocx(paragraphs: number, declaredSize?: number): Buffer {
 }
 
 const MB = 1024 * 1024;
+/** Fields of the wide CSV's header line: just under MAX_CSV_ROW_BYTES of commas. */
+const WIDE_COLUMNS = 4 * MB - 64;
 /** ~60 MB of XML, as the probe's file: 178 KB deflated. */
 const BOMB_PARAGRAPHS = Math.ceil((60 * MB) / PARAGRAPH.length);
 const LETTER = buildZip(docxEntries(['Dear Jane,', 'the lake is frozen.'], { title: 'Letter', creator: 'Max', created: '2023-05-01T10:00:00Z' }));
@@ -120,10 +123,12 @@ describe('DOCX zip bombs through `lake import` with a 192 MB heap', () => {
     await writeFile(path.join(folder, 'bomb.docx'), denseDocx(BOMB_PARAGRAPHS));
     await writeFile(path.join(folder, 'lying.docx'), denseDocx(BOMB_PARAGRAPHS, 4096));
     await writeFile(path.join(folder, 'letter.docx'), LETTER);
+    // Not a DOCX: a CSV whose 4 MB header line is 4 million empty fields (their names took over 192 MB).
+    await writeFile(path.join(folder, 'wide.csv'), Buffer.concat([Buffer.alloc(WIDE_COLUMNS - 1, ','), Buffer.from('\n1,2\n')]));
   });
   after(() => cli?.dispose());
 
-  test('the import finishes: the bombs are documents without text, quarantined too_large; the letter has its text', async () => {
+  test('the import finishes: the bombs are documents without text, quarantined too_large; the letter has its text; the wide CSV its first headers', async () => {
     const run = await lakeImport({ env: cli.env, inputs: [path.join(cli.dir, 'export')], user: 'docx', batchSize: 100, nodeFlags: ['--max-old-space-size=192'] });
     assert.equal(run.signal, null, run.stderr.slice(-5).join('\n'));
     assert.equal(run.code, 0, `${run.stdout.slice(0, 500)}\n${run.stderr.slice(-5).join('\n')}`);
@@ -138,8 +143,15 @@ describe('DOCX zip bombs through `lake import` with a 192 MB heap', () => {
           ['bomb.docx', 'too_large', null],
           ['letter.docx', 'text', 'Dear Jane,\n\nthe lake is frozen.\n\n'],
           ['lying.docx', 'too_large', null],
+          ['wide.csv', 'text', `${Array.from({ length: MAX_CSV_HEADERS }, (_, i) => `column_${i + 1}`).join('\t')}\n1\t2`],
         ],
       );
+      const wide = await lake.db.query<{ metadata: Record<string, unknown> }>(`SELECT metadata FROM user_data.documents WHERE path LIKE '%wide.csv'`);
+      const { headers, originalHeaders, ...rest } = wide.rows[0]!.metadata as { headers: string[]; originalHeaders: string[] };
+      assert.equal(headers.length, MAX_CSV_HEADERS);
+      assert.equal(headers.at(-1), `column_${MAX_CSV_HEADERS}`);
+      assert.equal(originalHeaders.length, MAX_CSV_HEADERS);
+      assert.deepEqual(rest, { delimiter: ',', columns: WIDE_COLUMNS, rows: 1, raggedRows: 1, headersTruncated: true });
       const quarantine = await lake.db.query<{ entry: string; category: string; reason: string }>(`SELECT entry, category, reason FROM imports.quarantine ORDER BY entry`);
       assert.deepEqual(
         quarantine.rows.map((q) => [path.posix.basename(q.entry), q.category]),

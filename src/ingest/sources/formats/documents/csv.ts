@@ -1,6 +1,7 @@
 // CSV files no dedicated source reads: `document.csv`. Streamed row by row with the lake's CSV
 // reader (src/ingest/parse/csv-rows.ts), never held whole; kept as a document:
-//   metadata   headers standardized (standardizeHeaders below) and as written, the delimiter
+//   metadata   headers standardized (standardizeHeaders below) and as written (the first
+//              MAX_CSV_HEADERS), the delimiter
 //              (sniffed on the first line: `,`, `;` or tab, whichever occurs most outside quotes;
 //              comma on a tie), rows (data rows, the header not counted), columns, and rows whose
 //              field count differs from the header's
@@ -24,6 +25,12 @@ import { BoundedText, documentEvents, Intake } from './intake.js';
 export const CSV_SOURCE_ID = CSV.id;
 /** A row longer than this is refused (quarantined), not held. */
 export const MAX_CSV_ROW_BYTES = 4 * 1024 * 1024;
+/**
+ * Header names kept in the metadata (a spreadsheet's most columns): a header line of MAX_CSV_ROW_BYTES
+ * can have 4 million empty fields, and their names took more than a 192 MB heap. The columns past
+ * it are counted (metadata.columns), not named (metadata.headersTruncated).
+ */
+export const MAX_CSV_HEADERS = 16_384;
 /** How much of the start is read to sniff the delimiter (the header line, normally far shorter). */
 const SNIFF_BYTES = 64 * 1024;
 
@@ -116,7 +123,7 @@ async function* parseCsv(intake: Intake, chunks: AsyncGenerator<Buffer>, context
     { objectMode: false },
   );
 
-  const state = { originalHeaders: null as string[] | null, headers: [] as string[], rows: 0, ragged: 0, refused: 0, text: new BoundedText() };
+  const state = { originalHeaders: null as string[] | null, headers: [] as string[], columns: 0, rows: 0, ragged: 0, refused: 0, text: new BoundedText() };
   try {
     yield* readRows(replay, context, delimiter, state);
   } catch (error) {
@@ -126,15 +133,16 @@ async function* parseCsv(intake: Intake, chunks: AsyncGenerator<Buffer>, context
     yield { kind: 'reject', rejection: { category: 'malformed', reason: error.message, byteOffset: error.byteOffset, line: null, excerpt: null } };
     while (!ended) if ((await chunks.next()).done) ended = true;
   }
-  const { originalHeaders, headers, rows, ragged, refused, text } = state;
+  const { originalHeaders, headers, columns, rows, ragged, refused, text } = state;
   const stored = await intake.finish();
   const metadata: Record<string, unknown> = {
     delimiter: delimiter === '\t' ? 'tab' : delimiter,
     headers,
     originalHeaders: originalHeaders ?? [],
-    columns: headers.length,
+    columns,
     rows,
   };
+  if (columns > headers.length) metadata.headersTruncated = true;
   if (ragged > 0) metadata.raggedRows = ragged;
   if (refused > 0) metadata.refusedRows = refused;
   if (text.truncated) metadata.textTruncated = true;
@@ -149,6 +157,8 @@ async function* parseCsv(intake: Intake, chunks: AsyncGenerator<Buffer>, context
 interface CsvState {
   originalHeaders: string[] | null;
   headers: string[];
+  /** Fields of the header line (headers holds the first MAX_CSV_HEADERS). */
+  columns: number;
   rows: number;
   ragged: number;
   refused: number;
@@ -164,13 +174,14 @@ async function* readRows(input: Readable, context: ParseContext, delimiter: stri
         continue;
       }
       if (state.originalHeaders === null) {
-        state.originalHeaders = row.fields;
-        state.headers = standardizeHeaders(row.fields);
+        state.originalHeaders = row.fields.length > MAX_CSV_HEADERS ? row.fields.slice(0, MAX_CSV_HEADERS) : row.fields;
+        state.columns = row.fields.length;
+        state.headers = standardizeHeaders(state.originalHeaders);
         state.text.add(state.headers.join('\t'));
         continue;
       }
       state.rows++;
-      if (row.fields.length !== state.headers.length) state.ragged++;
+      if (row.fields.length !== state.columns) state.ragged++;
       if (!state.text.full) state.text.add(`\n${row.fields.join('\t')}`);
       else state.text.truncated = true;
     }
