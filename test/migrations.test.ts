@@ -18,7 +18,7 @@ after(() => t.dispose());
 test('a fresh database gets every migration whose extensions it has; the rest are recorded as skipped', async () => {
   const result = t.lake.migrations!;
   const applied = result.applied.map((m) => m.name);
-  assert.deepEqual(applied, ['foundation', 'geography', 'fuzzy_search', 'embeddings', 'messages', 'blobs', 'api_keys', 'contacts_calendar', 'media', 'documents', 'import_jobs', 'revisions', 'location_hours', 'location_cells', 'location_points_no_gist', 'location_points_geography_view', 'private_item_ids', 'lake_identity', 'job_runners', 'file_counts', 'sql_access', 'typed_geography_view', 'location_tiles', 'console_links', 'location_tiles_all', 'location_points_position_index']);
+  assert.deepEqual(applied, ['foundation', 'geography', 'fuzzy_search', 'embeddings', 'messages', 'blobs', 'api_keys', 'contacts_calendar', 'media', 'documents', 'import_jobs', 'revisions', 'location_hours', 'location_cells', 'location_points_no_gist', 'location_points_geography_view', 'private_item_ids', 'lake_identity', 'job_runners', 'file_counts', 'sql_access', 'typed_geography_view', 'location_tiles', 'console_links', 'location_tiles_all', 'location_points_position_index', 'sql_port_hardening']);
   // pg_cron exists only in the server's `lake` database (cron.database_name), never in a test database or PGlite.
   assert.deepEqual(
     result.skipped.map((m) => [m.name, m.reason]),

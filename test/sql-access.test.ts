@@ -12,7 +12,8 @@ import pg from 'pg';
 import { asSqlRole, grantSqlAccess, revokeSqlAccess, type SqlAccess } from '../src/query/sql-access.js';
 import { startSqlPort } from '../src/query/sql-port.js';
 import { CLI_TIMEOUT_MS, cliTestLake, type CliTestLake } from './support/lake-cli.js';
-import { BACKEND, createUser, openTestLake, type TestLake } from './support/lake.js';
+import { BACKEND, createUser, openTestLake, SERVER_URL, type TestLake } from './support/lake.js';
+import { serverTemplate } from './support/templates.js';
 
 const run = promisify(execFile);
 const LAKE = new URL('../bin/lake.js', import.meta.url).pathname;
@@ -168,9 +169,11 @@ describe("B's role against A's rows", () => {
       for (const sql of ['SET ROLE lake_app', `SET ROLE "${aliceSql.role}"`, "SELECT set_config('role', 'lake_app', false)", `SET SESSION AUTHORIZATION "${aliceSql.role}"`]) {
         await assert.rejects(asRole(bobSql, sql), /permission denied/, sql);
       }
-      const [other] = await asRole<{ id: string | null }>(bobSql, `SELECT lake.login_user_id($1)::text AS id`, [aliceSql.role]);
-      assert.equal(other!.id, null);
     }
+    // Another role's user is nobody to B: on the embedded database too, where session_user is
+    // PGlite's superuser (login_user_id read it, and answered A's id).
+    const [other] = await asRole<{ id: string | null }>(bobSql, `SELECT lake.login_user_id($1)::text AS id`, [aliceSql.role]);
+    assert.equal(other!.id, null);
     if (BACKEND === 'server') {
       const [reset] = await asRole<{ titles: string[] }>(bobSql, `SELECT array(SELECT DISTINCT title FROM user_data.items) AS titles`, [], [
         'RESET ROLE',
@@ -178,20 +181,80 @@ describe("B's role against A's rows", () => {
       ]);
       assert.deepEqual(reset!.titles, ['bob-title']);
     }
-    // The only SECURITY DEFINER function B may call answers B's own id.
+    // B may call no SECURITY DEFINER function of the lake's (login_user_id reads a view as its
+    // caller); it answers B's own id.
     const definers = await asRole<{ name: string }>(
       bobSql,
       `SELECT p.oid::regprocedure::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE p.prosecdef AND n.nspname = ANY($1) AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY 1`,
       [SCHEMAS],
     );
-    assert.deepEqual(definers.map((d) => d.name), ['lake.login_user_id(name)']);
-    const [own] = await asRole<{ id: string }>(bobSql, `SELECT lake.login_user_id(current_user)::text AS id`);
-    assert.equal(own!.id, bob);
+    assert.deepEqual(definers.map((d) => d.name), []);
+    const [own] = await asRole<{ id: string; login: string[] }>(bobSql, `SELECT lake.login_user_id(current_user)::text AS id, array(SELECT user_id::text FROM lake.sql_login) AS login`);
+    assert.deepEqual(own, { id: bob, login: [bob] });
+    // The API's role still has its identity from lake.user_id, and no login role's.
+    const asApp = await t.lake.db.asUser(bob, (tx) => tx.query<{ id: string; login: string | null }>(`SELECT lake.current_user_id()::text AS id, lake.login_user_id($1)::text AS login`, [bobSql.role]));
+    assert.deepEqual(asApp.rows, [{ id: bob, login: null }]);
     // Nor can B make one, or write anything.
     await assert.rejects(asRole(bobSql, `CREATE FUNCTION user_data.f() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'`), /permission denied/);
     await assert.rejects(asRole(bobSql, `UPDATE user_data.items SET title = 'x'`), /permission denied/);
     await assert.rejects(asRole(bobSql, `SELECT sql_role FROM user_data.users WHERE name = 'alice' UNION ALL SELECT rolpassword FROM pg_authid`), /permission denied/);
+  });
+
+  test('B takes no advisory lock, sleeps not, makes no temporary table and runs no DDL helper', async () => {
+    // Each was a way to harm every other user of an embedded lake, whose one session all roles
+    // share (.probe/attack): locks that fill the lock table, a sleep nothing interrupts, objects
+    // and prepared statements that outlive the port's rollback. Refused on the server too.
+    for (const sql of [
+      'SELECT pg_advisory_lock(1)',
+      'SELECT pg_advisory_lock(1, 2)',
+      'SELECT pg_advisory_lock_shared(1)',
+      'SELECT pg_try_advisory_lock(1)',
+      'SELECT pg_try_advisory_lock_shared(1)',
+      'SELECT pg_advisory_xact_lock(1)',
+      'SELECT pg_advisory_xact_lock_shared(1)',
+      'SELECT pg_try_advisory_xact_lock(1)',
+      'SELECT pg_try_advisory_xact_lock_shared(1, 2)',
+      'SELECT pg_sleep(0)',
+      "SELECT pg_sleep_for('0 s')",
+      'SELECT pg_sleep_until(now())',
+      "SELECT lake.create_time_table('pg_temp', 'x1', 't', 't timestamptz')",
+      "SELECT lake.isolate_by_user('user_data.items', 'SELECT')",
+      "SELECT lake.grant_on_user_table('user_data.items', 'lake_sql', 'SELECT')",
+      "SELECT lake.ensure_month_partitions('user_data.items', now(), now())",
+      'SELECT lake.ensure_upcoming_partitions(1)',
+    ]) {
+      await assert.rejects(asRole(bobSql, sql), /permission denied/, sql);
+    }
+    if (BACKEND === 'embedded') await assert.rejects(asRole(bobSql, 'CREATE TEMP TABLE bob_t (a int)'), /permission denied to create temporary tables/);
+    else {
+      // A server's test database is a copy of the migrated template, and CREATE DATABASE ...
+      // TEMPLATE copies no database grants: TEMPORARY is checked where the migration ran.
+      const template = await serverTemplate(SERVER_URL!);
+      const temp = await t.lake.db.query(
+        `SELECT has_database_privilege('lake_sql', oid, 'TEMP') AS sql, has_database_privilege('lake_app', oid, 'TEMP') AS app FROM pg_database WHERE datname = $1`,
+        [template],
+      );
+      assert.deepEqual(temp.rows, [{ sql: false, app: true }]);
+    }
+    // The lake's own roles keep what they use: staging tables as lake_app, migrate.ts's lock.
+    await t.lake.db.asUser(bob, (tx) => tx.query(`CREATE TEMP TABLE lake_app_staging (a int) ON COMMIT DROP`));
+    await t.lake.db.transaction((tx) => tx.query(`SELECT pg_advisory_xact_lock(4736201)`));
+  });
+
+  test('create_time_table takes a column list only, and quotes the names', async () => {
+    await assert.rejects(
+      t.lake.db.transaction((tx) => tx.query(`SELECT lake.create_time_table('pg_temp', 'x1', 't', 't timestamptz) PARTITION BY RANGE (t); PREPARE p AS SELECT 1; CREATE TABLE pg_temp.x2 (t timestamptz')`)),
+      /one column list/,
+    );
+    const made = await t.lake.db.transaction(async (tx) => {
+      await tx.query(`SELECT lake.create_time_table('user_data', 'Odd Name', 'At', '"At" timestamptz NOT NULL, v int')`);
+      const r = await tx.query<{ n: string }>(`SELECT table_name AS n FROM lake.time_tables WHERE table_name LIKE '%Odd%'`);
+      await tx.query(`DELETE FROM lake.time_tables WHERE table_name = 'user_data."Odd Name"'`);
+      await tx.query(`DROP TABLE user_data."Odd Name"`);
+      return r.rows;
+    });
+    assert.deepEqual(made, [{ n: 'user_data."Odd Name"' }]);
   });
 
   test("no statistics show A's values to B's role or to lake_app, after ANALYZE", async () => {

@@ -272,6 +272,57 @@ describe('the SQL port with GIS and dashboard clients', { skip: embedded ? false
     }
   });
 
+  test('a result past the port\'s bound is SQLSTATE 54000; under it, sent whole or in portions', async () => {
+    const small = await startSqlPort(t.lake, 0, '127.0.0.1', { resultBytes: 100_000 });
+    const client = new pg.Client({ host: '127.0.0.1', port: small.port, user: bobSql.role, password: bobSql.password, database: 'lake' });
+    await client.connect();
+    try {
+      await assert.rejects(client.query(`SELECT repeat('x', 1000) AS x FROM generate_series(1, 200)`), (error: { code?: string; message: string }) => {
+        assert.equal(error.code, '54000');
+        assert.match(error.message, /result larger than 100000 bytes.*use LIMIT or a cursor/);
+        return true;
+      });
+      await assert.rejects(client.query(`SELECT repeat('x', $1::int) AS x`, [200_000]), /result larger than/);
+      // The connection goes on; within the bound every row comes, in the order of the query.
+      const ok = await client.query({ text: `SELECT g FROM generate_series(1, 5000) g`, rowMode: 'array' });
+      assert.equal(ok.rowCount, 5000);
+      assert.deepEqual([ok.rows[0], ok.rows[4999]], [[1], [5000]]);
+    } finally {
+      await client.end();
+      await small.close();
+    }
+  });
+
+  test("what a role's statement leaves in PGlite's one session is gone before the next", async () => {
+    // Migration 0028 keeps advisory locks and dynamic SQL from login roles; were a role given them
+    // (here by the test, as the superuser), the port still clears the session after each statement.
+    const db = t.lake.db;
+    await db.query(`GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO ${bobSql.role}`);
+    await db.query(`CREATE FUNCTION public.lake_test_prepare() RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'PREPARE lake_test_p AS SELECT 1'; RETURN 1; END $$`);
+    await db.query(`GRANT EXECUTE ON FUNCTION public.lake_test_prepare() TO ${bobSql.role}`);
+    const client = await connect(bobSql);
+    try {
+      assert.equal((await client.query('SELECT count(pg_advisory_lock(g))::int AS n FROM generate_series(1000, 1100) g')).rows[0].n, 101);
+      assert.equal((await client.query('SELECT public.lake_test_prepare() AS n')).rows[0].n, 1);
+      await assert.rejects(client.query(`SELECT public.lake_test_prepare() AS n, 1 / 0 AS boom`), /division by zero/);
+      await client.query(`SELECT set_config('work_mem', '64kB', false) AS w`);
+      const left = await db.query<{ locks: number; prepared: string[]; work_mem: string; who: string }>(
+        `SELECT (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory') AS locks,
+                array(SELECT name FROM pg_prepared_statements) AS prepared, current_setting('work_mem') AS work_mem, current_user::text AS who`,
+      );
+      assert.deepEqual({ ...left.rows[0], work_mem: undefined, who: undefined }, { locks: 0, prepared: [], work_mem: undefined, who: undefined });
+      assert.notEqual(left.rows[0]!.work_mem, '64kB');
+      assert.ok(!left.rows[0]!.who.startsWith('lake_'));
+      // Another role's user is nobody to B, through the port too (login_user_id read session_user).
+      assert.deepEqual((await client.query(`SELECT lake.login_user_id($1)::text AS id`, [aliceSql.role])).rows, [{ id: null }]);
+      assert.deepEqual((await client.query(`SELECT lake.login_user_id(current_user)::text = (SELECT user_id::text FROM user_data.users) AS own`)).rows, [{ own: true }]);
+    } finally {
+      await client.end();
+      await db.query(`DROP FUNCTION public.lake_test_prepare()`);
+      await db.query(`REVOKE EXECUTE ON FUNCTION pg_advisory_lock(bigint) FROM ${bobSql.role}`);
+    }
+  });
+
   test('no way out of the role: SET ROLE, RESET ROLE, set_config, in a block or not', async () => {
     const client = await connect(bobSql);
     try {

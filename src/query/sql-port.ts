@@ -20,10 +20,22 @@
 //     by EXECUTE ... USING, never written into its text. Text and binary parameters and results.
 //   * Sessions are emulated, not kept in PGlite: BEGIN/COMMIT/ROLLBACK scope cursors and SET LOCAL
 //     only (every statement is rolled back: there is nothing to commit); DECLARE ... CURSOR runs its
-//     query at once, as the role, and keeps its rows (at most 1 million rows or 256 MB) for FETCH;
+//     query at once, as the role, and keeps its rows (at most 1 million rows, 64 MiB for all the
+//     connection's cursors and unfinished portals, 128 MiB for all connections) for FETCH;
 //     SET/RESET/SHOW of an allow-list of harmless settings, applied with set_config as the role
 //     before each statement; never the role or the session's authorization.
 //   * Not supported: COPY, FunctionCall, writes, backward or scrolling cursors, LISTEN.
+//   * Bounded: one statement's result is at most 32 MiB (SQLSTATE 54000 beyond: LIMIT or a cursor),
+//     fetched from PGlite in batches and kept as a few large buffers, never an object per row (a
+//     million rows would fill a 192 MB heap). Before login a message is at most 8 KB. Messages are
+//     assembled with each byte copied once; a client that does not read its answers is not read.
+//   * What a role's statement leaves in PGlite's one session is undone before the next: the
+//     statement runs in a savepoint rolled back at its end (settings, temporary objects, SET
+//     LOCAL, cursors), then, as the superuser, pg_advisory_unlock_all() and DEALLOCATE ALL (session
+//     locks and prepared statements outlive a rollback). Migration 0028 also keeps advisory locks,
+//     pg_sleep, TEMPORARY and the lake's DDL helpers from login roles.
+//   * Not bounded in time: PGlite cannot interrupt a query (statement_timeout has no effect there),
+//     and the lake's own requests wait for it: a long query stalls the API until it ends.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
@@ -36,6 +48,19 @@ const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const MAX_MESSAGE = 64 * 1024 * 1024;
+/** Before authentication (startup packet, password): a few KB are all a login needs. */
+const PRE_AUTH_MAX = 8192;
+/** Input kept while a message is being handled; beyond, the socket is paused until it is. */
+const INPUT_HIGH = 4 * 1024 * 1024;
+/** Output not yet taken by the client: beyond, no further message is handled until it drains. */
+const OUTPUT_HIGH = 4 * 1024 * 1024;
+/** About this many bytes of rows per Execute on PGlite (its answer is one buffer). */
+const BATCH_BYTES = 4 * 1024 * 1024;
+const MIB = 1024 * 1024;
+
+function size(bytes: number): string {
+  return bytes >= MIB ? `${Math.round(bytes / MIB)} MiB` : `${bytes} bytes`;
+}
 
 export interface SqlPort {
   port: number;
@@ -54,10 +79,17 @@ function pgliteOf(lake: Lake): PGlite {
 export async function startSqlPort(lake: Lake, port: number, host = '127.0.0.1', limits: Partial<SqlPortLimits> = {}): Promise<SqlPort> {
   const pg = pgliteOf(lake);
   const sockets = new Set<net.Socket>();
+  const connections = new Set<Connection>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    new Connection(lake, pg, socket, { ...DEFAULT_LIMITS, ...limits }).start();
+    const connection = new Connection(lake, pg, socket, { ...DEFAULT_LIMITS, ...limits }, connections);
+    connections.add(connection);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      connection.closed();
+      connections.delete(connection);
+    });
+    connection.start();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -101,6 +133,150 @@ interface Backend {
   type: string;
   body: Buffer;
   raw: Buffer;
+}
+
+/**
+ * DataRow messages as a few large buffers, not an object per row, and a read position: what a
+ * portal has sent, what a cursor has fetched.
+ */
+class Rows {
+  private readonly chunks: Buffer[] = [];
+  count = 0;
+  bytes = 0;
+  taken = 0;
+  private chunk = 0;
+  private offset = 0;
+
+  add(run: Buffer, rows: number): void {
+    this.chunks.push(run);
+    this.count += rows;
+    this.bytes += run.length;
+  }
+
+  get remaining(): number {
+    return this.count - this.taken;
+  }
+
+  /** The next `n` rows (Infinity: all), as buffers to write. */
+  take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = Math.min(n, this.remaining);
+    while (left > 0) {
+      const c = this.chunks[this.chunk]!;
+      let end = this.offset;
+      while (left > 0 && end < c.length) {
+        end += 1 + c.readInt32BE(end + 1);
+        left--;
+        this.taken++;
+      }
+      out.push(c.subarray(this.offset, end));
+      if (end >= c.length) {
+        this.chunks[this.chunk] = EMPTY; // sent: no longer held
+        this.chunk++;
+        this.offset = 0;
+      } else this.offset = end;
+    }
+    return out;
+  }
+
+  /** Bytes not yet taken. */
+  get held(): number {
+    let held = 0;
+    for (let i = this.chunk; i < this.chunks.length; i++) held += this.chunks[i]!.length;
+    return held - this.offset;
+  }
+}
+const EMPTY = Buffer.alloc(0);
+
+/** One answer of PGlite to Parse/Bind/Execute/Sync, read without an object per row. */
+interface Step {
+  runs: { data: Buffer; rows: number }[];
+  rows: number;
+  bytes: number;
+  error: Buffer | null;
+  notices: Buffer[];
+  complete: boolean;
+}
+
+function scan(data: Uint8Array): Step {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const step: Step = { runs: [], rows: 0, bytes: 0, error: null, notices: [], complete: false };
+  let at = 0;
+  let run = -1;
+  let runRows = 0;
+  const flush = (end: number) => {
+    if (run < 0) return;
+    // A copy: the answer's buffer is PGlite's, and the rest of it is not kept.
+    step.runs.push({ data: Buffer.from(buf.subarray(run, end)), rows: runRows });
+    step.bytes += end - run;
+    run = -1;
+    runRows = 0;
+  };
+  while (at + 5 <= buf.length) {
+    const type = buf[at]!;
+    const end = at + 1 + buf.readInt32BE(at + 1);
+    if (type === 0x44) {
+      // D: DataRow
+      if (run < 0) run = at;
+      runRows++;
+      step.rows++;
+    } else {
+      flush(at);
+      if (type === 0x45) step.error ??= Buffer.from(buf.subarray(at, end));
+      else if (type === 0x4e) step.notices.push(Buffer.from(buf.subarray(at, end)));
+      else if (type === 0x43) step.complete = true;
+    }
+    at = end;
+  }
+  flush(at);
+  return step;
+}
+
+/** Received bytes, assembled into messages with each byte copied at most once. */
+class Inbox {
+  private chunks: Buffer[] = [];
+  length = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The first `n` bytes (n <= length), left in place. */
+  peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
+    const head = this.take(n);
+    this.chunks.unshift(head);
+    this.length += n;
+    return head;
+  }
+
+  /** The first `n` bytes (n <= length), removed. */
+  take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    this.length -= n;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const part = Math.min(c.length, n - at);
+      c.copy(out, at, 0, part);
+      at += part;
+      if (part === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(part);
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.length = 0;
+  }
 }
 
 /** Split a backend byte stream into its messages. */
@@ -200,12 +376,19 @@ const REPORTED: Record<string, string> = {
   standard_conforming_strings: 'standard_conforming_strings',
 };
 
-/** A cursor's bounds: its rows are kept by the port, in memory, until it is closed. */
+/**
+ * What the port holds in memory. A statement's result is at most `resultBytes` (sent, or kept by a
+ * portal until it is); a cursor's rows are kept until it is closed: at most `cursorRows` rows each,
+ * `cursorBytes` for all of a connection's cursors and unfinished portals, `totalBytes` for all the
+ * port's connections. Within a 192 MB heap (bin/lake.js): the rows are off the heap, in few buffers.
+ */
 export interface SqlPortLimits {
   cursorRows: number;
   cursorBytes: number;
+  resultBytes: number;
+  totalBytes: number;
 }
-const DEFAULT_LIMITS: SqlPortLimits = { cursorRows: 1_000_000, cursorBytes: 256 * 1024 * 1024 };
+const DEFAULT_LIMITS: SqlPortLimits = { cursorRows: 1_000_000, cursorBytes: 64 * MIB, resultBytes: 32 * MIB, totalBytes: 128 * MIB };
 
 interface Statement {
   sql: string;
@@ -223,7 +406,7 @@ const NO_PARAMS: Params = { types: [], formats: [], values: [] };
 /** A statement's outcome: its RowDescription (whole message) or null, DataRow messages, command tag. */
 interface Result {
   description: Buffer | null;
-  rows: Buffer[];
+  rows: Rows;
   tag: string;
   notices?: Buffer[];
   /** ParameterStatus messages to send after it. */
@@ -235,14 +418,11 @@ interface Portal {
   params: Params;
   resultFormats: number[];
   result?: Result;
-  sent: number;
 }
 
 interface Cursor {
   description: Buffer;
-  rows: Buffer[];
-  bytes: number;
-  at: number;
+  rows: Rows;
   hold: boolean;
 }
 
@@ -334,7 +514,8 @@ class Reader {
 // One client
 
 class Connection {
-  private buffer = Buffer.alloc(0);
+  private readonly inbox = new Inbox();
+  private ended = false;
   private started = false;
   private role: string | null = null;
   private authenticated = false;
@@ -356,20 +537,68 @@ class Connection {
     private readonly pg: PGlite,
     private readonly socket: net.Socket,
     private readonly limits: SqlPortLimits,
+    private readonly connections: ReadonlySet<Connection>,
   ) {}
 
   start(): void {
-    this.socket.on('data', (chunk) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.busy = this.busy.then(() => this.drain()).catch(() => {
-        this.socket.destroy();
-      });
+    this.socket.on('data', (chunk: Buffer) => {
+      if (this.ended) return;
+      this.inbox.push(chunk);
+      // Read on once what is here has been handled: a client sending faster is not buffered.
+      if (this.inbox.length > INPUT_HIGH) this.socket.pause();
+      this.busy = this.busy
+        .then(() => this.drain())
+        .then(() => {
+          if (!this.ended) this.socket.resume();
+        })
+        .catch(() => {
+          this.socket.destroy();
+        });
     });
     this.socket.on('error', () => this.socket.destroy());
   }
 
+  /** The socket closed: nothing of the connection is kept. */
+  closed(): void {
+    this.ended = true;
+    this.inbox.clear();
+    this.cursors.clear();
+    this.portals.clear();
+  }
+
+  /** Bytes of rows the connection keeps: its cursors' and its unfinished portals'. */
+  held(): number {
+    let held = 0;
+    for (const c of this.cursors.values()) held += c.rows.held;
+    for (const p of this.portals.values()) if (p.result) held += p.result.rows.held;
+    return held;
+  }
+
+  private heldByAll(): number {
+    let held = 0;
+    for (const c of this.connections) held += c.held();
+    return held;
+  }
+
   private send(...parts: Buffer[]): void {
-    if (!this.socket.destroyed) this.socket.write(Buffer.concat(parts));
+    if (this.socket.destroyed || this.ended) return;
+    this.socket.cork();
+    for (const part of parts) if (part.length > 0) this.socket.write(part);
+    this.socket.uncork();
+  }
+
+  /** Until the client has taken most of what was written to it (or is gone). */
+  private async writable(): Promise<void> {
+    if (this.socket.writableLength <= OUTPUT_HIGH || this.socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
   }
 
   private ready(): Buffer {
@@ -378,18 +607,20 @@ class Connection {
 
   private fatal(code: string, text: string): void {
     this.send(errorMessage(code, text, 'FATAL'));
+    this.ended = true;
+    this.inbox.clear();
     this.socket.end();
   }
 
   private async drain(): Promise<void> {
     for (;;) {
+      if (this.ended) return;
       if (!this.started) {
-        if (this.buffer.length < 8) return;
-        const len = this.buffer.readInt32BE(0);
-        if (len < 8 || len > 10_000) return this.fatal('08P01', 'invalid startup packet');
-        if (this.buffer.length < len) return;
-        const packet = this.buffer.subarray(0, len);
-        this.buffer = this.buffer.subarray(len);
+        if (this.inbox.length < 8) return;
+        const len = this.inbox.peek(8).readInt32BE(0);
+        if (len < 8 || len > PRE_AUTH_MAX) return this.fatal('08P01', 'invalid startup packet');
+        if (this.inbox.length < len) return;
+        const packet = this.inbox.take(len);
         const code = packet.readInt32BE(4);
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
           this.socket.write('N');
@@ -405,13 +636,16 @@ class Connection {
         this.send(message('R', int32(3)));
         continue;
       }
-      if (this.buffer.length < 5) return;
-      const len = this.buffer.readInt32BE(1);
+      await this.writable();
+      if (this.inbox.length < 5) return;
+      const len = this.inbox.peek(5).readInt32BE(1);
       if (len < 4 || len > MAX_MESSAGE) return this.fatal('08P01', 'invalid message length');
-      if (this.buffer.length < 1 + len) return;
-      const type = String.fromCharCode(this.buffer[0]!);
-      const body = this.buffer.subarray(5, 1 + len);
-      this.buffer = this.buffer.subarray(1 + len);
+      // Before login, only a password: never megabytes from anyone who can reach the port.
+      if (!this.authenticated && len > PRE_AUTH_MAX) return this.fatal('08P01', `invalid message length before authentication (at most ${PRE_AUTH_MAX} bytes)`);
+      if (this.inbox.length < 1 + len) return;
+      const whole = this.inbox.take(1 + len);
+      const type = String.fromCharCode(whole[0]!);
+      const body = whole.subarray(5);
       if (!this.authenticated) {
         if (type !== 'p') return this.fatal('08P01', 'expected a password message');
         await this.authenticate(body.toString('utf8').replace(/\0$/, ''));
@@ -488,7 +722,7 @@ class Connection {
     }
     try {
       const result = await this.statement(sql, NO_PARAMS, [], true);
-      this.send(...(result.notices ?? []), ...(result.description ? [result.description] : []), ...result.rows, commandComplete(result.tag), ...(result.status ?? []));
+      this.send(...(result.notices ?? []), ...(result.description ? [result.description] : []), ...result.rows.take(Infinity), commandComplete(result.tag), ...(result.status ?? []));
     } catch (error) {
       this.send(this.failed(error));
     }
@@ -546,7 +780,7 @@ class Connection {
         if (formats.length > 1 && formats.length !== values.length) throw new Refused('08P01', `bind message has ${formats.length} parameter formats but ${values.length} parameters`);
         const perParam = values.map((_, i) => (formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i]!));
         if (portal !== '' && this.portals.has(portal)) throw new Refused('42P03', `portal "${portal}" already exists`);
-        this.portals.set(portal, { statement, params: { types: statement.types, formats: perParam, values }, resultFormats, sent: 0 });
+        this.portals.set(portal, { statement, params: { types: statement.types, formats: perParam, values }, resultFormats });
         this.send(message('2'));
         return;
       }
@@ -581,11 +815,15 @@ class Connection {
           this.send(...(portal.result.notices ?? []));
         }
         const rows = portal.result.rows;
-        const end = max > 0 ? Math.min(rows.length, portal.sent + max) : rows.length;
-        this.send(...rows.slice(portal.sent, end));
-        portal.sent = end;
-        if (end < rows.length) this.send(message('s'));
-        else this.send(commandComplete(portal.result.tag), ...(portal.result.status ?? []));
+        this.send(...rows.take(max > 0 ? max : Infinity));
+        if (rows.remaining > 0) {
+          // The rest waits for the next Execute: held as cursors are, within the same bounds.
+          if (this.held() > this.limits.cursorBytes || this.heldByAll() > this.limits.totalBytes) {
+            this.portals.delete(name);
+            throw new Refused('54000', `the lake's SQL port keeps at most ${size(this.limits.cursorBytes)} of unfinished results and cursors for a connection (${size(this.limits.totalBytes)} for all): fetch all the rows, or narrow the query (LIMIT)`);
+          }
+          this.send(message('s'));
+        } else this.send(commandComplete(portal.result.tag), ...(portal.result.status ?? []));
         return;
       }
       case 'C': {
@@ -632,7 +870,7 @@ class Connection {
   private async sessionCommand(text: string, params: Params): Promise<Result | null> {
     if (!this.isSessionCommand(text)) return null;
     const word = /^\w+/.exec(text)![0].toUpperCase();
-    const done = (tag: string, notices: Buffer[] = []): Result => ({ description: null, rows: [], tag, notices });
+    const done = (tag: string, notices: Buffer[] = []): Result => ({ description: null, rows: new Rows(), tag, notices });
     if (word === 'ROLLBACK' || word === 'ABORT' || ((word === 'COMMIT' || word === 'END') && this.status === 'E')) {
       if (/^ROLLBACK\s+(AND\s+NO\s+CHAIN\s*)?$/i.test(text) || !/^ROLLBACK\s+TO\b/i.test(text)) {
         if (this.status === 'I') return done('ROLLBACK', [notice('25P01', 'there is no transaction in progress')]);
@@ -702,7 +940,7 @@ class Connection {
 
   /** SET / RESET of the settings a client may change; never the role or the session's identity. */
   private async set(text: string): Promise<Result> {
-    const done = (tag: string, status: Buffer[] = [], notices: Buffer[] = []): Result => ({ description: null, rows: [], tag, status, notices });
+    const done = (tag: string, status: Buffer[] = [], notices: Buffer[] = []): Result => ({ description: null, rows: new Rows(), tag, status, notices });
     if (/^(SET\s+((SESSION|LOCAL)\s+)?(ROLE|SESSION\s+AUTHORIZATION)|RESET\s+(ROLE|SESSION\s+AUTHORIZATION|ALL))\b/i.test(text) && !/^RESET\s+ALL$/i.test(text)) {
       throw new Refused('42501', `permission denied to change the role: the lake's SQL port keeps this session ${this.role}`);
     }
@@ -792,14 +1030,11 @@ class Connection {
     const hold = m[3]?.toUpperCase() === 'WITH';
     if (this.status === 'I' && !hold) throw new Refused('25P01', 'DECLARE CURSOR can only be used in transaction blocks');
     if (this.cursors.has(name)) throw new Refused('42P03', `cursor "${name}" already exists`);
-    // The bytes limit is the connection's: all its open cursors together.
-    let held = 0;
-    for (const c of this.cursors.values()) held += c.bytes;
-    const result = await this.run(this.rewrite(m[4]!.trim()), params, binary ? [1] : [], false, this.limits.cursorBytes - held);
-    let bytes = 0;
-    for (const row of result.rows) bytes += row.length;
-    this.cursors.set(name, { description: result.description!, rows: result.rows, bytes, at: 0, hold });
-    return { description: null, rows: [], tag: 'DECLARE CURSOR' };
+    // The bytes limit is the connection's (all its open cursors together) and the port's.
+    const budget = Math.min(this.limits.cursorBytes - this.held(), this.limits.totalBytes - this.heldByAll());
+    const result = await this.run(this.rewrite(m[4]!.trim()), params, binary ? [1] : [], false, Math.max(0, budget));
+    this.cursors.set(name, { description: result.description!, rows: result.rows, hold });
+    return { description: null, rows: new Rows(), tag: 'DECLARE CURSOR' };
   }
 
   private fetch(text: string): Result {
@@ -809,11 +1044,14 @@ class Connection {
     const cursor = this.cursors.get(name);
     if (!cursor) throw new Refused('34000', `cursor "${name}" does not exist`);
     const count = m[3] === undefined ? 1 : /^ALL$/i.test(m[3]) ? Infinity : Number(m[3]);
-    const end = Math.min(cursor.rows.length, cursor.at + count);
-    const rows = cursor.rows.slice(cursor.at, end);
-    cursor.at = end;
+    const before = cursor.rows.taken;
+    const taken = cursor.rows.take(count);
+    const n = cursor.rows.taken - before;
+    const rows = new Rows();
     const move = m[1]!.toUpperCase() === 'MOVE';
-    return { description: move ? null : cursor.description, rows: move ? [] : rows, tag: `${move ? 'MOVE' : 'FETCH'} ${rows.length}` };
+    if (!move) for (const run of taken) rows.add(run, 0);
+    rows.count = move ? 0 : n;
+    return { description: move ? null : cursor.description, rows, tag: `${move ? 'MOVE' : 'FETCH'} ${n}` };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -824,20 +1062,36 @@ class Connection {
    * client's settings applied (as the role: set_config of what the allow-list lets through).
    */
   private async asRole(work: (tx: Transaction) => Promise<void>): Promise<void> {
+    let failure: { error: unknown } | null = null;
     try {
       await this.lake.db.transaction(async (tx) => {
-        // A query holds PGlite, the API's requests included, while it runs: never without a limit.
+        // A query holds PGlite, the API's requests included, while it runs. (PGlite does not
+        // interrupt a query at statement_timeout: the setting is for a server's sake.)
         const cap = this.lake.config.statementTimeoutMs > 0 ? this.lake.config.statementTimeoutMs : 300_000;
         await tx.query(`SET LOCAL statement_timeout = ${this.timeoutMs > 0 ? Math.min(this.timeoutMs, cap) : cap}`);
-        await tx.query(`SET LOCAL ROLE ${quoteIdent(this.role!)}`);
-        await this.applySettings(tx);
-        await work(tx);
+        await tx.query(`SAVEPOINT lake_sql_port`);
+        try {
+          await tx.query(`SET LOCAL ROLE ${quoteIdent(this.role!)}`);
+          await this.applySettings(tx);
+          await work(tx);
+        } catch (error) {
+          failure = { error };
+        }
+        // Whatever the role did goes, before anything else runs in PGlite's one session: the
+        // savepoint takes settings, temporary objects, cursors and portals; session-level advisory
+        // locks and prepared statements outlive a rollback, and go as the superuser. (The lake
+        // itself holds no session-level lock and prepares no named statement on PGlite.)
+        await tx.query(`ROLLBACK TO SAVEPOINT lake_sql_port`);
+        await tx.query(`RESET ROLE`);
+        await tx.query(`SELECT pg_catalog.pg_advisory_unlock_all()`);
+        await tx.query(`DEALLOCATE ALL`);
         throw new Done();
       });
     } catch (error) {
       // Rolled back: whatever the query set (search_path, statement_timeout...) is gone with it.
       if (!(error instanceof Done)) throw error;
     }
+    if (failure) throw (failure as { error: unknown }).error;
   }
 
   private async applySettings(tx: Transaction): Promise<void> {
@@ -848,7 +1102,18 @@ class Connection {
 
   /** Runs the protocol messages on PGlite's session (inside the lake's transaction) and splits the answer. */
   private async raw(...messages: Buffer[]): Promise<Backend[]> {
-    return split(await this.pg.runExclusive(() => this.pg.execProtocolRaw(Buffer.concat([...messages, message('S')]), { syncToFs: false })));
+    return split(await this.rawBytes(...messages));
+  }
+
+  private async rawBytes(...messages: Buffer[]): Promise<Uint8Array> {
+    return this.pg.runExclusive(async () => {
+      const answer = await this.pg.execProtocolRaw(Buffer.concat([...messages, message('S')]), { syncToFs: false });
+      // PGlite (0.4) also parses every message of a raw answer into objects and keeps them until
+      // its next execProtocol: a million rows of them filled the heap. A Sync lets them go (in
+      // the lake's transaction it ends nothing, and leaves the portal being fetched open).
+      await this.pg.execProtocol(message('S'), { syncToFs: false });
+      return answer;
+    });
   }
 
   private async describeAsRole(tx: Transaction, sql: string, types: number[]): Promise<{ params: number[]; description: Buffer | null }> {
@@ -912,24 +1177,33 @@ class Connection {
         Buffer.from([resultFormats.length >> 8, resultFormats.length & 255]),
         ...resultFormats.map((f) => Buffer.from([f >> 8, f & 255])),
       ]);
-      const ran = await this.raw(message('P', parse), message('B', bind), message('E', Buffer.concat([cstr(''), int32(0)])));
-      const failed = ran.find((m) => m.type === 'E');
-      if (failed) throw Refused.from(failed.raw);
-      const rows: Buffer[] = [];
-      let bytes = 0;
-      for (const m of ran) {
-        if (m.type !== 'D') continue;
-        bytes += m.raw.length;
-        if (bounded && (rows.length >= this.limits.cursorRows || bytes > cursorBudget)) {
+      // Executed in batches (the unnamed portal lives on in the lake's transaction), each answer
+      // about BATCH_BYTES, and stopped as soon as the rows pass the bounds.
+      const rows = new Rows();
+      const notices: Buffer[] = [];
+      const maxRows = bounded ? this.limits.cursorRows : Infinity;
+      const maxBytes = bounded ? cursorBudget : this.limits.resultBytes;
+      let batch = 1; // then as many as make about BATCH_BYTES, from the size of those seen
+      for (let first = true; ; first = false) {
+        const execute = message('E', Buffer.concat([cstr(''), int32(batch)]));
+        const step = scan(await this.rawBytes(...(first ? [message('P', parse), message('B', bind)] : []), execute));
+        if (step.error) throw Refused.from(step.error);
+        notices.push(...step.notices);
+        if (rows.count + step.rows > maxRows || rows.bytes + step.bytes > maxBytes) {
+          if (!bounded) {
+            throw new Refused('54000', `result larger than ${size(this.limits.resultBytes)}, more than the lake's SQL port sends at once: use LIMIT or a cursor (DECLARE ... CURSOR, then FETCH)`);
+          }
           throw new Refused(
             '54000',
-            `the cursor's query returns more than the lake's SQL port keeps for a cursor (${this.limits.cursorRows} rows, or ${this.limits.cursorBytes >= 1048576 ? `${Math.round(this.limits.cursorBytes / 1048576)} MB` : `${this.limits.cursorBytes} bytes`} for all the connection's cursors): narrow it (WHERE, LIMIT) or CLOSE other cursors`,
+            `the cursor's query returns more than the lake's SQL port keeps for a cursor (${this.limits.cursorRows} rows, or ${size(this.limits.cursorBytes)} for all the connection's cursors, ${size(this.limits.totalBytes)} for all connections'): narrow it (WHERE, LIMIT) or CLOSE other cursors`,
           );
         }
-        rows.push(Buffer.from(m.raw));
+        for (const run of step.runs) rows.add(run.data, run.rows);
+        if (step.complete || step.rows === 0) break;
+        batch = Math.max(1, Math.min(50_000, Math.floor(BATCH_BYTES / Math.max(1, (rows.bytes || 1) / Math.max(1, rows.count)))));
       }
       const description = withFormats(described.description, resultFormats);
-      result = { description, rows, tag: `SELECT ${rows.length}`, notices: ran.filter((m) => m.type === 'N').map((m) => Buffer.from(m.raw)) };
+      result = { description, rows, tag: `SELECT ${rows.count}`, notices };
     });
     return result!;
   }
