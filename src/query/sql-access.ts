@@ -10,13 +10,16 @@
 //   * Identity is fixed by the role: lake.current_user_id(), which every row-level-security policy
 //     calls, trusts the settable lake.user_id only for lake_app (the API's transactions, where the
 //     maintenance connection sets role and identity in one statement). For every other role it is
-//     the user whose login role current_user is, if the session's login (session_user) may act as
-//     that role. A login role's session_user is itself: it cannot change it (SET SESSION
-//     AUTHORIZATION needs a superuser login), nor SET ROLE to another user's role or lake_app (it
-//     is a member of lake_sql only). set_config('lake.user_id', ...) is ignored for it. lake_app is NOLOGIN and no login role is its member, so no SQL client reaches the
-//     settable identity; the lake itself never runs a client's SQL as lake_app.
+//     the user whose login role current_user is (lake.login_user_id, a SECURITY INVOKER function
+//     over the view lake.sql_login since migration 0028: it answers for the caller's own role
+//     only, also on the embedded SQL port, where session_user is PGlite's superuser). A login role
+//     cannot SET ROLE to another user's role or lake_app (it is a member of lake_sql only), nor
+//     SET SESSION AUTHORIZATION. set_config('lake.user_id', ...) is ignored for it. lake_app is
+//     NOLOGIN and no login role is its member, so no SQL client reaches the settable identity; the
+//     lake itself never runs a client's SQL as lake_app.
 //   * Login roles may SELECT what lake_app may, nothing more; row-level security shows their own
-//     rows. They write nothing and own nothing.
+//     rows. They write nothing, own nothing, make no temporary tables and call no lock, sleep or
+//     DDL helper function (migration 0028).
 //   * pg_stats / pg_stats_ext: PostgreSQL leaves out tables under row-level security for a role
 //     RLS applies to. TimescaleDB's chunks copy table-level grants without the policies, so their
 //     statistics (every user's most common values) were visible; on time-partitioned tables the
