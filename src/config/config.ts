@@ -88,6 +88,12 @@ const SETTINGS = {
     allowed: 'requests per minute per API key as an integer >= 0 (0: no limit)',
     schema: z.coerce.number().int().min(0),
   },
+  apiAuthFailureLimit: {
+    env: 'LAKE_API_AUTH_FAILURE_LIMIT',
+    default: '30',
+    allowed: 'refused API keys per minute per client address (IPv6: per /64) as an integer >= 0 (0: no limit)',
+    schema: z.coerce.number().int().min(0),
+  },
   apiTimeoutMs: {
     env: 'LAKE_API_TIMEOUT_MS',
     default: '30000',
@@ -241,6 +247,8 @@ export interface Config {
   apiIngestBodyLimitBytes: number;
   /** Requests per minute per API key; 0: no limit. */
   apiRateLimit: number;
+  /** Refused API keys per minute per client address (IPv6: per /64), past which keys from it get 429 before any lookup; 0: no limit. */
+  apiAuthFailureLimit: number;
   /** How long an API request may run (statement timeout of its queries; the handler gets a second more); 0: no limit. */
   apiTimeoutMs: number;
   /** A connection with no bytes moving for this long is closed; 0: never. */
