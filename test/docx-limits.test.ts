@@ -2,8 +2,11 @@
 // (a zip bomb), with honest sizes or sizes that lie, is kept without text (`too_large`); text that
 // needs more heap or time than the DOCX reader's worker may take is too; JSZip's throw on an
 // entry of another size than declared stays in the worker (`malformed`). Parser level, and
-// through a real `lake import` under the 192 MB heap `lake` runs with, on either backend.
+// through a real `lake import` under the 192 MB heap `lake` runs with, on either backend. The
+// other document extractors under that heap too: a CSV header of 4 million fields, a JSON
+// string value of 200 MB.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +16,7 @@ import type { DocumentRecord, ParseEvent } from '../src/ingest/records.js';
 import type { Source } from '../src/ingest/source.js';
 import { createDocxSource, DOCX_MAX_INFLATE_BYTES, docxSource } from '../src/ingest/sources/formats/documents/docx.js';
 import { MAX_CSV_HEADERS } from '../src/ingest/sources/formats/documents/csv.js';
+import { jsonSource, MAX_JSON_STRING_BYTES, StringLengthGuard } from '../src/ingest/sources/formats/documents/json.js';
 import { Lake } from '../src/lake.js';
 import { buildZip, type RawZipEntry } from './support/archives.js';
 import { cliTestLake, lakeImport, type CliTestLake } from './support/lake-cli.js';
@@ -164,5 +168,62 @@ describe('DOCX zip bombs through `lake import` with a 192 MB heap', () => {
     } finally {
       await lake.close();
     }
+  });
+});
+
+describe('JSON documents: one string value too long to hold', () => {
+  test('the guard finds string ends across chunks, escapes included', () => {
+    const guard = new StringLengthGuard(5);
+    // "ab\"c" is 5 bytes as written; then a key of 3; then a 6-byte value passes the limit at its 6th byte.
+    const parts = ['{"ab\\', '"c":"x', 'yz", "k": [1, "abcd', 'ef"]}'];
+    assert.deepEqual(parts.map((p) => guard.scan(Buffer.from(p))), [-1, -1, -1, 1]);
+    assert.equal(new StringLengthGuard(5).scan(Buffer.from('["12345", "\\\\\\"]')), -1);
+  });
+
+  test(`a ${MAX_JSON_STRING_BYTES + 1}-byte string is too_large; what came before it is kept`, async () => {
+    const head = Buffer.from('\ufeff{"note": "before it", "blob": "');
+    const events: ParseEvent[] = [];
+    const input = Readable.from([head, Buffer.alloc(MAX_JSON_STRING_BYTES + 1, 'x'), Buffer.from('", "after": "never read"}')]);
+    for await (const event of jsonSource.parse(input, { path: 'x/big.json', repairs: { invalidUtf8: 0, nulCharacters: 0 }, blobs: null })) events.push(event);
+    const doc = documentOf(events);
+    assert.equal(doc.extraction, 'too_large');
+    assert.equal(doc.text, 'before it\n');
+    const at = head.length + MAX_JSON_STRING_BYTES;
+    assert.deepEqual(rejectionsOf(events), [
+      {
+        category: 'too_large',
+        reason: `too_large: a JSON string value longer than ${MAX_JSON_STRING_BYTES} bytes at byte ${at}: not read further (what was read before it is kept)`,
+        byteOffset: at,
+        line: null,
+        excerpt: null,
+      },
+    ]);
+  });
+
+  test('a 200 MB string value under a 192 MB heap: the document is kept, the process lives', async () => {
+    const source = new URL('../src/ingest/sources/formats/documents/json.ts', import.meta.url).href;
+    const script = `
+      import { Readable } from 'node:stream';
+      import { jsonSource } from ${JSON.stringify(source)};
+      function* input() {
+        yield Buffer.from('{"note": "hello", "blob": "');
+        const block = Buffer.alloc(1024 * 1024, 'x');
+        for (let i = 0; i < 200; i++) yield block;
+        yield Buffer.from('"}');
+      }
+      const out = [];
+      for await (const e of jsonSource.parse(Readable.from(input()), { path: 'big.json', repairs: { invalidUtf8: 0, nulCharacters: 0 }, blobs: null })) {
+        out.push(e.kind === 'reject' ? e.rejection.category : e.record.extraction + ':' + e.record.text);
+      }
+      console.log(JSON.stringify(out));`;
+    const child = spawn(process.execPath, ['--max-old-space-size=192', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    assert.equal(signal, null, stderr.slice(0, 300));
+    assert.equal(code, 0, stderr.slice(0, 1000));
+    assert.deepEqual(JSON.parse(stdout), ['too_large', 'too_large:hello\n']);
   });
 });
