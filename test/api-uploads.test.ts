@@ -259,6 +259,33 @@ describe('bad input', () => {
     assert.equal(jobs.rows[0]!.n, 0, 'nothing is imported');
   });
 
+  test('an upload whose bytes are gone by the time its job runs: the job fails naming the upload, not a path on the server', async () => {
+    const data = Buffer.from('{"locations": []}');
+    const created = await create(server, aliceKey, data.length, { filename: 'Records.json', sha256: sha256(data) });
+    assert.equal((await patch(server, aliceKey, created.id!, 0, data)).status, 204);
+    // Gone from the disk (an operator's cleanup, a disk replaced) while the row says verified.
+    await rm(path.join(t.config.uploadDir, created.id!));
+    const posted = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ upload_id: created.id }),
+    });
+    assert.equal(posted.status, 201, await posted.clone().text());
+    const { job_id: jobId } = (await posted.json()) as { job_id: string };
+    const job = await waitUntil(
+      async () => (await get(server, `/v1/jobs/${jobId}`, aliceKey)).body as { status: string; error: string | null },
+      (now) => now.status === 'failed',
+      { intervalMs: 100 },
+    );
+    assert.equal(job.error, `upload ${created.id} (Records.json): its bytes are no longer on the server; upload the file again`);
+    const report = await get(server, `/v1/jobs/${jobId}/report`, aliceKey);
+    assert.equal(report.body.error, job.error);
+    for (const text of [job.error!, report.text]) {
+      assert.ok(!text.includes(t.config.uploadDir) && !text.includes(os.tmpdir()), `no server path: ${text}`);
+      assert.doesNotMatch(text, /ENOENT|link '/);
+    }
+  });
+
   test('an upload not finished in time expires: 410 GONE, its bytes deleted', async () => {
     // A second server on the same lake whose uploads live one second.
     const app = await buildServer(t.lake, { uploads: { ttlMs: 1000 } });

@@ -191,15 +191,19 @@ export class Uploads {
   async importPath(upload: Pick<UploadRow, 'upload_id' | 'filename'>): Promise<string> {
     const dir = path.join(this.settings.directory, 'imports', upload.upload_id);
     const target = path.join(dir, upload.filename ?? 'upload');
-    await mkdir(dir, { recursive: true });
-    await link(this.filePath(upload.upload_id), target).catch(async (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST') return;
-      // A file system without hard links: a symbolic link does as well (the importer follows it).
-      if (error.code !== 'EPERM' && error.code !== 'ENOTSUP' && error.code !== 'EXDEV') throw error;
-      await symlink(this.filePath(upload.upload_id), target).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
+    try {
+      await mkdir(dir, { recursive: true });
+      await link(this.filePath(upload.upload_id), target).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST') return;
+        // A file system without hard links: a symbolic link does as well (the importer follows it).
+        if (error.code !== 'EPERM' && error.code !== 'ENOTSUP' && error.code !== 'EXDEV') throw error;
+        await symlink(this.filePath(upload.upload_id), target).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
       });
-    });
+    } catch (error) {
+      throw importPathError(upload, error);
+    }
     return target;
   }
 
@@ -279,6 +283,19 @@ export class Uploads {
     await this.db.asUser(userId, (tx) => markUploadVerified(tx, upload.id));
     return {};
   }
+}
+
+/**
+ * Why an upload could not be handed to an import, in words for its user: the message becomes the
+ * job's `error`, which the API shows, so it names the upload and the system's error code, never
+ * a path on the server (the original error, with its paths, stays the cause, for the log).
+ */
+function importPathError(upload: Pick<UploadRow, 'upload_id' | 'filename'>, error: unknown): LakeError {
+  const name = `upload ${upload.upload_id}${upload.filename ? ` (${upload.filename})` : ''}`;
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT') return new LakeError('GONE', `${name}: its bytes are no longer on the server; upload the file again`, { cause: error });
+  if (isNoSpace(error)) return new LakeError('DISK_FULL', `${name}: no space left on the server to prepare it for import; try again once the operator has freed space`, { cause: error });
+  return new LakeError('INTERNAL', `${name}: could not be prepared for import (${typeof code === 'string' ? code : 'internal error'}); the server's log has the details`, { cause: error });
 }
 
 /** The Node request under the web Request tus hands its hooks. */
