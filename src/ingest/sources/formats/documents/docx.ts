@@ -20,11 +20,11 @@
 //      with its own heap of DOCX_WORKER_HEAP_MB and DOCX_TIMEOUT_MS per file, as pdf.js does
 //      (pdf.ts): an out-of-memory, a hang or a throw there ends that thread, not the import.
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { Parser } from 'htmlparser2';
 import yauzl from 'yauzl';
 import type { ParseEvent } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { BoundedWorker } from './bounded-worker.js';
 import { COMPOUND_FILE, DOCX } from './entries.js';
 import { documentEvents, MAX_EXTRACT_BYTES, MAX_TEXT_BYTES, rejectAt, storeWhole } from './intake.js';
 
@@ -199,65 +199,24 @@ type DocxText = { ok: true; text: string; truncated: boolean } | { ok: false; re
 const WORKER_URL = new URL('./docx-worker.mjs', import.meta.url);
 
 /** One worker per heap size (one in the lake; tests lower it), one DOCX at a time each. */
-const readers = new Map<number, { worker: Worker | null; queue: Promise<unknown> }>();
+const readers = new Map<number, BoundedWorker<{ ok: true; text: string; truncated: boolean } | { ok: false; reason: string }>>();
 
 /** The text of a DOCX held in memory, by mammoth in a worker thread within `limits`. */
-function extractDocxText(bytes: Buffer, limits: Limits): Promise<DocxText> {
+async function extractDocxText(bytes: Buffer, limits: Limits): Promise<DocxText> {
   let reader = readers.get(limits.workerHeapMb);
-  if (!reader) readers.set(limits.workerHeapMb, (reader = { worker: null, queue: Promise.resolve() }));
-  const slot = reader;
-  const run = slot.queue.then(() => extractInWorker(slot, bytes, limits));
-  slot.queue = run.catch(() => {});
-  return run;
-}
-
-function startWorker(slot: { worker: Worker | null }, heapMb: number): Worker {
-  // Without the parent's flags (the tsx loader, its heap size): the worker is plain JavaScript.
-  const started = new Worker(WORKER_URL, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: heapMb } });
-  started.unref(); // an idle reader does not keep the process alive (a read in progress has its timer)
-  started.on('exit', () => {
-    if (slot.worker === started) slot.worker = null;
-  });
-  started.on('error', () => {}); // reported to the read in progress, below
-  return started;
-}
-
-function extractInWorker(slot: { worker: Worker | null }, bytes: Buffer, limits: Limits): Promise<DocxText> {
-  const reader = (slot.worker ??= startWorker(slot, limits.workerHeapMb));
-  return new Promise((resolve) => {
-    const finish = (result: DocxText, stop: boolean): void => {
-      clearTimeout(timer);
-      reader.off('message', onMessage);
-      reader.off('error', onError);
-      reader.off('exit', onExit);
-      if (stop) {
-        if (slot.worker === reader) slot.worker = null;
-        void reader.terminate();
-      }
-      resolve(result);
-    };
-    const onMessage = (result: { ok: true; text: string; truncated: boolean } | { ok: false; reason: string }): void =>
-      finish(result.ok ? result : { ok: false, reason: result.reason, limit: false }, false);
-    const onError = (error: Error & { code?: string }): void =>
-      finish(
-        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? { ok: false, reason: `reading its text needed more than the ${limits.workerHeapMb} MB the DOCX reader may use`, limit: true }
-          : { ok: false, reason: `mammoth: ${error.message}`, limit: false },
-        true,
-      );
-    const onExit = (code: number): void => finish({ ok: false, reason: `the DOCX reader stopped with code ${code}`, limit: false }, true);
-    const timer = setTimeout(
-      () => finish({ ok: false, reason: `reading its text took longer than the ${limits.timeoutMs / 1000} s the DOCX reader may take`, limit: true }, true),
-      limits.timeoutMs,
-    );
-    reader.on('message', onMessage);
-    reader.once('error', onError);
-    reader.once('exit', onExit);
-    // Handed over, not copied, when the file has a buffer to itself (nothing reads it after this).
-    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer;
-    const data = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
-    reader.postMessage({ data, maxTextChars: MAX_TEXT_BYTES }, [data.buffer as ArrayBuffer]);
-  });
+  if (!reader) readers.set(limits.workerHeapMb, (reader = new BoundedWorker(WORKER_URL, limits.workerHeapMb)));
+  const outcome = await reader.read(bytes, { maxTextChars: MAX_TEXT_BYTES }, limits.timeoutMs);
+  if (outcome.ok) return outcome.answer.ok ? outcome.answer : { ok: false, reason: outcome.answer.reason, limit: false };
+  switch (outcome.failure) {
+    case 'heap':
+      return { ok: false, reason: `reading its text needed more than the ${limits.workerHeapMb} MB the DOCX reader may use`, limit: true };
+    case 'time':
+      return { ok: false, reason: `reading its text took longer than the ${limits.timeoutMs / 1000} s the DOCX reader may take`, limit: true };
+    case 'error':
+      return { ok: false, reason: `mammoth: ${outcome.detail}`, limit: false };
+    case 'exit':
+      return { ok: false, reason: `the DOCX reader stopped with code ${outcome.detail}`, limit: false };
+  }
 }
 
 /** docProps/core.xml's Dublin Core fields, by their short names; {} when the file has none. */

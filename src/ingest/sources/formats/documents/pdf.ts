@@ -13,9 +13,9 @@
 // between pages), at most MAX_TEXT_BYTES; the pages after that are not read (metadata.pages is
 // still the whole count, metadata.pagesRead how many were read).
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import type { ParseEvent } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { BoundedWorker } from './bounded-worker.js';
 import { PDF } from './entries.js';
 import { documentEvents, MAX_EXTRACT_BYTES, MAX_TEXT_BYTES, rejectAt, storeWhole } from './intake.js';
 
@@ -70,53 +70,17 @@ export const PDF_WORKER_HEAP_MB = 256;
 export const PDF_TIMEOUT_MS = 120_000;
 const WORKER_URL = new URL('./pdf-worker.mjs', import.meta.url);
 
-let worker: Worker | null = null;
-let queue: Promise<unknown> = Promise.resolve();
+const reader = new BoundedWorker<PdfExtract>(WORKER_URL, PDF_WORKER_HEAP_MB);
 
 /** Text and metadata of a PDF held in memory, read by pdf.js in the worker thread (one PDF at a time). */
-export function extractPdf(bytes: Buffer): Promise<PdfExtract> {
-  const run = queue.then(() => extractInWorker(bytes));
-  queue = run.catch(() => {});
-  return run;
-}
-
-function startWorker(): Worker {
-  // Without the parent's flags (the tsx loader, its heap size): the worker is plain JavaScript.
-  const started = new Worker(WORKER_URL, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: PDF_WORKER_HEAP_MB } });
-  started.unref(); // an idle reader does not keep the process alive (a read in progress has its timer)
-  started.on('exit', () => {
-    if (worker === started) worker = null;
-  });
-  started.on('error', () => {}); // reported to the read in progress, below
-  return started;
-}
-
-function extractInWorker(bytes: Buffer): Promise<PdfExtract> {
-  const reader = (worker ??= startWorker());
-  const failed = (reason: string): PdfExtract => ({ extraction: 'malformed', title: null, text: null, metadata: {}, reason: `malformed: text not extracted (${reason})` });
-  return new Promise((resolve) => {
-    const finish = (result: PdfExtract, stop: boolean): void => {
-      clearTimeout(timer);
-      reader.off('message', onMessage);
-      reader.off('error', onError);
-      reader.off('exit', onExit);
-      if (stop) {
-        if (worker === reader) worker = null;
-        void reader.terminate();
-      }
-      resolve(result);
-    };
-    const onMessage = (result: PdfExtract): void => finish(result, false);
-    const onError = (error: Error & { code?: string }): void =>
-      finish(failed(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `pdf.js needed more than ${PDF_WORKER_HEAP_MB} MB` : `pdf.js: ${error.message}`), true);
-    const onExit = (code: number): void => finish(failed(`the PDF reader stopped with code ${code}`), true);
-    const timer = setTimeout(() => finish(failed(`pdf.js took longer than ${PDF_TIMEOUT_MS / 1000} s`), true), PDF_TIMEOUT_MS);
-    reader.on('message', onMessage);
-    reader.once('error', onError);
-    reader.once('exit', onExit);
-    // Handed over, not copied, when the file has a buffer to itself (nothing reads it after this).
-    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer;
-    const data = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
-    reader.postMessage({ data, maxTextChars: MAX_TEXT_BYTES }, [data.buffer as ArrayBuffer]);
-  });
+export async function extractPdf(bytes: Buffer): Promise<PdfExtract> {
+  const outcome = await reader.read(bytes, { maxTextChars: MAX_TEXT_BYTES }, PDF_TIMEOUT_MS);
+  if (outcome.ok) return outcome.answer;
+  const reason = {
+    heap: `pdf.js needed more than ${PDF_WORKER_HEAP_MB} MB`,
+    time: `pdf.js took longer than ${PDF_TIMEOUT_MS / 1000} s`,
+    error: `pdf.js: ${outcome.detail}`,
+    exit: `the PDF reader stopped with code ${outcome.detail}`,
+  }[outcome.failure];
+  return { extraction: 'malformed', title: null, text: null, metadata: {}, reason: `malformed: text not extracted (${reason})` };
 }
