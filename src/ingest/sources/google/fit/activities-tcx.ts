@@ -36,15 +36,14 @@
 //   a file cut short: `malformed` at its end; what was complete before the cut is kept, the
 //     trackpoint and the activity totals it cuts are not.
 //
-// Streaming: as location/kml.ts, the file goes to htmlparser2 (xmlMode) a chunk at a time as
-// Latin-1, so the parser's indices are byte offsets; values are decoded from UTF-8 afterwards.
+// Streaming: as location/kml.ts (both read through ../../formats/xml-stream.ts), the file goes to
+// htmlparser2 (xmlMode) a chunk at a time as Latin-1, so the parser's indices are byte offsets;
+// values are decoded from UTF-8 afterwards.
 // Memory is bounded by one element's text (MAX_TEXT_BYTES) and an activity's lap list. Elements
 // are matched by local name, whatever their prefix (`ns3:TPX`, `tpx:TPX`, `ax:TPX`).
-import { decodeXML } from 'entities';
-import { Parser, type Handler } from 'htmlparser2';
-import { byteChunks } from '../../../parse/byte-chunks.js';
 import type { LocationPointRecord, MeasurementRecord, ParseEvent, QuarantineCategory, RepairCounts } from '../../../records.js';
 import { defineSource, type Source } from '../../../source.js';
+import { excerpt, type TextCapture, XmlStreamReader } from '../../formats/xml-stream.js';
 import { FIT_ACTIVITIES, TCX_ROOT } from './entries.js';
 import { parseIsoInstant, type Instant } from '../takeout-values.js';
 
@@ -53,27 +52,13 @@ export const FIT_ACTIVITIES_SOURCE_ID = FIT_ACTIVITIES.id;
 export const MAX_TEXT_BYTES = 64 * 1024;
 /** Laps of one activity listed in its attributes (the totals count every lap). */
 export const MAX_LAPS = 1000;
-const EXCERPT_CHARS = 200;
 const DECIMAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 const KEY = 'google-fit-activity';
 
 export const fitActivitiesSource: Source = defineSource(FIT_ACTIVITIES, {
   async *parse(input, context) {
     const reader = new TcxReader(context.repairs);
-    const parser = new Parser(reader, { xmlMode: true, decodeEntities: false });
-    reader.parser = parser;
-    let bytesRead = 0;
-    for await (const chunk of byteChunks(input, context.path)) {
-      const text = chunk.toString('latin1');
-      reader.lines.append(text);
-      parser.write(text);
-      bytesRead += chunk.length;
-      if (reader.events.length > 0) yield* reader.takeEvents();
-      if (reader.stopped) return;
-    }
-    reader.ending(bytesRead);
-    parser.end();
-    yield* reader.takeEvents();
+    const bytesRead = yield* reader.read(input, context.path);
     if (!reader.stopped && reader.activities === 0 && !reader.cutReported) {
       yield reject('unsupported', `no Activity in ${bytesRead} bytes of TCX`, 0, 1);
     }
@@ -108,13 +93,10 @@ interface Captured {
 
 type Role = 'id' | 'lapTime' | 'lapDistance' | 'lapCalories' | 'lapIntensity' | 'time' | 'lat' | 'lon' | 'altitude' | 'distance' | 'heartRate' | 'speed';
 
-interface Capture {
+interface Capture extends TextCapture {
   role: Role;
-  depth: number;
   offset: number;
   line: number;
-  raw: string;
-  tooLarge: boolean;
 }
 
 interface LapDraft {
@@ -160,48 +142,20 @@ interface PointDraft {
 
 const LAP_ROLES: Readonly<Record<string, Role>> = { TotalTimeSeconds: 'lapTime', DistanceMeters: 'lapDistance', Calories: 'lapCalories', Intensity: 'lapIntensity' };
 
-class TcxReader implements Partial<Handler> {
-  parser: Parser | null = null;
-  readonly lines = new LineCounter();
-  events: ParseEvent[] = [];
+class TcxReader extends XmlStreamReader<Capture> {
   activities = 0;
-  stopped = false;
-  cutReported = false;
 
-  /** Local names of the open elements. */
-  private readonly tags: string[] = [];
-  private rootSeen = false;
-  private atEnd = false;
-  private endOffset = 0;
-  private latin1Text = false;
-  private capture: Capture | null = null;
+  private readonly lines = new LineCounter();
   private activity: ActivityDraft | null = null;
   private lap: LapDraft | null = null;
   private point: PointDraft | null = null;
 
-  constructor(private readonly repairs: RepairCounts) {}
-
-  takeEvents(): ParseEvent[] {
-    const events = this.events;
-    this.events = [];
-    return events;
+  constructor(repairs: RepairCounts) {
+    super('TCX', repairs, MAX_TEXT_BYTES);
   }
 
-  /** Called before the parser's end: the elements it closes then were never closed in the file. */
-  ending(bytesRead: number): void {
-    this.atEnd = true;
-    this.endOffset = bytesRead;
-  }
-
-  onprocessinginstruction(name: string, data: string): void {
-    if (name !== '?xml' || this.rootSeen) return;
-    const encoding = /encoding\s*=\s*["']([^"']+)["']/i.exec(data)?.[1]?.toLowerCase();
-    if (encoding === undefined || encoding === 'utf-8' || encoding === 'utf8' || encoding === 'us-ascii' || encoding === 'ascii') return;
-    if (encoding === 'iso-8859-1' || encoding === 'latin1' || encoding === 'latin-1') {
-      this.latin1Text = true;
-      return;
-    }
-    this.stop('unsupported', `TCX declared in the ${encoding} encoding, which is not read (UTF-8 and ISO-8859-1 are)`, 0, 1);
+  protected override received(text: string): void {
+    this.lines.append(text);
   }
 
   onopentag(name: string, attributes: Record<string, string>): void {
@@ -260,27 +214,8 @@ class TcxReader implements Partial<Handler> {
     if (role !== null) this.capture = { role, depth, offset, line: line(), raw: '', tooLarge: false };
   }
 
-  ontext(text: string): void {
-    const capture = this.capture;
-    if (!capture || capture.tooLarge) return;
-    if (capture.raw.length + text.length > MAX_TEXT_BYTES) {
-      capture.tooLarge = true;
-      capture.raw = '';
-      return;
-    }
-    capture.raw += text;
-  }
-
-  onclosetag(): void {
-    if (this.stopped || this.tags.length === 0) return;
-    const depth = this.tags.length;
-    const tag = this.tags.pop()!;
-    const capture = this.capture;
-    if (capture && capture.depth === depth) {
-      this.capture = null;
-      // An element the file ends inside holds part of its text only: the cut is reported below.
-      if (!this.atEnd) this.finishCapture(capture);
-    }
+  /** Tags are local names. */
+  protected closed(tag: string, depth: number): void {
     switch (tag) {
       case TCX_ROOT:
         if (depth === 1 && this.atEnd && !this.cutReported) this.cut(`the file ends before </${TCX_ROOT}>: it was cut short`);
@@ -335,7 +270,7 @@ class TcxReader implements Partial<Handler> {
     return null;
   }
 
-  private finishCapture(capture: Capture): void {
+  protected finishCapture(capture: Capture): void {
     if (capture.tooLarge) {
       this.push(reject('too_large', `${this.label()}: a <${capture.role}> value holds more than ${MAX_TEXT_BYTES} bytes of text; it is not imported`, capture.offset, capture.line));
       return;
@@ -521,23 +456,9 @@ class TcxReader implements Partial<Handler> {
     this.cutReported = true;
   }
 
-  private stop(category: QuarantineCategory, reason: string, offset: number, line: number): void {
+  protected stop(category: QuarantineCategory, reason: string, offset: number, line: number): void {
     this.push(reject(category, reason, offset, line));
     this.stopped = true;
-  }
-
-  private push(event: ParseEvent): void {
-    this.events.push(event);
-  }
-
-  /** Raw Latin-1 text (the file's bytes, one per character) to clean text; counts invalid UTF-8. */
-  private decode(raw: string): string {
-    let text = raw;
-    if (!this.latin1Text && /[\x80-\xff]/.test(raw)) {
-      text = Buffer.from(raw, 'latin1').toString('utf8');
-      if (text.includes('\ufffd')) this.repairs.invalidUtf8 += countOf(text, '\ufffd') - countOf(raw, '\xef\xbf\xbd');
-    }
-    return text.includes('&') ? decodeXML(text) : text;
   }
 }
 
@@ -552,14 +473,4 @@ function labelOf(activity: ActivityDraft): string {
 
 function reject(category: QuarantineCategory, reason: string, byteOffset: number, line: number, text: string | null = null): ParseEvent {
   return { kind: 'reject', rejection: { category, reason, byteOffset, line, excerpt: text === null ? null : excerpt(text) } };
-}
-
-function excerpt(text: string): string {
-  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
-}
-
-function countOf(text: string, needle: string): number {
-  let count = 0;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) count++;
-  return count;
 }

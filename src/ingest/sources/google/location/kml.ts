@@ -55,11 +55,9 @@
 // without declarations, unprefixed names are KML and `gx:` is Google's extension, as written in
 // practice. Elements of other namespaces (atom:author...) are skipped.
 import type { Readable } from 'node:stream';
-import { decodeXML } from 'entities';
-import { Parser, type Handler } from 'htmlparser2';
-import { byteChunks } from '../../../parse/byte-chunks.js';
 import type { ItemRecord, LocationPointRecord, ParseEvent, QuarantineCategory, RepairCounts, VisitRecord } from '../../../records.js';
 import { defineSource, type ParseContext, type Source } from '../../../source.js';
+import { excerpt, type TextCapture, XmlStreamReader } from '../../formats/xml-stream.js';
 import { LOCATION_KML, localName } from './entries.js';
 import { parseIsoInstant, type Instant } from '../takeout-values.js';
 
@@ -69,7 +67,6 @@ export const LOCATION_KML_SOURCE_ID = LOCATION_KML.id;
 export const MAX_TEXT_BYTES = 8 * 1024 * 1024;
 /** Times (or coordinates) of one gx:Track held while waiting for their other half: 24 bytes each. */
 export const MAX_UNPAIRED = 1_000_000;
-const EXCERPT_CHARS = 200;
 
 const KML_NAMESPACES = new Set([
   'http://www.opengis.net/kml/2.2',
@@ -93,18 +90,7 @@ const LIMITS: KmlLimits = { maxTextBytes: MAX_TEXT_BYTES, maxUnpaired: MAX_UNPAI
 /** `limits`: smaller ones let tests reach them. */
 export async function* parseLocationKml(input: Readable, context: ParseContext, limits: KmlLimits = LIMITS): AsyncIterable<ParseEvent> {
   const reader = new KmlReader(context.repairs, limits);
-  const parser = new Parser(reader, { xmlMode: true, decodeEntities: false });
-  reader.parser = parser;
-  let bytesRead = 0;
-  for await (const chunk of byteChunks(input, context.path)) {
-    parser.write(chunk.toString('latin1'));
-    bytesRead += chunk.length;
-    if (reader.events.length > 0) yield* reader.takeEvents();
-    if (reader.stopped) return;
-  }
-  reader.ending(bytesRead);
-  parser.end();
-  yield* reader.takeEvents();
+  const bytesRead = yield* reader.read(input, context.path);
   if (!reader.stopped && reader.placemarks === 0 && reader.tracks === 0) {
     yield reject('unsupported', `no Placemark or gx:Track in ${bytesRead} bytes of KML`, 0);
   }
@@ -152,12 +138,9 @@ interface PlacemarkDraft {
 /** What the element whose text is being collected is for. */
 type CaptureRole = 'name' | 'address' | 'description' | 'stamp' | 'begin' | 'end' | 'coordinates' | 'altitudeMode' | 'data' | 'trackWhen' | 'trackCoord';
 
-interface Capture {
+interface Capture extends TextCapture {
   role: CaptureRole;
-  depth: number;
   offset: number;
-  raw: string;
-  tooLarge: boolean;
   /** ExtendedData's `<Data name>` / `<SimpleData name>`. */
   dataName: string | null;
 }
@@ -189,24 +172,12 @@ class TrackPairs {
   }
 }
 
-class KmlReader implements Partial<Handler> {
-  parser: Parser | null = null;
-  events: ParseEvent[] = [];
+class KmlReader extends XmlStreamReader<Capture> {
   placemarks = 0;
   tracks = 0;
-  /** The file was refused (not KML, an encoding not read): the rest is not read. */
-  stopped = false;
 
-  private readonly tags: Tag[] = [];
   private readonly scopes: Map<string, string>[] = [];
-  private rootSeen = false;
-  private atEnd = false;
-  /** A rejection already says where the file was cut. */
-  private cutReported = false;
-  private endOffset = 0;
-  private latin1Text = false;
   private inCdata = false;
-  private capture: Capture | null = null;
   private placemark: PlacemarkDraft | null = null;
   private geometry: Geometry | null = null;
   private track: TrackPairs | null = null;
@@ -214,31 +185,10 @@ class KmlReader implements Partial<Handler> {
   private dataName: string | null = null;
 
   constructor(
-    private readonly repairs: RepairCounts,
+    repairs: RepairCounts,
     private readonly limits: KmlLimits,
-  ) {}
-
-  takeEvents(): ParseEvent[] {
-    const events = this.events;
-    this.events = [];
-    return events;
-  }
-
-  /** Called before the parser's end: the elements it closes then were never closed in the file. */
-  ending(bytesRead: number): void {
-    this.atEnd = true;
-    this.endOffset = bytesRead;
-  }
-
-  onprocessinginstruction(name: string, data: string): void {
-    if (name !== '?xml' || this.rootSeen) return;
-    const encoding = /encoding\s*=\s*["']([^"']+)["']/i.exec(data)?.[1]?.toLowerCase();
-    if (encoding === undefined || encoding === 'utf-8' || encoding === 'utf8' || encoding === 'us-ascii' || encoding === 'ascii') return;
-    if (encoding === 'iso-8859-1' || encoding === 'latin1' || encoding === 'latin-1') {
-      this.latin1Text = true;
-      return;
-    }
-    this.stop('unsupported', `KML declared in the ${encoding} encoding, which is not read (UTF-8 and ISO-8859-1 are)`, 0);
+  ) {
+    super('KML', repairs, limits.maxTextBytes);
   }
 
   onopentag(name: string, attributes: Record<string, string>): void {
@@ -291,16 +241,9 @@ class KmlReader implements Partial<Handler> {
     if (role !== null) this.capture = { role, depth, offset, raw: '', tooLarge: false, dataName: this.dataName };
   }
 
-  ontext(text: string): void {
-    const capture = this.capture;
-    if (!capture || capture.tooLarge) return;
-    if (capture.raw.length + text.length > this.limits.maxTextBytes) {
-      capture.tooLarge = true;
-      capture.raw = '';
-      return;
-    }
-    // CDATA is literal: its ampersands are escaped so that decoding the entities later leaves them be.
-    capture.raw += this.inCdata && text.includes('&') ? text.replace(/&/g, '&amp;') : text;
+  /** CDATA is literal: its ampersands are escaped so that decoding the entities later leaves them be. */
+  protected override captured(text: string): string {
+    return this.inCdata && text.includes('&') ? text.replace(/&/g, '&amp;') : text;
   }
 
   oncdatastart(): void {
@@ -311,17 +254,9 @@ class KmlReader implements Partial<Handler> {
     this.inCdata = false;
   }
 
-  onclosetag(): void {
-    if (this.stopped || this.tags.length === 0) return;
-    const depth = this.tags.length;
-    const tag = this.tags.pop()!;
+  /** Tags are qualified (see Tag). */
+  protected closed(tag: Tag, depth: number): void {
     this.scopes.pop();
-    const capture = this.capture;
-    if (capture && capture.depth === depth) {
-      this.capture = null;
-      // An element the file ends inside holds part of its text only: the cut is reported below.
-      if (!this.atEnd) this.finishCapture(capture);
-    }
     switch (tag) {
       case 'k:kml':
         if (depth === 1 && this.atEnd && !this.cutReported) this.push(reject('malformed', 'the file ends before </kml>: it was cut short', this.endOffset));
@@ -360,13 +295,10 @@ class KmlReader implements Partial<Handler> {
     }
   }
 
-  private stop(category: QuarantineCategory, reason: string, offset: number): void {
+  /** KML rejections carry no line. */
+  protected stop(category: QuarantineCategory, reason: string, offset: number): void {
     this.push(reject(category, reason, offset));
     this.stopped = true;
-  }
-
-  private push(event: ParseEvent): void {
-    this.events.push(event);
   }
 
   /** The namespace bindings in force inside an element: its parent's, plus its own xmlns attributes. */
@@ -420,7 +352,7 @@ class KmlReader implements Partial<Handler> {
     }
   }
 
-  private finishCapture(capture: Capture): void {
+  protected finishCapture(capture: Capture): void {
     const placemark = this.placemark;
     if (capture.tooLarge) {
       this.push(reject('too_large', `${this.label()}: a <${capture.role}> element holds more than ${this.limits.maxTextBytes} bytes of text`, capture.offset));
@@ -488,16 +420,6 @@ class KmlReader implements Partial<Handler> {
         if (capture.dataName !== null) (placemark.extendedData ??= {})[capture.dataName] = text;
         return;
     }
-  }
-
-  /** Raw Latin-1 text (the file's bytes, one per character) to clean text; counts invalid UTF-8. */
-  private decode(raw: string): string {
-    let text = raw;
-    if (!this.latin1Text && NON_ASCII.test(raw)) {
-      text = Buffer.from(raw, 'latin1').toString('utf8');
-      if (text.includes('\ufffd')) this.repairs.invalidUtf8 += countOf(text, '\ufffd') - countOf(raw, UTF8_REPLACEMENT_AS_LATIN1);
-    }
-    return text.includes('&') ? decodeXML(text) : text;
   }
 
   private label(): string {
@@ -843,8 +765,6 @@ function coordinatesOf(placemark: PlacemarkDraft): string | null {
 }
 
 const EMPTY_SCOPE = new Map<string, string>();
-const NON_ASCII = /[\x80-\xff]/;
-const UTF8_REPLACEMENT_AS_LATIN1 = '\xef\xbf\xbd';
 const DECIMAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /** `k:Placemark`, `g:Track`, `o:…` (see Tag), from the element's name and the bindings in force. */
@@ -900,14 +820,4 @@ function labelOf(placemark: PlacemarkDraft): string {
 
 function reject(category: QuarantineCategory, reason: string, byteOffset: number, text: string | null = null): ParseEvent {
   return { kind: 'reject', rejection: { category, reason, byteOffset, excerpt: text === null ? null : excerpt(text) } };
-}
-
-function excerpt(text: string): string {
-  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
-}
-
-function countOf(text: string, needle: string): number {
-  let count = 0;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) count++;
-  return count;
 }
