@@ -28,7 +28,7 @@ import { LakeError } from '../errors.js';
 import { foreignKeys, userTables } from '../query/export.js';
 import { ensureUser } from '../query/users.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { drainedOrClosed } from './drained.js';
+import { drainedOrClosed } from '../drained.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
 import {
   ARCHIVE_FORMAT,

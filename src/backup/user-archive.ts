@@ -30,7 +30,7 @@ import { loadOrder, tableLines, userTables, type AsUser, type ExportedTable } fr
 import { PIECE_BYTES } from '../store/blob-codec.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { FRAME_CODECS } from '../store/frame-codecs.js';
-import { drainedOrClosed } from './drained.js';
+import { drainedOrClosed } from '../drained.js';
 
 export const ARCHIVE_FORMAT = 'datapunk-lake-user-archive';
 export const ARCHIVE_FORMAT_VERSION = 1;

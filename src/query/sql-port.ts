@@ -40,6 +40,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Transaction } from '../db/database.js';
+import { drainedOrClosed } from '../drained.js';
 import type { Lake } from '../lake.js';
 import { checkScramPassword, sqlRoleVerifier } from './sql-access.js';
 
@@ -590,15 +591,7 @@ class Connection {
   /** Until the client has taken most of what was written to it (or is gone). */
   private async writable(): Promise<void> {
     if (this.socket.writableLength <= OUTPUT_HIGH || this.socket.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    await drainedOrClosed(this.socket);
   }
 
   private ready(): Buffer {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { LakeError, type ErrorCode, ERRORS } from '../../errors.js';
 import type { CopyData, CopyFormat, Database, QueryOptions, QueryResult, Transaction } from '../database.js';
+import { drainedOrClosed } from '../../drained.js';
 import type { Profile } from '../profile.js';
 import { isAlive } from './directory-lock.js';
 
@@ -185,17 +186,7 @@ class Channel {
   /** Send a message that has no answer of its own (copy data), waiting while the socket's buffer is full. */
   async send(request: Request): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!this.socket.write(frame(request))) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.socket.off('drain', done);
-          this.socket.off('close', done);
-          resolve();
-        };
-        this.socket.on('drain', done);
-        this.socket.on('close', done);
-      });
-    }
+    if (!this.socket.write(frame(request))) await drainedOrClosed(this.socket);
   }
 
   close(): void {
