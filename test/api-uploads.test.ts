@@ -26,7 +26,7 @@ import { buildServer } from '../src/api/server.js';
 import { get, startTestServer, type TestServer } from './support/api.js';
 import { openTestLake, type TestLake } from './support/lake.js';
 import { waitUntil } from './support/wait.js';
-import { create, head, patch, sha256, TUS } from './support/tus.js';
+import { create, head, metadata, patch, sha256, TUS } from './support/tus.js';
 
 // The Node build exports FileUrlStorage (URLs kept in a JSON file); its type declarations do not.
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (file: string) => UrlStorage };
@@ -440,6 +440,15 @@ describe('bad input', () => {
     for (const extension of ['creation', 'termination', 'expiration']) assert.ok(extensions.includes(extension), extension);
     assert.ok(!extensions.includes('creation-defer-length'), 'every upload must declare its length');
     assert.equal(response.headers.get('tus-max-size'), String(t.config.uploadMaxBytes));
+    // No origin but the lake's own may read the answers (tus's default is any origin).
+    const foreign = await fetch(`${server.url}/v1/uploads`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+    const created = await fetch(`${server.url}/v1/uploads`, {
+      method: 'POST',
+      headers: { ...TUS, authorization: `Bearer ${aliceKey}`, origin: 'https://evil.example', 'upload-length': '3', 'upload-metadata': metadata({ filename: 'cors.txt', sha256: sha256('abc') }) },
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('access-control-allow-origin'), null);
   });
 
   test('upload requests are in the access log of their user, with their status', async () => {

@@ -106,6 +106,9 @@ export class Uploads {
       },
       // The client's Location is built from the Host it used; forwarded headers are not trusted.
       respectForwardedHeaders: false,
+      // No cross-origin access (tus's default is any origin): the console is served from the same
+      // origin, and the lake's other clients are not browsers. Like the rest of the API.
+      allowedOrigins: [],
       onUploadCreate: (req, upload) => this.created(req, upload),
       // A full disk: 507 before any byte is written, rather than a file cut short.
       onIncomingRequest: async (req) => {
