@@ -175,6 +175,7 @@ describe('lake console-link', () => {
       assert.equal(made.code, 0, made.stderr);
       const { link, user, expiresAt } = JSON.parse(made.stdout) as { link: string; user: string; expiresAt: string };
       assert.equal(user, 'hal');
+      assert.ok(link.startsWith(`${url}/#link=`), `${link} names the port the server has (--port 0), not LAKE_API_PORT`);
       assert.ok(Date.parse(expiresAt) > Date.now());
       const token = /#link=([A-Za-z0-9_-]{43})$/.exec(link)![1]!;
       const first = await exchange(url, { token });

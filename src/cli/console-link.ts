@@ -8,13 +8,15 @@ import { Lake } from '../lake.js';
 import { createConsoleLink } from '../query/console-links.js';
 import { listUsers } from '../query/users.js';
 import { printJson } from './output.js';
+import { runningServeAddress } from './serve-address.js';
 
 export async function consoleLinkCommand(settings: Config, options: { user?: string; json?: boolean }): Promise<void> {
   const lake = await Lake.open(settings, { brief: true });
   try {
     const user = options.user ?? (await onlyUser(lake));
     const link = await createConsoleLink(lake.db, user);
-    const url = `${consoleBase(settings)}/#link=${link.token}`;
+    // The running server's own address when there is one (--port may differ from LAKE_API_PORT).
+    const url = `${consoleBase(runningServeAddress(settings.dataDir) ?? settings)}/#link=${link.token}`;
     if (options.json) return printJson({ link: url, user: link.user, createdAt: link.createdAt, expiresAt: link.expiresAt });
     console.log(url);
     process.stderr.write(`lake: a one-time link into the console as ${link.user}, good until ${link.expiresAt.toISOString()} (10 minutes); opening it makes an API key\n`);

@@ -6,6 +6,7 @@ import { LakeError } from '../errors.js';
 import { Lake } from '../lake.js';
 import type { SqlPort } from '../query/sql-port.js';
 import type { AdminSocket } from '../api/admin-socket.js';
+import { recordServeAddress } from './serve-address.js';
 
 /** `--pg-port`: the embedded database's SQL port (src/query/sql-port.ts), set before serveCommand runs. */
 let sqlPortNumber: number | null = null;
@@ -42,6 +43,7 @@ export async function serveCommand(settings: Config): Promise<void> {
   // once: a second signal gets Node's default handling and ends the process.
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let forgetAddress: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
   try {
     await serve(lake, {
       host: settings.apiHost,
@@ -55,7 +57,10 @@ export async function serveCommand(settings: Config): Promise<void> {
           if (level === 'info') console.log(`lake: ${message}`);
         },
       },
-      onListening: (url) => console.log(`lake: serving ${url} (${lake.db.backend} database at ${lake.db.location})`),
+      onListening: (url) => {
+        console.log(`lake: serving ${url} (${lake.db.backend} database at ${lake.db.location})`);
+        forgetAddress = recordServeAddress(settings.dataDir, settings.apiHost, Number(new URL(url).port)).catch(() => null);
+      },
       onBackups: ({ description, catchUpAt, newest }) => {
         const why = newest ? `the newest is from ${formatLocal(newest)}` : 'none yet';
         const catchUp = catchUpAt ? `; ${why}: one at ${formatLocal(catchUpAt)}` : '';
@@ -69,6 +74,7 @@ export async function serveCommand(settings: Config): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await (await forgetAddress)?.();
     await sqlPort?.close();
     await adminSocket?.close(settings.apiShutdownTimeoutMs);
     await lake.close();
