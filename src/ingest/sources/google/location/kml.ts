@@ -725,14 +725,7 @@ class KmlReader extends XmlStreamReader<Capture> {
     if (!positions) return;
     const described = this.describe(placemark, { start: instant, end: instant });
     positions.forEach((position, vertex) => {
-      const record: LocationPointRecord = {
-        type: 'location_point',
-        source: LOCATION_KML_SOURCE_ID,
-        key: [instant.date.getTime(), position.lat, position.lon],
-        recordedAt: instant.date,
-        lat: position.lat,
-        lon: position.lon,
-      };
+      const record = pointAt(instant, position);
       record.attributes = { ...described, ...altitudeOf(record, position.alt, geometry.altitudeMode), timeFrom: 'placemark', vertex, vertices: positions.length };
       this.push({ kind: 'record', record, offset: placemark.offset });
     });
@@ -741,14 +734,7 @@ class KmlReader extends XmlStreamReader<Capture> {
   private stampedPoint(placemark: PlacemarkDraft, geometry: Geometry, instant: Instant): void {
     const position = this.positionsOf(placemark, geometry)?.[0];
     if (!position) return;
-    const record: LocationPointRecord = {
-      type: 'location_point',
-      source: LOCATION_KML_SOURCE_ID,
-      key: [instant.date.getTime(), position.lat, position.lon],
-      recordedAt: instant.date,
-      lat: position.lat,
-      lon: position.lon,
-    };
+    const record = pointAt(instant, position);
     const attributes = { ...this.describe(placemark, { start: instant, end: instant }), ...altitudeOf(record, position.alt, geometry.altitudeMode) };
     if (Object.keys(attributes).length > 0) record.attributes = attributes;
     this.push({ kind: 'record', record, offset: placemark.offset });
@@ -820,4 +806,16 @@ function labelOf(placemark: PlacemarkDraft): string {
 
 function reject(category: QuarantineCategory, reason: string, byteOffset: number, text: string | null = null): ParseEvent {
   return { kind: 'reject', rejection: { category, reason, byteOffset, excerpt: text === null ? null : excerpt(text) } };
+}
+
+/** A location point at a placemark's one time, keyed by that time and its position. */
+function pointAt(instant: Instant, position: { lat: number; lon: number }): LocationPointRecord {
+  return {
+    type: 'location_point',
+    source: LOCATION_KML_SOURCE_ID,
+    key: [instant.date.getTime(), position.lat, position.lon],
+    recordedAt: instant.date,
+    lat: position.lat,
+    lon: position.lon,
+  };
 }
